@@ -1,0 +1,336 @@
+"""The packet dictionary: every telemetry packet, device packet and telecommand, declared once.
+
+Everything else in ``telemetry`` (construct declarations, the fast codecs, numpy dtypes for bulk
+decoding, the Markdown dictionary, the XTCE mission database) and the HAL's device records are
+*derived* from these declarations. To add a packet, add a declaration here; nothing else.
+
+Conventions
+-----------
+- Field types are ``u8 u16 u32 u64 i8 i16 i32 i64 f32 f64`` (big-endian on the wire) and ``char``
+  (fixed-length ASCII, ``count`` bytes, NUL-padded).
+- ``count > 1`` makes a fixed-length array of that type.
+- Names carry unit and frame (``r_LVLH_m``, ``omega_BN_B_rad_s``); ``unit`` repeats the unit for tools.
+- Quaternions are scalar-first ``[q0, q1, q2, q3]``; ``q_BN`` maps N-frame components to B-frame ones.
+- ``lo``/``hi`` bound a command argument (inclusive); ``enum`` names the states of an integer field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+SCALAR_TYPES = {
+    "u8": "u1", "u16": "u2", "u32": "u4", "u64": "u8",
+    "i8": "i1", "i16": "i2", "i32": "i4", "i64": "i8",
+    "f32": "f4", "f64": "f8",
+}
+
+# Sizes of the vehicle's device arrays. They must match the vehicle tables
+# (fsw/config/vehicle.toml, sims/scenarios/_vehicle.toml); tests/test_config_agreement.py checks it.
+N_THRUSTERS = 28  # 12 x 150 N translation + 16 x 25 N attitude
+N_HEATER_ZONES = 5
+N_HEATERS = 2 * N_HEATER_ZONES  # primary + backup per zone
+N_THERMISTORS = 2 * N_HEATER_ZONES  # primary + backup sensor per zone
+
+MODES = MappingProxyType({
+    0: "STANDBY", 1: "PHASING", 2: "HOMING", 3: "CLOSING", 4: "FINAL_APPROACH",
+    5: "DOCKED", 6: "HOLD", 7: "RETREAT", 8: "CAM", 9: "SAFE",
+})
+SEVERITIES = MappingProxyType({0: "DEBUG", 1: "INFO", 2: "WARNING", 3: "ERROR", 4: "CRITICAL"})
+ACK_STATUS = MappingProxyType({1: "ACCEPTED", 2: "REJECTED", 3: "COMPLETED"})
+REJECT_REASONS = MappingProxyType({
+    0: "NONE", 1: "BAD_CHECKSUM", 2: "BAD_LENGTH", 3: "UNKNOWN_FUNCTION", 4: "ARG_OUT_OF_RANGE",
+    5: "NOT_ARMED", 6: "ILLEGAL_IN_MODE", 7: "QUEUE_FULL", 8: "UNKNOWN_APID", 9: "EXECUTION_FAILED",
+    10: "MALFORMED",
+})
+NAV_SENSORS = MappingProxyType({0: "NONE", 1: "GNSS", 2: "LIDAR", 3: "CAMERA"})
+GUIDANCE_PHASES = MappingProxyType({
+    0: "IDLE", 1: "TRANSFER", 2: "STATION_KEEP", 3: "GO_NOGO", 4: "CLOSING", 5: "FINAL",
+    6: "RETREAT", 7: "CAM", 8: "DOCKED",
+})
+ABORT_TRIGGERS = MappingProxyType({
+    0: "NONE", 1: "CLOSING_RATE", 2: "CORRIDOR", 3: "ATTITUDE_ERROR", 4: "NAV_INVALID", 5: "COMMAND",
+    6: "FDIR",
+})
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a packet payload or one command argument."""
+
+    name: str
+    type: str
+    unit: str
+    description: str
+    count: int = 1
+    lo: float | None = None
+    hi: float | None = None
+    enum: MappingProxyType | None = None
+
+    def __post_init__(self):
+        if self.type != "char" and self.type not in SCALAR_TYPES:
+            raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
+        if self.count < 1:
+            raise ValueError(f"field {self.name!r}: count must be >= 1, got {self.count}")
+
+    def numpy_type(self, byteorder: str = ">") -> tuple:
+        """(name, dtype[, shape]) entry for a numpy structured dtype."""
+        if self.type == "char":
+            return (self.name, f"S{self.count}")
+        base = np.dtype(SCALAR_TYPES[self.type]).newbyteorder(byteorder)
+        return (self.name, base, (self.count,)) if self.count > 1 else (self.name, base)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """A telemetry packet (flight -> ground) or a device packet (device <-> flight, HIL links)."""
+
+    name: str
+    apid: int
+    description: str
+    fields: tuple[Field, ...]
+    device: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """A telecommand: APID + function code, typed and range-checked arguments."""
+
+    name: str
+    apid: int
+    function_code: int
+    description: str
+    args: tuple[Field, ...] = field(default_factory=tuple)
+    hazardous: bool = False
+
+
+F = Field
+CMD_APID = 0x180
+
+TELEMETRY: tuple[Telemetry, ...] = (
+    Telemetry("EXEC_STATUS", 0x100, "Cyclic executive status, one per major frame", (
+        F("frame_count", "u32", "", "minor frames run since start"),
+        F("cycle_slips", "u32", "", "frames that started after their deadline"),
+        F("skipped_slots", "u32", "", "slots skipped by the catch-up-then-skip policy"),
+        F("lateness_max_us", "f32", "us", "largest frame-start lateness so far"),
+        F("lateness_p99_us", "f32", "us", "99th percentile frame-start lateness"),
+        F("cpu_load_pct", "f32", "%", "average task CPU time as a fraction of the minor frame"),
+        F("tasks_failed", "u32", "", "bit i set: task i is marked failed"),
+    )),
+    Telemetry("EXEC_TASK_TIMING", 0x101, "Execution-time statistics of one scheduled task", (
+        F("task_id", "u8", "", "index of the task in the schedule table"),
+        F("task_name", "char", "", "task name", count=16),
+        F("calls", "u32", "", "calls so far"),
+        F("budget_us", "f32", "us", "declared CPU budget per call"),
+        F("p50_us", "f32", "us", "median execution time"),
+        F("p99_us", "f32", "us", "99th percentile execution time"),
+        F("max_us", "f32", "us", "largest execution time"),
+        F("overruns", "u32", "", "calls over budget"),
+        F("errors", "u32", "", "calls that raised"),
+    )),
+    Telemetry("HK_STATUS", 0x102, "Mode and commanding housekeeping", (
+        F("mode", "u8", "", "current vehicle mode", enum=MODES),
+        F("prev_mode", "u8", "", "mode before the last transition", enum=MODES),
+        F("cmd_accepted", "u16", "", "commands accepted"),
+        F("cmd_rejected", "u16", "", "commands rejected"),
+        F("cmd_completed", "u16", "", "commands completed"),
+        F("tt_queue_depth", "u8", "", "time-tagged commands waiting"),
+        F("armed_fc", "u8", "", "function code armed for a hazardous command, 255 if none"),
+        F("event_count", "u32", "", "events issued"),
+        F("events_throttled", "u32", "", "events suppressed by throttling"),
+        F("apps_failed", "u32", "", "bit i set: task i is marked failed"),
+    )),
+    Telemetry("EVENT", 0x103, "An event message", (
+        F("event_id", "u16", "", "event identifier"),
+        F("severity", "u8", "", "severity", enum=SEVERITIES),
+        F("source_id", "u8", "", "task index of the source, 255 for the executive"),
+        F("args", "f64", "", "numeric arguments of the event", count=2),
+        F("text", "char", "", "event text, ASCII", count=48),
+    )),
+    Telemetry("CMD_ACK", 0x104, "Acknowledgement of one telecommand", (
+        F("cmd_apid", "u16", "", "APID of the acknowledged command"),
+        F("function_code", "u8", "", "function code of the acknowledged command"),
+        F("cmd_seq", "u16", "", "sequence count of the acknowledged command"),
+        F("status", "u8", "", "acknowledgement status", enum=ACK_STATUS),
+        F("reason", "u8", "", "rejection reason", enum=REJECT_REASONS),
+    )),
+    Telemetry("NAV_STATE", 0x110, "Relative navigation state (chaser w.r.t. station, station LVLH)", (
+        F("r_LVLH_m", "f64", "m", "estimated relative position, LVLH", count=3),
+        F("v_LVLH_mps", "f64", "m/s", "estimated relative velocity, LVLH", count=3),
+        F("sigma_r_m", "f32", "m", "1-sigma position uncertainty per axis", count=3),
+        F("sigma_v_mps", "f32", "m/s", "1-sigma velocity uncertainty per axis", count=3),
+        F("valid", "u8", "", "1 when the navigation solution is valid"),
+        F("sensor", "u8", "", "sensor used by the last update", enum=NAV_SENSORS),
+        F("accepted", "u32", "", "measurements accepted"),
+        F("rejected", "u32", "", "measurements rejected by innovation gating"),
+    )),
+    Telemetry("ATT_STATE", 0x111, "Attitude estimate and control errors", (
+        F("q_BN", "f64", "", "estimated attitude quaternion, scalar first", count=4),
+        F("omega_BN_B_rad_s", "f32", "rad/s", "estimated body rate, B frame", count=3),
+        F("bias_B_rad_s", "f32", "rad/s", "estimated gyro bias, B frame", count=3),
+        F("att_err_rad", "f32", "rad", "attitude error (2 x vector part of q_BR)", count=3),
+        F("rate_err_rad_s", "f32", "rad/s", "rate error omega_BR_B", count=3),
+        F("valid", "u8", "", "1 when the attitude estimate is valid"),
+    )),
+    Telemetry("GUIDANCE_STATE", 0x112, "Approach guidance state", (
+        F("phase", "u8", "", "guidance phase", enum=GUIDANCE_PHASES),
+        F("hold_index", "u8", "", "index of the current/next hold point"),
+        F("target_r_LVLH_m", "f32", "m", "guidance target position, LVLH", count=3),
+        F("target_v_LVLH_mps", "f32", "m/s", "guidance target velocity, LVLH", count=3),
+        F("dv_total_mps", "f32", "m/s", "delta-v commanded so far"),
+        F("go", "u8", "", "1 when the last go/no-go check passed"),
+        F("retries", "u8", "", "retreat-and-retry count at the current hold"),
+    )),
+    Telemetry("DOCKING_MONITOR", 0x113, "Final-approach monitor (corridor, closing rate, readiness)", (
+        F("range_m", "f32", "m", "range to the docking port"),
+        F("range_rate_mps", "f32", "m/s", "range rate (negative when closing)"),
+        F("corridor_angle_deg", "f32", "deg", "angle of the line of sight off the docking axis"),
+        F("lateral_m", "f32", "m", "lateral offset from the docking axis"),
+        F("in_kos", "u8", "", "1 inside the keep-out sphere"),
+        F("in_corridor", "u8", "", "1 inside the approach corridor"),
+        F("abort_trigger", "u8", "", "autonomous abort trigger, if any", enum=ABORT_TRIGGERS),
+        F("contact_ready", "u8", "", "1 when the contact conditions are met"),
+    )),
+    Telemetry("PROPULSION", 0x114, "Propulsion usage", (
+        F("prop_used_kg", "f32", "kg", "propellant used (flight estimate from on-times)"),
+        F("trans_on_time_s", "f32", "s", "cumulative translation-thruster on-time"),
+        F("att_on_time_s", "f32", "s", "cumulative attitude-thruster on-time"),
+        F("pulses", "u32", "", "thruster pulses commanded"),
+    )),
+    Telemetry("THERMAL_ZONES", 0x120, "Thermal control zones and heater power", (
+        F("temp_C", "f32", "degC", "zone temperature (selected thermistor)", count=N_HEATER_ZONES),
+        F("setpoint_C", "f32", "degC", "zone setpoint", count=N_HEATER_ZONES),
+        F("heater_on", "u8", "", "1 when the zone heater is commanded on", count=N_HEATER_ZONES),
+        F("unit", "u8", "", "active heater unit, 0 primary 1 backup", count=N_HEATER_ZONES),
+        F("duty", "f32", "", "heater duty cycle 0..1", count=N_HEATER_ZONES),
+        F("power_W", "f32", "W", "total heater power commanded"),
+        F("power_limit_W", "f32", "W", "heater power budget"),
+        F("shed_mask", "u8", "", "bit i set: zone i shed for lack of power"),
+    )),
+    Telemetry("LINK_STATS", 0x130, "Serial link statistics (HIL)", (
+        F("link_id", "u8", "", "link index in the bench file"),
+        F("bytes_rx", "u32", "", "bytes received"),
+        F("bytes_tx", "u32", "", "bytes sent"),
+        F("frames_rx", "u32", "", "valid frames received"),
+        F("frames_tx", "u32", "", "frames sent"),
+        F("crc_errors", "u32", "", "frames rejected for a bad CRC"),
+        F("gaps", "u32", "", "sequence-count gaps (lost packets)"),
+        F("resyncs", "u32", "", "times the deframer resynchronised"),
+        F("reconnects", "u32", "", "times the port was reopened"),
+        F("stale_mask", "u32", "", "bit i set: device i is stale"),
+    )),
+    # Device packets: sensors -> flight software, flight software -> actuators (HIL links).
+    Telemetry("DEV_GYRO", 0x200, "Gyro sample (100 Hz)", (
+        F("omega_BN_B_rad_s", "f64", "rad/s", "measured body rate, B frame", count=3),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
+    Telemetry("DEV_STAR_TRACKER", 0x201, "Star tracker attitude (5 Hz)", (
+        F("q_BN", "f64", "", "measured attitude quaternion, scalar first", count=4),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
+    Telemetry("DEV_GNSS_REL", 0x202, "Relative GNSS solution (1 Hz)", (
+        F("r_LVLH_m", "f64", "m", "measured relative position, station LVLH", count=3),
+        F("v_LVLH_mps", "f64", "m/s", "measured relative velocity, station LVLH", count=3),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
+    Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (5 Hz)", (
+        F("range_m", "f64", "m", "range from the sensor to the station's reflector"),
+        F("az_rad", "f64", "rad", "azimuth of the line of sight, B frame: atan2(y_B, x_B)"),
+        F("el_rad", "f64", "rad", "elevation of the line of sight, B frame: asin(z_B / range)"),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
+    Telemetry("DEV_CAMERA", 0x204, "Docking camera relative pose (10 Hz)", (
+        F("r_B_m", "f64", "m", "station docking port relative to chaser docking port, B frame", count=3),
+        F("att_rad", "f64", "rad", "relative attitude target-to-chaser, small angles (roll, pitch, yaw)",
+          count=3),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
+    Telemetry("DEV_THERMISTORS", 0x205, "Thermistor temperatures (1 Hz)", (
+        F("temp_C", "f32", "degC", "zone z primary at 2z, backup at 2z+1", count=N_THERMISTORS),
+        F("valid_mask", "u16", "", "bit i set: thermistor i valid"),
+    ), device=True),
+    Telemetry("DEV_DOCK_MECH", 0x206, "Docking mechanism status (10 Hz)", (
+        F("contact", "u8", "", "1 when the docking rings touch"),
+        F("captured", "u8", "", "1 when the capture latches closed"),
+    ), device=True),
+    Telemetry("ACT_THRUSTERS", 0x210, "Thruster on-times for one minor frame", (
+        F("on_time_s", "f32", "s", "on-time of each thruster in this frame", count=N_THRUSTERS),
+    ), device=True),
+    Telemetry("ACT_HEATERS", 0x211, "Heater duty cycles", (
+        F("duty", "f32", "", "duty cycle 0..1, zone z primary at 2z, backup at 2z+1", count=N_HEATERS),
+    ), device=True),
+    Telemetry("BENCH_TICK", 0x212, "Lockstep tick: the bench emulator advances one minor frame", (
+        F("frame", "u32", "", "minor frame number being started"),
+    ), device=True),
+)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("NOOP", CMD_APID, 0, "Do nothing; increments the accepted counter"),
+    Command("RESET_COUNTERS", CMD_APID, 1, "Reset command and event counters"),
+    Command("SET_MODE", CMD_APID, 2, "Request a mode transition (checked against the mode table)", (
+        F("mode", "u8", "", "requested mode", lo=0, hi=9, enum=MODES),
+    )),
+    Command("APPROACH_HOLD", CMD_APID, 3, "Hold at the current position"),
+    Command("APPROACH_RESUME", CMD_APID, 4, "Resume the approach after a hold"),
+    Command("APPROACH_RETREAT", CMD_APID, 5, "Retreat to the previous hold point"),
+    Command("ARM", CMD_APID, 6, "Arm a hazardous command; it must follow within the arm window", (
+        F("target_fc", "u8", "", "function code to arm", lo=0, hi=127),
+    )),
+    Command("ABORT", CMD_APID, 7, "Collision-avoidance manoeuvre (hazardous: ARM first)", hazardous=True),
+    Command("SET_HEATER_SETPOINT", CMD_APID, 8, "Change a thermal zone's setpoint", (
+        F("zone", "u8", "", "heater zone index", lo=0, hi=N_HEATER_ZONES - 1),
+        F("setpoint_C", "f32", "degC", "new setpoint", lo=-20.0, hi=40.0),
+    )),
+    Command("SELECT_HEATER", CMD_APID, 9, "Select the primary or backup heater of a zone", (
+        F("zone", "u8", "", "heater zone index", lo=0, hi=N_HEATER_ZONES - 1),
+        F("unit", "u8", "", "0 primary, 1 backup", lo=0, hi=1),
+    )),
+    Command("SET_TLM_DIVISOR", CMD_APID, 10, "Set a telemetry packet's rate divisor (major frames)", (
+        F("apid", "u16", "", "APID of the telemetry packet", lo=0, hi=2047),
+        F("divisor", "u16", "", "send every N major frames, 0 disables", lo=0, hi=3600),
+    )),
+    Command("TIME_TAG", CMD_APID, 11, "Queue the enclosed command packet until a mission time", (
+        F("exec_time_s", "f64", "s", "mission time at which to execute", lo=0.0, hi=1.0e7),
+        F("packet_len", "u8", "B", "length of the enclosed command packet", lo=7, hi=64),
+        F("packet", "u8", "", "enclosed command packet, zero padded", count=64),
+    )),
+    Command("FDIR_ENABLE", CMD_APID, 12, "Enable or disable one FDIR actionpoint", (
+        F("actionpoint", "u8", "", "actionpoint index", lo=0, hi=254),
+        F("enable", "u8", "", "1 enable, 0 disable", lo=0, hi=1),
+    )),
+    Command("CLEAR_TT_QUEUE", CMD_APID, 13, "Drop every queued time-tagged command"),
+)
+
+
+def _index(items, key):
+    out = {}
+    for item in items:
+        k = key(item)
+        if k in out:
+            raise ValueError(f"packet dictionary: duplicate key {k!r} ({out[k].name} and {item.name})")
+        out[k] = item
+    return MappingProxyType(out)
+
+
+TM_BY_NAME = _index(TELEMETRY, lambda p: p.name)
+TM_BY_APID = _index(TELEMETRY, lambda p: p.apid)
+CMD_BY_NAME = _index(COMMANDS, lambda c: c.name)
+CMD_BY_CODE = _index(COMMANDS, lambda c: (c.apid, c.function_code))
+if set(TM_BY_APID) & {c.apid for c in COMMANDS}:
+    raise ValueError("packet dictionary: a command APID is also a telemetry APID")
+
+
+def payload_dtype(name: str) -> np.dtype:
+    """Big-endian numpy dtype of a telemetry packet's payload (after the secondary header)."""
+    return np.dtype([f.numpy_type(">") for f in TM_BY_NAME[name].fields])
+
+
+def record_dtype(name: str) -> np.dtype:
+    """Native-endian record of a telemetry/device packet for the software bus and the HAL.
+
+    ``t_ns`` [ns] is the sample time (the packet's CUC time), ``seq`` counts samples written.
+    """
+    fields = [("t_ns", "<i8"), ("seq", "<u4")] + [f.numpy_type("=") for f in TM_BY_NAME[name].fields]
+    return np.dtype(fields)
