@@ -13,6 +13,7 @@ import sys
 # module path -> registers sub-commands (each module defines ``register(subparsers)``)
 _AREAS = (
     "telemetry.cli",
+    "sims.commands",
 )
 
 

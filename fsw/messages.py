@@ -1,0 +1,53 @@
+"""Records that flight applications exchange on the software bus.
+
+A message is a 0-d numpy structured array, allocated once at start-up and updated in place.
+Every record starts with ``t_ns`` [ns, mission time of the data] and ``seq`` (+1 per update).
+Records that are also telemetry packets take their dtype from ``telemetry.dictionary`` so what
+the ground sees is exactly what the apps exchanged; the records below are internal to the
+flight software (field docs give unit and frame).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from telemetry.dictionary import TM_BY_NAME, record_dtype
+
+_HEADER = [("t_ns", "<i8"), ("seq", "<u4")]
+
+INTERNAL: dict[str, np.dtype] = {
+    # Guidance -> translation and attitude control.
+    "GUIDANCE_CMD": np.dtype(_HEADER + [
+        ("accel_LVLH_mps2", "<f8", (3,)),  # [m/s^2] commanded translational acceleration, LVLH
+        ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] impulsive delta-v to execute now, LVLH
+        ("q_RN", "<f8", (4,)),             # reference attitude, scalar first
+        ("omega_RN_N_rad_s", "<f8", (3,)), # [rad/s] reference rate, N frame
+        ("translation_enabled", "u1"),     # 1: translation control active
+        ("attitude_enabled", "u1"),        # 1: attitude control active
+    ]),
+    # Station / orbit knowledge the flight software keeps (from its own config and navigation).
+    "ORBIT_REF": np.dtype(_HEADER + [
+        ("n_rad_s", "<f8"),                # [rad/s] station mean motion
+        ("C_LVLH_N", "<f8", (3, 3)),       # rotation N -> LVLH components
+    ]),
+    # Mode manager output read by every app that behaves per mode.
+    "MODE": np.dtype(_HEADER + [
+        ("mode", "u1"),                    # telemetry.dictionary.MODES
+        ("prev_mode", "u1"),
+        ("entered_t_ns", "<i8"),           # [ns] mission time the current mode was entered
+    ]),
+}
+
+
+def dtype_of(name: str) -> np.dtype:
+    """Dtype of bus record ``name``: internal messages first, else the telemetry packet's record."""
+    if name in INTERNAL:
+        return INTERNAL[name]
+    if name in TM_BY_NAME:
+        return record_dtype(name)
+    raise KeyError(f"no message named {name!r}: not an internal message nor a telemetry packet")
+
+
+def new_message(name: str) -> np.ndarray:
+    """A zeroed 0-d record of message ``name``."""
+    return np.zeros((), dtype=dtype_of(name))

@@ -1,0 +1,77 @@
+"""Package boundaries of ARCHITECTURE.md, enforced by reading every import with ``ast``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = {"fsw", "hal", "telemetry", "sims"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _files(package: str):
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("path", _files("fsw"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_fsw_imports_neither_sims_nor_serial(path):
+    bad = {n for n in _imports(path) if _top(n) in ("sims", "serial")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", _files("fsw"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_topology_knows_hal_backends(path):
+    rel = path.relative_to(ROOT).as_posix()
+    backends = {n for n in _imports(path) if n.startswith(("hal.sim", "hal.serial"))}
+    assert rel == "fsw/topology.py" or not backends, f"{rel} imports HAL backends {sorted(backends)}"
+
+
+@pytest.mark.parametrize("path", _files("fsw/core") + _files("sims/core"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_kernels_import_only_numpy_numba_math(path):
+    allowed = {"numpy", "numba", "math", "__future__"}
+    bad = {n for n in _imports(path) if _top(n) not in allowed}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", _files("telemetry"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_telemetry_imports_no_other_project_package(path):
+    bad = {n for n in _imports(path) if _top(n) in PROJECT - {"telemetry"}}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", _files("hal"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_hal_imports_nothing_from_fsw(path):
+    bad = {n for n in _imports(path) if _top(n) == "fsw"}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_no_module_reads_system_time_outside_the_clocks():
+    """Time comes from the clock object; only clocks, the runners and benches read real time."""
+    allowed = {"fsw/executive/clock.py"}
+    offenders = []
+    for path in _files("fsw") + _files("hal"):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in allowed:
+            continue
+        text = path.read_text()
+        if any(call in text for call in ("time.time(", "time.perf_counter", "time.monotonic", "datetime.now")):
+            offenders.append(rel)
+    assert not offenders, f"read the system time directly: {offenders}"
