@@ -1,0 +1,134 @@
+"""Clocks of the cyclic executive: simulated time (SIL) and wall time (HIL).
+
+This module is the ONLY place in the flight software that reads the system time. Mission time is
+integer nanoseconds since the start of the run. Both clocks share one interface:
+
+- ``frame``: index of the current minor frame (-1 before the first :meth:`wait_next`);
+- ``frame_start_ns``: nominal mission time of the current frame, ``frame * minor_frame_ns``;
+- ``now_ns()``: mission time now;
+- ``wait_next() -> lateness_ns``: move to the next frame (blocking until its boundary in
+  ``WallClock``) and return how late that frame started;
+- ``skip(n) -> lateness_ns``: move ``n`` frames on without waiting (the executive's skip-ahead).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fsw.executive import defaults
+
+#: [ns] monotonic high-resolution counter, the one time source for execution-time measurement.
+perf_ns = time.perf_counter_ns
+
+_NS_PER_S = 1e9
+
+
+class SimClock:
+    """Simulated time: each :meth:`wait_next` steps exactly one minor frame and never sleeps.
+
+    Parameters
+    ----------
+    minor_frame_ns : int
+        [ns] minor-frame period.
+    """
+
+    __slots__ = ("minor_frame_ns", "frame")
+
+    def __init__(self, minor_frame_ns: int = defaults.MINOR_FRAME_NS):
+        self.minor_frame_ns = _check_period(minor_frame_ns)
+        self.frame = -1
+
+    @property
+    def frame_start_ns(self) -> int:
+        """[ns] nominal mission time of the current frame (0 before the first frame)."""
+        return max(self.frame, 0) * self.minor_frame_ns
+
+    def now_ns(self) -> int:
+        """[ns] mission time: simulated time stands at the start of the current frame."""
+        return max(self.frame, 0) * self.minor_frame_ns
+
+    def wait_next(self) -> int:
+        """Step one frame; simulated frames are never late, so return 0."""
+        self.frame += 1
+        return 0
+
+    def skip(self, n: int) -> int:
+        """Step ``n`` frames without running them; return the lateness of the new frame (0)."""
+        self.frame += n
+        return 0
+
+
+class WallClock:
+    """Real time: holds minor-frame boundaries with sleep-then-spin.
+
+    The run's epoch (mission time 0) is the moment of the first :meth:`wait_next`, so frame 0
+    starts on time. Frame ``k``'s boundary is ``epoch + k * minor_frame_ns``: boundaries do not
+    drift when a frame starts late.
+
+    Parameters
+    ----------
+    minor_frame_ns : int
+        [ns] minor-frame period.
+    spin_ns : int
+        [ns] sleep until this long before the boundary, then spin on the counter: ``time.sleep``
+        overshoots by tens of microseconds, spinning does not.
+    sleep : callable, optional
+        ``sleep(seconds)``; tests inject a fake that advances a fake counter.
+    counter_ns : callable, optional
+        Monotonic counter in ns; defaults to :data:`perf_ns`.
+    """
+
+    __slots__ = ("minor_frame_ns", "spin_ns", "frame", "_sleep", "_counter", "_epoch")
+
+    def __init__(self, minor_frame_ns: int = defaults.MINOR_FRAME_NS, spin_ns: int = defaults.SPIN_NS,
+                 sleep=time.sleep, counter_ns=None):
+        self.minor_frame_ns = _check_period(minor_frame_ns)
+        if not 0 <= spin_ns:
+            raise ValueError(f"WallClock: spin_ns must be >= 0, got {spin_ns}")
+        self.spin_ns = int(spin_ns)
+        self.frame = -1
+        self._sleep = sleep
+        self._counter = perf_ns if counter_ns is None else counter_ns
+        self._epoch = None
+
+    @property
+    def frame_start_ns(self) -> int:
+        """[ns] nominal mission time of the current frame (0 before the first frame)."""
+        return max(self.frame, 0) * self.minor_frame_ns
+
+    def now_ns(self) -> int:
+        """[ns] mission time now (0 before the run starts)."""
+        if self._epoch is None:
+            return 0
+        return self._counter() - self._epoch
+
+    def wait_next(self) -> int:
+        """Block until the next frame boundary; return how late [ns] the frame started."""
+        counter = self._counter
+        if self._epoch is None:
+            self._epoch = counter()
+            self.frame = 0
+            return 0
+        self.frame += 1
+        boundary = self._epoch + self.frame * self.minor_frame_ns
+        now = counter()
+        remaining = boundary - now
+        if remaining > self.spin_ns:
+            self._sleep((remaining - self.spin_ns) / _NS_PER_S)
+            now = counter()
+        while now < boundary:
+            now = counter()
+        return now - boundary
+
+    def skip(self, n: int) -> int:
+        """Move ``n`` frames on without waiting; return the lateness [ns] of the new frame."""
+        if self._epoch is None:
+            raise RuntimeError("WallClock.skip before the first wait_next")
+        self.frame += n
+        return self._counter() - (self._epoch + self.frame * self.minor_frame_ns)
+
+
+def _check_period(minor_frame_ns) -> int:
+    if int(minor_frame_ns) != minor_frame_ns or minor_frame_ns <= 0:
+        raise ValueError(f"clock: minor_frame_ns must be a positive integer, got {minor_frame_ns!r}")
+    return int(minor_frame_ns)

@@ -1,0 +1,432 @@
+"""The cyclic executive: dispatches the schedule table frame by frame and keeps its timing honest.
+
+Per minor frame: wait for the boundary (note lateness), call ``pre_frame(t_ns)``, call the
+``step(t_ns)`` of every task due in the slot in table order timing each with ``perf_ns``, then call
+``post_frame(t_ns)`` (the runner flushes actuators and advances the truth there). Tasks get the
+frame's *nominal* mission time, so SIL and HIL runs see the same ``t_ns``.
+
+Policies
+--------
+- Overrun (as cFS SCH): a wake-up that finds ``k`` boundaries passed runs at most ``max_catch_up``
+  (default 5) slots; if more are due it skips the oldest ones, counts them in ``skipped_slots``
+  (the tasks due there lose that call), and emits a throttled event. So a wake-up ends caught up
+  with real time.
+- Cycle slips (as F Prime ActiveRateGroup): a frame that starts one minor frame or more late started
+  after its deadline (``cycle_slips``); each rate group due in it slips when the frame started at least
+  one group period late (its next cycle was already due), and every group due in a skipped slot slips.
+- Budgets: a call longer than its budget counts an overrun and a throttled warning event. A frame
+  whose lateness plus busy time passes the next boundary counts a frame overrun: in SIL that is the
+  frame that would slip on a real-time target.
+- Faults: a task that raises is caught, counted, reported by an error event with the exception text,
+  marked failed (bit ``index`` of ``failed_mask``) and not called again until :meth:`Executive.restart`.
+
+Performance: the dispatch table is precomputed per slot as tuples of
+``(bound step, stats, histogram counts, budget_ns, index)``; the loop does two counter reads, an inline
+histogram update (``bit_length`` and two shifts) and three compares per call. Empty slots cost a
+clock step and a list increment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fsw.executive import clock as _clock
+from fsw.executive import defaults
+from fsw.executive.events import CRITICAL, ERROR, INFO, WARNING, EventService
+from fsw.executive.schedule import Schedule
+from fsw.executive.stats import SUB_BITS, LogHistogram, RateGroupStats, TaskStats
+from fsw.executive.timeline import FrameTimeline
+
+_EXACT_BITS = SUB_BITS + 1  # must match fsw.executive.stats.bin_index, inlined in _dispatch
+_NS_PER_US = 1e3
+_PCT = 100.0
+
+#: Source name of the executive's own events (telemetry source_id 255).
+SOURCE = "executive"
+
+# Events of the executive, declared as data (id, name, severity, description) for the dictionary.
+EVT_TASK_FAILED = 0x0101
+EVT_TASK_OVERRUN = 0x0102
+EVT_SLOTS_SKIPPED = 0x0103
+EVT_CYCLE_SLIP = 0x0104
+EVT_FRAME_OVERRUN = 0x0105
+EVT_TASK_RESTARTED = 0x0106
+EVT_HOOK_FAILED = 0x0107
+EVENTS = (
+    (EVT_TASK_FAILED, "TASK_FAILED", ERROR, "a task raised; it is marked failed and no longer called"),
+    (EVT_TASK_OVERRUN, "TASK_OVERRUN", WARNING, "a call took longer than its budget (args: us, budget us)"),
+    (EVT_SLOTS_SKIPPED, "SLOTS_SKIPPED", ERROR, "a late wake-up skipped slots (args: slots, frame)"),
+    (EVT_CYCLE_SLIP, "CYCLE_SLIP", WARNING, "a rate group's cycle started late (args: lateness us, frame)"),
+    (EVT_FRAME_OVERRUN, "FRAME_OVERRUN", WARNING, "a frame ended after the next boundary (args: us, frame)"),
+    (EVT_TASK_RESTARTED, "TASK_RESTARTED", INFO, "a failed task was restarted"),
+    (EVT_HOOK_FAILED, "HOOK_FAILED", CRITICAL, "a pre/post-frame hook raised"),
+)
+
+
+class Executive:
+    """Cyclic executive over a :class:`~fsw.executive.schedule.Schedule`.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        Validated slot table.
+    clock : SimClock or WallClock
+        Time source; its minor frame must equal the schedule's.
+    events : EventService, optional
+        Where the executive's events go; a private service (counters only) when None. If its
+        ``time_source`` is unset, it is bound to ``clock.now_ns``.
+    pre_frame, post_frame : callable, optional
+        Called with the frame's nominal ``t_ns`` before and after the frame's tasks.
+    perf_ns : callable, optional
+        Execution-time counter [ns]; :data:`fsw.executive.clock.perf_ns` by default, a fake in tests.
+    max_catch_up : int
+        Most slots run per late wake-up before skipping ahead.
+    timeline : int, optional
+        When given, record the ``timeline`` worst frames (see :mod:`fsw.executive.timeline`).
+
+    Attributes
+    ----------
+    stats_by_task : dict
+        Task name -> :class:`~fsw.executive.stats.TaskStats`, in table order.
+    rate_groups : dict
+        Group name (``"10Hz"``) -> :class:`~fsw.executive.stats.RateGroupStats`.
+    lateness : LogHistogram
+        [ns] frame-start lateness of every frame run.
+    frame_busy : LogHistogram
+        [ns] time from the first task's start to the last task's end, frames with tasks only.
+    failed_mask : int
+        Bit ``i`` set: task ``i`` raised and is not called.
+    frame_count, cycle_slips, skipped_slots, frame_overruns : int
+        Frames run, frames started after their deadline, slots skipped, frames that ended past the
+        next boundary.
+    """
+
+    def __init__(self, schedule: Schedule, clock, events: EventService | None = None,
+                 pre_frame: Callable[[int], object] | None = None,
+                 post_frame: Callable[[int], object] | None = None,
+                 perf_ns: Callable[[], int] | None = None, max_catch_up: int = defaults.MAX_CATCH_UP_SLOTS,
+                 timeline: int | None = None):
+        if clock.minor_frame_ns != schedule.minor_frame_ns:
+            raise ValueError(f"Executive: clock minor frame {clock.minor_frame_ns} ns differs from the "
+                             f"schedule's {schedule.minor_frame_ns} ns")
+        if max_catch_up < 1:
+            raise ValueError(f"Executive: max_catch_up must be >= 1, got {max_catch_up}")
+        self.schedule = schedule
+        self.clock = clock
+        self.events = events if events is not None else EventService()
+        if self.events.time_source is None:
+            self.events.time_source = clock.now_ns
+        self.pre_frame = pre_frame
+        self.post_frame = post_frame
+        self.max_catch_up = int(max_catch_up)
+        self._perf = _clock.perf_ns if perf_ns is None else perf_ns
+        self._minor = schedule.minor_frame_ns
+        self._n_slots = schedule.n_slots
+
+        self.stats_by_task = {e.name: TaskStats(e.name, i, e.rate_hz, e.budget_ns)
+                              for i, e in enumerate(schedule.entries)}
+        self._stats = tuple(self.stats_by_task.values())
+        self.rate_groups: dict[str, RateGroupStats] = {}
+        group_of_divisor = {}
+        for divisor, members in schedule.rate_groups().items():
+            rate_hz = schedule.entries[members[0]].rate_hz
+            names = tuple(schedule.entries[i].name for i in members)
+            group = RateGroupStats(rate_hz, divisor * self._minor, names)
+            self.rate_groups[group.name] = group
+            group_of_divisor[divisor] = group
+        # Per slot, the rate groups due in it, for slip accounting (only read on late frames).
+        self._slot_groups = tuple(
+            tuple(dict.fromkeys(group_of_divisor[schedule.divisors[i]] for i in members))
+            for members in schedule.slots)
+        self._slot_runs = [0] * self._n_slots  # frames run per slot: group cycles without per-frame cost
+
+        self.lateness = LogHistogram()
+        self.frame_busy = LogHistogram()
+        self.failed_mask = 0
+        self.frame_count = 0
+        self.cycle_slips = 0
+        self.skipped_slots = 0
+        self.frame_overruns = 0
+        self._table: list[tuple] = [()] * self._n_slots
+        self._rebuild_table()
+        self.timeline: FrameTimeline | None = None
+        self._dispatch = self._dispatch_fast
+        if timeline:
+            self.enable_timeline(timeline)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, n_frames: int | None = None, until_ns: int | None = None,
+            stop: Callable[[], bool] | None = None) -> int:
+        """Run frames until ``n_frames`` clock frames have passed (run or skipped), mission time reaches
+        ``until_ns``, or ``stop()`` returns True (checked before each wake-up). Return frames run."""
+        clock = self.clock
+        end = self._end_frame(n_frames, until_ns)
+        start_count = self.frame_count
+        wait_next = clock.wait_next
+        run_frame = self._run_frame
+        minor = self._minor
+        while end is None or clock.frame + 1 < end:
+            if stop is not None and stop():
+                break
+            lateness = wait_next()
+            if lateness < minor:
+                run_frame(clock.frame, lateness)
+            else:
+                self._late_wakeup(lateness, end)
+        return self.frame_count - start_count
+
+    def step_frame(self) -> int:
+        """One wake-up: wait for the next boundary, run the slot(s) due; return the frames run."""
+        start_count = self.frame_count
+        lateness = self.clock.wait_next()
+        if lateness < self._minor:
+            self._run_frame(self.clock.frame, lateness)
+        else:
+            self._late_wakeup(lateness, None)
+        return self.frame_count - start_count
+
+    def _end_frame(self, n_frames, until_ns):
+        end = None
+        if n_frames is not None:
+            end = self.clock.frame + 1 + int(n_frames)
+        if until_ns is not None:
+            by_time = -(-int(until_ns) // self._minor)  # first frame whose nominal start is >= until_ns
+            end = by_time if end is None else min(end, by_time)
+        return end
+
+    def _run_frame(self, frame: int, lateness: int) -> None:
+        t_ns = frame * self._minor
+        if lateness:
+            self.lateness.record(lateness)
+            if lateness >= self._minor:
+                self._slipped(frame, lateness)
+        else:
+            self.lateness.counts[0] += 1
+        if self.pre_frame is not None:
+            self._hook(self.pre_frame, t_ns)
+        slot = frame % self._n_slots
+        entries = self._table[slot]
+        if entries:
+            self._dispatch(entries, t_ns, lateness, frame)
+            self._slot_runs[slot] += 1
+        if self.post_frame is not None:
+            self._hook(self.post_frame, t_ns)
+        self.frame_count += 1
+
+    def _dispatch_fast(self, entries, t_ns: int, lateness: int, frame: int) -> None:
+        perf = self._perf
+        t1 = f0 = perf()
+        for step, st, counts, budget, _index in entries:
+            t0 = perf()
+            try:
+                step(t_ns)
+            except Exception as exc:  # a failing app must never stop the executive
+                t1 = perf()
+                st.record(t1 - t0)
+                self._task_raised(st, exc)
+                continue
+            t1 = perf()
+            d = t1 - t0
+            b = d.bit_length()
+            if b > _EXACT_BITS:
+                s = b - _EXACT_BITS
+                counts[(s << SUB_BITS) + (d >> s)] += 1
+            else:
+                counts[d] += 1
+            st.total += d
+            if d > st.max:
+                st.max = d
+            if d > budget:
+                self._overran(st, d)
+        self._frame_done(frame, lateness, t1 - f0)
+
+    def _dispatch_recorded(self, entries, t_ns: int, lateness: int, frame: int) -> None:
+        """As :meth:`_dispatch_fast`, also recording each task's start and duration for the timeline."""
+        perf = self._perf
+        spans = []
+        t1 = f0 = perf()
+        for step, st, _counts, budget, index in entries:
+            t0 = perf()
+            try:
+                step(t_ns)
+            except Exception as exc:  # a failing app must never stop the executive
+                t1 = perf()
+                st.record(t1 - t0)
+                spans.append((index, lateness + t0 - f0, t1 - t0))
+                self._task_raised(st, exc)
+                continue
+            t1 = perf()
+            d = t1 - t0
+            st.record(d)
+            spans.append((index, lateness + t0 - f0, d))
+            if d > budget:
+                self._overran(st, d)
+        busy = t1 - f0
+        self._frame_done(frame, lateness, busy)
+        self.timeline.offer(frame, t_ns, lateness, lateness + busy, spans)
+
+    def _frame_done(self, frame: int, lateness: int, busy: int) -> None:
+        self.frame_busy.record(busy)
+        if lateness + busy > self._minor:
+            self.frame_overruns += 1
+            end_us = (lateness + busy) / _NS_PER_US
+            self.events.emit(EVT_FRAME_OVERRUN, WARNING, SOURCE,
+                             f"frame {frame} ended {end_us:.0f} us after its boundary", (end_us, frame))
+
+    def _late_wakeup(self, lateness: int, end: int | None) -> None:
+        """Catch up at most ``max_catch_up`` slots, skipping the oldest ones beyond that (cFS SCH)."""
+        clock = self.clock
+        frame = clock.frame
+        due = lateness // self._minor + 1
+        if end is not None:
+            due = min(due, end - frame)
+        n_run = min(due, self.max_catch_up)
+        n_skip = due - n_run
+        if n_skip:
+            self._count_skipped(frame, n_skip)
+            lateness = clock.skip(n_skip)
+            frame = clock.frame
+            self.events.emit(EVT_SLOTS_SKIPPED, ERROR, SOURCE,
+                             f"woke up {due} slots late: skipped {n_skip}, resumed at frame {frame}",
+                             (n_skip, frame))
+        self._run_frame(frame, lateness)
+        for _ in range(n_run - 1):
+            lateness = clock.wait_next()
+            self._run_frame(clock.frame, lateness)
+
+    def _count_skipped(self, first_frame: int, n_skip: int) -> None:
+        self.skipped_slots += n_skip
+        cycles, rest = divmod(n_skip, self._n_slots)
+        for slot, groups in enumerate(self._slot_groups):
+            if groups:
+                hits = cycles + ((slot - first_frame) % self._n_slots < rest)
+                for group in groups:
+                    group.cycle_slips += hits
+
+    def _slipped(self, frame: int, lateness: int) -> None:
+        self.cycle_slips += 1
+        for group in self._slot_groups[frame % self._n_slots]:
+            if lateness >= group.period_ns:
+                group.cycle_slips += 1
+                self.events.emit(EVT_CYCLE_SLIP, WARNING, f"rg_{group.name}",
+                                 f"rate group {group.name} slipped: frame {frame} started "
+                                 f"{lateness / _NS_PER_US:.0f} us late", (lateness / _NS_PER_US, frame))
+
+    def _overran(self, st: TaskStats, d: int) -> None:
+        st.overruns += 1
+        self.events.emit(EVT_TASK_OVERRUN, WARNING, st.name,
+                         f"{st.name} took {d / _NS_PER_US:.1f} us, budget {st.budget_ns / _NS_PER_US:.1f} us",
+                         (d / _NS_PER_US, st.budget_ns / _NS_PER_US))
+
+    def _task_raised(self, st: TaskStats, exc: Exception) -> None:
+        st.errors += 1
+        self.failed_mask |= 1 << st.index
+        self._rebuild_table()
+        self.events.emit(EVT_TASK_FAILED, ERROR, st.name, f"{st.name} failed: {type(exc).__name__}: {exc}",
+                         (st.index, st.errors))
+
+    def _hook(self, hook, t_ns: int) -> None:
+        try:
+            hook(t_ns)
+        except Exception as exc:
+            # The runner's hooks move the truth and the actuators: a silent failure would fake the run.
+            self.events.emit(EVT_HOOK_FAILED, CRITICAL, SOURCE,
+                             f"frame hook failed: {type(exc).__name__}: {exc}")
+            raise
+
+    def _rebuild_table(self) -> None:
+        # In place, so a dispatch loop already iterating a slot's old tuple finishes it unchanged.
+        entries = self.schedule.entries
+        for slot, members in enumerate(self.schedule.slots):
+            self._table[slot] = tuple(
+                (entries[i].task.step, self._stats[i], self._stats[i].counts, self._stats[i].budget_ns, i)
+                for i in members if not self.failed_mask >> i & 1)
+
+    # ------------------------------------------------------------------ control
+
+    def restart(self, name: str) -> None:
+        """Call task ``name`` again from the next frame on (clears its failed bit)."""
+        i = self.schedule.index(name)
+        if self.failed_mask >> i & 1:
+            self.failed_mask &= ~(1 << i)
+            self._rebuild_table()
+            self.events.emit(EVT_TASK_RESTARTED, INFO, name, f"{name} restarted", (i, 0.0))
+
+    def failed_tasks(self) -> list[str]:
+        """Names of the tasks marked failed, in table order."""
+        return [st.name for st in self._stats if self.failed_mask >> st.index & 1]
+
+    def enable_timeline(self, n_worst: int = defaults.TIMELINE_WORST_FRAMES) -> FrameTimeline:
+        """Start recording the ``n_worst`` worst frames (slightly slower dispatch); return the recorder."""
+        self.timeline = FrameTimeline([e.name for e in self.schedule.entries], n_worst)
+        self._dispatch = self._dispatch_recorded
+        return self.timeline
+
+    def write_timeline(self, path):
+        """Write the worst-frame timeline to ``path`` (``.json`` or CSV); RuntimeError if not enabled."""
+        if self.timeline is None:
+            raise RuntimeError("Executive.write_timeline: the timeline recorder is not enabled")
+        return self.timeline.write(path)
+
+    # ------------------------------------------------------------------ reporting
+
+    def cpu_load(self) -> float:
+        """Average task CPU time as a fraction of the frames run."""
+        if not self.frame_count:
+            return 0.0
+        return sum(st.total for st in self._stats) / (self.frame_count * self._minor)
+
+    def group_cycles(self) -> dict[str, int]:
+        """Group name -> cycles run (slots run in which the group was due)."""
+        cycles = dict.fromkeys(self.rate_groups, 0)
+        for runs, groups in zip(self._slot_runs, self._slot_groups, strict=True):
+            for group in groups:
+                cycles[group.name] += runs
+        return cycles
+
+    def summary(self) -> dict:
+        """Timing summary of the run so far (JSON-serialisable), for ``summary.json`` and reports."""
+        cycles = self.group_cycles()
+        groups = {}
+        for name, group in self.rate_groups.items():
+            group.cycles = cycles[name]
+            groups[name] = group.summary()
+        return {
+            "minor_frame_us": self._minor / _NS_PER_US,
+            "frames": self.frame_count,
+            "cycle_slips": self.cycle_slips,
+            "skipped_slots": self.skipped_slots,
+            "frame_overruns": self.frame_overruns,
+            "cpu_load_pct": _PCT * self.cpu_load(),
+            "failed_mask": self.failed_mask,
+            "failed_tasks": self.failed_tasks(),
+            "lateness": self.lateness.summary_us(),
+            "frame_busy": self.frame_busy.summary_us(),
+            "tasks": {st.name: st.summary() for st in self._stats},
+            "rate_groups": groups,
+            "events": self.events.counters(),
+        }
+
+    def exec_status(self) -> dict:
+        """Fields of the EXEC_STATUS telemetry packet."""
+        _, p99 = self.lateness.percentiles(50.0, 99.0)
+        return {
+            "frame_count": self.frame_count,
+            "cycle_slips": self.cycle_slips,
+            "skipped_slots": self.skipped_slots,
+            "lateness_max_us": self.lateness.max / _NS_PER_US,
+            "lateness_p99_us": p99 / _NS_PER_US,
+            "cpu_load_pct": _PCT * self.cpu_load(),
+            "tasks_failed": self.failed_mask,
+        }
+
+    def task_timing(self) -> list[dict]:
+        """Fields of one EXEC_TASK_TIMING telemetry packet per task, in table order."""
+        rows = []
+        for st in self._stats:
+            s = st.summary()
+            rows.append({"task_id": st.index, "task_name": st.name, "calls": s["calls"],
+                         "budget_us": s["budget_us"], "p50_us": s["p50_us"], "p99_us": s["p99_us"],
+                         "max_us": s["max_us"], "overruns": st.overruns, "errors": st.errors})
+        return rows
