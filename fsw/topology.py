@@ -19,7 +19,7 @@ from fsw.apps.modes import ModeManager
 from fsw.downlink import Downlink
 from fsw.executive.events import EventService
 from fsw.executive.executive import Executive
-from fsw.executive.schedule import Schedule, ScheduleEntry
+from fsw.executive.schedule import load_schedule_table
 from telemetry.dictionary import MODES, SEVERITIES
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -36,11 +36,6 @@ def load_flight_config(config_dir: Path = CONFIG_DIR) -> dict:
         if key not in cfg:
             raise ConfigError(f"{path}: missing [{key}]")
     return cfg
-
-
-def schedule_table(cfg: dict) -> list[dict]:
-    """The schedule rows: task, rate_hz, offset, budget_us."""
-    return [dict(row) for row in cfg["schedule"]]
 
 
 @dataclass
@@ -90,16 +85,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     housekeeping = Housekeeping("housekeeping", bus, events, downlink, cfg["telemetry"])
     apps = {"modes": modes, "commanding": commanding, "housekeeping": housekeeping}
 
-    entries = []
-    for row in cfg["schedule"]:
-        name = row.get("task")
-        if name not in apps:
-            raise ConfigError(f"flight.toml: schedule task {name!r} has no app in this topology; "
-                              f"apps: {sorted(apps)}")
-        entries.append(ScheduleEntry(name, apps[name], row["rate_hz"], row["offset"], row["budget_us"]))
-    ex = cfg["executive"]
-    schedule = Schedule(entries, minor_frame_ns=ex["minor_frame_ns"], major_frame_ns=ex["major_frame_ns"],
-                        cpu_fraction=ex["cpu_fraction"])
+    schedule = load_schedule_table(cfg).build(apps)
     executive = Executive(schedule, clock, events=events, pre_frame=_chain(hal.poll, pre_frame),
                           post_frame=_chain(hal.flush, post_frame))
     housekeeping.attach(modes, commanding, executive)

@@ -11,6 +11,8 @@ import math
 import time
 from pathlib import Path
 
+from telemetry.archive import ArchiveWriter
+from telemetry.codec import tc_codec
 from tqdm import tqdm
 
 from fsw.executive.clock import SimClock
@@ -19,8 +21,6 @@ from fsw.topology import build_flight
 from hal.sim import SimBackend
 from sims.scenario import load_scenario
 from sims.truth import Truth
-from telemetry.archive import ArchiveWriter
-from telemetry.codec import tc_codec
 from telemetry.dictionary import MODES, TM_BY_NAME
 
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.

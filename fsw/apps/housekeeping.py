@@ -6,6 +6,8 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from telemetry.dictionary import TM_BY_APID, TM_BY_NAME
 
+_TIMING_FIELDS = tuple(f.name for f in TM_BY_NAME["EXEC_TASK_TIMING"].fields)
+
 
 class Housekeeping(App):
     """Runs at the housekeeping rate; packet ``P`` goes out every ``divisors[P]`` calls (0 = off)."""
@@ -63,14 +65,8 @@ class Housekeeping(App):
         es = self.exec_status
         es["t_ns"] = t_ns
         es["seq"] += 1
-        es["frame_count"] = ex.frame_count
-        es["cycle_slips"] = ex.cycle_slips
-        es["skipped_slots"] = ex.skipped_slots
-        lat = ex.lateness_stats
-        es["lateness_max_us"] = lat.max_ns / 1e3
-        es["lateness_p99_us"] = lat.percentile_ns(99.0) / 1e3
-        es["cpu_load_pct"] = ex.cpu_load_pct()
-        es["tasks_failed"] = ex.failed_mask
+        for key, value in ex.exec_status().items():
+            es[key] = value
 
     def step(self, t_ns: int) -> None:
         self._calls += 1
@@ -88,7 +84,6 @@ class Housekeeping(App):
 
     def send_task_timing(self, t_ns: int) -> None:
         """One EXEC_TASK_TIMING packet per scheduled task."""
-        for task_id, (name, s) in enumerate(self.executive.summary()["tasks"].items()):
-            self.downlink.send_values("EXEC_TASK_TIMING", t_ns, (
-                task_id, name.encode()[:16], s["calls"], s["budget_us"], s["p50_us"], s["p99_us"],
-                s["max_us"], s["overruns"], s["errors"]))
+        for row in self.executive.task_timing():
+            row["task_name"] = row["task_name"].encode()[:16]
+            self.downlink.send_values("EXEC_TASK_TIMING", t_ns, tuple(row[f] for f in _TIMING_FIELDS))
