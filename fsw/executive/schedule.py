@@ -31,6 +31,7 @@ from fsw.executive import defaults
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_US = 1_000
+_SLOTS_LISTED = 5  # offending slots spelled out in a refusal; the rest are counted
 _RATE_RTOL = 1e-9  # a rate "divides" the base rate when the divisor is an integer to this tolerance
 
 
@@ -205,10 +206,12 @@ class Schedule:
                                    for i in members)
                 over.append(f"slot {slot}: {load_us:g} us ({parts})")
         if over:
+            more = len(over) - _SLOTS_LISTED
+            listed = "; ".join(over[:_SLOTS_LISTED]) + (f"; and {more} more slot(s)" if more > 0 else "")
             raise ScheduleError(
                 f"schedule refused: budgets exceed {self.cpu_fraction:.0%} of the "
                 f"{self.minor_frame_ns / _NS_PER_US:g} us minor frame (limit {limit_us:g} us) in "
-                f"{len(over)} slot(s): " + "; ".join(over))
+                f"{len(over)} slot(s): {listed}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ Bin ``i >= 2**(SUB_BITS+1)`` covers ``[m << s, (m + 1) << s)`` with ``s = (i >> 
 edge. A percentile is reported as the midpoint of the bin holding the nearest-rank sample (the
 sample of rank ``ceil(q N)``, numpy's ``method="inverted_cdf"``), so it is within half a bin, i.e.
 within ``2**-(SUB_BITS+1)`` relative (3.1 % for the default ``SUB_BITS = 4``), of that sample; it is
-also clamped to the exact maximum. 64-bit values need ``(64 - SUB_BITS) << SUB_BITS`` bins (960 ints).
+also clamped to the exact maximum. 64-bit values need ``(65 - SUB_BITS) << SUB_BITS`` bins (976 ints).
 
 The executive inlines :func:`bin_index` in its dispatch loop (a ``bit_length``, a compare, two shifts);
 a test checks that the inlined form and this one agree.
@@ -29,7 +29,7 @@ from fsw.executive import defaults
 
 SUB_BITS = defaults.HIST_SUB_BITS
 _EXACT_BITS = SUB_BITS + 1  # values with at most this many bits get a bin of their own
-N_BINS = (64 - SUB_BITS) << SUB_BITS
+N_BINS = (65 - SUB_BITS) << SUB_BITS  # bin_index(2**64 - 1) is the last one
 _NS_PER_US = 1e3
 
 

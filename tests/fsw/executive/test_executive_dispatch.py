@@ -1,0 +1,262 @@
+"""Executive behaviour: timing, budgets, faults, the catch-up/skip policy, slips, reporting."""
+
+import json
+
+import pytest
+
+from fsw.executive import EventService, Executive, Schedule, ScheduleEntry, SimClock, WallClock
+from fsw.executive.executive import (
+    EVT_CYCLE_SLIP,
+    EVT_FRAME_OVERRUN,
+    EVT_SLOTS_SKIPPED,
+    EVT_TASK_FAILED,
+    EVT_TASK_OVERRUN,
+    EVT_TASK_RESTARTED,
+)
+from telemetry.dictionary import TM_BY_NAME
+
+MS = 1_000_000  # [ns]
+US = 1_000  # [ns]
+
+
+def _executive(entries, clock=None, **kw):
+    sink = []
+    events = EventService(sinks=[sink.append])
+    ex = Executive(Schedule(entries), clock or SimClock(10 * MS), events=events, **kw)
+    return ex, sink
+
+
+def test_tasks_receive_the_nominal_frame_time(make_task):
+    t = make_task("gyro")
+    ex, _ = _executive([ScheduleEntry("gyro", t, 100, 0, 100)])
+    ex.run(n_frames=3)
+    assert t.calls == [0, 10 * MS, 20 * MS]
+
+
+def test_slow_task_is_counted_over_budget_and_warned(make_task, perf):
+    slow = make_task("slow", perf=perf, cost_ns=700 * US)
+    ok = make_task("ok", perf=perf, cost_ns=100 * US)
+    ex, sink = _executive([ScheduleEntry("slow", slow, 10, 0, 500), ScheduleEntry("ok", ok, 10, 0, 500)],
+                          perf_ns=perf)
+    ex.run(n_frames=30)
+    assert ex.stats_by_task["slow"].overruns == 3
+    assert ex.stats_by_task["ok"].overruns == 0
+    assert ex.stats_by_task["slow"].max == 700 * US
+    warning = [e for e in sink if e.event_id == EVT_TASK_OVERRUN]
+    assert warning[0].source == "slow" and warning[0].severity_name == "WARNING"
+    assert warning[0].args == (700.0, 500.0)
+
+
+def test_overrun_warnings_are_throttled_but_all_overruns_counted(make_task, perf):
+    slow = make_task("slow", perf=perf, cost_ns=700 * US)
+    ex, sink = _executive([ScheduleEntry("slow", slow, 100, 0, 500)], perf_ns=perf)
+    ex.run(n_frames=50)
+    assert ex.stats_by_task["slow"].overruns == 50
+    assert len([e for e in sink if e.event_id == EVT_TASK_OVERRUN]) == ex.events.throttle_after
+    assert ex.events.throttled == 50 - ex.events.throttle_after
+
+
+def test_raising_task_is_caught_counted_and_marked_failed(make_task):
+    bad = make_task("bad", raise_on={2})
+    ex, sink = _executive([ScheduleEntry("good", make_task("good"), 100, 0, 100),
+                           ScheduleEntry("bad", bad, 100, 0, 100)])
+    ex.run(n_frames=5)
+    assert ex.stats_by_task["bad"].errors == 1
+    assert ex.failed_mask == 0b10 and ex.failed_tasks() == ["bad"]
+    err = [e for e in sink if e.event_id == EVT_TASK_FAILED]
+    assert len(err) == 1 and err[0].severity_name == "ERROR" and "bad exploded on call 2" in err[0].text
+
+
+def test_failed_task_is_not_called_again(make_task):
+    bad = make_task("bad", raise_on={2})
+    ex, _ = _executive([ScheduleEntry("bad", bad, 100, 0, 100)])
+    ex.run(n_frames=5)
+    assert len(bad.calls) == 2
+
+
+def test_tasks_after_a_failing_one_keep_running_in_the_same_and_later_frames(make_task, log):
+    ex, _ = _executive([ScheduleEntry("a", make_task("a"), 100, 0, 100),
+                        ScheduleEntry("bad", make_task("bad", raise_on={1}), 100, 0, 100),
+                        ScheduleEntry("c", make_task("c"), 100, 0, 100)])
+    ex.run(n_frames=2)
+    assert [name for name, _ in log] == ["a", "bad", "c", "a", "c"]
+    assert ex.frame_count == 2
+
+
+def test_restart_calls_a_failed_task_again(make_task):
+    bad = make_task("bad", raise_on={1})
+    ex, sink = _executive([ScheduleEntry("bad", bad, 100, 0, 100)])
+    ex.run(n_frames=3)
+    ex.restart("bad")
+    ex.run(n_frames=2)
+    assert len(bad.calls) == 3 and ex.failed_mask == 0
+    assert sink[-1].event_id == EVT_TASK_RESTARTED
+
+
+def test_late_wakeup_catches_up_five_slots_then_skips_ahead(make_task, fake_time):
+    # Frame 2 stalls 115 ms: at frame 3's wake-up 11 slots (3..13) are due; 6 are skipped, 9..13 run.
+    def stall(t_ns):
+        if t_ns == 20 * MS:
+            fake_time.now += 115 * MS
+    gyro = make_task("gyro", on_step=stall)
+    clock = WallClock(10 * MS, spin_ns=500 * US, sleep=fake_time.sleep, counter_ns=fake_time.counter)
+    ex, sink = _executive([ScheduleEntry("gyro", gyro, 100, 0, 100)], clock=clock)
+    assert ex.step_frame() == 1 and ex.step_frame() == 1 and ex.step_frame() == 1
+    assert ex.step_frame() == 5
+    assert ex.skipped_slots == 6
+    assert gyro.calls == [f * 10 * MS for f in (0, 1, 2, 9, 10, 11, 12, 13)]
+    assert ex.step_frame() == 1 and gyro.calls[-1] == 140 * MS  # caught up: waits for the next boundary
+    skipped = [e for e in sink if e.event_id == EVT_SLOTS_SKIPPED]
+    assert len(skipped) == 1 and skipped[0].args == (6.0, 9.0)
+
+
+def test_late_wakeup_within_the_catch_up_limit_runs_every_slot(make_task, scripted_clock):
+    gyro = make_task("gyro")
+    ex, _ = _executive([ScheduleEntry("gyro", gyro, 100, 0, 100)], clock=scripted_clock(10 * MS, [0, 35 * MS]))
+    ex.run(n_frames=6)
+    assert gyro.calls == [f * 10 * MS for f in range(6)] and ex.skipped_slots == 0
+
+
+def test_run_counts_skipped_slots_towards_n_frames(make_task, scripted_clock):
+    ex, _ = _executive([ScheduleEntry("gyro", make_task("gyro"), 100, 0, 100)],
+                       clock=scripted_clock(10 * MS, [0, 95 * MS]))
+    ex.run(n_frames=20)
+    assert ex.clock.frame == 19 and ex.skipped_slots == 5 and ex.frame_count == 15
+
+
+def test_rate_group_counts_slip_when_frame_starts_late(make_task, scripted_clock):
+    ex, sink = _executive([ScheduleEntry("gyro", make_task("gyro"), 100, 0, 100)],
+                          clock=scripted_clock(10 * MS, [0, 0, 12 * MS]))
+    ex.run(n_frames=5)
+    assert ex.cycle_slips == 1 and ex.rate_groups["100Hz"].cycle_slips == 1
+    slip = [e for e in sink if e.event_id == EVT_CYCLE_SLIP]
+    assert slip[0].source == "rg_100Hz" and slip[0].args == (12_000.0, 2.0)
+
+
+def test_slower_rate_group_does_not_slip_when_late_by_less_than_its_period(make_task, scripted_clock):
+    ex, _ = _executive([ScheduleEntry("nav", make_task("nav"), 10, 0, 100)],
+                       clock=scripted_clock(10 * MS, [12 * MS]))
+    ex.run(n_frames=5)
+    assert ex.cycle_slips == 1 and ex.rate_groups["10Hz"].cycle_slips == 0
+
+
+def test_on_time_frames_do_not_slip(make_task):
+    ex, _ = _executive([ScheduleEntry("gyro", make_task("gyro"), 100, 0, 100)])
+    ex.run(n_frames=100)
+    assert ex.cycle_slips == 0 and ex.rate_groups["100Hz"].cycle_slips == 0
+
+
+def test_skipped_slot_counts_a_slip_for_each_rate_group_due_in_it(make_task, scripted_clock):
+    # Frame 1 wakes 95 ms late: slots 1..10 are due, 1..5 skipped; the 10 Hz task at offset 3 lost a cycle.
+    ex, _ = _executive([ScheduleEntry("gyro", make_task("gyro"), 100, 0, 100),
+                        ScheduleEntry("nav", make_task("nav"), 10, 3, 100)],
+                       clock=scripted_clock(10 * MS, [0, 95 * MS]))
+    ex.step_frame()
+    ex.step_frame()
+    assert ex.skipped_slots == 5
+    assert ex.rate_groups["10Hz"].cycle_slips == 1
+    assert ex.rate_groups["100Hz"].cycle_slips >= 5
+
+
+def test_frame_overrun_counted_when_tasks_end_past_the_next_boundary(make_task, perf):
+    # Budgets pass the start-up check, but the task really takes 12 ms: on a target this frame would slip.
+    hog = make_task("hog", perf=perf, cost_ns=12 * MS)
+    ex, sink = _executive([ScheduleEntry("hog", hog, 10, 0, 4000)], perf_ns=perf)
+    ex.run(n_frames=10)
+    assert ex.frame_overruns == 1
+    assert any(e.event_id == EVT_FRAME_OVERRUN for e in sink)
+
+
+def test_run_until_ns_stops_at_mission_time(make_task):
+    t = make_task("gyro")
+    ex, _ = _executive([ScheduleEntry("gyro", t, 100, 0, 100)])
+    ex.run(until_ns=55 * MS)
+    assert t.calls[-1] == 50 * MS and ex.frame_count == 6
+
+
+def test_stop_callable_ends_the_run(make_task):
+    t = make_task("gyro")
+    ex, _ = _executive([ScheduleEntry("gyro", t, 100, 0, 100)])
+    ex.run(stop=lambda: len(t.calls) >= 4)
+    assert len(t.calls) == 4
+
+
+def test_pre_and_post_frame_hooks_bracket_the_tasks(make_task, log):
+    ex, _ = _executive([ScheduleEntry("gyro", make_task("gyro"), 100, 0, 100)],
+                       pre_frame=lambda t: log.append(("pre", t)), post_frame=lambda t: log.append(("post", t)))
+    ex.run(n_frames=2)
+    assert log == [("pre", 0), ("gyro", 0), ("post", 0), ("pre", 10 * MS), ("gyro", 10 * MS), ("post", 10 * MS)]
+
+
+def test_post_frame_runs_on_frames_with_nothing_due(make_task, log):
+    ex, _ = _executive([ScheduleEntry("hk", make_task("hk"), 1, 0, 100)], post_frame=lambda t: log.append(t))
+    ex.run(n_frames=3)
+    assert log == [("hk", 0), 0, 10 * MS, 20 * MS] and ex.frame_count == 3
+
+
+def test_failing_hook_is_reported_and_stops_the_run(make_task):
+    def broken(t_ns):
+        raise OSError("truth diverged")
+    ex, sink = _executive([ScheduleEntry("hk", make_task("hk"), 1, 0, 100)], post_frame=broken)
+    with pytest.raises(OSError):
+        ex.run(n_frames=3)
+    assert sink[-1].severity_name == "CRITICAL" and "truth diverged" in sink[-1].text
+
+
+def test_summary_is_json_serialisable_with_the_task_fields(make_task, perf):
+    ex, _ = _executive([ScheduleEntry("nav", make_task("nav", perf=perf, cost_ns=250 * US), 10, 0, 300)],
+                       perf_ns=perf)
+    ex.run(n_frames=100)
+    s = json.loads(json.dumps(ex.summary()))
+    nav = s["tasks"]["nav"]
+    assert {"calls", "budget_us", "p50_us", "p99_us", "max_us", "overruns", "errors"} <= set(nav)
+    assert nav["calls"] == 10 and nav["budget_us"] == 300 and nav["max_us"] == 250
+    assert abs(nav["p50_us"] - 250) <= 250 * 0.032
+    assert s["rate_groups"]["10Hz"]["cycles"] == 10 and s["rate_groups"]["10Hz"]["tasks"] == ["nav"]
+    assert s["frames"] == 100 and s["lateness"]["max_us"] == 0
+    assert s["cpu_load_pct"] == pytest.approx(100 * 10 * 250 * US / (100 * 10 * MS))
+
+
+def test_exec_status_fields_match_the_telemetry_dictionary(make_task):
+    ex, _ = _executive([ScheduleEntry("nav", make_task("nav"), 10, 0, 300)])
+    ex.run(n_frames=10)
+    assert set(ex.exec_status()) == {f.name for f in TM_BY_NAME["EXEC_STATUS"].fields}
+
+
+def test_task_timing_fields_match_the_telemetry_dictionary(make_task):
+    ex, _ = _executive([ScheduleEntry("nav", make_task("nav"), 10, 0, 300)])
+    ex.run(n_frames=10)
+    rows = ex.task_timing()
+    assert set(rows[0]) == {f.name for f in TM_BY_NAME["EXEC_TASK_TIMING"].fields}
+    assert rows[0]["task_id"] == 0 and rows[0]["calls"] == 1
+
+
+def test_timeline_keeps_the_worst_frames_and_writes_json_and_csv(make_task, perf, tmp_path):
+    costs = iter([100, 900, 300, 700, 200] * 2)
+
+    class Varying:
+        def step(self, t_ns):
+            perf.now += next(costs) * US
+
+    ex, _ = _executive([ScheduleEntry("v", Varying(), 100, 0, 4000), ScheduleEntry("w", make_task("w"), 100, 0, 10)],
+                       perf_ns=perf, timeline=2)
+    ex.run(n_frames=5)
+    frames = ex.timeline.frames()
+    assert [f["frame"] for f in frames] == [1, 3]
+    assert frames[0]["tasks"][0] == {"task": "v", "start_ns": 0, "duration_ns": 900 * US}
+    assert frames[0]["tasks"][1]["task"] == "w" and frames[0]["tasks"][1]["start_ns"] == 900 * US
+    assert json.loads(ex.write_timeline(tmp_path / "t.json").read_text()) == frames
+    lines = ex.write_timeline(tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0].startswith("frame,") and len(lines) == 1 + 4
+
+
+def test_clock_and_schedule_must_agree_on_the_minor_frame(make_task):
+    with pytest.raises(ValueError, match="minor frame"):
+        Executive(Schedule([ScheduleEntry("a", make_task("a"), 1, 0, 5)]), SimClock(20 * MS))
+
+
+def test_executive_binds_event_time_to_its_clock(make_task):
+    bad = make_task("bad", raise_on={1})
+    ex, sink = _executive([ScheduleEntry("bad", bad, 10, 7, 100)])
+    ex.run(n_frames=20)
+    assert sink[0].t_ns == 70 * MS
