@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsw.core import thermal as th
+from telemetry.dictionary import N_HEATER_ZONES
 
 ALL_VALID = 0x3FF  # ten thermistors, every valid bit set
 
@@ -217,3 +221,28 @@ def test_rate_filter_follows_first_order_closed_form_on_a_ramp():
     a = dt_s / (tau_s + dt_s)
     expected = slope_C_s * (1.0 - (1.0 - a) ** (temps.size - 1))
     assert z.state[th.S_RATE_C_S, 0] == pytest.approx(expected, rel=1e-9)
+
+
+# --- shipped configuration (fsw/config/thermal.toml) -----------------------------------------
+
+def _thermal_config():
+    with open(Path(th.__file__).parents[1] / "config" / "thermal.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_thermal_config_has_one_zone_per_dictionary_zone():
+    assert len(_thermal_config()["zone"]) == N_HEATER_ZONES
+
+
+def test_thermal_config_setpoint_band_lies_inside_zone_limits():
+    for z in _thermal_config()["zone"]:
+        band = (z["setpoint_C"] - z["hysteresis_C"], z["setpoint_C"] + z["hysteresis_C"])
+        assert z["limit_lo_C"] < band[0] and band[1] < z["limit_hi_C"], z["name"]
+
+
+def test_thermal_config_priorities_are_distinct_ranks():
+    assert sorted(z["priority"] for z in _thermal_config()["zone"]) == list(range(N_HEATER_ZONES))
+
+
+def test_thermal_config_modes_are_known():
+    assert {z["mode"] for z in _thermal_config()["zone"]} <= {"off", "thermostat", "pi"}
