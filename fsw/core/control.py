@@ -1,0 +1,133 @@
+"""Thruster control kernels: group authority from the thruster table, force/torque -> on-times.
+
+Thruster groups (index: name): 0 +x, 1 -x, 2 +y, 3 -y, 4 +z, 5 -z, 6 +roll, 7 -roll, 8 +pitch,
+9 -pitch, 10 +yaw, 11 -yaw. Translation groups are pure forces and attitude groups pure couples
+(checked at start-up with :func:`group_authority`'s cross-talk output), so a force and a torque
+command superpose: each of the six channels (Fx, Fy, Fz, Tx, Ty, Tz) drives one group of its pair.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+GROUP_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z", "+roll", "-roll", "+pitch", "-pitch", "+yaw", "-yaw")
+N_GROUPS = 12
+N_CHANNELS = 6
+
+
+@njit(cache=True)
+def thruster_group_wrench(pos_B_m, dir_B, thrust_N, group_idx, cm_B_m, wrench_out):
+    """Net force and torque of each group with all its thrusters on.
+
+    Parameters
+    ----------
+    pos_B_m : (n, 3) thruster positions, B; dir_B : (n, 3) unit force directions on the vehicle, B.
+    thrust_N : (n,) thrust [N]; group_idx : (n,) int group index (see module doc).
+    cm_B_m : (3,) centre of mass, B.
+    wrench_out : (12, 6) out, per group ``[F_B (3) N, T_B (3) N m]``, T = sum (pos - cm) x F.
+    """
+    for g in range(N_GROUPS):
+        for k in range(6):
+            wrench_out[g, k] = 0.0
+    for i in range(pos_B_m.shape[0]):
+        g = group_idx[i]
+        fx = thrust_N[i] * dir_B[i, 0]
+        fy = thrust_N[i] * dir_B[i, 1]
+        fz = thrust_N[i] * dir_B[i, 2]
+        rx = pos_B_m[i, 0] - cm_B_m[0]
+        ry = pos_B_m[i, 1] - cm_B_m[1]
+        rz = pos_B_m[i, 2] - cm_B_m[2]
+        wrench_out[g, 0] += fx
+        wrench_out[g, 1] += fy
+        wrench_out[g, 2] += fz
+        wrench_out[g, 3] += ry * fz - rz * fy
+        wrench_out[g, 4] += rz * fx - rx * fz
+        wrench_out[g, 5] += rx * fy - ry * fx
+
+
+@njit(cache=True)
+def group_authority(wrench, authority_out, crosstalk_out):
+    """Authority of each group along its own signed axis, and its parasitic wrench.
+
+    Parameters
+    ----------
+    wrench : (12, 6) from :func:`thruster_group_wrench`.
+    authority_out : (12,) out, force [N] (groups 0-5) or torque [N m] (groups 6-11) along the
+        group's signed axis (positive for a correct table).
+    crosstalk_out : (12,) out, largest magnitude among the other five wrench components
+        (N or N m); a pure group has 0.
+    """
+    for g in range(N_GROUPS):
+        ch = g // 2
+        sgn = 1.0 if g % 2 == 0 else -1.0
+        authority_out[g] = sgn * wrench[g, ch]
+        worst = 0.0
+        for k in range(6):
+            if k != ch:
+                worst = max(worst, abs(wrench[g, k]))
+        crosstalk_out[g] = worst
+
+
+@njit(cache=True)
+def thruster_on_times(force_cmd_B_N, torque_cmd_B_Nm, period_s, authority, t_min_s, group_idx, carry,
+                      on_group_out, on_thruster_out):
+    """Turn a force and a torque command for one control period into thruster on-times.
+
+    Parameters
+    ----------
+    force_cmd_B_N : (3,) commanded mean force over the period, B [N].
+    torque_cmd_B_Nm : (3,) commanded mean torque over the period, B [N m].
+    period_s : control period [s] (the on-time ceiling).
+    authority : (12,) group authority [N or N m] from :func:`group_authority`.
+    t_min_s : (12,) minimum on-time per group [s] = minimum impulse bit / thruster thrust.
+    group_idx : (n,) group of each thruster.
+    carry : (6,) in/out, per channel impulse not yet delivered [N s or N m s] (modulator state,
+        zero at start).
+    on_group_out : (12,) out, on-time of each group [s], 0 or in [t_min, period].
+    on_thruster_out : (n,) out, on-time of each thruster [s] (that of its group).
+
+    Returns
+    -------
+    int : bit c set when channel c (Fx, Fy, Fz, Tx, Ty, Tz) saturated at the period.
+
+    Notes
+    -----
+    Per channel the wanted impulse J = cmd period + carry picks the group of its sign; the
+    on-time is |J| / authority. Below t_min nothing fires and J is carried to the next period
+    (a first-order sigma-delta modulator: the mean impulse follows the command, each pulse
+    respects the minimum impulse bit; cf. the pulse-width pulse-frequency modulator of
+    Wie 2008, Sec. 7.6). Above the period the pulse is clipped and the excess dropped
+    (no wind-up).
+    """
+    sat = 0
+    for g in range(N_GROUPS):
+        on_group_out[g] = 0.0
+    for c in range(N_CHANNELS):
+        cmd = force_cmd_B_N[c] if c < 3 else torque_cmd_B_Nm[c - 3]
+        J = cmd * period_s + carry[c]
+        g = 2 * c if J >= 0.0 else 2 * c + 1
+        t_on = abs(J) / authority[g]
+        if t_on < t_min_s[g]:
+            carry[c] = J
+        elif t_on > period_s:
+            on_group_out[g] = period_s
+            carry[c] = 0.0
+            sat |= 1 << c
+        else:
+            on_group_out[g] = t_on
+            carry[c] = 0.0
+    for i in range(group_idx.shape[0]):
+        on_thruster_out[i] = on_group_out[group_idx[i]]
+    return sat
+
+
+@njit(cache=True)
+def frame_on_times(on_period_s, frame_index, frame_s, on_frame_out):
+    """Slice period on-times into the minor frame ``frame_index`` (pulses start at the period start).
+
+    ``on_frame_out[i] = clip(on_period_s[i] - frame_index * frame_s, 0, frame_s)``: a pulse longer
+    than a frame continues through consecutive frames (one valve opening, not several pulses).
+    """
+    t0 = frame_index * frame_s
+    for i in range(on_period_s.shape[0]):
+        on_frame_out[i] = min(max(on_period_s[i] - t0, 0.0), frame_s)
