@@ -37,7 +37,7 @@ from fsw.executive.schedule import Schedule
 from fsw.executive.stats import SUB_BITS, LogHistogram, RateGroupStats, TaskStats
 from fsw.executive.timeline import FrameTimeline
 
-_EXACT_BITS = SUB_BITS + 1  # must match fsw.executive.stats.bin_index, inlined in _dispatch
+_EXACT_BITS = SUB_BITS + 1  # must match fsw.executive.stats.bin_index, inlined in _run_frame
 _NS_PER_US = 1e3
 _PCT = 100.0
 
@@ -142,6 +142,8 @@ class Executive:
 
         self.lateness = LogHistogram()
         self.frame_busy = LogHistogram()
+        self._lateness_counts = self.lateness.counts
+        self._busy_counts = self.frame_busy.counts
         self.failed_mask = 0
         self.frame_count = 0
         self.cycle_slips = 0
@@ -150,7 +152,6 @@ class Executive:
         self._table: list[tuple] = [()] * self._n_slots
         self._rebuild_table()
         self.timeline: FrameTimeline | None = None
-        self._dispatch = self._dispatch_fast
         if timeline:
             self.enable_timeline(timeline)
 
@@ -196,53 +197,66 @@ class Executive:
         return end
 
     def _run_frame(self, frame: int, lateness: int) -> None:
+        # The hot path: one method call per frame, the dispatch loop and histogram updates inlined.
         t_ns = frame * self._minor
         if lateness:
             self.lateness.record(lateness)
             if lateness >= self._minor:
                 self._slipped(frame, lateness)
         else:
-            self.lateness.counts[0] += 1
+            self._lateness_counts[0] += 1
         if self.pre_frame is not None:
             self._hook(self.pre_frame, t_ns)
         slot = frame % self._n_slots
         entries = self._table[slot]
         if entries:
-            self._dispatch(entries, t_ns, lateness, frame)
+            if self.timeline is None:
+                perf = self._perf
+                t1 = f0 = perf()
+                for step, st, counts, budget, _index in entries:
+                    t0 = perf()
+                    try:
+                        step(t_ns)
+                    except Exception as exc:  # a failing app must never stop the executive
+                        t1 = perf()
+                        st.record(t1 - t0)
+                        self._task_raised(st, exc)
+                        continue
+                    t1 = perf()
+                    d = t1 - t0
+                    b = d.bit_length()
+                    if b > _EXACT_BITS:
+                        s = b - _EXACT_BITS
+                        counts[(s << SUB_BITS) + (d >> s)] += 1
+                    else:
+                        counts[d] += 1
+                    st.total += d
+                    if d > st.max:
+                        st.max = d
+                    if d > budget:
+                        self._overran(st, d)
+                busy = t1 - f0
+                b = busy.bit_length()
+                if b > _EXACT_BITS:
+                    s = b - _EXACT_BITS
+                    self._busy_counts[(s << SUB_BITS) + (busy >> s)] += 1
+                else:
+                    self._busy_counts[busy] += 1
+                fb = self.frame_busy
+                fb.total += busy
+                if busy > fb.max:
+                    fb.max = busy
+                if lateness + busy > self._minor:
+                    self._frame_overran(frame, lateness + busy)
+            else:
+                self._dispatch_recorded(entries, t_ns, lateness, frame)
             self._slot_runs[slot] += 1
         if self.post_frame is not None:
             self._hook(self.post_frame, t_ns)
         self.frame_count += 1
 
-    def _dispatch_fast(self, entries, t_ns: int, lateness: int, frame: int) -> None:
-        perf = self._perf
-        t1 = f0 = perf()
-        for step, st, counts, budget, _index in entries:
-            t0 = perf()
-            try:
-                step(t_ns)
-            except Exception as exc:  # a failing app must never stop the executive
-                t1 = perf()
-                st.record(t1 - t0)
-                self._task_raised(st, exc)
-                continue
-            t1 = perf()
-            d = t1 - t0
-            b = d.bit_length()
-            if b > _EXACT_BITS:
-                s = b - _EXACT_BITS
-                counts[(s << SUB_BITS) + (d >> s)] += 1
-            else:
-                counts[d] += 1
-            st.total += d
-            if d > st.max:
-                st.max = d
-            if d > budget:
-                self._overran(st, d)
-        self._frame_done(frame, lateness, t1 - f0)
-
     def _dispatch_recorded(self, entries, t_ns: int, lateness: int, frame: int) -> None:
-        """As :meth:`_dispatch_fast`, also recording each task's start and duration for the timeline."""
+        """The dispatch loop of :meth:`_run_frame`, also recording each task's start and duration."""
         perf = self._perf
         spans = []
         t1 = f0 = perf()
@@ -263,16 +277,16 @@ class Executive:
             if d > budget:
                 self._overran(st, d)
         busy = t1 - f0
-        self._frame_done(frame, lateness, busy)
-        self.timeline.offer(frame, t_ns, lateness, lateness + busy, spans)
-
-    def _frame_done(self, frame: int, lateness: int, busy: int) -> None:
         self.frame_busy.record(busy)
         if lateness + busy > self._minor:
-            self.frame_overruns += 1
-            end_us = (lateness + busy) / _NS_PER_US
-            self.events.emit(EVT_FRAME_OVERRUN, WARNING, SOURCE,
-                             f"frame {frame} ended {end_us:.0f} us after its boundary", (end_us, frame))
+            self._frame_overran(frame, lateness + busy)
+        self.timeline.offer(frame, t_ns, lateness, lateness + busy, spans)
+
+    def _frame_overran(self, frame: int, end_ns: int) -> None:
+        self.frame_overruns += 1
+        end_us = end_ns / _NS_PER_US
+        self.events.emit(EVT_FRAME_OVERRUN, WARNING, SOURCE,
+                         f"frame {frame} ended {end_us:.0f} us after its boundary", (end_us, frame))
 
     def _late_wakeup(self, lateness: int, end: int | None) -> None:
         """Catch up at most ``max_catch_up`` slots, skipping the oldest ones beyond that (cFS SCH)."""
@@ -360,7 +374,6 @@ class Executive:
     def enable_timeline(self, n_worst: int = defaults.TIMELINE_WORST_FRAMES) -> FrameTimeline:
         """Start recording the ``n_worst`` worst frames (slightly slower dispatch); return the recorder."""
         self.timeline = FrameTimeline([e.name for e in self.schedule.entries], n_worst)
-        self._dispatch = self._dispatch_recorded
         return self.timeline
 
     def write_timeline(self, path):
