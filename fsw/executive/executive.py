@@ -40,18 +40,20 @@ from fsw.executive.timeline import FrameTimeline
 _EXACT_BITS = SUB_BITS + 1  # must match fsw.executive.stats.bin_index, inlined in _run_frame
 _NS_PER_US = 1e3
 _PCT = 100.0
+_WORST_SLOTS_REPORTED = 5
 
 #: Source name of the executive's own events (telemetry source_id 255).
 SOURCE = "executive"
 
 # Events of the executive, declared as data (id, name, severity, description) for the dictionary.
-EVT_TASK_FAILED = 0x0101
-EVT_TASK_OVERRUN = 0x0102
-EVT_SLOTS_SKIPPED = 0x0103
-EVT_CYCLE_SLIP = 0x0104
-EVT_FRAME_OVERRUN = 0x0105
-EVT_TASK_RESTARTED = 0x0106
-EVT_HOOK_FAILED = 0x0107
+# Ids 1-99 belong to the executive (apps number theirs by hundreds: modes 100, commanding 200, ...).
+EVT_TASK_FAILED = 1
+EVT_TASK_OVERRUN = 2
+EVT_SLOTS_SKIPPED = 3
+EVT_CYCLE_SLIP = 4
+EVT_FRAME_OVERRUN = 5
+EVT_TASK_RESTARTED = 6
+EVT_HOOK_FAILED = 7
 EVENTS = (
     (EVT_TASK_FAILED, "TASK_FAILED", ERROR, "a task raised; it is marked failed and no longer called"),
     (EVT_TASK_OVERRUN, "TASK_OVERRUN", WARNING, "a call took longer than its budget (args: us, budget us)"),
@@ -139,6 +141,7 @@ class Executive:
             tuple(dict.fromkeys(group_of_divisor[schedule.divisors[i]] for i in members))
             for members in schedule.slots)
         self._slot_runs = [0] * self._n_slots  # frames run per slot: group cycles without per-frame cost
+        self._slot_max_busy = [0] * self._n_slots  # [ns] longest busy time per slot, measured vs budgeted
 
         self.lateness = LogHistogram()
         self.frame_busy = LogHistogram()
@@ -246,17 +249,21 @@ class Executive:
                 fb.total += busy
                 if busy > fb.max:
                     fb.max = busy
+                if busy > self._slot_max_busy[slot]:
+                    self._slot_max_busy[slot] = busy
                 if lateness + busy > self._minor:
                     self._frame_overran(frame, lateness + busy)
             else:
-                self._dispatch_recorded(entries, t_ns, lateness, frame)
+                busy = self._dispatch_recorded(entries, t_ns, lateness, frame)
+                if busy > self._slot_max_busy[slot]:
+                    self._slot_max_busy[slot] = busy
             self._slot_runs[slot] += 1
         if self.post_frame is not None:
             self._hook(self.post_frame, t_ns)
         self.frame_count += 1
 
-    def _dispatch_recorded(self, entries, t_ns: int, lateness: int, frame: int) -> None:
-        """The dispatch loop of :meth:`_run_frame`, also recording each task's start and duration."""
+    def _dispatch_recorded(self, entries, t_ns: int, lateness: int, frame: int) -> int:
+        """The dispatch loop of :meth:`_run_frame`, also recording each task's start and duration; return busy ns."""
         perf = self._perf
         spans = []
         t1 = f0 = perf()
@@ -281,6 +288,7 @@ class Executive:
         if lateness + busy > self._minor:
             self._frame_overran(frame, lateness + busy)
         self.timeline.offer(frame, t_ns, lateness, lateness + busy, spans)
+        return busy
 
     def _frame_overran(self, frame: int, end_ns: int) -> None:
         self.frame_overruns += 1
@@ -398,6 +406,16 @@ class Executive:
                 cycles[group.name] += runs
         return cycles
 
+    def slot_report(self) -> list[dict]:
+        """Per slot with tasks: ``{slot, tasks, budget_us, max_busy_us, runs}``, budgeted against measured."""
+        rows = []
+        for slot, members in enumerate(self.schedule.slots):
+            if members:
+                rows.append({"slot": slot, "tasks": [self.schedule.entries[i].name for i in members],
+                             "budget_us": self.schedule.slot_budget_us(slot),
+                             "max_busy_us": self._slot_max_busy[slot] / _NS_PER_US, "runs": self._slot_runs[slot]})
+        return rows
+
     def summary(self) -> dict:
         """Timing summary of the run so far (JSON-serialisable), for ``summary.json`` and reports."""
         cycles = self.group_cycles()
@@ -405,6 +423,11 @@ class Executive:
         for name, group in self.rate_groups.items():
             group.cycles = cycles[name]
             groups[name] = group.summary()
+            # F Prime's RgMaxTime, at frame granularity: the longest frame in which the group ran.
+            groups[name]["max_frame_us"] = max(
+                (self._slot_max_busy[slot] for slot, gs in enumerate(self._slot_groups) if group in gs),
+                default=0) / _NS_PER_US
+        worst = sorted(self.slot_report(), key=lambda row: -row["max_busy_us"])[:_WORST_SLOTS_REPORTED]
         return {
             "minor_frame_us": self._minor / _NS_PER_US,
             "frames": self.frame_count,
@@ -418,6 +441,7 @@ class Executive:
             "frame_busy": self.frame_busy.summary_us(),
             "tasks": {st.name: st.summary() for st in self._stats},
             "rate_groups": groups,
+            "worst_slots": worst,
             "events": self.events.counters(),
         }
 

@@ -260,3 +260,15 @@ def test_executive_binds_event_time_to_its_clock(make_task):
     ex, sink = _executive([ScheduleEntry("bad", bad, 10, 7, 100)])
     ex.run(n_frames=20)
     assert sink[0].t_ns == 70 * MS
+
+
+def test_summary_reports_measured_slot_time_against_its_budget(make_task, perf):
+    ex, _ = _executive([ScheduleEntry("nav", make_task("nav", perf=perf, cost_ns=250 * US), 10, 0, 300),
+                        ScheduleEntry("att", make_task("att", perf=perf, cost_ns=100 * US), 10, 0, 200),
+                        ScheduleEntry("hk", make_task("hk", perf=perf, cost_ns=50 * US), 1, 4, 100)],
+                       perf_ns=perf)
+    ex.run(n_frames=100)
+    s = ex.summary()
+    assert s["worst_slots"][0] == {"slot": 0, "tasks": ["nav", "att"], "budget_us": 500, "max_busy_us": 350,
+                                   "runs": 1}
+    assert s["rate_groups"]["10Hz"]["max_frame_us"] == 350 and s["rate_groups"]["1Hz"]["max_frame_us"] == 50
