@@ -13,8 +13,8 @@ REFERENCE.md "Flight-software timing") runs the whole zone set:
 Array layouts (``n`` zones, heaters and thermistors indexed as in telemetry/dictionary.py):
 
 - ``params[P_*, n]`` float64 configuration rows (see ``P_*`` constants).
-- ``state[S_*, n]`` float64 in/out state rows (see ``S_*`` constants); initialise with
-  :func:`init_state`-like values: ``S_ON = 0``, ``S_INTEG = 0``, ``S_PREV_T = nan``, ``S_RATE = 0``.
+- ``state[S_*, n]`` float64 in/out state rows (see ``S_*`` constants), created by
+  :func:`init_state` (heaters off, integrators zero, ``S_PREV_T_C = nan``: no rate history).
 - ``duty_out[2 n]``: heater duty 0..1, zone z primary at 2z, backup at 2z+1 (ACT_HEATERS.duty).
 """
 
@@ -283,10 +283,10 @@ def thermal_step(therm_C, valid_mask, params, mode, unit, order, limit_W, dt_s, 
 
     for z in range(n):
         p = params[P_HEATER_W, z]
-        duty = min(max(granted_W[z] / p, 0.0), 1.0) if p > 0.0 else 0.0
-        if not (shed >> z) & 1:
-            # Not shed: the requested duty goes out exactly (no W -> duty round trip).
-            duty = state[S_REQ_DUTY, z]
+        duty = 0.0
+        if p > 0.0:
+            # Unshed zones get their request exactly (no W -> duty round-off); shed ones their grant.
+            duty = min(max(granted_W[z] / p, 0.0), 1.0) if (shed >> z) & 1 else state[S_REQ_DUTY, z]
         duty_out[2 * z] = 0.0
         duty_out[2 * z + 1] = 0.0
         duty_out[2 * z + (1 if unit[z] == 1 else 0)] = duty
