@@ -71,3 +71,16 @@ def chi2_quantile(p_z, dof):
     """Wilson-Hilferty chi-square quantile for standard-normal quantile p_z (accurate for dof >~ 30)."""
     k = float(dof)
     return k * (1.0 - 2.0 / (9.0 * k) + p_z * np.sqrt(2.0 / (9.0 * k))) ** 3
+
+
+def cw_rk4_track(x0, n, t, h):
+    """RK4 states at every step over exactly t (independent dense CW trajectory)."""
+    x = np.array(x0, dtype=float)
+    steps = int(np.ceil(t / h))
+    h = t / steps
+    track = np.empty((steps + 1, 6))
+    track[0] = x
+    for k in range(steps):
+        x = rk4_step(lambda s: cw_deriv(s, n), x, h)
+        track[k + 1] = x
+    return track
