@@ -44,6 +44,7 @@ _WORST_SLOTS_REPORTED = 5
 
 #: Source name of the executive's own events (telemetry source_id 255).
 SOURCE = "executive"
+# Event texts put the facts first: the EVENT packet keeps 48 characters, events.log keeps all.
 
 # Events of the executive, declared as data (id, name, severity, description) for the dictionary.
 # Ids 1-99 belong to the executive (apps number theirs by hundreds: modes 100, commanding 200, ...).
@@ -310,7 +311,7 @@ class Executive:
             lateness = clock.skip(n_skip)
             frame = clock.frame
             self.events.emit(EVT_SLOTS_SKIPPED, ERROR, SOURCE,
-                             f"woke up {due} slots late: skipped {n_skip}, resumed at frame {frame}",
+                             f"skipped {n_skip} of {due} late slots, resumed at frame {frame}",
                              (n_skip, frame))
         self._run_frame(frame, lateness)
         for _ in range(n_run - 1):
@@ -332,8 +333,8 @@ class Executive:
             if lateness >= group.period_ns:
                 group.cycle_slips += 1
                 self.events.emit(EVT_CYCLE_SLIP, WARNING, f"rg_{group.name}",
-                                 f"rate group {group.name} slipped: frame {frame} started "
-                                 f"{lateness / _NS_PER_US:.0f} us late", (lateness / _NS_PER_US, frame))
+                                 f"rg {group.name} slip: frame {frame} started {lateness / _NS_PER_US:.0f} us late",
+                                 (lateness / _NS_PER_US, frame))
 
     def _overran(self, st: TaskStats, d: int) -> None:
         st.overruns += 1
