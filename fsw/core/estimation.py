@@ -1,0 +1,513 @@
+"""Navigation filters: relative-navigation EKF on [r, v] LVLH and the attitude MEKF with gyro bias.
+
+Both filters have six error states, so they share one scratch layout: ``work`` is a float64 array
+of shape ``WORK_SHAPE`` = (8, 6, 6) owned by the caller (allocated once at start-up); kernels
+update the state and covariance in place and allocate nothing.
+
+Measurement updates use innovation gating (squared Mahalanobis distance ``d2 = y^T S^-1 y``
+against a chi-square threshold given by the caller, e.g. 11.34 for 3 dof at 99 %) and the Joseph
+form ``P = (I - K H) P (I - K H)^T + K R K^T`` (Bucy & Joseph 1968; Markley & Crassidis 2014,
+Sec. 6.2). Each update returns ``(accepted, d2)``.
+
+After a call the scratch holds, for telemetry and tests: ``work[0, :m, :]`` the measurement
+Jacobian H of the last update, ``work[4]`` the transition matrix Phi of the last prediction
+(until an update overwrites it with I - K H), ``work[7, 0, :m]`` the last innovation.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from fsw.core.attitude import quat_mult, quat_normalize
+from fsw.core.relmotion import cw_propagate, cw_stm
+
+WORK_SHAPE = (8, 6, 6)
+# Slots of the scratch array.
+_H, _R, _K, _S, _A, _T, _KR, _VEC = 0, 1, 2, 3, 4, 5, 6, 7
+
+
+@njit(cache=True)
+def _cholesky_inplace(S, m):
+    """Lower Cholesky factor of the leading m x m block of S, in place; False if not positive definite."""
+    for j in range(m):
+        d = S[j, j]
+        for k in range(j):
+            d -= S[j, k] * S[j, k]
+        if d <= 0.0:
+            return False
+        d = math.sqrt(d)
+        S[j, j] = d
+        for i in range(j + 1, m):
+            v = S[i, j]
+            for k in range(j):
+                v -= S[i, k] * S[j, k]
+            S[i, j] = v / d
+    return True
+
+
+@njit(cache=True)
+def _cholesky_solve_row(L, m, A, row):
+    """Solve (L L^T) z = A[row, :m] in place of A[row, :m]."""
+    for i in range(m):
+        v = A[row, i]
+        for k in range(i):
+            v -= L[i, k] * A[row, k]
+        A[row, i] = v / L[i, i]
+    for i in range(m - 1, -1, -1):
+        v = A[row, i]
+        for k in range(i + 1, m):
+            v -= L[k, i] * A[row, k]
+        A[row, i] = v / L[i, i]
+
+
+@njit(cache=True)
+def kalman_update(P, m, gate_chi2, work):
+    """Gated Joseph-form Kalman update of a 6-state covariance, shared by every measurement kernel.
+
+    Inputs in ``work``: H in ``work[0, :m, :]``, R in ``work[1, :m, :m]``, the innovation y in
+    ``work[7, 0, :m]``. On acceptance P is updated in place and the state correction
+    ``dx = K y`` is left in ``work[7, 2, :]``; on rejection nothing changes and dx = 0.
+
+    Returns
+    -------
+    (bool, float) : accepted, squared Mahalanobis distance of the innovation (inf if S is not
+        positive definite).
+
+    Notes
+    -----
+    S = H P H^T + R, K = P H^T S^-1 via Cholesky, d2 = y^T S^-1 y; accept when d2 <= gate_chi2;
+    P+ = (I - K H) P (I - K H)^T + K R K^T (Markley & Crassidis 2014, Eqs. 6.24, 6.28).
+    """
+    H = work[_H]
+    R = work[_R]
+    K = work[_K]
+    S = work[_S]
+    A = work[_A]
+    T = work[_T]
+    KR = work[_KR]
+    vec = work[_VEC]
+    for i in range(6):
+        vec[2, i] = 0.0
+    # K <- P H^T (6 x m)
+    for i in range(6):
+        for j in range(m):
+            v = 0.0
+            for k in range(6):
+                v += P[i, k] * H[j, k]
+            K[i, j] = v
+    # S <- H P H^T + R
+    for i in range(m):
+        for j in range(m):
+            v = R[i, j]
+            for k in range(6):
+                v += H[i, k] * K[k, j]
+            S[i, j] = v
+    if not _cholesky_inplace(S, m):
+        return False, math.inf
+    for i in range(m):
+        vec[1, i] = vec[0, i]
+    _cholesky_solve_row(S, m, vec, 1)
+    d2 = 0.0
+    for i in range(m):
+        d2 += vec[0, i] * vec[1, i]
+    if d2 > gate_chi2:
+        return False, d2
+    for i in range(6):
+        _cholesky_solve_row(S, m, K, i)
+    for i in range(6):
+        v = 0.0
+        for j in range(m):
+            v += K[i, j] * vec[0, j]
+        vec[2, i] = v
+    # A <- I - K H
+    for i in range(6):
+        for j in range(6):
+            v = 1.0 if i == j else 0.0
+            for k in range(m):
+                v -= K[i, k] * H[k, j]
+            A[i, j] = v
+    # T <- A P ; KR <- K R
+    for i in range(6):
+        for j in range(6):
+            v = 0.0
+            for k in range(6):
+                v += A[i, k] * P[k, j]
+            T[i, j] = v
+        for j in range(m):
+            v = 0.0
+            for k in range(m):
+                v += K[i, k] * R[k, j]
+            KR[i, j] = v
+    # P <- T A^T + KR K^T, symmetrised
+    for i in range(6):
+        for j in range(i, 6):
+            v = 0.0
+            for k in range(6):
+                v += T[i, k] * A[j, k]
+            for k in range(m):
+                v += KR[i, k] * K[j, k]
+            P[i, j] = v
+            P[j, i] = v
+    return True, d2
+
+
+@njit(cache=True)
+def _propagate_cov(P, Phi, T):
+    """P <- Phi P Phi^T (T is 6 x 6 scratch)."""
+    for i in range(6):
+        for j in range(6):
+            v = 0.0
+            for k in range(6):
+                v += Phi[i, k] * P[k, j]
+            T[i, j] = v
+    for i in range(6):
+        for j in range(i, 6):
+            v = 0.0
+            for k in range(6):
+                v += T[i, k] * Phi[j, k]
+            P[i, j] = v
+            P[j, i] = v
+
+
+# ---------------------------------------------------------------- relative navigation (CW EKF)
+
+@njit(cache=True)
+def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_m_s, q_accel_m2_s3, work):
+    """Time update of the relative-navigation filter over ``dt_s``, in place.
+
+    Parameters
+    ----------
+    x_LVLH : (6,) in/out, state [r m, v m/s] of the chaser CoM w.r.t. the station port, LVLH.
+    P : (6, 6) in/out, covariance.
+    n_rad_s : mean motion [rad/s]; dt_s : step [s].
+    dv_LVLH_m_s : (3,) delta-v applied by the thrusters over the step (modelled as an impulse at
+        the start of the step), LVLH.
+    q_accel_m2_s3 : power spectral density of the unmodelled acceleration [m^2/s^3] per axis.
+    work : ``WORK_SHAPE`` scratch.
+
+    Notes
+    -----
+    x+ = Phi (x + [0, dv]); P+ = Phi P Phi^T + Q with the white-acceleration discrete noise
+    Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]] (valid for n dt << 1; Bar-Shalom, Li &
+    Kirubarajan 2001, Sec. 6.2.2). Phi is the CW STM (Clohessy & Wiltshire 1960).
+    """
+    for i in range(3):
+        x_LVLH[3 + i] += dv_LVLH_m_s[i]
+    cw_propagate(x_LVLH, n_rad_s, dt_s, x_LVLH)
+    Phi = work[_A]
+    cw_stm(n_rad_s, dt_s, Phi)
+    _propagate_cov(P, Phi, work[_T])
+    q_rr = q_accel_m2_s3 * dt_s ** 3 / 3.0
+    q_rv = q_accel_m2_s3 * dt_s ** 2 / 2.0
+    q_vv = q_accel_m2_s3 * dt_s
+    for i in range(3):
+        P[i, i] += q_rr
+        P[i, 3 + i] += q_rv
+        P[3 + i, i] += q_rv
+        P[3 + i, 3 + i] += q_vv
+
+
+@njit(cache=True)
+def _apply_relnav_correction(x_LVLH, work):
+    for i in range(6):
+        x_LVLH[i] += work[_VEC, 2, i]
+
+
+@njit(cache=True)
+def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, h_offset, sigma_r_m, sigma_v_m_s,
+                       gate_chi2, work):
+    """Relative-GNSS update (position and velocity of the chaser CoM w.r.t. the station CoM), in place.
+
+    Parameters
+    ----------
+    x_LVLH, P : (6,), (6, 6) in/out filter state and covariance.
+    r_meas_LVLH_m, v_meas_LVLH_m_s : (3,) measured relative position/velocity, LVLH.
+    h_offset : (6,) ``[station port w.r.t. station CoM (3) m, 0 0 0]`` LVLH; the measurement model
+        is h(x) = x + h_offset, H = I.
+    sigma_r_m, sigma_v_m_s : 1-sigma noise per axis.
+    gate_chi2 : chi-square gate for 6 dof.
+    work : scratch.
+
+    Returns
+    -------
+    (bool, float) : accepted, squared Mahalanobis distance.
+    """
+    H = work[_H]
+    R = work[_R]
+    for i in range(6):
+        for j in range(6):
+            H[i, j] = 1.0 if i == j else 0.0
+            R[i, j] = 0.0
+    for i in range(3):
+        R[i, i] = sigma_r_m * sigma_r_m
+        R[3 + i, 3 + i] = sigma_v_m_s * sigma_v_m_s
+        work[_VEC, 0, i] = r_meas_LVLH_m[i] - x_LVLH[i] - h_offset[i]
+        work[_VEC, 0, 3 + i] = v_meas_LVLH_m_s[i] - x_LVLH[3 + i] - h_offset[3 + i]
+    accepted, d2 = kalman_update(P, 6, gate_chi2, work)
+    if accepted:
+        _apply_relnav_correction(x_LVLH, work)
+    return accepted, d2
+
+
+@njit(cache=True)
+def port_los_B(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, los_B_out):
+    """Line of sight from a sensor on the chaser to a target on the station, B frame.
+
+    ``los_B = C_B_LVLH (target - r) - sensor_B`` where r is the chaser CoM w.r.t. the station port,
+    ``target_LVLH_m`` the target w.r.t. the station port (0 for the port itself) and ``sensor_B_m``
+    the sensor w.r.t. the chaser CoM. This is the camera's ``r_B_m`` (station port relative to
+    chaser port) when the sensor is the chaser port.
+    """
+    dx = target_LVLH_m[0] - x_LVLH[0]
+    dy = target_LVLH_m[1] - x_LVLH[1]
+    dz = target_LVLH_m[2] - x_LVLH[2]
+    for i in range(3):
+        los_B_out[i] = C_B_LVLH[i, 0] * dx + C_B_LVLH[i, 1] * dy + C_B_LVLH[i, 2] * dz - sensor_B_m[i]
+
+
+@njit(cache=True)
+def lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h_out, H_out):
+    """Lidar measurement model: range, azimuth, elevation of the reflector, and its Jacobian.
+
+    Parameters
+    ----------
+    x_LVLH : (6,) relative state; C_B_LVLH : (3, 3) rotation LVLH -> B (chaser attitude).
+    sensor_B_m : (3,) sensor w.r.t. chaser CoM, B; target_LVLH_m : (3,) reflector w.r.t. station port.
+    h_out : (3,) out ``[range m, az rad, el rad]``: az = atan2(y_B, x_B), el = asin(z_B / range).
+    H_out : (>=3, 6) out, rows 0..2: dh/dx (zero velocity columns).
+
+    Notes
+    -----
+    With rho = los_B, dh/drho = [rho^T / |rho|; [-y, x, 0] / (x^2+y^2);
+    [-x z, -y z, x^2+y^2] / (|rho|^2 sqrt(x^2+y^2))] and drho/dr = -C_B_LVLH.
+    """
+    dx = target_LVLH_m[0] - x_LVLH[0]
+    dy = target_LVLH_m[1] - x_LVLH[1]
+    dz = target_LVLH_m[2] - x_LVLH[2]
+    px = C_B_LVLH[0, 0] * dx + C_B_LVLH[0, 1] * dy + C_B_LVLH[0, 2] * dz - sensor_B_m[0]
+    py = C_B_LVLH[1, 0] * dx + C_B_LVLH[1, 1] * dy + C_B_LVLH[1, 2] * dz - sensor_B_m[1]
+    pz = C_B_LVLH[2, 0] * dx + C_B_LVLH[2, 1] * dy + C_B_LVLH[2, 2] * dz - sensor_B_m[2]
+    rho2 = px * px + py * py + pz * pz
+    rho = math.sqrt(rho2)
+    rxy2 = px * px + py * py
+    rxy = math.sqrt(rxy2)
+    h_out[0] = rho
+    h_out[1] = math.atan2(py, px)
+    h_out[2] = math.asin(pz / rho)
+    g00, g01, g02 = px / rho, py / rho, pz / rho
+    g10, g11, g12 = -py / rxy2, px / rxy2, 0.0
+    g20, g21, g22 = -px * pz / (rho2 * rxy), -py * pz / (rho2 * rxy), rxy / rho2
+    for j in range(3):
+        H_out[0, j] = -(g00 * C_B_LVLH[0, j] + g01 * C_B_LVLH[1, j] + g02 * C_B_LVLH[2, j])
+        H_out[1, j] = -(g10 * C_B_LVLH[0, j] + g11 * C_B_LVLH[1, j] + g12 * C_B_LVLH[2, j])
+        H_out[2, j] = -(g20 * C_B_LVLH[0, j] + g21 * C_B_LVLH[1, j] + g22 * C_B_LVLH[2, j])
+        H_out[0, 3 + j] = 0.0
+        H_out[1, 3 + j] = 0.0
+        H_out[2, 3 + j] = 0.0
+
+
+@njit(cache=True)
+def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m, target_LVLH_m,
+                        sigma_range_m, sigma_range_frac, sigma_angle_rad, gate_chi2, work):
+    """Lidar (laser rendezvous radar) range/azimuth/elevation update, in place.
+
+    Parameters
+    ----------
+    x_LVLH, P : in/out filter state and covariance.
+    range_m, az_rad, el_rad : measurement (``DEV_LIDAR``: az = atan2(y_B, x_B), el = asin(z_B / range)).
+    C_B_LVLH, sensor_B_m, target_LVLH_m : geometry, see :func:`lidar_model`.
+    sigma_range_m, sigma_range_frac : range noise sigma = sigma_range_m + sigma_range_frac * range.
+    sigma_angle_rad : azimuth/elevation noise.
+    gate_chi2 : chi-square gate for 3 dof. work : scratch.
+
+    Returns
+    -------
+    (bool, float) : accepted, squared Mahalanobis distance.
+    """
+    H = work[_H]
+    R = work[_R]
+    h = work[_VEC, 3]
+    lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h, H)
+    for i in range(3):
+        for j in range(3):
+            R[i, j] = 0.0
+    sr = sigma_range_m + sigma_range_frac * range_m
+    R[0, 0] = sr * sr
+    R[1, 1] = sigma_angle_rad * sigma_angle_rad
+    R[2, 2] = sigma_angle_rad * sigma_angle_rad
+    work[_VEC, 0, 0] = range_m - h[0]
+    # Azimuth residual wrapped to (-pi, pi]: the measurement and prediction may straddle +-pi.
+    d_az = az_rad - h[1]
+    work[_VEC, 0, 1] = d_az - 2.0 * math.pi * math.floor((d_az + math.pi) / (2.0 * math.pi))
+    work[_VEC, 0, 2] = el_rad - h[2]
+    accepted, d2 = kalman_update(P, 3, gate_chi2, work)
+    if accepted:
+        _apply_relnav_correction(x_LVLH, work)
+    return accepted, d2
+
+
+@njit(cache=True)
+def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVLH_m, sigma_m, gate_chi2,
+                         work):
+    """Docking-camera update: station port relative to the chaser port in B (``DEV_CAMERA.r_B_m``).
+
+    Parameters
+    ----------
+    x_LVLH, P : in/out filter state and covariance.
+    r_meas_B_m : (3,) measured port-to-port vector, B.
+    C_B_LVLH : (3, 3) rotation LVLH -> B; sensor_B_m : (3,) chaser port w.r.t. CoM, B;
+    target_LVLH_m : (3,) camera target w.r.t. the station port (0: the port).
+    sigma_m : 1-sigma noise per axis [m]. gate_chi2 : chi-square gate for 3 dof. work : scratch.
+
+    Returns
+    -------
+    (bool, float) : accepted, squared Mahalanobis distance.
+
+    Notes
+    -----
+    h(x) = C_B_LVLH (target - r) - sensor_B (linear), H = [-C_B_LVLH, 0].
+    """
+    H = work[_H]
+    R = work[_R]
+    h = work[_VEC, 3]
+    port_los_B(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h)
+    for i in range(3):
+        for j in range(3):
+            H[i, j] = -C_B_LVLH[i, j]
+            H[i, 3 + j] = 0.0
+            R[i, j] = sigma_m * sigma_m if i == j else 0.0
+        work[_VEC, 0, i] = r_meas_B_m[i] - h[i]
+    accepted, d2 = kalman_update(P, 3, gate_chi2, work)
+    if accepted:
+        _apply_relnav_correction(x_LVLH, work)
+    return accepted, d2
+
+
+# ---------------------------------------------------------------- attitude MEKF
+
+@njit(cache=True)
+def mekf_propagate(q_BN, bias_B_rad_s, P, omega_meas_B_rad_s, dt_s, sigma_arw_rad_sqrt_s,
+                   sigma_rrw_rad_s_sqrt_s, work, omega_BN_B_out):
+    """Gyro propagation of the multiplicative EKF (attitude q_BN, gyro bias), in place.
+
+    Parameters
+    ----------
+    q_BN : (4,) in/out attitude estimate; bias_B_rad_s : (3,) gyro bias estimate (unchanged).
+    P : (6, 6) in/out covariance of [dtheta_B (rad), dbias (rad/s)].
+    omega_meas_B_rad_s : (3,) gyro rate [rad/s], held over the step; dt_s : step [s].
+    sigma_arw_rad_sqrt_s : angle random walk sigma_v [rad/s^0.5].
+    sigma_rrw_rad_s_sqrt_s : bias random walk sigma_u [rad/s^1.5].
+    work : scratch. omega_BN_B_out : (3,) out, bias-corrected rate [rad/s].
+
+    Notes
+    -----
+    w = omega_meas - b; q+ = q (x) [cos(|w|dt/2), sin(|w|dt/2) w/|w|] (exact for constant w).
+    Error dynamics d(dtheta)/dt = -[w x] dtheta - dbias - eta_v, d(dbias)/dt = eta_u; with
+    th = |w| dt the closed-form transition blocks are
+    Phi_11 = I - (sin th / |w|) [w x] + ((1 - cos th) / |w|^2) [w x]^2,
+    Phi_12 = -(I dt - ((1 - cos th) / |w|^2) [w x] + ((th - sin th) / |w|^3) [w x]^2),
+    Q = [[(sv^2 dt + su^2 dt^3/3) I, -(su^2 dt^2/2) I], [-(su^2 dt^2/2) I, su^2 dt I]].
+    Markley & Crassidis (2014), Sec. 6.2.4 / Eqs. 6.83-6.85 and 6.93.
+    """
+    w0 = omega_meas_B_rad_s[0] - bias_B_rad_s[0]
+    w1 = omega_meas_B_rad_s[1] - bias_B_rad_s[1]
+    w2 = omega_meas_B_rad_s[2] - bias_B_rad_s[2]
+    omega_BN_B_out[0] = w0
+    omega_BN_B_out[1] = w1
+    omega_BN_B_out[2] = w2
+    wn = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
+    th = wn * dt_s
+    # Series below this angle: (1 - cos th)/w^2 and (th - sin th)/w^3 lose all digits otherwise.
+    if th < 1e-4:
+        a_s = dt_s * (1.0 - th * th / 6.0)              # sin(th)/|w|
+        a_c = dt_s * dt_s * (0.5 - th * th / 24.0)      # (1 - cos th)/|w|^2
+        a_t = dt_s ** 3 * (1.0 / 6.0 - th * th / 120.0)  # (th - sin th)/|w|^3
+        half = 0.5 * dt_s * (1.0 - th * th / 24.0)      # sin(th/2)/|w|
+    else:
+        a_s = math.sin(th) / wn
+        a_c = (1.0 - math.cos(th)) / (wn * wn)
+        a_t = (th - math.sin(th)) / (wn ** 3)
+        half = math.sin(0.5 * th) / wn
+    dq = work[_VEC, 4]
+    qn = work[_VEC, 5]
+    dq[0] = math.cos(0.5 * th)
+    dq[1] = half * w0
+    dq[2] = half * w1
+    dq[3] = half * w2
+    quat_mult(q_BN, dq, qn)
+    quat_normalize(qn, q_BN)
+    # Phi in work[_A]: [w x] and [w x]^2 entries.
+    Phi = work[_A]
+    for i in range(6):
+        for j in range(6):
+            Phi[i, j] = 1.0 if i == j else 0.0
+    W = work[_KR]
+    W[0, 0], W[0, 1], W[0, 2] = 0.0, -w2, w1
+    W[1, 0], W[1, 1], W[1, 2] = w2, 0.0, -w0
+    W[2, 0], W[2, 1], W[2, 2] = -w1, w0, 0.0
+    for i in range(3):
+        for j in range(3):
+            w2ij = W[i, 0] * W[0, j] + W[i, 1] * W[1, j] + W[i, 2] * W[2, j]
+            eye = 1.0 if i == j else 0.0
+            Phi[i, j] = eye - a_s * W[i, j] + a_c * w2ij
+            Phi[i, 3 + j] = -(eye * dt_s - a_c * W[i, j] + a_t * w2ij)
+    _propagate_cov(P, Phi, work[_T])
+    sv2 = sigma_arw_rad_sqrt_s * sigma_arw_rad_sqrt_s
+    su2 = sigma_rrw_rad_s_sqrt_s * sigma_rrw_rad_s_sqrt_s
+    for i in range(3):
+        P[i, i] += sv2 * dt_s + su2 * dt_s ** 3 / 3.0
+        P[i, 3 + i] -= su2 * dt_s ** 2 / 2.0
+        P[3 + i, i] -= su2 * dt_s ** 2 / 2.0
+        P[3 + i, 3 + i] += su2 * dt_s
+
+
+@njit(cache=True)
+def mekf_update_star_tracker(q_BN, bias_B_rad_s, P, q_meas_BN, sigma_rad, gate_chi2, work):
+    """Star-tracker quaternion update of the MEKF with bias estimation, in place.
+
+    Parameters
+    ----------
+    q_BN : (4,) in/out attitude; bias_B_rad_s : (3,) in/out gyro bias; P : (6, 6) in/out.
+    q_meas_BN : (4,) measured attitude; sigma_rad : 1-sigma per axis [rad] (B frame).
+    gate_chi2 : chi-square gate for 3 dof. work : scratch.
+
+    Returns
+    -------
+    (bool, float) : accepted, squared Mahalanobis distance.
+
+    Notes
+    -----
+    dq = q_BN* (x) q_meas, y = 2 sign(dq0) dq_vec (small-angle body-frame error), H = [I 0].
+    Reset: q <- normalise(q (x) [1, dtheta/2]), b <- b + dbias (multiplicative update,
+    Markley & Crassidis 2014, Sec. 6.2.1, Eqs. 6.60-6.64).
+    """
+    H = work[_H]
+    R = work[_R]
+    r0, r1, r2, r3 = q_BN[0], -q_BN[1], -q_BN[2], -q_BN[3]
+    m0, m1, m2, m3 = q_meas_BN[0], q_meas_BN[1], q_meas_BN[2], q_meas_BN[3]
+    d0 = r0 * m0 - r1 * m1 - r2 * m2 - r3 * m3
+    d1 = r0 * m1 + r1 * m0 + r2 * m3 - r3 * m2
+    d2_ = r0 * m2 - r1 * m3 + r2 * m0 + r3 * m1
+    d3 = r0 * m3 + r1 * m2 - r2 * m1 + r3 * m0
+    sgn = 2.0 if d0 >= 0.0 else -2.0
+    work[_VEC, 0, 0] = sgn * d1
+    work[_VEC, 0, 1] = sgn * d2_
+    work[_VEC, 0, 2] = sgn * d3
+    for i in range(3):
+        for j in range(6):
+            H[i, j] = 1.0 if i == j else 0.0
+        for j in range(3):
+            R[i, j] = sigma_rad * sigma_rad if i == j else 0.0
+    accepted, d2 = kalman_update(P, 3, gate_chi2, work)
+    if accepted:
+        dq = work[_VEC, 4]
+        qn = work[_VEC, 5]
+        dq[0] = 1.0
+        for i in range(3):
+            dq[1 + i] = 0.5 * work[_VEC, 2, i]
+            bias_B_rad_s[i] += work[_VEC, 2, 3 + i]
+        quat_mult(q_BN, dq, qn)
+        quat_normalize(qn, q_BN)
+    return accepted, d2

@@ -1,0 +1,268 @@
+import math
+
+import numpy as np
+from fsw_core_refs import N_RAD_S, chi2_quantile, cw_rk4, qmult, quat_axis_angle, random_quat, rk4_step
+
+from fsw.core.attitude import quat_to_dcm
+from fsw.core.estimation import (
+    WORK_SHAPE,
+    lidar_model,
+    mekf_propagate,
+    mekf_update_star_tracker,
+    port_los_B,
+    relnav_predict,
+    relnav_update_camera,
+    relnav_update_gnss,
+    relnav_update_lidar,
+)
+from fsw.core.relmotion import cw_stm
+
+N = N_RAD_S
+SENSOR_B = np.array([3.0, 0.0, 0.0])  # chaser docking port, B (vehicle.toml)
+TARGET_L = np.zeros(3)  # reflector / camera target at the station port
+# Docking attitude: rows are the B axes in LVLH.
+C_DOCK = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+CHI2_6_99 = 16.812  # chi-square 6 dof, 99 %
+CHI2_3_99 = 11.345  # chi-square 3 dof, 99 %
+Z_995 = 2.5758  # standard normal 99.5 % quantile (two-sided 99 %)
+
+
+def _work():
+    return np.zeros(WORK_SHAPE)
+
+
+def _tilted_attitude(rng, deg=3.0):
+    """Docking attitude with a small random error, as C_B_LVLH."""
+    C = np.empty((3, 3))
+    e = rng.normal(size=3)
+    quat_to_dcm(quat_axis_angle(e / np.linalg.norm(e), math.radians(deg)), C)
+    return C @ C_DOCK
+
+
+# ---------------------------------------------------------------- relative navigation
+
+def test_relnav_predict_matches_cw_integration_and_covariance_propagation():
+    x = np.array([5.0, -300.0, 2.0, 0.01, 0.2, -0.005])
+    P = np.diag([4.0, 9.0, 1.0, 1e-4, 2e-4, 3e-4])
+    dv, q, dt = np.array([0.01, -0.02, 0.003]), 1e-8, 0.1
+    x_k, P_k, work = x.copy(), P.copy(), _work()
+    relnav_predict(x_k, P_k, N, dt, dv, q, work)
+    x_ref = cw_rk4(np.concatenate([x[:3], x[3:] + dv]), N, dt, h=0.01)
+    Phi = np.empty((6, 6))
+    cw_stm(N, dt, Phi)
+    Q = q * np.block([[dt**3 / 3 * np.eye(3), dt**2 / 2 * np.eye(3)], [dt**2 / 2 * np.eye(3), dt * np.eye(3)]])
+    # RK4 over 0.1 s: error ~ (n h)^5 |x| — nil; covariance is the same algebra in numpy.
+    np.testing.assert_allclose(x_k, x_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-12, atol=1e-18)
+
+
+def test_relnav_filter_is_consistent_on_linear_gaussian_cw_truth():
+    """Average NEES over a seeded Monte Carlo lies in the 99 % chi-square interval (Bar-Shalom Sec. 5.4)."""
+    rng = np.random.default_rng(21)
+    runs, steps, dt, q = 40, 60, 1.0, 1e-8
+    sig_r, sig_v = 1.0, 0.01  # REFERENCE.md relative GNSS
+    h_off = np.array([0.0, 12.0, 0.0, 0.0, 0.0, 0.0])  # station port w.r.t. station CoM
+    Phi = np.empty((6, 6))
+    cw_stm(N, dt, Phi)
+    Q = q * np.block([[dt**3 / 3 * np.eye(3), dt**2 / 2 * np.eye(3)], [dt**2 / 2 * np.eye(3), dt * np.eye(3)]])
+    LQ = np.linalg.cholesky(Q)
+    P0 = np.diag([25.0, 25.0, 25.0, 1e-3, 1e-3, 1e-3])
+    nees_sum = 0.0
+    for _ in range(runs):
+        x_true = np.array([0.0, -3000.0, 0.0, 0.0, 0.0, 0.0])
+        x = x_true + np.sqrt(np.diag(P0)) * rng.normal(size=6)
+        P, work = P0.copy(), _work()
+        for _ in range(steps):
+            x_true = Phi @ x_true + LQ @ rng.normal(size=6)
+            relnav_predict(x, P, N, dt, np.zeros(3), q, work)
+            z = x_true + h_off + np.concatenate([sig_r * rng.normal(size=3), sig_v * rng.normal(size=3)])
+            ok, _ = relnav_update_gnss(x, P, z[:3], z[3:], h_off, sig_r, sig_v, math.inf, work)
+            assert ok
+            e = x - x_true
+            nees_sum += e @ np.linalg.solve(P, e)
+    dof = 6 * runs * steps
+    assert chi2_quantile(-Z_995, dof) <= nees_sum <= chi2_quantile(Z_995, dof)
+
+
+def test_gnss_update_rejects_10_sigma_outlier():
+    x, P, work = np.array([0.0, -3000.0, 0.0, 0.0, 0.0, 0.0]), np.eye(6), _work()
+    x0, P0 = x.copy(), P.copy()
+    # S_xx = P_xx + sigma^2 = 2: a 10-sigma innovation on x gives d2 = 100 > 16.8.
+    z_r = x[:3] + np.array([10.0 * math.sqrt(2.0), 0.0, 0.0])
+    ok, d2 = relnav_update_gnss(x, P, z_r, x[3:].copy(), np.zeros(6), 1.0, 1.0, CHI2_6_99, work)
+    assert not ok
+    assert abs(d2 - 100.0) < 1e-9
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(P, P0)
+
+
+def test_lidar_update_rejects_10_sigma_range_outlier():
+    rng = np.random.default_rng(22)
+    C = _tilted_attitude(rng)
+    P0 = np.diag([1e-4] * 3 + [1e-6] * 3)
+    x, P, work = np.array([0.5, -80.0, -0.3, 0.0, 0.1, 0.0]), P0.copy(), _work()
+    x0 = x.copy()
+    h, H = np.empty(3), np.empty((3, 6))
+    lidar_model(x, C, SENSOR_B, TARGET_L, h, H)
+    sig_ang = math.radians(0.05)
+    S = H @ P0 @ H.T + np.diag([(0.02 + 0.001 * h[0]) ** 2, sig_ang**2, sig_ang**2])
+    range_meas = h[0] + 10.0 * math.sqrt(S[0, 0])
+    # The kernel takes the range sigma at the measured range (sigma grows 0.1 % of range).
+    S[0, 0] += (0.02 + 0.001 * range_meas) ** 2 - (0.02 + 0.001 * h[0]) ** 2
+    y = np.array([range_meas - h[0], 0.0, 0.0])
+    ok, d2 = relnav_update_lidar(x, P, range_meas, h[1], h[2], C, SENSOR_B, TARGET_L, 0.02, 0.001, sig_ang,
+                                 CHI2_3_99, work)
+    assert not ok
+    assert abs(d2 - y @ np.linalg.solve(S, y)) < 1e-9 * d2
+    assert d2 > 90.0  # ~10 sigma: far beyond the 11.3 gate
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(P, P0)
+
+
+def test_lidar_model_matches_numpy_geometry():
+    rng = np.random.default_rng(23)
+    C = _tilted_attitude(rng)
+    x = np.array([2.0, -60.0, 1.0, 0.0, 0.0, 0.0])
+    h, H = np.empty(3), np.empty((3, 6))
+    lidar_model(x, C, SENSOR_B, TARGET_L, h, H)
+    los = C @ (TARGET_L - x[:3]) - SENSOR_B
+    rng_m = np.linalg.norm(los)
+    np.testing.assert_allclose(h, [rng_m, math.atan2(los[1], los[0]), math.asin(los[2] / rng_m)], rtol=1e-14)
+
+
+def test_lidar_jacobian_matches_central_differences():
+    rng = np.random.default_rng(24)
+    C = _tilted_attitude(rng, deg=20.0)
+    x = np.array([3.0, -40.0, -2.0, 0.01, 0.1, 0.0])
+    h, H = np.empty(3), np.empty((3, 6))
+    lidar_model(x, C, SENSOR_B, TARGET_L, h, H)
+    step = 1e-3
+    fd = np.zeros((3, 6))
+    for j in range(6):
+        hp, hm, dummy = np.empty(3), np.empty(3), np.empty((3, 6))
+        xp, xm = x.copy(), x.copy()
+        xp[j] += step
+        xm[j] -= step
+        lidar_model(xp, C, SENSOR_B, TARGET_L, hp, dummy)
+        lidar_model(xm, C, SENSOR_B, TARGET_L, hm, dummy)
+        fd[:, j] = (hp - hm) / (2.0 * step)
+    # Central-difference truncation ~ step^2 |h'''| ~ 1e-6 / r^3 and rounding ~ 1e-16 r / step: both < 1e-10.
+    np.testing.assert_allclose(H, fd, atol=1e-10)
+
+
+def test_camera_jacobian_matches_central_differences():
+    rng = np.random.default_rng(25)
+    C = _tilted_attitude(rng, deg=10.0)
+    x, P, work = np.array([0.2, -20.0, 0.1, 0.0, 0.1, 0.0]), np.eye(6) * 1e-2, _work()
+    los = np.empty(3)
+    port_los_B(x, C, SENSOR_B, TARGET_L, los)
+    relnav_update_camera(x.copy(), P, los, C, SENSOR_B, TARGET_L, 0.005, math.inf, work)
+    H = work[0, :3, :]
+    step = 1e-3
+    fd = np.zeros((3, 6))
+    for j in range(6):
+        lp, lm = np.empty(3), np.empty(3)
+        xp, xm = x.copy(), x.copy()
+        xp[j] += step
+        xm[j] -= step
+        port_los_B(xp, C, SENSOR_B, TARGET_L, lp)
+        port_los_B(xm, C, SENSOR_B, TARGET_L, lm)
+        fd[:, j] = (lp - lm) / (2.0 * step)
+    # The model is linear: central differences are exact up to rounding (~1e-16 * 20 m / 1e-3 m).
+    np.testing.assert_allclose(H, fd, atol=1e-10)
+
+
+def test_camera_update_matches_textbook_kalman_update():
+    rng = np.random.default_rng(26)
+    C = _tilted_attitude(rng)
+    x, work = np.array([0.3, -30.0, -0.2, 0.0, 0.1, 0.01]), _work()
+    A = rng.normal(size=(6, 6))
+    P = A @ A.T * 1e-2 + np.eye(6) * 1e-3
+    z = rng.normal(size=3) * 0.01 + C @ (-x[:3]) - SENSOR_B
+    x_k, P_k = x.copy(), P.copy()
+    ok, _ = relnav_update_camera(x_k, P_k, z, C, SENSOR_B, TARGET_L, 0.005, math.inf, work)
+    H = np.hstack([-C, np.zeros((3, 3))])
+    R = 0.005**2 * np.eye(3)
+    K = P @ H.T @ np.linalg.inv(H @ P @ H.T + R)
+    x_ref = x + K @ (z - (C @ (-x[:3]) - SENSOR_B))
+    P_ref = (np.eye(6) - K @ H) @ P
+    assert ok
+    # With the optimal gain the Joseph and short forms agree up to rounding in the 6x6 products.
+    np.testing.assert_allclose(x_k, x_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(P_k, P_ref, rtol=1e-8, atol=1e-13)
+
+
+# ---------------------------------------------------------------- attitude MEKF
+
+ARW = math.radians(0.01) / 60.0  # 0.01 deg/sqrt(h) in rad/sqrt(s)
+RRW = 1e-9  # [rad/s^1.5] bias random walk for the filter
+ST_SIGMA = math.radians(10.0 / 3600.0)  # 10 arcsec
+
+
+def test_mekf_attitude_propagation_matches_rk4_kinematics():
+    rng = np.random.default_rng(31)
+    q = random_quat(rng)
+    w = np.array([0.02, -0.01, 0.03])
+    q_k, b, P, work, w_out = q.copy(), np.zeros(3), np.eye(6) * 1e-6, _work(), np.empty(3)
+    for _ in range(100):
+        mekf_propagate(q_k, b, P, w, 0.1, ARW, RRW, work, w_out)
+    q_ref = q.copy()
+    for _ in range(1000):
+        q_ref = rk4_step(lambda s: 0.5 * qmult(s, np.concatenate([[0.0], w])), q_ref, 0.01)
+    # RK4 at 0.01 s with |w| = 0.04 rad/s: local error ~ (|w| h)^5, global ~1e-16.
+    np.testing.assert_allclose(q_k * np.sign(q_k[0]), q_ref * np.sign(q_ref[0]), atol=1e-12)
+
+
+def test_mekf_transition_matrix_predicts_error_growth():
+    rng = np.random.default_rng(32)
+    w_meas, dt = np.array([0.05, -0.08, 0.02]), 5.0
+    q_true, b_true = random_quat(rng), np.array([1e-4, -2e-4, 5e-5])
+    dtheta0, dbias = np.array([2e-6, -1e-6, 3e-6]), np.array([1e-7, 2e-7, -1e-7])
+    # q_true = q_est (x) dq(dtheta0), b_true = b_est + dbias
+    q_est = qmult(q_true, np.concatenate([[1.0], -0.5 * dtheta0]))
+    q_est /= np.linalg.norm(q_est)
+    b_est = b_true - dbias
+    work, w_out = _work(), np.empty(3)
+    mekf_propagate(q_true, b_true, np.eye(6), w_meas, dt, 0.0, 0.0, work, w_out)
+    mekf_propagate(q_est, b_est, np.eye(6), w_meas, dt, 0.0, 0.0, work, w_out)
+    Phi = work[4].copy()
+    dq = qmult(np.array([q_est[0], *(-q_est[1:])]), q_true)
+    dtheta1 = 2.0 * np.sign(dq[0]) * dq[1:]
+    # Second-order terms ~ |dx|^2 ~ 1e-11 relative to first-order 1e-6: linearization holds to 1e-10.
+    np.testing.assert_allclose(dtheta1, (Phi @ np.concatenate([dtheta0, dbias]))[:3], atol=1e-10)
+
+
+def _mekf_bias_run(seed):
+    rng = np.random.default_rng(seed)
+    dt_gyro, st_every, duration = 0.1, 2, 900.0  # 10 Hz gyro, 5 Hz star tracker
+    b_true = np.radians([20.0, -15.0, 10.0]) / 3600.0  # constant 10-20 deg/h bias
+    q_true = random_quat(rng)
+    q, b = q_true.copy(), np.zeros(3)
+    P = np.diag([1e-6] * 3 + [(np.radians(30.0) / 3600.0) ** 2] * 3)
+    work, w_out, norms = _work(), np.empty(3), []
+    for k in range(int(duration / dt_gyro)):
+        t = k * dt_gyro
+        w_true = np.array([0.01 * math.sin(0.01 * t), 0.005, -0.008 * math.cos(0.02 * t)])
+        w_meas = w_true + b_true + ARW / math.sqrt(dt_gyro) * rng.normal(size=3)
+        q_true = qmult(q_true, quat_axis_angle(w_true / np.linalg.norm(w_true), np.linalg.norm(w_true) * dt_gyro))
+        mekf_propagate(q, b, P, w_meas, dt_gyro, ARW, RRW, work, w_out)
+        if k % st_every == st_every - 1:
+            e = rng.normal(size=3) * ST_SIGMA
+            q_meas = qmult(q_true, np.concatenate([[1.0], 0.5 * e]))
+            q_meas /= np.linalg.norm(q_meas)
+            mekf_update_star_tracker(q, b, P, q_meas, ST_SIGMA, CHI2_3_99, work)
+        norms.append(np.linalg.norm(q))
+    return b, b_true, P, np.array(norms), q, q_true
+
+
+def test_mekf_estimates_constant_gyro_bias():
+    b, b_true, P, _, _, _ = _mekf_bias_run(33)
+    sigma_b = np.sqrt(np.diag(P)[3:])
+    # Within 3 sigma per axis (99.7 %), and the bias sigma has shrunk far below its 30 deg/h prior.
+    assert np.all(np.abs(b - b_true) < 3.0 * sigma_b)
+    assert np.all(sigma_b < 0.1 * np.radians(30.0) / 3600.0)
+
+
+def test_mekf_quaternion_stays_unit():
+    _, _, _, norms, _, _ = _mekf_bias_run(34)
+    assert np.max(np.abs(norms - 1.0)) < 1e-14
