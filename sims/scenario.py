@@ -1,0 +1,636 @@
+"""Scenario files: TOML in ``sims/scenarios/``, merged over a named base and validated.
+
+A scenario names its ``base`` (another scenario or ``_defaults``); tables merge key by key, arrays
+replace. The root of a chain may name a ``vehicle_file`` that becomes the ``[vehicle]`` table.
+Validation stops at the first problem with a :class:`ScenarioError` that names the file the
+offending key came from, the key path and what was expected; physically meaningless input
+(negative mass, negative noise, a start inside the station, an unstable thermal step) is refused
+with the reason.
+
+>>> sc = load_scenario("nominal")
+>>> sc.name, sc.seed, sc.duration_s, sc.minor_frame_ns, sc.flight["initial_mode"]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from hal.devices import SENSORS
+from sims.core.constants import NS_PER_S, SIGMA_W_M2_K4
+from telemetry.dictionary import N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+FAULT_KINDS = ("sensor_dropout", "sensor_bias", "thruster_stuck_on", "thruster_failed_off", "heater_open",
+               "task_overrun")
+# length of a sensor_bias ``value`` per device (scalar values are broadcast)
+BIAS_SIZES = MappingProxyType({
+    "DEV_GYRO": 3,  # [rad/s] B
+    "DEV_STAR_TRACKER": 3,  # [rad] small rotation, B
+    "DEV_GNSS_REL": 6,  # [m] then [m/s], LVLH
+    "DEV_LIDAR": 3,  # [m], [rad] az, [rad] el
+    "DEV_CAMERA": 6,  # [m] B, then [rad] roll, pitch, yaw
+    "DEV_THERMISTORS": N_HEATERS,  # [degC] per thermistor
+})
+DISPERSION_KINDS = ("normal", "uniform")
+# thermal stability margin on the explicit substep (fraction of the smallest node time constant)
+THERMAL_STABILITY_MARGIN = 0.5
+# worst-case node temperature for the radiative linearisation of the stability check [K]
+THERMAL_STABILITY_T_K = 400.0
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing, malformed, or physically meaningless."""
+
+
+# ---------------------------------------------------------------------------------------------
+# schema: leaf specs are small callables that return an error text or None
+
+
+@dataclass(frozen=True)
+class Num:
+    """A float (ints accepted) within [lo, hi]; ``gt`` makes lo exclusive."""
+
+    lo: float | None = None
+    hi: float | None = None
+    gt: bool = False
+    integer: bool = False
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        lo = "" if self.lo is None else (f" > {self.lo}" if self.gt else f" >= {self.lo}")
+        hi = "" if self.hi is None else f" <= {self.hi}"
+        return kind + (lo + (" and" if lo and hi else "") + hi if (lo or hi) else "")
+
+    def check(self, v) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.integer and not isinstance(v, int)):
+            return self.describe()
+        if not math.isfinite(v):
+            return self.describe() + " (finite)"
+        if self.lo is not None and (v <= self.lo if self.gt else v < self.lo):
+            return self.describe()
+        if self.hi is not None and v > self.hi:
+            return self.describe()
+        return None
+
+
+@dataclass(frozen=True)
+class Vec:
+    """A list of ``n`` numbers, each within the element spec; ``unit`` requires norm 1."""
+
+    n: int
+    elem: Num = Num()
+    unit: bool = False
+
+    def describe(self) -> str:
+        return f"a list of {self.n} numbers, each {self.elem.describe()}" + (" with norm 1" if self.unit else "")
+
+    def check(self, v) -> str | None:
+        if not isinstance(v, list) or len(v) != self.n or any(self.elem.check(e) for e in v):
+            return self.describe()
+        if self.unit and abs(math.sqrt(sum(e * e for e in v)) - 1.0) > 1e-6:
+            return self.describe()
+        return None
+
+
+@dataclass(frozen=True)
+class Str:
+    choices: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        return f"one of {list(self.choices)}" if self.choices else "a string"
+
+    def check(self, v) -> str | None:
+        if not isinstance(v, str) or (self.choices and v not in self.choices):
+            return self.describe()
+        return None
+
+
+@dataclass(frozen=True)
+class Bool:
+    def describe(self) -> str:
+        return "true or false"
+
+    def check(self, v) -> str | None:
+        return None if isinstance(v, bool) else self.describe()
+
+
+@dataclass(frozen=True)
+class Any_:
+    """Anything TOML can hold (fault values, command args are checked elsewhere)."""
+
+    def check(self, v) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A table passed through unchecked (the flight software's [flight] table)."""
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """An array of tables, each following ``schema``."""
+
+    schema: dict
+    min_len: int = 0
+
+
+@dataclass(frozen=True)
+class Opt:
+    """An optional key with a default."""
+
+    spec: Any
+    default: Any = None
+
+
+P = Num(0.0, 1.0)  # a probability or fraction
+NONNEG = Num(0.0)
+POS = Num(0.0, gt=True)
+RATE = Num(0.0, gt=True)
+
+SENSOR_SCHEMA = {
+    "gyro": {"rate_hz": RATE, "arw_deg_sqrt_h": NONNEG, "bias_instability_deg_h": NONNEG,
+             "bias_correlation_s": POS, "dropout_prob": P},
+    "star_tracker": {"rate_hz": RATE, "noise_arcsec": NONNEG, "dropout_prob": P},
+    "gnss_rel": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG, "min_range_m": NONNEG,
+                 "dropout_prob": P},
+    "lidar": {"rate_hz": RATE, "noise_range_m": NONNEG, "noise_range_frac": NONNEG, "noise_angle_deg": NONNEG,
+              "max_range_m": POS, "fov_half_deg": Num(0.0, 90.0, gt=True), "mount_B_m": Vec(3),
+              "dropout_prob": P},
+    "camera": {"rate_hz": RATE, "noise_m": NONNEG, "noise_angle_deg": NONNEG, "max_range_m": POS,
+               "fov_half_deg": Num(0.0, 90.0, gt=True), "dropout_prob": P},
+    "thermistors": {"rate_hz": RATE, "noise_C": NONNEG, "quantum_C": NONNEG, "dropout_prob": P},
+    "dock_mech": {"rate_hz": RATE},
+}
+
+THRUSTER_SCHEMA = {"name": Str(), "pos": Vec(3), "dir": Vec(3, unit=True), "thrust_N": POS, "group": Str()}
+
+VEHICLE_SCHEMA = {
+    "mass": {"dry_kg": POS, "cargo_kg": NONNEG, "propellant_kg": NONNEG, "inertia_kg_m2": Vec(3, POS),
+             "com_offset_B_m": Vec(3), "inertia_ref_mass_kg": POS},
+    "geometry": {"diameter_m": POS, "docking_port_B_m": Vec(3), "length_m": POS, "hull_radius_m": POS,
+                 "drag_cd": NONNEG, "drag_area_m2": NONNEG},
+    "propulsion": {"isp_s": POS, "min_impulse_bit_Ns": NONNEG, "min_impulse_bit_translation_Ns": NONNEG,
+                   "thrust_error_sigma": NONNEG, "misalignment_sigma_deg": NONNEG,
+                   "thrusters": ListOf(THRUSTER_SCHEMA, N_THRUSTERS)},
+}
+
+NODE_SCHEMA = {
+    "name": Str(), "capacity_J_K": POS, "area_m2": Opt(NONNEG, 0.0), "alpha": Opt(P, 0.0), "eps": Opt(P, 0.0),
+    "normal_B": Opt(Vec(3, unit=True), [1.0, 0.0, 0.0]), "q_int_W": Opt(NONNEG, 0.0), "initial_C": Opt(Num(-273.15)),
+}
+
+SCHEMA = {
+    "name": Str(), "description": Opt(Str(), ""), "seed": Num(0, integer=True), "duration_s": POS,
+    "minor_frame_ns": Num(0, gt=True, integer=True),
+    "flight": Opt(Opaque(), {}),
+    "commands": Opt(ListOf({"time_s": NONNEG, "name": Str(), "args": Opt(Opaque(), {})}), []),
+    "faults": Opt(ListOf({"kind": Str(FAULT_KINDS), "target": Any_(), "start_s": NONNEG, "duration_s": POS,
+                          "value": Opt(Any_())}), []),
+    "dispersions": Opt(Opaque(), {}),
+    "earth": {"mu_m3_s2": POS, "radius_m": POS, "j2": NONNEG, "rotation_rad_s": NONNEG},
+    "drag": {"enabled": Bool(), "rho0_kg_m3": NONNEG, "ref_altitude_m": NONNEG, "scale_height_m": POS},
+    "station": {"altitude_m": POS, "inclination_deg": Num(0.0, 180.0), "raan_deg": Num(-360.0, 360.0),
+                "arg_latitude_deg": Num(-360.0, 360.0), "mass_kg": POS, "drag_cd": NONNEG, "drag_area_m2": NONNEG,
+                "port_LVLH_m": Vec(3), "body_radius_m": POS, "body_length_m": POS},
+    "chaser": {"r_LVLH_m": Vec(3), "v_LVLH_mps": Vec(3), "att_error_deg": Vec(3, Num(-180.0, 180.0)),
+               "omega_BL_B_deg_s": Vec(3), "attitude_mode": Str(("free", "hold_lvlh"))},
+    "docking": {"capture_ring_radius_m": POS, "restitution": P,
+                "limits": {"axial_rate_min_mps": NONNEG, "axial_rate_max_mps": POS, "lateral_rate_max_mps": NONNEG,
+                           "lateral_misalignment_max_m": NONNEG, "pitch_max_deg": NONNEG, "yaw_max_deg": NONNEG,
+                           "roll_max_deg": NONNEG, "angular_rate_max_deg_s": NONNEG}},
+    "sensors": SENSOR_SCHEMA,
+    "thermal": {"rate_hz": RATE, "substeps": Num(1, integer=True), "solar_flux_W_m2": NONNEG, "albedo": P,
+                "earth_ir_W_m2": NONNEG, "shadow": Str(("cylindrical", "conical")),
+                "beta_deg": Num(-90.0, 90.0), "sun_phase_deg": Num(-360.0, 360.0), "initial_C": Num(-273.15),
+                "nodes": ListOf(NODE_SCHEMA, 1),
+                "conductances": ListOf({"a": Str(), "b": Str(), "G_W_K": NONNEG}),
+                "radiation": ListOf({"a": Str(), "b": Str(), "R_m2": NONNEG}),
+                "zones": ListOf({"name": Str(), "node": Str()}, N_HEATER_ZONES),
+                "heater_power_W": Vec(N_HEATERS, NONNEG)},
+    "vehicle": VEHICLE_SCHEMA,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the frozen result
+
+
+class Frozen:
+    """Read-only view of a validated table: attribute and item access, nested tables frozen too."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict):
+        object.__setattr__(self, "_d", MappingProxyType({k: _freeze(v) for k, v in d.items()}))
+
+    def __getattr__(self, k):
+        try:
+            return self._d[k]
+        except KeyError:
+            raise AttributeError(k) from None
+
+    def __getitem__(self, k):
+        return self._d[k]
+
+    def __contains__(self, k):
+        return k in self._d
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def keys(self):
+        return self._d.keys()
+
+    def items(self):
+        return self._d.items()
+
+    def __setattr__(self, k, v):
+        raise AttributeError("scenario tables are read-only")
+
+    def __repr__(self):
+        return f"Frozen({dict(self._d)!r})"
+
+
+def _freeze(v):
+    if isinstance(v, dict):
+        return Frozen(v)
+    if isinstance(v, list):
+        return tuple(_freeze(e) for e in v)
+    return v
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault injection: ``kind`` on ``target`` from ``start_s`` for ``duration_s`` with ``value``."""
+
+    kind: str
+    target: str | int
+    start_s: float
+    duration_s: float
+    value: Any = None
+
+    def __getitem__(self, k):
+        return getattr(self, k)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "target": self.target, "start_s": self.start_s,
+                "duration_s": self.duration_s, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. ``raw`` is the merged dict; the named tables are read-only views of it."""
+
+    name: str
+    description: str
+    source: str
+    seed: int
+    duration_s: float
+    minor_frame_ns: int
+    flight: dict
+    commands: list
+    faults: list
+    earth: Frozen
+    drag: Frozen
+    station: Frozen
+    chaser: Frozen
+    docking: Frozen
+    sensors: Frozen
+    thermal: Frozen
+    vehicle: Frozen
+    dispersions: Frozen
+    raw: dict = field(repr=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading and merging
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios (files in sims/scenarios/ not starting with ``_``)."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml") if not p.stem.startswith("_"))
+
+
+def _resolve(name_or_path: str | Path, rel_to: Path = SCENARIO_DIR) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.is_file():
+        return p if p.is_absolute() else (rel_to / p if (rel_to / p).is_file() else p.resolve())
+    return rel_to / f"{p.name}.toml"
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        known = ", ".join(list_scenarios())
+        raise ScenarioError(f"{path}: no such scenario file (shipped scenarios: {known})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+
+
+def _merge(base: dict, over: dict, origins: dict, src: str, prefix: tuple = ()) -> dict:
+    for k, v in over.items():
+        path = prefix + (k,)
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v, origins, src, path)
+        else:
+            base[k] = copy.deepcopy(v)
+            origins[path] = src
+            for key in [o for o in origins if o[:len(path)] == path and o != path]:
+                del origins[key]
+            if isinstance(v, dict):
+                _mark(v, origins, src, path)
+    return base
+
+
+def _mark(d: dict, origins: dict, src: str, prefix: tuple) -> None:
+    for k, v in d.items():
+        origins[prefix + (k,)] = src
+        if isinstance(v, dict):
+            _mark(v, origins, src, prefix + (k,))
+
+
+def _load_chain(path: Path, origins: dict, seen: tuple = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        raise ScenarioError(f"{path}: base: circular chain {' -> '.join(str(s) for s in seen + (path,))}")
+    data = _read(path)
+    base_name = data.pop("base", None)
+    vehicle_file = data.pop("vehicle_file", None)
+    merged: dict = {}
+    if base_name is not None:
+        if not isinstance(base_name, str):
+            raise ScenarioError(f"{path}: base: expected a scenario name (string), got {base_name!r}")
+        merged = _load_chain(_resolve(base_name, path.parent), origins, seen + (path,))
+    if vehicle_file is not None:
+        if not isinstance(vehicle_file, str):
+            raise ScenarioError(f"{path}: vehicle_file: expected a file name (string), got {vehicle_file!r}")
+        vpath = (path.parent / vehicle_file).resolve()
+        _merge(merged, {"vehicle": _read(vpath)}, origins, str(vpath))
+    return _merge(merged, data, origins, str(path))
+
+
+def _origin(origins: dict, path: tuple, default: str) -> str:
+    for n in range(len(path), 0, -1):
+        if path[:n] in origins:
+            return origins[path[:n]]
+    return default
+
+
+def _fmt(path: tuple) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+class _Validator:
+    def __init__(self, origins: dict, source: str):
+        self.origins = origins
+        self.source = source
+
+    def fail(self, path: tuple, msg: str):
+        raise ScenarioError(f"{_origin(self.origins, path, self.source)}: {_fmt(path)}: {msg}")
+
+    def table(self, d, schema: dict, path: tuple) -> None:
+        if not isinstance(d, dict):
+            self.fail(path, f"expected a table, got {d!r}")
+        for k in d:
+            if k not in schema:
+                self.fail(path + (k,), f"unknown key (expected one of {sorted(schema)})")
+        for k, spec in schema.items():
+            if k not in d:
+                if isinstance(spec, Opt):
+                    d[k] = copy.deepcopy(spec.default)
+                    continue
+                self.fail(path + (k,), "missing required key" + (
+                    f" ({spec.describe()})" if hasattr(spec, "describe") else ""))
+            self.value(d[k], spec.spec if isinstance(spec, Opt) else spec, path + (k,),
+                       optional_none=isinstance(spec, Opt) and spec.default is None)
+
+    def value(self, v, spec, path: tuple, optional_none: bool = False) -> None:
+        if optional_none and v is None:
+            return
+        if isinstance(spec, dict):
+            self.table(v, spec, path)
+        elif isinstance(spec, ListOf):
+            if not isinstance(v, list) or len(v) < spec.min_len:
+                self.fail(path, f"expected an array of at least {spec.min_len} tables, got {v!r}")
+            for i, e in enumerate(v):
+                self.table(e, spec.schema, path + (i,))
+        elif isinstance(spec, Opaque):
+            if not isinstance(v, dict):
+                self.fail(path, f"expected a table, got {v!r}")
+        else:
+            err = spec.check(v)
+            if err:
+                self.fail(path, f"expected {err}, got {v!r}")
+
+
+def load_scenario(name_or_path: str | Path, overrides: dict | None = None) -> Scenario:
+    """Load, merge and validate a scenario.
+
+    Parameters
+    ----------
+    name_or_path : a name in sims/scenarios/ (``"nominal"``) or a path to a TOML file
+    overrides : optional nested dict merged on top before validation (Monte Carlo cases, tests)
+
+    Raises
+    ------
+    ScenarioError
+        naming the file, the key path and what was expected, or the physical reason for refusal
+    """
+    path = _resolve(name_or_path)
+    origins: dict = {}
+    raw = _load_chain(path, origins)
+    if overrides:
+        _merge(raw, copy.deepcopy(overrides), origins, "<overrides>")
+    v = _Validator(origins, str(path))
+    v.table(raw, SCHEMA, ())
+    _check_physics(raw, v)
+    faults = [Fault(**f) for f in raw["faults"]]
+    frozen = {k: Frozen(raw[k]) for k in ("earth", "drag", "station", "chaser", "docking", "sensors", "thermal",
+                                          "vehicle", "dispersions")}
+    return Scenario(name=raw["name"], description=raw["description"], source=str(path), seed=raw["seed"],
+                    duration_s=float(raw["duration_s"]), minor_frame_ns=raw["minor_frame_ns"],
+                    flight=copy.deepcopy(raw["flight"]), commands=copy.deepcopy(raw["commands"]), faults=faults,
+                    raw=raw, **frozen)
+
+
+# ---------------------------------------------------------------------------------------------
+# physical and cross-field checks
+
+
+def frame_divisor(rate_hz: float, minor_frame_ns: int) -> int | None:
+    """Minor frames per sample of a ``rate_hz`` sensor, or None when it is not a whole number."""
+    period_ns = NS_PER_S / rate_hz
+    div = round(period_ns / minor_frame_ns)
+    return div if div >= 1 and abs(div * minor_frame_ns - period_ns) < 1e-6 * period_ns else None
+
+
+def docking_dcm_LB(att_error_deg) -> np.ndarray:
+    """C_LB of the docking attitude rotated by 3-2-1 (yaw, pitch, roll) errors [deg] (roll, pitch, yaw)."""
+    roll, pitch, yaw = np.radians(att_error_deg)
+    c1, s1, c2, s2, c3, s3 = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    # C_BD of the 3-2-1 sequence (Schaub & Junkins eq. 3.33)
+    C_BD = np.array([[c2 * c1, c2 * s1, -s2],
+                     [s3 * s2 * c1 - c3 * s1, s3 * s2 * s1 + c3 * c1, s3 * c2],
+                     [c3 * s2 * c1 + s3 * s1, c3 * s2 * s1 - s3 * c1, c3 * c2]])
+    C_DL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+    return (C_BD @ C_DL).T
+
+
+def _check_physics(raw: dict, v: _Validator) -> None:
+    frame_ns = raw["minor_frame_ns"]
+    for name, sensor in raw["sensors"].items():
+        if frame_divisor(sensor["rate_hz"], frame_ns) is None:
+            v.fail(("sensors", name, "rate_hz"), f"expected a rate whose period is a whole number of "
+                                                 f"{frame_ns} ns minor frames, got {sensor['rate_hz']!r}")
+    th = raw["thermal"]
+    tdiv = frame_divisor(th["rate_hz"], frame_ns)
+    if tdiv is None:
+        v.fail(("thermal", "rate_hz"), f"expected a whole number of minor frames per thermal frame, "
+                                       f"got {th['rate_hz']!r}")
+    ratio = th["rate_hz"] / raw["sensors"]["thermistors"]["rate_hz"]
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        got = raw["sensors"]["thermistors"]["rate_hz"]
+        v.fail(("sensors", "thermistors", "rate_hz"),
+               f"expected a rate that divides the thermal rate {th['rate_hz']} Hz, got {got!r}")
+    lim = raw["docking"]["limits"]
+    if lim["axial_rate_min_mps"] > lim["axial_rate_max_mps"]:
+        v.fail(("docking", "limits", "axial_rate_min_mps"), "expected axial_rate_min_mps <= axial_rate_max_mps")
+    if raw["station"]["altitude_m"] < 100e3:
+        v.fail(("station", "altitude_m"), "refused: below 100 km the orbit is not an orbit")
+    # vehicle
+    thrusters = raw["vehicle"]["propulsion"]["thrusters"]
+    if len(thrusters) != N_THRUSTERS:
+        v.fail(("vehicle", "propulsion", "thrusters"), f"expected {N_THRUSTERS} thrusters "
+                                                       f"(telemetry.dictionary.N_THRUSTERS), got {len(thrusters)}")
+    names = [t["name"] for t in thrusters]
+    if len(set(names)) != len(names):
+        v.fail(("vehicle", "propulsion", "thrusters"), f"expected unique thruster names, got {names}")
+    # start inside the station: chaser hull sphere or its docking port inside the station body
+    st = raw["station"]
+    r = np.asarray(raw["chaser"]["r_LVLH_m"], float)
+    port_L = r + docking_dcm_LB(raw["chaser"]["att_error_deg"]) @ (
+        np.asarray(raw["vehicle"]["geometry"]["docking_port_B_m"], float)
+        - np.asarray(raw["vehicle"]["mass"]["com_offset_B_m"], float))
+    hull = raw["vehicle"]["geometry"]["hull_radius_m"]
+    for point, clearance, what in ((r, hull, "hull"), (port_L, 0.0, "docking port")):
+        rho = math.hypot(point[0], point[2])
+        y = point[1]
+        dy = -y if y < 0 else max(0.0, y - st["body_length_m"])
+        dr = max(0.0, rho - st["body_radius_m"])
+        if math.hypot(dy, dr) <= clearance:
+            v.fail(("chaser", "r_LVLH_m"), f"refused: the chaser {what} starts inside the station body "
+                                           f"(radius {st['body_radius_m']} m, length {st['body_length_m']} m "
+                                           f"aft of the port), r_LVLH_m = {list(r)}")
+    # thermal network
+    nodes = [n["name"] for n in th["nodes"]]
+    if len(set(nodes)) != len(nodes):
+        v.fail(("thermal", "nodes"), f"expected unique node names, got {nodes}")
+    for key in ("conductances", "radiation"):
+        for i, link in enumerate(th[key]):
+            for end in ("a", "b"):
+                if link[end] not in nodes:
+                    v.fail(("thermal", key, i, end), f"expected a node name from thermal.nodes {nodes}, "
+                                                     f"got {link[end]!r}")
+            if link["a"] == link["b"]:
+                v.fail(("thermal", key, i), "expected two different nodes")
+    for i, z in enumerate(th["zones"]):
+        if z["node"] not in nodes:
+            v.fail(("thermal", "zones", i, "node"),
+                   f"expected a node name from thermal.nodes {nodes}, got {z['node']!r}")
+    if len(th["zones"]) != N_HEATER_ZONES:
+        v.fail(("thermal", "zones"), f"expected {N_HEATER_ZONES} zones, got {len(th['zones'])}")
+    _check_thermal_stability(raw, v, nodes)
+    # faults and commands
+    thr_names = set(names)
+    for i, f in enumerate(raw["faults"]):
+        kind, target, path = f["kind"], f["target"], ("faults", i)
+        if kind in ("sensor_dropout", "sensor_bias") and target not in SENSORS:
+            v.fail(path + ("target",), f"expected a sensor device name {list(SENSORS)}, got {target!r}")
+        if kind in ("thruster_stuck_on", "thruster_failed_off") and target not in thr_names:
+            v.fail(path + ("target",), f"expected a thruster name {sorted(thr_names)}, got {target!r}")
+        if kind == "heater_open" and (isinstance(target, bool) or not isinstance(target, int)
+                                      or not 0 <= target < N_HEATERS):
+            v.fail(path + ("target",), f"expected a heater index 0..{N_HEATERS - 1}, got {target!r}")
+        if kind == "task_overrun" and not isinstance(target, str):
+            v.fail(path + ("target",), f"expected a task name (string), got {target!r}")
+        if kind == "sensor_bias":
+            n = BIAS_SIZES.get(target)
+            if n is None:
+                v.fail(path + ("target",), f"expected a biasable sensor {list(BIAS_SIZES)}, got {target!r}")
+            val = f["value"]
+            ok = (isinstance(val, (int, float)) and not isinstance(val, bool)) or (
+                isinstance(val, list) and len(val) == n and all(
+                    isinstance(e, (int, float)) and not isinstance(e, bool) for e in val))
+            if not ok:
+                v.fail(path + ("value",), f"expected a number or a list of {n} numbers for {target}, got {val!r}")
+    for i, c in enumerate(raw["commands"]):
+        if c["time_s"] > raw["duration_s"]:
+            v.fail(("commands", i, "time_s"), f"expected a time within the run (<= {raw['duration_s']} s), "
+                                              f"got {c['time_s']!r}")
+    _check_dispersions(raw, v)
+
+
+def _check_thermal_stability(raw: dict, v: _Validator, nodes: list[str]) -> None:
+    th = raw["thermal"]
+    idx = {n: i for i, n in enumerate(nodes)}
+    g = np.zeros(len(nodes))
+    for link in th["conductances"]:
+        g[idx[link["a"]]] += link["G_W_K"]
+        g[idx[link["b"]]] += link["G_W_K"]
+    lin = 4.0 * SIGMA_W_M2_K4 * THERMAL_STABILITY_T_K ** 3
+    for link in th["radiation"]:
+        g[idx[link["a"]]] += lin * link["R_m2"]
+        g[idx[link["b"]]] += lin * link["R_m2"]
+    for i, n in enumerate(th["nodes"]):
+        g[i] += lin * n["eps"] * n["area_m2"]
+    h = 1.0 / th["rate_hz"] / th["substeps"]
+    for i, n in enumerate(th["nodes"]):
+        tau = n["capacity_J_K"] / g[i] if g[i] > 0 else math.inf
+        if h > THERMAL_STABILITY_MARGIN * 2.0 * tau:
+            v.fail(("thermal", "nodes", i, "capacity_J_K"),
+                   f"refused: explicit thermal substep {h:.3g} s exceeds the stability limit "
+                   f"{THERMAL_STABILITY_MARGIN * 2.0 * tau:.3g} s of node {n['name']!r} "
+                   f"(raise thermal.substeps or the capacity)")
+
+
+def _lookup(raw: dict, dotted: str):
+    cur = raw
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _check_dispersions(raw: dict, v: _Validator) -> None:
+    """[dispersions] entries: {path = "a.b.c", kind = "normal" (sigma) | "uniform" (lo, hi)}."""
+    spec = {"path": Str(), "kind": Str(DISPERSION_KINDS), "sigma": Opt(Any_()), "lo": Opt(Any_()),
+            "hi": Opt(Any_()), "note": Opt(Str(), "")}
+    for name, d in raw["dispersions"].items():
+        path = ("dispersions", name)
+        v.table(d, spec, path)
+        target = _lookup(raw, d["path"])
+        if target is None or isinstance(target, (bool, str, dict)):
+            v.fail(path + ("path",), f"expected the dotted path of a numeric scenario value, got {d['path']!r}")
+        shape = np.shape(target)
+        keys = ("sigma",) if d["kind"] == "normal" else ("lo", "hi")
+        for k in keys:
+            val = d[k]
+            arr = np.asarray(val, float) if val is not None and not isinstance(val, (str, dict, bool)) else None
+            if arr is None or arr.shape not in ((), shape) or not np.all(np.isfinite(arr)):
+                v.fail(path + (k,), f"expected a number or a list shaped like {d['path']} {list(shape)}, got {val!r}")
+            if k == "sigma" and np.any(arr < 0):
+                v.fail(path + (k,), f"expected sigma >= 0, got {val!r}")
+        if d["kind"] == "uniform" and np.any(np.asarray(d["lo"], float) > np.asarray(d["hi"], float)):
+            v.fail(path + ("lo",), "expected lo <= hi")
