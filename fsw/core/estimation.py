@@ -20,8 +20,8 @@ import math
 
 from numba import njit
 
-from fsw.core.attitude import quat_mult, quat_normalize
-from fsw.core.relmotion import cw_propagate, cw_stm
+from .attitude import quat_mult, quat_normalize
+from .relmotion import cw_propagate, cw_stm
 
 WORK_SHAPE = (8, 6, 6)
 # Slots of the scratch array.

@@ -11,7 +11,7 @@ import math
 
 from numba import njit
 
-from fsw.core.relmotion import cw_propagate
+from .relmotion import cw_propagate
 
 # go_no_go result bits (0 = GO).
 NOGO_NAV_INVALID = 1
