@@ -11,24 +11,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from telemetry.dictionary import TM_BY_NAME, record_dtype
+from telemetry.dictionary import N_THRUSTERS, TM_BY_NAME, record_dtype
 
 _HEADER = [("t_ns", "<i8"), ("seq", "<u4")]
 
 INTERNAL: dict[str, np.dtype] = {
-    # Guidance -> translation and attitude control.
+    # Guidance -> thruster control.
     "GUIDANCE_CMD": np.dtype(_HEADER + [
         ("accel_LVLH_mps2", "<f8", (3,)),  # [m/s^2] commanded translational acceleration, LVLH
-        ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] impulsive delta-v to execute now, LVLH
-        ("q_RN", "<f8", (4,)),             # reference attitude, scalar first
-        ("omega_RN_N_rad_s", "<f8", (3,)), # [rad/s] reference rate, N frame
-        ("translation_enabled", "u1"),     # 1: translation control active
-        ("attitude_enabled", "u1"),        # 1: attitude control active
+        ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] impulse to execute (new when dv_seq changes), LVLH
+        ("dv_seq", "<u4"),                 # +1 per new impulse request
+        ("translation_enabled", "u1"),     # 1: translation control active (0: free drift)
     ]),
-    # Station / orbit knowledge the flight software keeps (from its own config and navigation).
+    # Station orbit knowledge the flight software keeps (onboard ephemeris of the uplinked state).
     "ORBIT_REF": np.dtype(_HEADER + [
-        ("n_rad_s", "<f8"),                # [rad/s] station mean motion
-        ("C_LVLH_N", "<f8", (3, 3)),       # rotation N -> LVLH components
+        ("n_rad_s", "<f8"),                # [rad/s] station mean motion used by the CW models
+        ("C_LVLH_N", "<f8", (3, 3)),       # rotation N -> station LVLH components
+        ("omega_LN_L_rad_s", "<f8", (3,)), # [rad/s] LVLH rate w.r.t. N, LVLH frame
+        ("rv_N", "<f8", (6,)),             # [m, m/s] station position and velocity, N frame
+    ]),
+    # Attitude control -> thruster control.
+    "TORQUE_CMD": np.dtype(_HEADER + [
+        ("torque_B_Nm", "<f8", (3,)),      # [N m] commanded mean torque over the control period, B
+    ]),
+    # Thruster control -> thruster driver and navigation: one control period's commands.
+    "THRUSTER_PERIOD": np.dtype(_HEADER + [
+        ("on_time_s", "<f8", (N_THRUSTERS,)),      # [s] on-time of each thruster from the period start
+        ("force_B_N", "<f8", (3,)),        # [N] mean force the on-times deliver over the period, B
+        ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
     ]),
     # Mode manager output read by every app that behaves per mode.
     "MODE": np.dtype(_HEADER + [

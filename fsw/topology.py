@@ -8,30 +8,35 @@ run-time monitor, ``make bench`` and the reports all read it through ``load_flig
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsw.app import Bus, ConfigError
+from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
+from fsw.apps.docking import DockingMonitor
+from fsw.apps.guidance import ApproachGuidance
 from fsw.apps.housekeeping import Housekeeping
 from fsw.apps.modes import ModeManager
+from fsw.apps.navigation import RelativeNavigation
+from fsw.apps.orbit_ref import OrbitReference
+from fsw.apps.thrusters import ThrusterControl, ThrusterDriver
+from fsw.config_loader import load_vehicle, read_toml
 from fsw.downlink import Downlink
 from fsw.executive.events import EventService
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
-from telemetry.dictionary import MODES, SEVERITIES
+from telemetry.dictionary import MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
 EXECUTIVE_SOURCE_ID = 255
-_SEVERITY_CODES = {name: code for code, name in SEVERITIES.items()}
+NS_PER_S = 1e9
 
 
 def load_flight_config(config_dir: Path = CONFIG_DIR) -> dict:
     """Read ``flight.toml``; the schedule table in it is what every timing tool uses."""
     path = Path(config_dir) / "flight.toml"
-    with open(path, "rb") as fh:
-        cfg = tomllib.load(fh)
+    cfg = read_toml(path)
     for key in ("executive", "schedule", "commanding", "telemetry"):
         if key not in cfg:
             raise ConfigError(f"{path}: missing [{key}]")
@@ -60,40 +65,61 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
                  config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None) -> Flight:
     """Create, wire and schedule every app.
 
-    ``overrides`` is the scenario's opaque ``[flight]`` table (initial mode, start hold point...).
+    ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``
+    and ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial).
     ``pre_frame(t_ns)`` / ``post_frame(t_ns)`` run around each frame after the HAL's poll / before
     its flush (the SIL runner advances the truth in ``post_frame``).
     """
     overrides = dict(overrides or {})
+    config_dir = Path(config_dir)
     cfg = load_flight_config(config_dir)
+    gnc_path = config_dir / "gnc.toml"
+    gnc = read_toml(gnc_path)
+    vehicle = load_vehicle(config_dir / "vehicle.toml")
     bus = Bus()
     task_ids: dict[str, int] = {row["task"]: i for i, row in enumerate(cfg["schedule"])}
     downlink = Downlink(downlink_sink)
 
     def event_packet(ev) -> None:
         downlink.send_values("EVENT", ev.t_ns, (
-            ev.event_id, _SEVERITY_CODES.get(ev.severity, ev.severity) if isinstance(ev.severity, str)
-            else ev.severity, task_ids.get(ev.source, EXECUTIVE_SOURCE_ID),
-            float(ev.args[0]), float(ev.args[1]), ev.text.encode("ascii", "replace")[:48]))
+            ev.event_id, ev.severity, task_ids.get(ev.source, EXECUTIVE_SOURCE_ID),
+            ev.args[0], ev.args[1], ev.text.encode("ascii", "replace")[:48]))
 
     events = EventService(sinks=[event_packet, *event_sinks], time_source=clock.now_ns)
+    table = load_schedule_table(cfg)
+    rates = {row.task: row.rate_hz for row in table.rows}
+    frame_s = table.minor_frame_ns / NS_PER_S
 
-    modes = ModeManager("modes", bus, events, Path(config_dir) / "modes.toml",
-                        initial=overrides.pop("initial_mode", None))
+    def period_s(task: str) -> float:
+        if task not in rates:
+            raise ConfigError(f"flight.toml: no [[schedule]] row for task {task!r}")
+        return 1.0 / rates[task]
+
+    modes = ModeManager("modes", bus, events, config_dir / "modes.toml", initial=overrides.pop("initial_mode", None))
     commanding = CommandDispatcher("commanding", bus, events, downlink, cfg["commanding"])
     commanding.register("SET_MODE", lambda args, t_ns: _set_mode(modes, args, t_ns))
     housekeeping = Housekeeping("housekeeping", bus, events, downlink, cfg["telemetry"])
-    apps = {"modes": modes, "commanding": commanding, "housekeeping": housekeeping}
+    if "station_rv_N" not in overrides:
+        raise ConfigError("scenario [flight]: station_rv_N (the uplinked station state vector) is required")
+    orbit_ref = OrbitReference("orbit_ref", bus, events, gnc, gnc_path, overrides.pop("station_rv_N"))
+    navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path)
+    attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2)
+    guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, vehicle.port_B_m,
+                                start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
+    docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
+    thruster_control = ThrusterControl("thruster_control", bus, events, vehicle, period_s("thruster_control"))
+    thruster_driver = ThrusterDriver("thruster_driver", bus, events, hal, frame_s)
+    apps = {app.name: app for app in (modes, commanding, housekeeping, orbit_ref, navigation, attitude, guidance,
+                                      docking, thruster_control, thruster_driver)}
 
-    schedule = load_schedule_table(cfg).build(apps)
+    schedule = table.build(apps)
     executive = Executive(schedule, clock, events=events, pre_frame=_chain(hal.poll, pre_frame),
                           post_frame=_chain(hal.flush, post_frame))
     housekeeping.attach(modes, commanding, executive)
+    if overrides:
+        raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")
     for app in apps.values():
         app.start()
-    if overrides:
-        unused = sorted(overrides)
-        raise ConfigError(f"scenario [flight]: keys not used by this topology: {unused}")
     return Flight(executive, bus, events, downlink, modes, commanding, apps, cfg)
 
 

@@ -11,8 +11,7 @@ import math
 import time
 from pathlib import Path
 
-from telemetry.archive import ArchiveWriter
-from telemetry.codec import tc_codec
+import numpy as np
 from tqdm import tqdm
 
 from fsw.executive.clock import SimClock
@@ -20,7 +19,9 @@ from fsw.executive.events import make_log_sink
 from fsw.topology import build_flight
 from hal.sim import SimBackend
 from sims.scenario import load_scenario
-from sims.truth import Truth
+from sims.truth import Truth, station_initial_state
+from telemetry.archive import ArchiveWriter
+from telemetry.codec import tc_codec
 from telemetry.dictionary import MODES, TM_BY_NAME
 
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
@@ -74,7 +75,10 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     def post_frame(t_ns: int) -> None:
         truth.step()
 
-    flight = build_flight(hal, clock, archive.write, overrides=sc.flight, event_sinks=[log_sink],
+    # The ground uplinks the station's state vector at the start of the run.
+    overrides = dict(sc.flight)
+    overrides["station_rv_N"] = list(np.concatenate(station_initial_state(sc)))
+    flight = build_flight(hal, clock, archive.write, overrides=overrides, event_sinks=[log_sink],
                           pre_frame=pre_frame, post_frame=post_frame)
     script = CommandScript(sc.commands, flight)
 

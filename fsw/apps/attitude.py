@@ -1,0 +1,114 @@
+"""Attitude determination (MEKF: gyro + star tracker, gyro bias) and attitude control (quaternion PD)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fsw.app import App, Bus
+from fsw.config_loader import Section
+from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
+from fsw.core.estimation import WORK_SHAPE, mekf_propagate, mekf_update_star_tracker
+from telemetry.dictionary import MODES
+
+NS_PER_S = 1e9
+_UNCONTROLLED = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
+EVT_ATT_INIT = 400
+EVT_ST_REJECT = 401
+
+
+class AttitudeControl(App):
+    """Publishes ATT_STATE (estimate and errors) and TORQUE_CMD (docking attitude, LVLH-fixed)."""
+
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, inertia_kg_m2):
+        super().__init__(name, bus, events)
+        a = Section(gnc, path, "attitude")
+        self.arw = a.float("gyro_arw_rad_sqrt_s", 0.0)
+        self.rrw = a.float("gyro_rrw_rad_s_sqrt_s", 0.0)
+        self.st_sigma = a.float("star_tracker_sigma_rad", 0.0)
+        self.gate = a.float("gate_chi2", 0.0)
+        self.init_att = a.float("init_sigma_att_rad", 0.0)
+        self.init_bias = a.float("init_sigma_bias_rad_s", 0.0)
+        self.K = a.array("K_Nm", (3,), 0.0)
+        self.Pg = a.array("P_Nms", (3,), 0.0)
+        self.u_max = a.array("u_max_Nm", (3,), 0.0)
+        self.C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
+        if not np.allclose(self.C_RL @ self.C_RL.T, np.eye(3), atol=1e-9):
+            raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
+        self.I = np.array(inertia_kg_m2, dtype=np.float64)
+        self.gyro = hal.sensor("DEV_GYRO")
+        self.st = hal.sensor("DEV_STAR_TRACKER")
+        self.out = bus.publish("ATT_STATE", name)
+        self.torque = bus.publish("TORQUE_CMD", name)
+        self.q = np.array([1.0, 0.0, 0.0, 0.0])
+        self.bias = np.zeros(3)
+        self.P = np.zeros((6, 6))
+        self.work = np.zeros(WORK_SHAPE)
+        self.omega = np.zeros(3)
+        self.q_RN = np.zeros(4)
+        self.w_RN_R = np.zeros(3)
+        self.C_RN = np.zeros((3, 3))
+        self.err = np.zeros(6)
+        self.u = np.zeros(3)
+        self.initialised = False
+        self._st_seq = 0
+        self._t_ns = 0
+
+    def start(self) -> None:
+        self.orbit = self.bus.get("ORBIT_REF", self.name)
+        self.mode = self.bus.get("MODE", self.name)
+        self._C_LN = self.orbit["C_LVLH_N"]
+        self._w_LN = self.orbit["omega_LN_L_rad_s"]
+        self._gyro_w = self.gyro["omega_BN_B_rad_s"]
+        self._st_q = self.st["q_BN"]
+        self._u_out = self.torque["torque_B_Nm"]
+
+    def step(self, t_ns: int) -> None:
+        st = self.st
+        new_st = st["seq"] != self._st_seq and st["valid"]
+        self._st_seq = int(st["seq"])
+        if not self.initialised:
+            if not new_st:
+                return
+            self.q[:] = self._st_q
+            self.P[:] = 0.0
+            for i in range(3):
+                self.P[i, i] = self.init_att ** 2
+                self.P[3 + i, 3 + i] = self.init_bias ** 2
+            self.initialised = True
+            self._t_ns = t_ns
+            self.emit(EVT_ATT_INIT, "INFO", "attitude initialised from the star tracker")
+            new_st = False
+        dt = (t_ns - self._t_ns) / NS_PER_S
+        if dt > 0.0 and self.gyro["valid"]:
+            mekf_propagate(self.q, self.bias, self.P, self._gyro_w, dt, self.arw, self.rrw, self.work, self.omega)
+        self._t_ns = t_ns
+        if new_st:
+            ok, d2 = mekf_update_star_tracker(self.q, self.bias, self.P, self._st_q, self.st_sigma, self.gate,
+                                              self.work)
+            if not ok:
+                self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate", (d2, 0.0))
+        lvlh_target_attitude(self._C_LN, self._w_LN, self.C_RL, self.C_RN, self.q_RN, self.w_RN_R)
+        quat_feedback_torque(self.q, self.omega, self.q_RN, self.w_RN_R, self.I, self.K, self.Pg, self.u_max,
+                             self.err, self.u)
+        if int(self.mode["mode"]) in _UNCONTROLLED:
+            self.u[:] = 0.0
+        tq = self.torque
+        tq["t_ns"] = t_ns
+        tq["seq"] += 1
+        self._u_out[:] = self.u
+        out = self.out
+        out["t_ns"] = t_ns
+        out["seq"] += 1
+        out["q_BN"] = self.q
+        out["omega_BN_B_rad_s"] = self.omega
+        out["bias_B_rad_s"] = self.bias
+        out["att_err_rad"] = self.err[:3]
+        out["rate_err_rad_s"] = self.err[3:]
+        out["valid"] = 1
+
+    @property
+    def attitude_error_rad(self) -> float:
+        """Principal angle of the attitude error (from the last step)."""
+        return float(math.sqrt(self.err[0] ** 2 + self.err[1] ** 2 + self.err[2] ** 2))

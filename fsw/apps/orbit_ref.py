@@ -1,0 +1,48 @@
+"""Onboard station ephemeris: propagates the uplinked station state and publishes its LVLH frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fsw.app import App, Bus, ConfigError
+from fsw.config_loader import Section
+from fsw.core.attitude import lvlh_dcm
+from fsw.core.ephemeris import ephemeris_step
+
+NS_PER_S = 1e9
+
+
+class OrbitReference(App):
+    """Publishes ORBIT_REF: station state (N), rotation N -> LVLH, LVLH rate, mean motion."""
+
+    def __init__(self, name: str, bus: Bus, events, gnc: dict, path, station_rv_N):
+        super().__init__(name, bus, events)
+        earth = Section(gnc, path, "earth")
+        self.mu = earth.float("mu_m3_s2", 1.0)
+        self.re = earth.float("radius_m", 1.0)
+        self.j2 = earth.float("j2", 0.0, 1.0)
+        n = Section(gnc, path, "orbit").float("mean_motion_rad_s", 1e-6, 1.0)
+        rv = np.asarray(station_rv_N, dtype=np.float64)
+        if rv.shape != (6,) or not np.all(np.isfinite(rv)) or np.linalg.norm(rv[:3]) < self.re:
+            raise ConfigError(f"{name}: uplinked station state must be 6 finite numbers [r m, v m/s] "
+                              f"above the Earth's surface, got {station_rv_N!r}")
+        self.rec = bus.publish("ORBIT_REF", name)
+        self.rec["n_rad_s"] = n
+        self._rv = self.rec["rv_N"]
+        self._rv[:] = rv
+        self._C = self.rec["C_LVLH_N"]
+        self._w = self.rec["omega_LN_L_rad_s"]
+        self._r, self._v = self._rv[:3], self._rv[3:]
+        self._scratch = np.zeros((6, 6))
+        self._t_ns = 0
+        lvlh_dcm(self._r, self._v, self._C, self._w)
+
+    def step(self, t_ns: int) -> None:
+        dt = (t_ns - self._t_ns) / NS_PER_S
+        if dt > 0.0:
+            ephemeris_step(self._rv, self.mu, self.re, self.j2, dt, self._scratch)
+            lvlh_dcm(self._r, self._v, self._C, self._w)
+            self._t_ns = t_ns
+        rec = self.rec
+        rec["t_ns"] = t_ns
+        rec["seq"] += 1
