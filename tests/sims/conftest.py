@@ -1,0 +1,39 @@
+"""Shared helpers for the truth-simulation tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sims.scenario import load_scenario
+from sims.truth import Truth
+
+QUIET_SENSORS = {  # all noise and errors off, so measurements can be compared with geometry
+    "gyro": {"arw_deg_sqrt_h": 0.0, "bias_instability_deg_h": 0.0},
+    "star_tracker": {"noise_arcsec": 0.0},
+    "gnss_rel": {"noise_r_m": 0.0, "noise_v_mps": 0.0},
+    "lidar": {"noise_range_m": 0.0, "noise_range_frac": 0.0, "noise_angle_deg": 0.0},
+    "camera": {"noise_m": 0.0, "noise_angle_deg": 0.0},
+    "thermistors": {"noise_C": 0.0, "quantum_C": 0.0},
+}
+IDEAL_VEHICLE = {"propulsion": {"thrust_error_sigma": 0.0, "misalignment_sigma_deg": 0.0}}
+
+
+def make_truth(r_LVLH_m, v_LVLH_mps=(0.0, 0.0, 0.0), quiet=True, **overrides) -> Truth:
+    """A final_approach truth started at the given relative state, ideal vehicle, quiet sensors."""
+    ov = {"chaser": {"r_LVLH_m": list(map(float, r_LVLH_m)), "v_LVLH_mps": list(map(float, v_LVLH_mps))},
+          "vehicle": IDEAL_VEHICLE}
+    if quiet:
+        ov["sensors"] = QUIET_SENSORS
+    for k, v in overrides.items():
+        ov.setdefault(k, {})
+        if isinstance(v, dict):
+            ov[k].update(v)
+        else:
+            ov[k] = v
+    return Truth(load_scenario("final_approach", overrides=ov))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

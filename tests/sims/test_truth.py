@@ -1,0 +1,187 @@
+"""The truth object end to end: actuators, sensors, faults, docking contact, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sims.core.constants import DEG_RAD, G0_M_S2
+from sims.core.contact import within_envelope
+from sims.scenario import load_scenario
+from sims.truth import Truth
+from tests.sims.conftest import make_truth
+
+HOLD_400 = [0.0, -403.0, 0.0]
+
+
+def seqs(truth):
+    return {k: int(v["seq"]) for k, v in truth.devices.items() if k.startswith("DEV_")}
+
+
+def test_sensor_records_arrive_at_their_rates():
+    truth = make_truth(HOLD_400)
+    truth.run(100)
+    assert seqs(truth) == {"DEV_GYRO": 100, "DEV_STAR_TRACKER": 5, "DEV_GNSS_REL": 1, "DEV_LIDAR": 5,
+                           "DEV_CAMERA": 10, "DEV_THERMISTORS": 1, "DEV_DOCK_MECH": 10}
+    assert truth.t_ns == 1_000_000_000 and truth.devices["DEV_GYRO"]["t_ns"] == truth.t_ns
+
+
+def test_translation_pair_gives_impulse_over_mass_along_body_x():
+    truth = make_truth(HOLD_400)
+    m0 = truth.mass_kg
+    _, v0 = truth.relative_state()
+    on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
+    on[0] = on[1] = 0.01  # T1, T2: +x, 150 N
+    truth.step()
+    _, v1 = truth.relative_state()
+    dv = 2 * 150.0 * 0.01 / m0
+    assert np.allclose(v1 - v0, [0.0, dv, 0.0], atol=1e-7)  # x_B = +y_LVLH in the docking attitude
+    assert truth.propellant_used_kg == pytest.approx(2 * 150.0 * 0.01 / (290.0 * G0_M_S2), rel=1e-12)
+    assert truth.mass_kg == pytest.approx(m0 - truth.propellant_used_kg, rel=1e-15)
+
+
+@pytest.mark.parametrize("on_time_s, impulse_Ns", [(0.004, 0.0), (0.006, 0.25), (0.01, 0.25)])
+def test_minimum_impulse_bit_rounds_short_pulses(on_time_s, impulse_Ns):
+    truth = make_truth(HOLD_400)
+    truth.devices["ACT_THRUSTERS"]["on_time_s"][12] = on_time_s  # A1, 25 N, MIB 0.25 N s
+    truth.step()
+    assert truth.propellant_used_kg == pytest.approx(impulse_Ns / (290.0 * G0_M_S2), abs=1e-15)
+
+
+def test_attitude_couple_turns_without_translating():
+    truth = make_truth(HOLD_400)
+    _, v0 = truth.relative_state()
+    w0 = truth.omega_BN_B
+    on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
+    on[12] = on[13] = 0.01  # A1 + A2: +roll couple
+    truth.step()
+    _, v1 = truth.relative_state()
+    inertia = truth.inertia_kg_m2
+    dw = truth.omega_BN_B - w0
+    assert dw[0] == pytest.approx(2 * 25.0 * 1.65 * 0.01 / inertia[0], rel=1e-3)
+    assert np.linalg.norm(v1 - v0) < 1e-7  # natural drift in 10 ms; one thruster alone gives 5e-5
+
+
+def test_stuck_on_thruster_fires_without_command_until_the_fault_ends():
+    faults = [{"kind": "thruster_stuck_on", "target": "T1", "start_s": 0.0, "duration_s": 0.5}]
+    truth = make_truth(HOLD_400, faults=faults)
+    truth.run(100)
+    assert truth.propellant_used_kg == pytest.approx(150.0 * 0.5 / (290.0 * G0_M_S2), rel=1e-12)
+
+
+def test_failed_off_thruster_ignores_its_command():
+    faults = [{"kind": "thruster_failed_off", "target": "T2", "start_s": 0.0, "duration_s": 10.0}]
+    truth = make_truth(HOLD_400, faults=faults)
+    truth.devices["ACT_THRUSTERS"]["on_time_s"][1] = 0.01
+    truth.run(10)
+    assert truth.propellant_used_kg == 0.0
+
+
+def test_sensor_dropout_fault_stops_new_samples_for_its_window():
+    faults = [{"kind": "sensor_dropout", "target": "DEV_STAR_TRACKER", "start_s": 0.5, "duration_s": 1.0}]
+    truth = make_truth(HOLD_400, faults=faults)
+    truth.run(200)
+    assert seqs(truth)["DEV_STAR_TRACKER"] == 5  # 10 due in 2 s, 5 fall in the window
+
+
+def test_sensor_bias_fault_adds_its_value():
+    faults = [{"kind": "sensor_bias", "target": "DEV_GYRO", "start_s": 0.0, "duration_s": 10.0,
+               "value": [0.01, 0.0, -0.02]}]
+    truth = make_truth(HOLD_400, faults=faults)
+    truth.run(3)
+    meas = truth.devices["DEV_GYRO"]["omega_BN_B_rad_s"]
+    assert np.allclose(meas - truth.omega_BN_B, [0.01, 0.0, -0.02], atol=1e-12)
+
+
+def test_gyro_white_noise_matches_angle_random_walk():
+    truth = make_truth(HOLD_400, quiet=False, sensors={"gyro": {"bias_instability_deg_h": 0.0}})
+    err = []
+    for _ in range(3000):
+        truth.step()
+        err.append(truth.devices["DEV_GYRO"]["omega_BN_B_rad_s"] - truth.omega_BN_B)
+    sigma = 0.01 * DEG_RAD / 60.0 / math.sqrt(0.01)  # 0.01 deg/sqrt(h) at 100 Hz
+    err = np.array(err)
+    assert np.std(err - err.mean(0)) == pytest.approx(sigma, rel=0.05)
+
+
+def test_lidar_and_camera_measure_the_geometry_and_gnss_goes_invalid_inside_200m():
+    truth = make_truth([0.5, -103.0, -0.2])
+    truth.run(20)
+    r, _ = truth.relative_state()
+    los = -(r + [0.0, 3.0, 0.0])  # docking attitude: port at +3 m along y_L
+    lidar, cam, gnss = truth.devices["DEV_LIDAR"], truth.devices["DEV_CAMERA"], truth.devices["DEV_GNSS_REL"]
+    # B = (y_L, -z_L, -x_L) in the docking attitude
+    los_B = np.array([los[1], -los[2], -los[0]])
+    assert lidar["valid"] == 1 and cam["valid"] == 1
+    assert lidar["range_m"] == pytest.approx(np.linalg.norm(los_B), abs=1e-6)
+    assert lidar["az_rad"] == pytest.approx(math.atan2(los_B[1], los_B[0]), abs=1e-6)
+    assert lidar["el_rad"] == pytest.approx(math.asin(los_B[2] / np.linalg.norm(los_B)), abs=1e-6)
+    assert np.allclose(cam["r_B_m"], los_B, atol=1e-6)
+    assert np.allclose(cam["att_rad"], 0.0, atol=1e-9)
+    truth.run(80)
+    assert gnss["seq"] == 1 and gnss["valid"] == 0
+
+
+def dock(v_LVLH_mps, r_LVLH_m=(0.0, -3.5, 0.0), frames=800):
+    truth = make_truth(r_LVLH_m, v_LVLH_mps)
+    truth.run(frames)
+    return truth
+
+
+def test_docking_inside_the_envelope_captures_and_joins():
+    truth = dock([0.0, 0.1, 0.0])
+    c = truth.contact
+    assert c is not None and c.captured and not truth.collided and c.failed_limits == []
+    assert c.time_s == pytest.approx(5.0, abs=0.01)  # 0.5 m port-to-port at 0.1 m/s, interpolated
+    assert c.axial_rate_mps == pytest.approx(0.1, abs=1e-3)
+    n = 1.1339e-3  # [rad/s] Coriolis pushes a 0.1 m/s V-bar approach radially: x = n ydot t^2
+    assert c.lateral_misalignment_m == pytest.approx(n * 0.1 * 5.0 ** 2, rel=0.02)
+    assert truth.devices["DEV_DOCK_MECH"]["captured"] == 1
+    r0, _ = truth.relative_state()
+    truth.devices["ACT_THRUSTERS"]["on_time_s"][0] = 0.01
+    truth.run(100)
+    r1, v1 = truth.relative_state()
+    assert np.allclose(r1, r0, atol=1e-6) and np.allclose(v1, 0.0, atol=1e-6)
+    d = c.as_dict()
+    assert d["axial_rate_mps"]["limit"] == [0.08, 0.18] and d["axial_rate_mps"]["ok"]
+
+
+def test_contact_too_fast_is_a_failed_docking():
+    truth = dock([0.0, 0.3, 0.0], frames=300)
+    c = truth.contact
+    assert c is not None and not c.captured and c.failed_limits == ["axial_rate_mps"]
+    assert truth.collided and not truth.captured
+    q = np.array([c.axial_rate_mps, c.lateral_rate_mps, c.lateral_misalignment_m, c.pitch_deg, c.yaw_deg,
+                  c.roll_deg, *c.rates_deg_s, c.time_s])
+    lim = truth.scenario.docking.limits
+    assert within_envelope(q, np.array([lim[k] for k in lim])) == 1
+
+
+def test_hitting_the_aft_face_off_the_ring_is_a_collision():
+    truth = dock([0.0, 0.1, 0.0], r_LVLH_m=(1.2, -3.5, 0.0))
+    assert truth.collided and truth.contact is None
+
+
+def test_same_seed_is_bit_identical_and_another_seed_differs():
+    def run(seed):
+        truth = Truth(load_scenario("final_approach"), seed=seed)
+        on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
+        for k in range(1200):
+            on[k % 28] = 0.007
+            truth.step()
+            on[k % 28] = 0.0
+        return truth._x.copy(), {k: v.tobytes() for k, v in truth.devices.items()}, truth.thermal_nodes_C
+
+    a, b, c = run(7), run(7), run(8)
+    assert a[0].tobytes() == b[0].tobytes() and a[1] == b[1] and a[2] == b[2]
+    assert a[1]["DEV_GYRO"] != c[1]["DEV_GYRO"]
+
+
+def test_hold_lvlh_keeps_the_docking_attitude():
+    truth = make_truth(HOLD_400, chaser={"attitude_mode": "hold_lvlh", "r_LVLH_m": HOLD_400})
+    q0 = truth.q_BL
+    truth.devices["ACT_THRUSTERS"]["on_time_s"][12] = 0.01
+    truth.run(500)
+    assert np.allclose(truth.q_BL, q0, atol=1e-9)
