@@ -157,8 +157,8 @@ def _flat_slots(fields) -> list[tuple]:
 
 
 def _check_char(packet: str, f, v) -> bytes:
-    if isinstance(v, str):
-        v = v.encode(CHAR_ENCODING, errors="replace")
+    if isinstance(v, str) and v.isascii():
+        v = v.encode(CHAR_ENCODING)
     if not isinstance(v, bytes | bytearray) or len(v) > f.count or not v.isascii():
         raise PacketError(packet, f.name, "ARG_OUT_OF_RANGE", f"needs ASCII of at most {f.count} bytes, got {v!r}")
     return bytes(v)

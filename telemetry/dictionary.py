@@ -208,6 +208,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("power_W", "f32", "W", "total heater power commanded"),
         F("power_limit_W", "f32", "W", "heater power budget"),
         F("shed_mask", "u8", "", "bit i set: zone i shed for lack of power"),
+        F("dTdt_C_s", "f32", "degC/s", "filtered zone temperature rate", count=N_HEATER_ZONES),
     )),
     Telemetry("LINK_STATS", 0x130, "Serial link statistics (HIL)", (
         F("link_id", "u8", "", "link index in the bench file"),
