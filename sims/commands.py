@@ -31,5 +31,5 @@ def _sim(args) -> int:
     print(f"{s['scenario']} seed {s['seed']}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.1f} s "
           f"({s['speed_factor']:.0f}x), stop: {s['stop_reason']}, final mode {s['final_mode']}")
     print(f"docking: {'captured' if dock.get('captured') else 'not captured'}; "
-          f"propellant {s['propellant_used_kg']:.2f} kg; run folder {out}")
+          f"propellant {dock['propellant_used_kg']:.2f} kg; run folder {out}")
     return 0 if s["stop_reason"] not in ("collision", "failed docking contact") else 1

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -22,8 +23,10 @@ from sims.scenario import load_scenario
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import tc_codec
-from telemetry.dictionary import MODES, TM_BY_NAME
+from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
 
+log = logging.getLogger(__name__)
+RUN_FILES = ("telemetry.ccsds", "events.log", "summary.json")
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
 POST_CAPTURE_S = 10.0
 NS_PER_S = 1_000_000_000
@@ -48,19 +51,45 @@ class CommandScript:
         self.next_t_ns = self._pending[0][0] if self._pending else math.inf
 
 
+def prepare_run_folder(out_dir: str | Path) -> Path:
+    """Create the run folder; a previous run there is moved aside to ``<out>-N``, never overwritten."""
+    out = Path(out_dir)
+    if out.exists() and any((out / f).exists() for f in RUN_FILES):
+        n = 1
+        while out.with_name(f"{out.name}-{n}").exists():
+            n += 1
+        kept = out.with_name(f"{out.name}-{n}")
+        out.rename(kept)
+        log.info("previous run in %s moved to %s", out, kept)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def flight_overrides(sc) -> dict:
+    """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector."""
+    overrides = dict(sc.flight)
+    overrides["station_rv_N"] = [float(x) for x in np.concatenate(station_initial_state(sc))]
+    return overrides
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
-            seed: int | None = None, progress: bool = True) -> dict:
-    """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json."""
-    sc = load_scenario(scenario)
+            seed: int | None = None, progress: bool = True, overrides: dict | None = None,
+            write_report: bool = False) -> dict:
+    """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
+
+    ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
+    ``write_report`` builds report.html from the archive when the run ends.
+    """
+    sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
     if not duration_s > 0:
         raise ValueError(f"--duration must be > 0 s, got {duration_s}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("telemetry.ccsds", "events.log", "summary.json"):
-        (out / stale).unlink(missing_ok=True)  # a run folder holds exactly one run
-
+    out = prepare_run_folder(out_dir)
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
     clock = SimClock(sc.minor_frame_ns)
@@ -75,10 +104,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     def post_frame(t_ns: int) -> None:
         truth.step()
 
-    # The ground uplinks the station's state vector at the start of the run.
-    overrides = dict(sc.flight)
-    overrides["station_rv_N"] = list(np.concatenate(station_initial_state(sc)))
-    flight = build_flight(hal, clock, archive.write, overrides=overrides, event_sinks=[log_sink],
+    flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
                           pre_frame=pre_frame, post_frame=post_frame)
     script = CommandScript(sc.commands, flight)
 
@@ -107,17 +133,22 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     finally:
         bar.close()
         archive.close()
+        log_sink.close()
     wall_s = time.perf_counter() - wall0
-    summary = _summary(sc, seed, truth, flight, archive, clock, wall_s, stop_reason)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
+    write_summary(out, summary)
+    if write_report:
+        from sims.report import write_report as _write_report  # matplotlib only when asked
+
+        _write_report(out)
     return summary
 
 
-def _summary(sc, seed, truth, flight, archive, clock, wall_s, stop_reason) -> dict:
-    mission_s = truth.t_ns / NS_PER_S
-    ex = flight.executive.summary()
+def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None) -> dict:
+    """What a person wants to know about a run; the truth sections only when a truth model flew."""
+    mission_s = (flight.executive.clock.frame + 1) * sc.minor_frame_ns / NS_PER_S
     by_apid = {f"{TM_BY_NAME[name].apid:#05x} {name}": n for name, n in sorted(flight.downlink.counts.items())}
-    r, v = truth.relative_state()
+    guidance = flight.apps.get("guidance")
     summary = {
         "scenario": sc.name,
         "seed": seed,
@@ -126,20 +157,32 @@ def _summary(sc, seed, truth, flight, archive, clock, wall_s, stop_reason) -> di
         "wall_time_s": wall_s,
         "speed_factor": mission_s / wall_s if wall_s > 0 else None,
         "final_mode": MODES[int(flight.modes.record["mode"])],
-        "timing": ex,
+        "timing": flight.executive.summary(),
         "commands": {
             "accepted": flight.commanding.accepted,
             "rejected": flight.commanding.rejected,
             "completed": flight.commanding.completed,
             "rejected_by_reason": dict(flight.commanding.rejected_by_reason),
         },
-        "events": {"issued": flight.events.issued, "throttled": flight.events.throttled,
-                   "by_severity": dict(flight.events.by_severity)},
+        "events": flight.events.counters(),
         "packets_by_apid": by_apid,
-        "final_relative_state": {"r_LVLH_m": [float(x) for x in r], "v_LVLH_mps": [float(x) for x in v]},
-        "propellant_used_kg": float(truth.propellant_used_kg),
-        "collided": bool(truth.collided),
+        "guidance": {
+            "dv_commanded_mps": guidance.dv_total if guidance else None,
+            "hold_time_s": {f"{d:g} m": round(guidance.hold_time_log.get(i, 0.0), 1)
+                            for i, d in enumerate(guidance.dist_m)} if guidance else {},
+            "cam_trigger": ABORT_TRIGGERS[guidance.cam_trigger] if guidance else None,
+        },
+        "propellant_flight_estimate_kg": float(flight.bus.get("PROPULSION", "runner")["prop_used_kg"])
+        if "PROPULSION" in flight.bus else None,
     }
-    contact = truth.contact
-    summary["docking"] = contact.as_dict() if contact is not None else {"captured": False, "contact": False}
+    if truth is not None:
+        r, v = truth.relative_state()
+        contact = truth.contact
+        docking = {"captured": bool(contact is not None and contact.captured), "contact": contact is not None,
+                   "collided": bool(truth.collided), "propellant_used_kg": float(truth.propellant_used_kg),
+                   "hold_time_s": summary["guidance"]["hold_time_s"]}
+        if contact is not None:
+            docking.update(contact.as_dict())
+        summary["docking"] = docking
+        summary["final_relative_state"] = {"r_LVLH_m": [float(x) for x in r], "v_LVLH_mps": [float(x) for x in v]}
     return summary
