@@ -8,6 +8,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tlm_strategies import command_args, flat_values, out_of_range_int, seq_counts, times_ns
 
 from telemetry.codec import (
     PacketError,
@@ -19,7 +20,6 @@ from telemetry.codec import (
     tm_codec,
 )
 from telemetry.dictionary import COMMANDS, TELEMETRY
-from tlm_strategies import command_args, flat_values, out_of_range_int, seq_counts, times_ns
 
 TM_NAMES = [p.name for p in TELEMETRY]
 CMD_NAMES = [c.name for c in COMMANDS]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tlm_strategies import times_ns
 
 from telemetry.headers import CUC_FINE_PER_S, NS_PER_S, cuc_to_t_ns, t_ns_to_cuc
-from tlm_strategies import times_ns
 
 FINE_TICK_NS = NS_PER_S / CUC_FINE_PER_S  # 15258.789... ns
 
