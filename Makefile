@@ -23,8 +23,14 @@ sim: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Budget check vs flight.toml and regression check vs the saved baseline: tests/bench/conftest.py, sims/timing.py.
+BENCH := $(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:randomly
+
 bench: $(STAMP)
-	$(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:randomly
+	QZ_BENCH_REQUIRE_ALL=1 $(BENCH) --benchmark-autosave
+
+bench-baseline: $(STAMP)
+	QZ_BENCH_REQUIRE_ALL=1 QZ_BENCH_COMPARE=0 $(BENCH) --benchmark-save=baseline
 
 dict: $(STAMP)
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md

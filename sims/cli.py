@@ -14,6 +14,7 @@ import sys
 _AREAS = (
     "telemetry.cli",
     "sims.commands",
+    "sims.timing",
 )
 
 
