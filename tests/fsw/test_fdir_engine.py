@@ -357,12 +357,12 @@ def test_evaluate_without_time_reads_the_time_source():
 
 
 def test_engine_rejects_tables_whose_field_is_not_on_the_bus():
-    tables = fe.load_tables({"watchpoint": [_wp("w", message="THERMAL_ZONES", field="dTdt_C_s[0]",
+    tables = fe.load_tables({"watchpoint": [_wp("w", message="THERMAL_ZONES", field="fall_C[0]",
                                                  op="lt", value=0.0)],
-                             "pending_field": [dict(message="THERMAL_ZONES", field="dTdt_C_s",
+                             "pending_field": [dict(message="THERMAL_ZONES", field="fall_C",
                                                     type="f32", count=5)]},
                             _dtypes(), include_pending=True)
-    with pytest.raises(fe.FdirTableError, match="dTdt_C_s"):
+    with pytest.raises(fe.FdirTableError, match="fall_C"):
         fe.FdirEngine(tables, _bus(), lambda: 0)
 
 
