@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from construct import ConstructError
 
-from telemetry.dictionary import CMD_BY_CODE, CMD_BY_NAME, REJECT_REASONS, TM_BY_APID, TM_BY_NAME
+from telemetry.dictionary import CMD_BY_CODE, CMD_BY_NAME, REJECT_REASONS, TM_BY_APID, TM_BY_NAME, record_dtype
 from telemetry.headers import (
     APID_MAX,
     CCSDS_VERSION,
@@ -249,6 +249,8 @@ class TmCodec:
         record_offset = self._record_head.size
         views = self._views
         fields = self.fields
+        record_dt = record_dtype(name)
+        record_size = record_dt.itemsize
 
         def fail(seq_count, t_ns, values):
             err = _seq_error(name, seq_count) or _time_error(name, t_ns) or _diagnose_values(name, fields, values)
@@ -270,7 +272,10 @@ class TmCodec:
 
         def pack_record(seq_count, t_ns, record):
             """Packet bytes of a 0-d record of ``record_dtype(name)`` (its t_ns/seq are ignored)."""
-            return pack(seq_count, t_ns, native_unpack_from(record.tobytes(), record_offset))
+            raw = record.tobytes()
+            if len(raw) != record_size:
+                raise TypeError(f"{name}: record of {len(raw)} bytes is not a record_dtype({name!r}) record")
+            return pack(seq_count, t_ns, native_unpack_from(raw, record_offset))
 
         def unpack(buf):
             """(seq_count, t_ns [ns], flat values) of a packet; PacketError when it is not one."""
@@ -296,6 +301,9 @@ class TmCodec:
             seq_count, t_ns, _ = unpack(buf)
             view = views.get(id(record))
             if view is None or view[0] is not record:
+                if not isinstance(record, np.ndarray) or record.shape != () or record.dtype != record_dt:
+                    raise TypeError(f"{name}: unpack_into needs a 0-d array of record_dtype({name!r}), "
+                                    f"got {type(record).__name__} {getattr(record, 'dtype', '')}")
                 if len(views) > 64:  # records are long-lived; bound the cache anyway
                     views.clear()
                 view = (record, record.reshape(1).view(np.uint8))

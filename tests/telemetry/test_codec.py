@@ -67,6 +67,22 @@ def test_unpack_into_two_records_keeps_them_apart():
     assert (a["accepted"], b["accepted"]) == (100, 0)
 
 
+def test_unpack_into_refuses_a_record_element_it_could_not_write_back():
+    records = np.zeros(2, record_dtype("NAV_STATE"))
+    with pytest.raises(TypeError, match="0-d array"):
+        tm_codec("NAV_STATE").unpack_into(_nav_packet(), records[0])
+
+
+def test_unpack_into_refuses_record_of_another_packet():
+    with pytest.raises(TypeError, match="NAV_STATE"):
+        tm_codec("NAV_STATE").unpack_into(_nav_packet(), np.zeros((), record_dtype("ATT_STATE")))
+
+
+def test_pack_record_refuses_record_of_another_size():
+    with pytest.raises(TypeError, match="NAV_STATE"):
+        tm_codec("NAV_STATE").pack_record(0, 0, np.zeros((), record_dtype("DEV_GYRO")))
+
+
 @pytest.mark.parametrize("name", [p.name for p in TELEMETRY])
 def test_pack_record_equals_pack_of_the_same_values(name):
     codec = tm_codec(name)
