@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from telemetry.dictionary import N_THRUSTERS, TM_BY_NAME, record_dtype
+from telemetry.dictionary import TM_BY_NAME, record_dtype
 
 _HEADER = [("t_ns", "<i8"), ("seq", "<u4")]
 
@@ -34,9 +34,8 @@ INTERNAL: dict[str, np.dtype] = {
     "TORQUE_CMD": np.dtype(_HEADER + [
         ("torque_B_Nm", "<f8", (3,)),      # [N m] commanded mean torque over the control period, B
     ]),
-    # Thruster control -> thruster driver and navigation: one control period's commands.
+    # Thruster control -> navigation: what this control period's pulses deliver.
     "THRUSTER_PERIOD": np.dtype(_HEADER + [
-        ("on_time_s", "<f8", (N_THRUSTERS,)),      # [s] on-time of each thruster from the period start
         ("force_B_N", "<f8", (3,)),        # [N] mean force the on-times deliver over the period, B
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
     ]),

@@ -20,7 +20,7 @@ from fsw.apps.housekeeping import Housekeeping
 from fsw.apps.modes import ModeManager
 from fsw.apps.navigation import RelativeNavigation
 from fsw.apps.orbit_ref import OrbitReference
-from fsw.apps.thrusters import ThrusterControl, ThrusterDriver
+from fsw.apps.thrusters import ThrusterControl
 from fsw.config_loader import load_vehicle, read_toml
 from fsw.downlink import Downlink
 from fsw.executive.events import EventService
@@ -30,7 +30,6 @@ from telemetry.dictionary import MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
 EXECUTIVE_SOURCE_ID = 255
-NS_PER_S = 1e9
 
 
 def load_flight_config(config_dir: Path = CONFIG_DIR) -> dict:
@@ -88,7 +87,6 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     events = EventService(sinks=[event_packet, *event_sinks], time_source=clock.now_ns)
     table = load_schedule_table(cfg)
     rates = {row.task: row.rate_hz for row in table.rows}
-    frame_s = table.minor_frame_ns / NS_PER_S
 
     def period_s(task: str) -> float:
         if task not in rates:
@@ -107,10 +105,9 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, vehicle.port_B_m,
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
     docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
-    thruster_control = ThrusterControl("thruster_control", bus, events, vehicle, period_s("thruster_control"))
-    thruster_driver = ThrusterDriver("thruster_driver", bus, events, hal, frame_s)
+    thruster_control = ThrusterControl("thruster_control", bus, events, hal, vehicle, period_s("thruster_control"))
     apps = {app.name: app for app in (modes, commanding, housekeeping, orbit_ref, navigation, attitude, guidance,
-                                      docking, thruster_control, thruster_driver)}
+                                      docking, thruster_control)}
 
     schedule = table.build(apps)
     executive = Executive(schedule, clock, events=events, pre_frame=_chain(hal.poll, pre_frame),

@@ -6,7 +6,8 @@ both vehicles with two-body + J2 (+ drag), rigid-body attitude, docking contact,
 plus, on thermal frames, ``thermal_frame`` (nodal network, heaters, thermistors).
 
 >>> truth = Truth(load_scenario("final_approach"))
->>> truth.devices["ACT_THRUSTERS"]["on_time_s"][0] = 0.01   # the flight side writes actuators
+>>> cmd = truth.devices["ACT_THRUSTERS"]                      # the flight side commands actuators:
+>>> cmd["on_time_s"][0] = 0.01; cmd["seq"] += 1              # on-times from now, a new seq
 >>> truth.step()                                              # one minor frame
 >>> r_LVLH_m, v_LVLH_mps = truth.relative_state()
 

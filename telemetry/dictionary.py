@@ -256,8 +256,9 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("contact", "u8", "", "1 when the docking rings touch"),
         F("captured", "u8", "", "1 when the capture latches closed"),
     ), device=True),
-    Telemetry("ACT_THRUSTERS", 0x210, "Thruster on-times for one minor frame", (
-        F("on_time_s", "f32", "s", "on-time of each thruster in this frame", count=N_THRUSTERS),
+    Telemetry("ACT_THRUSTERS", 0x210, "Thruster command: on-times from the command time (one control period)", (
+        F("on_time_s", "f32", "s", "on-time of each thruster from the command time; the valve drive "
+          "fires a pulse longer than a minor frame over consecutive frames", count=N_THRUSTERS),
     ), device=True),
     Telemetry("ACT_HEATERS", 0x211, "Heater duty cycles", (
         F("duty", "f32", "", "duty cycle 0..1, zone z primary at 2z, backup at 2z+1", count=N_HEATERS),

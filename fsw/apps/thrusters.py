@@ -1,4 +1,9 @@
-"""Thruster control (10 Hz: force and torque -> on-times) and the thruster driver (100 Hz: frames)."""
+"""Thruster control (10 Hz): force and torque commands -> one control period of thruster on-times.
+
+The command goes to the actuator as on-times from the command time; the valve drive electronics
+(the truth model in SIL, the device on a bench) fire a pulse longer than a minor frame over
+consecutive frames, so no 100 Hz flight task is needed to slice pulses.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.control import N_GROUPS, frame_on_times, group_authority, thruster_group_wrench, thruster_on_times
+from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench, thruster_on_times
 from telemetry.dictionary import MODES
 
 NS_PER_S = 1e9
@@ -20,8 +25,9 @@ _DV_DONE_MPS = 1e-4  # an impulse request below this is complete
 class ThrusterControl(App):
     """Turns GUIDANCE_CMD (acceleration, impulses) and TORQUE_CMD into a period of thruster on-times."""
 
-    def __init__(self, name: str, bus: Bus, events, vehicle, period_s: float):
+    def __init__(self, name: str, bus: Bus, events, hal, vehicle, period_s: float):
         super().__init__(name, bus, events)
+        self.act = hal.actuator("ACT_THRUSTERS")
         self.v = vehicle
         self.period_s = float(period_s)
         wrench = np.zeros((N_GROUPS, 6))
@@ -56,7 +62,7 @@ class ThrusterControl(App):
         self.att = b.get("ATT_STATE", self.name)
         self.orbit = b.get("ORBIT_REF", self.name)
         self.mode = b.get("MODE", self.name)
-        self._on = self.out["on_time_s"]
+        self._on = self.act["on_time_s"]
         self._q = self.att["q_BN"]
         self._C_LN = self.orbit["C_LVLH_N"]
 
@@ -112,29 +118,6 @@ class ThrusterControl(App):
             p["seq"] += 1
         out["t_ns"] = t_ns
         out["seq"] += 1
-
-
-class ThrusterDriver(App):
-    """Every minor frame, hands the actuator the slice of the current period's pulses."""
-
-    def __init__(self, name: str, bus: Bus, events, hal, frame_s: float):
-        super().__init__(name, bus, events)
-        self.act = hal.actuator("ACT_THRUSTERS")
-        self.frame_s = float(frame_s)
-        self._seq = 0
-        self._k = 0
-
-    def start(self) -> None:
-        self.period = self.bus.get("THRUSTER_PERIOD", self.name)
-        self._on_period = self.period["on_time_s"]
-        self._on_frame = self.act["on_time_s"]
-
-    def step(self, t_ns: int) -> None:
-        if self.period["seq"] != self._seq:
-            self._seq = int(self.period["seq"])
-            self._k = 0
-        frame_on_times(self._on_period, self._k, self.frame_s, self._on_frame)
-        self._k += 1
         act = self.act
         act["t_ns"] = t_ns
         act["seq"] += 1

@@ -41,6 +41,7 @@ from .layout import (
     I_OFF,
     I_T_NS,
     I_THR_MODE,
+    I_THR_SEQ,
     N_CONTACT,
     N_THR,
     N_Y,
@@ -122,6 +123,7 @@ from .layout import (
     X_R_L,
     X_RC,
     X_RS,
+    X_THR_LEFT,
     X_V_L,
     X_VC,
     X_VS,
@@ -335,7 +337,8 @@ def truth_frame(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
     x, p, iw : packed state, parameters, counters (``sims.core.layout``)
     noise : float64 standard-normal buffer, per-stream segments
     work : float64 scratch of ``WORK_SIZE``
-    thr : ACT_THRUSTERS record array (1,), read: on_time_s [s] per thruster for this frame
+    thr : ACT_THRUSTERS record array (1,), read: a new command (new ``seq``) gives each thruster its
+        on_time_s [s] from now; the valve drive fires it over as many frames as it takes
     gyro, st, gnss, lidar, cam, dock : DEV_* record arrays (1,), written when due
 
     Returns
@@ -349,7 +352,12 @@ def truth_frame(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
     # --- thrusters: on-times -> mean force and torque over the frame, B
     fx = fy = fz = tx = ty = tz = 0.0
     impulse = 0.0
-    on_time = thr[0].on_time_s
+    fresh = thr[0].seq != iw[I_THR_SEQ]
+    if fresh:
+        iw[I_THR_SEQ] = thr[0].seq
+        on_time = thr[0].on_time_s
+        for i in range(N_THR):
+            x[X_THR_LEFT + i] = max(float(on_time[i]), 0.0)
     for i in range(N_THR):
         mode = iw[I_THR_MODE + i]
         if mode == THRUSTER_STUCK_ON:
@@ -357,14 +365,20 @@ def truth_frame(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
         elif mode == THRUSTER_FAILED_OFF:
             on = 0.0
         else:
-            on = min(max(float(on_time[i]), 0.0), dt)
+            on = min(x[X_THR_LEFT + i], dt)
+            x[X_THR_LEFT + i] -= on
+        if on <= 0.0:
+            continue
         b = P_THR + i * THR_STRIDE
         imp = p[b + THR_F] * on
         mib = p[b + THR_MIB]
-        if imp < 0.5 * mib:
-            continue
-        if imp < mib:
-            imp = mib
+        # The minimum impulse bit shapes a pulse that opens and closes inside this frame; the
+        # tail of a longer pulse (valve already open) delivers its on-time exactly.
+        if fresh and on < dt:
+            if imp < 0.5 * mib:
+                continue
+            if imp < mib:
+                imp = mib
         impulse += imp
         f = imp / dt
         dx, dy, dz = f * p[b + THR_DIR], f * p[b + THR_DIR + 1], f * p[b + THR_DIR + 2]

@@ -10,6 +10,7 @@ fault-driven entries), ``iw`` int64 counters/flags. Frames: N = ECI, L = station
 from __future__ import annotations
 
 # ---- x: float64 state ---------------------------------------------------------------------------
+N_THR = 28  # thrusters (12 translation + 16 attitude)
 X_RS = 0  # [m] station CoM position, N (3)
 X_VS = 3  # [m/s] station CoM velocity, N (3)
 X_RC = 6  # [m] chaser CoM position, N (3)
@@ -40,7 +41,8 @@ N_FAULT_BIAS = 31
 X_OMEGA_LN_L = 83  # [rad/s] LVLH rate w.r.t. N, L (3)
 X_Q_BL = 86  # [-] q_BL (4)
 X_OMEGA_BL_B = 90  # [rad/s] (3)
-N_X = 93
+X_THR_LEFT = 93  # [s] on-time each thruster still has to fire from the last command (N_THR)
+N_X = X_THR_LEFT + N_THR
 
 # ---- p: float64 parameters ----------------------------------------------------------------------
 P_DT = 0  # [s] minor frame
@@ -90,7 +92,6 @@ THR_DIR = 3  # [-] unit force direction, B, misalignment applied (3)
 THR_F = 6  # [N] thrust, error applied
 THR_MIB = 7  # [N s] minimum impulse bit
 THR_STRIDE = 8
-N_THR = 28
 N_P = P_THR + N_THR * THR_STRIDE
 
 # ---- iw: int64 counters and flags -------------------------------------------------------------------
@@ -103,7 +104,7 @@ I_CONTACT_PENDING = 5  # 1 until the docking mechanism sample reports a contact
 I_HOLD_LVLH = 6  # 1: attitude held ideally at X_JOIN_Q_BL (thermal scenarios)
 I_DIV = 7  # sample divisor in minor frames per sensor (N_SENSORS)
 I_OFF = 14  # forced-off (sensor_dropout fault) flag per sensor (N_SENSORS)
-I_SEQ_UNUSED = 21  # spare
+I_THR_SEQ = 21  # seq of the last ACT_THRUSTERS command taken
 I_CUR = 22  # noise cursor per stream (N_STREAMS)
 I_SEG_END = 30  # noise segment end per stream (N_STREAMS)
 I_SEG_START = 38  # noise segment start per stream (N_STREAMS)

@@ -28,12 +28,30 @@ def test_sensor_records_arrive_at_their_rates():
     assert truth.t_ns == 1_000_000_000 and truth.devices["DEV_GYRO"]["t_ns"] == truth.t_ns
 
 
+def command(truth, on_times: dict[int, float]) -> None:
+    """Send one ACT_THRUSTERS command: thruster index -> on-time [s] from now, a new ``seq``."""
+    rec = truth.devices["ACT_THRUSTERS"]
+    rec["on_time_s"][:] = 0.0
+    for i, t in on_times.items():
+        rec["on_time_s"][i] = t
+    rec["seq"] += 1
+
+
+def test_command_longer_than_a_frame_fires_over_consecutive_frames():
+    truth = make_truth(HOLD_400)
+    command(truth, {0: 0.035, 1: 0.035})
+    truth.run(3)
+    assert truth.propellant_used_kg == pytest.approx(2 * 150.0 * 0.03 / (290.0 * G0_M_S2), rel=1e-12)
+    truth.run(10)  # the last 5 ms, then nothing more: the command is spent
+    commanded_s = float(np.float32(0.035))  # the packet carries f32 on-times
+    assert truth.propellant_used_kg == pytest.approx(2 * 150.0 * commanded_s / (290.0 * G0_M_S2), rel=1e-12)
+
+
 def test_translation_pair_gives_impulse_over_mass_along_body_x():
     truth = make_truth(HOLD_400)
     m0 = truth.mass_kg
     _, v0 = truth.relative_state()
-    on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
-    on[0] = on[1] = 0.01  # T1, T2: +x, 150 N
+    command(truth, {0: 0.01, 1: 0.01})  # T1, T2: +x, 150 N
     truth.step()
     _, v1 = truth.relative_state()
     dv = 2 * 150.0 * 0.01 / m0
@@ -45,7 +63,7 @@ def test_translation_pair_gives_impulse_over_mass_along_body_x():
 @pytest.mark.parametrize("on_time_s, impulse_Ns", [(0.004, 0.0), (0.006, 0.25), (0.01, 0.25)])
 def test_minimum_impulse_bit_rounds_short_pulses(on_time_s, impulse_Ns):
     truth = make_truth(HOLD_400)
-    truth.devices["ACT_THRUSTERS"]["on_time_s"][12] = on_time_s  # A1, 25 N, MIB 0.25 N s
+    command(truth, {12: on_time_s})  # A1, 25 N, MIB 0.25 N s
     truth.step()
     assert truth.propellant_used_kg == pytest.approx(impulse_Ns / (290.0 * G0_M_S2), abs=1e-15)
 
@@ -54,8 +72,7 @@ def test_attitude_couple_turns_without_translating():
     truth = make_truth(HOLD_400)
     _, v0 = truth.relative_state()
     w0 = truth.omega_BN_B
-    on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
-    on[12] = on[13] = 0.01  # A1 + A2: +roll couple
+    command(truth, {12: 0.01, 13: 0.01})  # A1 + A2: +roll couple
     truth.step()
     _, v1 = truth.relative_state()
     inertia = truth.inertia_kg_m2
@@ -74,7 +91,7 @@ def test_stuck_on_thruster_fires_without_command_until_the_fault_ends():
 def test_failed_off_thruster_ignores_its_command():
     faults = [{"kind": "thruster_failed_off", "target": "T2", "start_s": 0.0, "duration_s": 10.0}]
     truth = make_truth(HOLD_400, faults=faults)
-    truth.devices["ACT_THRUSTERS"]["on_time_s"][1] = 0.01
+    command(truth, {1: 0.01})
     truth.run(10)
     assert truth.propellant_used_kg == 0.0
 
@@ -140,7 +157,7 @@ def test_docking_inside_the_envelope_captures_and_joins():
     assert c.lateral_misalignment_m == pytest.approx(n * 0.1 * 5.0 ** 2, rel=0.02)
     assert truth.devices["DEV_DOCK_MECH"]["captured"] == 1
     r0, _ = truth.relative_state()
-    truth.devices["ACT_THRUSTERS"]["on_time_s"][0] = 0.01
+    command(truth, {0: 0.01})
     truth.run(100)
     r1, v1 = truth.relative_state()
     assert np.allclose(r1, r0, atol=1e-6) and np.allclose(v1, 0.0, atol=1e-6)
@@ -167,11 +184,9 @@ def test_hitting_the_aft_face_off_the_ring_is_a_collision():
 def test_same_seed_is_bit_identical_and_another_seed_differs():
     def run(seed):
         truth = Truth(load_scenario("final_approach"), seed=seed)
-        on = truth.devices["ACT_THRUSTERS"]["on_time_s"]
         for k in range(1200):
-            on[k % 28] = 0.007
+            command(truth, {k % 28: 0.007})
             truth.step()
-            on[k % 28] = 0.0
         return truth._x.copy(), {k: v.tobytes() for k, v in truth.devices.items()}, truth.thermal_nodes_C
 
     a, b, c = run(7), run(7), run(8)
@@ -182,6 +197,6 @@ def test_same_seed_is_bit_identical_and_another_seed_differs():
 def test_hold_lvlh_keeps_the_docking_attitude():
     truth = make_truth(HOLD_400, chaser={"attitude_mode": "hold_lvlh", "r_LVLH_m": HOLD_400})
     q0 = truth.q_BL
-    truth.devices["ACT_THRUSTERS"]["on_time_s"][12] = 0.01
+    command(truth, {12: 0.01})
     truth.run(500)
     assert np.allclose(truth.q_BL, q0, atol=1e-9)
