@@ -41,6 +41,7 @@ SKIP_NO_SYNC = "no_sync"            # bytes before any sync marker (garbage, lin
 SKIP_BAD_CRC = "bad_crc"            # a marker whose frame failed its CRC (or a false marker in data)
 SKIP_BAD_HEADER = "bad_header"      # a marker followed by an impossible header or length
 SKIP_TRUNCATED = "truncated"        # an incomplete frame at the end of the stream
+SKIP_FALSE_SYNC = "false_sync"      # an incomplete frame with a complete valid frame inside its span
 
 
 def crc16_ccitt_false(data) -> int:
@@ -77,6 +78,7 @@ class DeframerStats:
     bad_lengths: int = 0     # markers followed by an impossible header or length
     unknown_apids: int = 0   # frames delivered whose APID is not in the dictionary
     resyncs: int = 0         # times a frame was found after skipped bytes
+    false_syncs: int = 0     # incomplete frames abandoned because a valid frame starts inside them
 
 
 @dataclass
@@ -95,7 +97,8 @@ class FeedResult:
     offsets : list[int]
         Absolute stream offset of each packet's frame (its sync marker).
     reasons : list[str]
-        Why each skipped range was skipped (``no_sync``, ``bad_crc``, ``bad_header``, ``truncated``).
+        Why each skipped range was skipped (``no_sync``, ``bad_crc``, ``bad_header``, ``false_sync``,
+        ``truncated``).
     """
 
     packets: list[bytes] = field(default_factory=list)
@@ -159,6 +162,21 @@ class Deframer:
             return total in allowed
         return MIN_PACKET <= total <= self.max_packet
 
+    def _complete_frame_after(self, i: int, n: int) -> bool:
+        """True when a complete, CRC-valid frame starts after offset ``i`` of the buffer."""
+        buf = self._buf
+        j = buf.find(ASM, i + 1)
+        while 0 <= j <= n - ASM_SIZE - PRIMARY_HEADER_SIZE:
+            w0, w1, w2 = _HEADER.unpack_from(buf, j + ASM_SIZE)
+            total = w2 + LENGTH_OFFSET
+            end = j + ASM_SIZE + total + CRC_SIZE
+            if self._plausible(w0, w1, total) and end <= n:
+                crc = binascii.crc_hqx(bytes(buf[j + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
+                if crc == (buf[end - 2] << 8 | buf[end - 1]):
+                    return True
+            j = buf.find(ASM, j + 1)
+        return False
+
     def feed(self, chunk) -> FeedResult:
         """Add ``chunk`` (any length, possibly empty) to the stream; never raises on content."""
         out = FeedResult()
@@ -192,6 +210,13 @@ class Deframer:
                 continue
             end = i + ASM_SIZE + total + CRC_SIZE
             if end > n:
+                if self._complete_frame_after(i, n):
+                    # a valid frame inside the span this marker claims: the marker was false, and
+                    # waiting for its end would hold the valid frame back (a stall on a quiet link)
+                    stats.false_syncs += 1
+                    self._open_skip(self._base + i, SKIP_FALSE_SYNC)
+                    pos = i + 1
+                    continue
                 break
             packet = bytes(buf[i + ASM_SIZE:end - CRC_SIZE])
             if binascii.crc_hqx(packet, CRC_INIT) != (buf[end - 2] << 8 | buf[end - 1]):

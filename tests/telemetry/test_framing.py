@@ -102,6 +102,14 @@ def test_truncated_frame_followed_by_valid_frame_loses_nothing_after_it():
     assert res.packets == [PACKETS[1], PACKETS[2]]
 
 
+def test_false_marker_claiming_a_long_frame_does_not_hold_back_a_complete_frame():
+    # unknown APID announcing the largest packet the deframer allows: its end has not arrived yet
+    d = Deframer()
+    fake = ASM + bytes([0x07, 0xFE, 0xC0, 0x00]) + (d.max_packet - 7).to_bytes(2, "big")
+    res = d.feed(fake + FRAMES[0])
+    assert res.packets == [PACKETS[0]] and d.stats.false_syncs == 1
+
+
 def test_truncated_tail_is_reported_on_flush():
     d = Deframer()
     d.feed(FRAMES[0] + FRAMES[1][:10])
