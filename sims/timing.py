@@ -399,7 +399,12 @@ def run_timing(run_dir) -> dict:
     if len(st["t_ns"]):
         i = max(range(len(st["t_ns"])), key=lambda k: (int(st["t_ns"][k]), k))
         status = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in st.items()}
-    return {"tasks": rows, "status": status, "groups": groups,
+    final = timing.get("tasks") or {}
+    behind = sum(final[r["task"]]["calls"] - r["calls"] for r in rows if r["task"] in final)
+    if behind > 0 and rows:
+        notes.append(f"the newest EXEC_TASK_TIMING packets are from t = {max(r['t_ns'] for r in rows) / 1e9:.1f} s; "
+                     f"summary.json counts {behind} later call(s) (see its 'timing' section)")
+    return {"tasks": rows, "status": status, "groups": groups, "worst_slots": timing.get("worst_slots") or [],
             "histograms": summary.get("timing_histograms") or {}, "notes": notes}
 
 
@@ -417,6 +422,9 @@ def format_run_timing(report: dict) -> str:
                      f"{s['skipped_slots']} skipped slots, lateness p99 {s['lateness_p99_us']:.1f} us / max "
                      f"{s['lateness_max_us']:.1f} us, cpu load {s['cpu_load_pct']:.2f} %, failed mask "
                      f"{s['tasks_failed']:#x}")
+    for w in report.get("worst_slots", []):
+        lines.append(f"slot {w['slot']:>4}: longest frame {w['max_busy_us']:.1f} us of {w['budget_us']:g} us budgeted "
+                     f"({', '.join(w['tasks'])})")
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)
 
