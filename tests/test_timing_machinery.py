@@ -4,12 +4,17 @@ synthetic pytest-benchmark results stand in for measurements."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from fsw.downlink import Downlink
 from fsw.executive import EventService, Executive, ScheduleError, SimClock, load_schedule_table
 from fsw.executive.executive import EVT_TASK_OVERRUN
+from fsw.executive.stats import relative_error_bound
 from sims import cli, timing
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import TM_BY_NAME
@@ -80,16 +85,10 @@ def test_run_time_monitor_reports_the_slow_task_in_summary_telemetry_and_events(
     ex, seen = _executive({"fast": 20, "slow": 250, "hk": 10})
     ex.run(n_frames=100)
     summary = ex.summary()["tasks"]["slow"]
-    assert summary["p50_us"] == pytest.approx(250, rel=timing_rel()) and summary["overruns"] == 10
+    assert summary["p50_us"] == pytest.approx(250, rel=relative_error_bound()) and summary["overruns"] == 10
     row = next(r for r in ex.task_timing() if r["task_name"] == "slow")
     assert row["overruns"] == 10 and row["budget_us"] == 100
     assert {e.source for e in seen if e.event_id == EVT_TASK_OVERRUN} == {"slow"}
-
-
-def timing_rel() -> float:
-    from fsw.executive.stats import relative_error_bound
-
-    return relative_error_bound()
 
 
 def test_histograms_for_the_run_summary_hold_every_call():
@@ -265,3 +264,22 @@ def test_qz_timing_without_histogram_bins_still_plots_percentiles(tmp_path, caps
 def test_qz_timing_refuses_a_folder_without_an_archive(tmp_path, capsys):
     assert cli.main(["timing", str(tmp_path)]) == 2
     assert "no telemetry archive" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- the make-bench plugin
+
+
+def test_bench_plugin_prints_the_budget_table_and_fails_the_session_on_a_failed_check(tmp_path):
+    # A benchmark naming a task that is not in flight.toml fails the check whatever the measured times.
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "bench" / "conftest.py").read_text())
+    (tmp_path / "test_ghost.py").write_text(
+        "def test_step_ghost(benchmark):\n    benchmark.pedantic(lambda: None, rounds=3, iterations=1)\n")
+    env = {**os.environ, "QZ_BENCH_COMPARE": "0"}
+    env.pop("QZ_BENCH_REQUIRE_ALL", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "--benchmark-enable", "--benchmark-only", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "1 passed" in proc.stdout
+    assert "benchmark names task 'ghost', which is not in the schedule table" in proc.stdout
+    assert "NOT MEASURED" in proc.stdout  # the real table's tasks, none benchmarked here
