@@ -26,6 +26,7 @@ from fsw.downlink import Downlink
 from fsw.executive.events import EventService
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
+from hal.interface import Hal
 from telemetry.dictionary import MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -110,8 +111,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
                                       docking, thruster_control)}
 
     schedule = table.build(apps)
-    executive = Executive(schedule, clock, events=events, pre_frame=_chain(hal.poll, pre_frame),
-                          post_frame=_chain(hal.flush, post_frame))
+    executive = Executive(schedule, clock, events=events, pre_frame=_chain(_overridden(hal, "poll"), pre_frame),
+                          post_frame=_chain(_overridden(hal, "flush"), post_frame))
     housekeeping.attach(modes, commanding, executive)
     if overrides:
         raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")
@@ -120,9 +121,15 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     return Flight(executive, bus, events, downlink, modes, commanding, apps, cfg)
 
 
+def _overridden(hal, name: str):
+    """``hal.<name>`` if the backend does something there (the sim backend's poll/flush are no-ops)."""
+    method = getattr(hal, name)
+    return None if getattr(type(hal), name) is getattr(Hal, name) else method
+
+
 def _chain(first, second):
-    if second is None:
-        return first
+    if first is None or second is None:
+        return second if first is None else first
 
     def both(t_ns):
         first(t_ns)

@@ -50,6 +50,17 @@ class CommandScript:
             self._seq = (self._seq + 1) % (1 << 14)
         self.next_t_ns = self._pending[0][0] if self._pending else math.inf
 
+    def run_until(self, executive, end_ns: int) -> None:
+        """Run frames up to ``end_ns``, uplinking each command just before the first frame at its time."""
+        while True:
+            frame_ns = (executive.clock.frame + 1) * executive.clock.minor_frame_ns  # next frame's start
+            if frame_ns >= self.next_t_ns:
+                self(frame_ns)
+            stop = min(end_ns, self.next_t_ns)
+            if frame_ns >= stop:
+                return
+            executive.run(until_ns=stop)
+
 
 def prepare_run_folder(out_dir: str | Path) -> Path:
     """Create the run folder; a previous run there is moved aside to ``<out>-N``, never overwritten."""
@@ -95,20 +106,15 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     clock = SimClock(sc.minor_frame_ns)
     archive = ArchiveWriter(out / "telemetry.ccsds")
     log_sink = make_log_sink(out / "events.log")
-    script = None
-
-    def pre_frame(t_ns: int) -> None:
-        if t_ns >= script.next_t_ns:
-            script(t_ns)
+    step_truth = truth.step
 
     def post_frame(t_ns: int) -> None:
-        truth.step()
+        step_truth()
 
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
-                          pre_frame=pre_frame, post_frame=post_frame)
+                          post_frame=post_frame)
     script = CommandScript(sc.commands, flight)
 
-    frames_per_s = NS_PER_S // sc.minor_frame_ns
     total_s = int(math.ceil(duration_s))
     stop_reason = "duration"
     capture_end_s = None
@@ -116,7 +122,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     bar = tqdm(total=total_s, unit="s", desc=f"qz sim {sc.name}", disable=not progress, mininterval=0.5)
     try:
         for second in range(total_s):
-            flight.executive.run(n_frames=frames_per_s)
+            script.run_until(flight.executive, (second + 1) * NS_PER_S)
             bar.update(1)
             if truth.collided:
                 stop_reason = "collision"

@@ -15,16 +15,31 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.estimation import (
-    WORK_SHAPE,
-    relnav_predict,
-    relnav_update_camera,
-    relnav_update_gnss,
-    relnav_update_lidar,
+from fsw.core.estimation import WORK_SHAPE
+from fsw.core.navigation import (
+    N_PRM,
+    PRM_BAND,
+    PRM_CAM_S,
+    PRM_GATE3,
+    PRM_GATE6,
+    PRM_GNSS_SR,
+    PRM_GNSS_SV,
+    PRM_LIDAR_SA,
+    PRM_LIDAR_SF,
+    PRM_LIDAR_SR,
+    PRM_Q_ACCEL,
+    REJECT_SHIFT,
+    SENSOR_CAMERA,
+    SENSOR_GNSS,
+    SENSOR_LIDAR,
+    SEQ_CAMERA,
+    SEQ_GNSS,
+    SEQ_LIDAR,
+    SEQ_THR,
+    relnav_step,
 )
 
 NS_PER_S = 1e9
-SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA = 1, 2, 3
 EVT_NAV_INIT = 300
 EVT_NAV_VALID = 301
 EVT_NAV_INVALID = 302
@@ -61,13 +76,25 @@ class RelativeNavigation(App):
         self.lidar = hal.sensor("DEV_LIDAR")
         self.camera = hal.sensor("DEV_CAMERA")
         self.out = bus.publish("NAV_STATE", name)
+        self.prm = np.zeros(N_PRM)
+        self.prm[PRM_Q_ACCEL] = self.q_accel
+        self.prm[PRM_GATE3] = self.gate3
+        self.prm[PRM_GATE6] = self.gate6
+        self.prm[PRM_GNSS_SR], self.prm[PRM_GNSS_SV] = self.gnss_sr, self.gnss_sv
+        self.prm[PRM_LIDAR_SR] = self.lidar_sr
+        self.prm[PRM_LIDAR_SF] = self.lidar_sf
+        self.prm[PRM_LIDAR_SA] = self.lidar_sa
+        self.prm[PRM_CAM_S] = self.cam_s
+        self.prm[PRM_BAND:PRM_BAND + 6] = np.concatenate([self.bands[s] for s in ("gnss", "lidar", "camera")])
+        self.geo = np.array([self.sensor_B, self.reflector, self.cam_target])
+        self.last_seq = np.zeros(4, dtype=np.int64)
+        self._dv = np.zeros(3)
         self.x = np.zeros(6)
         self.P = np.zeros((6, 6))
         self.work = np.zeros(WORK_SHAPE)
         self.C_BN = np.zeros((3, 3))
         self.C_B_LVLH = np.zeros((3, 3))
         self.initialised = False
-        self._last_seq = {"gnss": 0, "lidar": 0, "camera": 0, "thr": 0}
         self._t_ns = 0
         self._last_accept_ns = 0
         self._was_valid = False
@@ -76,16 +103,11 @@ class RelativeNavigation(App):
         self.att = self.bus.get("ATT_STATE", self.name)
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
-        self._q = self.att["q_BN"]
-        self._C_LN = self.orbit["C_LVLH_N"]
-        self._dv = self.thr["dv_LVLH_mps"]
-        self._zero3 = np.zeros(3)
+        # 1-element views: the kernel reads and writes the records' fields in place
+        self._views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar,
+                                                   self.camera, self.out))
 
-    # ------------------------------------------------------------------ helpers
-    def _in_band(self, sensor: str, rng: float) -> bool:
-        lo, hi = self.bands[sensor]
-        return lo <= rng <= hi
-
+    # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
         self.x[:3] = r_LVLH
         self.x[3:] = v_LVLH
@@ -98,96 +120,60 @@ class RelativeNavigation(App):
         self._last_accept_ns = t_ns
         self.emit(EVT_NAV_INIT, "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))
 
+    def _in_band(self, sensor: str, rng: float) -> bool:
+        lo, hi = self.bands[sensor]
+        return lo <= rng <= hi
+
+    def _try_initialise(self, t_ns: int) -> None:
+        """First fix: the first valid in-band sample of any sensor, with a wide covariance."""
+        att_ok = bool(self.att["valid"])
+        if att_ok:
+            quat_to_dcm(self.att["q_BN"], self.C_BN)
+            np.dot(self.C_BN, self.orbit["C_LVLH_N"].T, out=self.C_B_LVLH)
+        g, li, ca = self.gnss, self.lidar, self.camera
+        seq = self.last_seq
+        if g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
+                "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))):
+            self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
+                             t_ns)
+        elif li["seq"] != seq[SEQ_LIDAR] and li["valid"] and att_ok and self._in_band("lidar", float(li["range_m"])):
+            r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])
+            los = r * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+            self._initialise(self._los_to_r(los, self.reflector), np.zeros(3),
+                             self.lidar_sr + self.lidar_sf * r + r * self.lidar_sa, self.init_sv, "LIDAR", t_ns)
+        elif ca["seq"] != seq[SEQ_CAMERA] and ca["valid"] and att_ok and self._in_band(
+                "camera", float(np.linalg.norm(ca["r_B_m"]))):
+            self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3), self.cam_s, self.init_sv,
+                             "CAMERA", t_ns)
+        seq[SEQ_GNSS], seq[SEQ_LIDAR], seq[SEQ_CAMERA] = g["seq"], li["seq"], ca["seq"]
+        seq[SEQ_THR] = self.thr["seq"]
+
     def _los_to_r(self, los_B, target) -> np.ndarray:
         """Chaser CoM w.r.t. the port from a line of sight sensor -> target (B frame)."""
         return target - self.C_B_LVLH.T @ (los_B + self.sensor_B)
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
-        att_ok = bool(self.att["valid"])
-        if att_ok:
-            quat_to_dcm(self._q, self.C_BN)
-            np.dot(self.C_BN, self._C_LN.T, out=self.C_B_LVLH)
-        seq = self._last_seq
-        if self.initialised:
-            dt = (t_ns - self._t_ns) / NS_PER_S
-            dv = self._zero3
-            if self.thr["seq"] != seq["thr"]:
-                seq["thr"] = int(self.thr["seq"])
-                dv = self._dv
-            if dt > 0.0:
-                relnav_predict(self.x, self.P, self.orbit["n_rad_s"], dt, dv, self.q_accel, self.work)
-                self._t_ns = t_ns
-        used = 0
-        g = self.gnss
-        if g["seq"] != seq["gnss"]:
-            seq["gnss"] = int(g["seq"])
-            gnss_rng = float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))
-            if g["valid"] and self._in_band("gnss", gnss_rng):
-                if not self.initialised:
-                    self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr,
-                                     self.gnss_sv, "GNSS", t_ns)
-                    used = SENSOR_GNSS
-                else:
-                    used = self._count(relnav_update_gnss(
-                        self.x, self.P, g["r_LVLH_m"], g["v_LVLH_mps"], self.h_offset, self.gnss_sr,
-                        self.gnss_sv, self.gate6, self.work), SENSOR_GNSS, t_ns) or used
-        li = self.lidar
-        if li["seq"] != seq["lidar"]:
-            seq["lidar"] = int(li["seq"])
-            if li["valid"] and att_ok and self._in_band("lidar", float(li["range_m"])):
-                if not self.initialised:
-                    r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])
-                    los = r * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
-                    sr = self.lidar_sr + self.lidar_sf * r
-                    self._initialise(self._los_to_r(los, self.reflector), np.zeros(3),
-                                     sr + r * self.lidar_sa, self.init_sv, "LIDAR", t_ns)
-                    used = SENSOR_LIDAR
-                else:
-                    used = self._count(relnav_update_lidar(
-                        self.x, self.P, li["range_m"], li["az_rad"], li["el_rad"], self.C_B_LVLH, self.sensor_B,
-                        self.reflector, self.lidar_sr, self.lidar_sf, self.lidar_sa, self.gate3, self.work),
-                        SENSOR_LIDAR, t_ns) or used
-        ca = self.camera
-        if ca["seq"] != seq["camera"]:
-            seq["camera"] = int(ca["seq"])
-            cam_rng = float(np.linalg.norm(ca["r_B_m"]))
-            if ca["valid"] and att_ok and self._in_band("camera", cam_rng):
-                if not self.initialised:
-                    self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3),
-                                     self.cam_s, self.init_sv, "CAMERA", t_ns)
-                    used = SENSOR_CAMERA
-                else:
-                    used = self._count(relnav_update_camera(
-                        self.x, self.P, ca["r_B_m"], self.C_B_LVLH, self.sensor_B, self.cam_target, self.cam_s,
-                        self.gate3, self.work), SENSOR_CAMERA, t_ns) or used
-        self._publish(t_ns, used)
-
-    def _count(self, result, sensor: int, t_ns: int) -> int:
-        accepted, d2 = result
+        if not self.initialised:
+            self._try_initialise(t_ns)
+            if not self.initialised:
+                return
+        dt = (t_ns - self._t_ns) / NS_PER_S
+        self._t_ns = t_ns
+        result = relnav_step(self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo, self.prm,
+                             self.last_seq, dt, *self._views)
         out = self.out
-        if accepted:
-            out["accepted"] += 1
+        if result & 0xF:
             self._last_accept_ns = t_ns
-            return sensor
-        out["rejected"] += 1
-        self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})", (float(sensor), d2))
-        return 0
-
-    def _publish(self, t_ns: int, used: int) -> None:
-        out = self.out
+        if result >> REJECT_SHIFT:
+            for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA):
+                if result & (1 << (REJECT_SHIFT + sensor)):
+                    self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",
+                              (float(sensor), 0.0))
+        valid = t_ns - self._last_accept_ns <= self.timeout_ns and float(out["sigma_r_m"].max()) <= self.max_sr
+        out["valid"] = valid
         out["t_ns"] = t_ns
         out["seq"] += 1
-        out["r_LVLH_m"] = self.x[:3]
-        out["v_LVLH_mps"] = self.x[3:]
-        d = np.sqrt(np.maximum(np.diag(self.P), 0.0))
-        out["sigma_r_m"] = d[:3]
-        out["sigma_v_mps"] = d[3:]
-        if used:
-            out["sensor"] = used
-        valid = (self.initialised and t_ns - self._last_accept_ns <= self.timeout_ns
-                 and float(d[:3].max()) <= self.max_sr)
-        out["valid"] = valid
         if valid != self._was_valid:
             self._was_valid = valid
             self.emit(EVT_NAV_VALID if valid else EVT_NAV_INVALID, "INFO" if valid else "WARNING",

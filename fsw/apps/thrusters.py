@@ -10,11 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from fsw.app import App, Bus, ConfigError
-from fsw.core.attitude import quat_to_dcm
-from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench, thruster_on_times
+from fsw.core.control import N_GROUPS, group_authority, thruster_control_step, thruster_group_wrench
 from telemetry.dictionary import MODES
 
-NS_PER_S = 1e9
 G0_MPS2 = 9.80665  # standard gravity, defines Isp
 _THRUSTERS_OFF = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
 # Relative parasitic force/torque a group may have and still count as pure (table sanity check).
@@ -45,15 +43,13 @@ class ThrusterControl(App):
         self.mdot_kg_s = vehicle.thrust_N / (vehicle.isp_s * G0_MPS2)
         self.carry = np.zeros(6)
         self.on_group = np.zeros(N_GROUPS)
-        self.C_BN = np.zeros((3, 3))
         self.C_BL = np.zeros((3, 3))
         self.pending_dv = np.zeros(3)
         self.force_B = np.zeros(3)
         self.out = bus.publish("THRUSTER_PERIOD", name)
         self.prop = bus.publish("PROPULSION", name)
         self._dv_seq = 0
-        self.prop_used_kg = 0.0
-        self._is_trans = vehicle.group_idx < 6
+        self.totals = np.zeros(4)  # propellant used [kg], translation / attitude on-time [s], pulses
 
     def start(self) -> None:
         b = self.bus
@@ -65,10 +61,16 @@ class ThrusterControl(App):
         self._on = self.act["on_time_s"]
         self._q = self.att["q_BN"]
         self._C_LN = self.orbit["C_LVLH_N"]
+        self._accel = self.gcmd["accel_LVLH_mps2"]
+        self._torque = self.tcmd["torque_B_Nm"]
+        self._force_out = self.out["force_B_N"]
+        self._dv_out = self.out["dv_LVLH_mps"]
+        self._zero3 = np.zeros(3)
 
     @property
     def mass_kg(self) -> float:
-        return self.v.mass_kg - self.prop_used_kg
+        """Mass estimate: loaded mass less the propellant the commanded pulses used."""
+        return self.v.mass_kg - self.totals[0]
 
     def step(self, t_ns: int) -> None:
         out = self.out
@@ -78,42 +80,19 @@ class ThrusterControl(App):
             self.pending_dv += g["dv_LVLH_mps"]
         if int(self.mode["mode"]) in _THRUSTERS_OFF or not self.att["valid"]:
             self._on[:] = 0.0
-            out["force_B_N"] = 0.0
-            out["dv_LVLH_mps"] = 0.0
+            self._force_out[:] = 0.0
+            self._dv_out[:] = 0.0
         else:
-            quat_to_dcm(self._q, self.C_BN)
-            np.dot(self.C_BN, self._C_LN.T, out=self.C_BL)
-            m = self.mass_kg
-            if np.any(self.pending_dv):
-                a_L = self.pending_dv / self.period_s
-            elif g["translation_enabled"]:
-                a_L = g["accel_LVLH_mps2"]
-            else:
-                a_L = np.zeros(3)
-            self.force_B = m * (self.C_BL @ a_L)
-            thruster_on_times(self.force_B, self.tcmd["torque_B_Nm"], self.period_s, self.authority, self.t_min,
-                              self.v.group_idx, self.carry, self.on_group, self._on)
-            # What the pulses deliver (channel by channel), for navigation and the pending impulse.
-            delivered_B = np.zeros(3)
-            for c in range(3):
-                delivered_B[c] = (self.on_group[2 * c] * self.authority[2 * c]
-                                  - self.on_group[2 * c + 1] * self.authority[2 * c + 1]) / self.period_s
-            dv_L = self.C_BL.T @ delivered_B * (self.period_s / m)
-            if np.any(self.pending_dv):
-                self.pending_dv -= dv_L
-                # Done once what is left is tiny or points back against what was asked.
-                if np.linalg.norm(self.pending_dv) < _DV_DONE_MPS or np.dot(self.pending_dv, dv_L) < 0.0:
-                    self.pending_dv[:] = 0.0
-            out["force_B_N"] = delivered_B
-            out["dv_LVLH_mps"] = dv_L
-            on = self._on
-            used = float(np.dot(on, self.mdot_kg_s))
-            self.prop_used_kg += used
+            accel = self._accel if g["translation_enabled"] else self._zero3
+            thruster_control_step(self._q, self._C_LN, accel, self.pending_dv, _DV_DONE_MPS, self._torque,
+                                  self.v.mass_kg - self.totals[0], self.period_s, self.authority, self.t_min,
+                                  self.v.group_idx, self.mdot_kg_s, self.carry, self.on_group, self._on,
+                                  self.C_BL, self.force_B, self._force_out, self._dv_out, self.totals)
             p = self.prop
-            p["prop_used_kg"] = self.prop_used_kg
-            p["trans_on_time_s"] += float(on[self._is_trans].sum())
-            p["att_on_time_s"] += float(on[~self._is_trans].sum())
-            p["pulses"] += int(np.count_nonzero(on))
+            p["prop_used_kg"] = self.totals[0]
+            p["trans_on_time_s"] = self.totals[1]
+            p["att_on_time_s"] = self.totals[2]
+            p["pulses"] = self.totals[3]
             p["t_ns"] = t_ns
             p["seq"] += 1
         out["t_ns"] = t_ns

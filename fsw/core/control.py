@@ -131,3 +131,84 @@ def frame_on_times(on_period_s, frame_index, frame_s, on_frame_out):
     t0 = frame_index * frame_s
     for i in range(on_period_s.shape[0]):
         on_frame_out[i] = min(max(on_period_s[i] - t0, 0.0), frame_s)
+
+
+@njit(cache=True)
+def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque_B, mass_kg, period_s, authority,
+                          t_min_s, group_idx, mdot_kg_s, carry, on_group, on_thruster_out, C_BL, force_B,
+                          delivered_B, dv_L_out, totals):
+    """One control period of thruster control: commanded acceleration or impulse + torque -> on-times.
+
+    Parameters
+    ----------
+    q_BN : (4,) estimated attitude; C_LN : (3, 3) rotation N -> LVLH.
+    accel_L : (3,) [m/s^2] commanded acceleration, LVLH (0 for free drift).
+    pending_dv_L : (3,) in/out, [m/s] impulse still to deliver, LVLH; when nonzero it takes the
+        period (a burn) and ``accel_L`` waits. Cleared when spent or when what is left turns back.
+    dv_done_mps : [m/s] an impulse with less than this left is complete.
+    torque_B : (3,) [N m] commanded mean torque, B.
+    mass_kg : current mass estimate; period_s : control period [s].
+    authority, t_min_s, group_idx, carry, on_group : see :func:`thruster_on_times`.
+    mdot_kg_s : (n,) propellant flow of each thruster when on [kg/s].
+    on_thruster_out : (n,) out, on-time per thruster [s] (may be the float32 actuator record).
+    C_BL, force_B, delivered_B : (3, 3), (3,), (3,) scratch / outputs: rotation LVLH -> B, the
+        force asked [N] and the mean force the pulses deliver [N], B.
+    dv_L_out : (3,) out, [m/s] delta-v the pulses deliver over the period, LVLH.
+    totals : (4,) in/out accumulators: propellant used [kg], translation on-time [s],
+        attitude on-time [s], pulses.
+
+    Returns
+    -------
+    int : saturation bits of :func:`thruster_on_times`.
+    """
+    q0, q1, q2, q3 = q_BN[0], q_BN[1], q_BN[2], q_BN[3]
+    C_BN00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
+    C_BN01 = 2.0 * (q1 * q2 + q0 * q3)
+    C_BN02 = 2.0 * (q1 * q3 - q0 * q2)
+    C_BN10 = 2.0 * (q1 * q2 - q0 * q3)
+    C_BN11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
+    C_BN12 = 2.0 * (q2 * q3 + q0 * q1)
+    C_BN20 = 2.0 * (q1 * q3 + q0 * q2)
+    C_BN21 = 2.0 * (q2 * q3 - q0 * q1)
+    C_BN22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
+    for j in range(3):
+        # C_BL = C_BN C_LN^T: column j of C_BL is C_BN applied to row j of C_LN
+        a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]
+        C_BL[0, j] = C_BN00 * a + C_BN01 * b + C_BN02 * c
+        C_BL[1, j] = C_BN10 * a + C_BN11 * b + C_BN12 * c
+        C_BL[2, j] = C_BN20 * a + C_BN21 * b + C_BN22 * c
+    burning = pending_dv_L[0] != 0.0 or pending_dv_L[1] != 0.0 or pending_dv_L[2] != 0.0
+    for i in range(3):
+        f = 0.0
+        for j in range(3):
+            a_j = pending_dv_L[j] / period_s if burning else accel_L[j]
+            f += C_BL[i, j] * a_j
+        force_B[i] = mass_kg * f
+    sat = thruster_on_times(force_B, torque_B, period_s, authority, t_min_s, group_idx, carry, on_group,
+                            on_thruster_out)
+    for c in range(3):
+        delivered_B[c] = (on_group[2 * c] * authority[2 * c] - on_group[2 * c + 1] * authority[2 * c + 1]) / period_s
+    k = period_s / mass_kg
+    for j in range(3):
+        dv_L_out[j] = k * (C_BL[0, j] * delivered_B[0] + C_BL[1, j] * delivered_B[1] + C_BL[2, j] * delivered_B[2])
+    if burning:
+        left = 0.0
+        along = 0.0
+        for j in range(3):
+            pending_dv_L[j] -= dv_L_out[j]
+            left += pending_dv_L[j] * pending_dv_L[j]
+            along += pending_dv_L[j] * dv_L_out[j]
+        # Spent once what is left is below the smallest pulse's worth or points back against the burn.
+        if along < 0.0 or left < dv_done_mps * dv_done_mps:
+            for j in range(3):
+                pending_dv_L[j] = 0.0
+    for i in range(group_idx.shape[0]):
+        t = float(on_thruster_out[i])
+        if t > 0.0:
+            totals[0] += t * mdot_kg_s[i]
+            if group_idx[i] < 6:
+                totals[1] += t
+            else:
+                totals[2] += t
+            totals[3] += 1.0
+    return sat

@@ -1,0 +1,140 @@
+"""One navigation-filter step as a single kernel call: predict, hand-over, gated updates, publish.
+
+The relative-navigation app calls :func:`relnav_step` once per 10 Hz cycle; initialisation (rare)
+stays in Python. Records are 1-element views of the software-bus / HAL records (numba reads and
+writes their fields in place), so nothing is copied between the app and the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .estimation import relnav_predict, relnav_update_camera, relnav_update_gnss, relnav_update_lidar
+
+# prm indices
+PRM_Q_ACCEL = 0          # [m^2/s^3] process noise PSD
+PRM_GATE3 = 1            # chi-square gate, 3 dof
+PRM_GATE6 = 2            # chi-square gate, 6 dof
+PRM_GNSS_SR = 3          # [m]
+PRM_GNSS_SV = 4          # [m/s]
+PRM_LIDAR_SR = 5         # [m]
+PRM_LIDAR_SF = 6         # [-] range-proportional sigma
+PRM_LIDAR_SA = 7         # [rad]
+PRM_CAM_S = 8            # [m]
+PRM_BAND = 9             # range bands [lo, hi] for GNSS, lidar, camera (6)
+N_PRM = 15
+# geo rows
+GEO_SENSOR_B = 0         # [m] lidar/camera position rel. CoM, B
+GEO_REFLECTOR = 1        # [m] lidar reflector rel. station port, LVLH
+GEO_CAM_TARGET = 2       # [m] camera target rel. station port, LVLH
+# last_seq indices
+SEQ_GNSS, SEQ_LIDAR, SEQ_CAMERA, SEQ_THR = 0, 1, 2, 3
+SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA = 1, 2, 3
+REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
+
+
+@njit(cache=True)
+def _c_b_lvlh(q, C_LN, out):
+    """C_B_LVLH = C(q_BN) C_LN^T."""
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    c00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
+    c01 = 2.0 * (q1 * q2 + q0 * q3)
+    c02 = 2.0 * (q1 * q3 - q0 * q2)
+    c10 = 2.0 * (q1 * q2 - q0 * q3)
+    c11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
+    c12 = 2.0 * (q2 * q3 + q0 * q1)
+    c20 = 2.0 * (q1 * q3 + q0 * q2)
+    c21 = 2.0 * (q2 * q3 - q0 * q1)
+    c22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
+    for j in range(3):
+        a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]
+        out[0, j] = c00 * a + c01 * b + c02 * c
+        out[1, j] = c10 * a + c11 * b + c12 * c
+        out[2, j] = c20 * a + c21 * b + c22 * c
+
+
+@njit(cache=True)
+def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, att, orbit, thr, gnss, lidar, cam,
+                out):
+    """Advance the relative-navigation EKF to now and fuse every new, in-band, valid measurement.
+
+    Parameters
+    ----------
+    x, P, work : filter state (6,), covariance (6, 6), ``estimation.WORK_SHAPE`` scratch.
+    dv : (3,) scratch for the thruster delta-v of the period.
+    C_B_LVLH : (3, 3) out, rotation LVLH -> B from the attitude estimate (when it is valid).
+    h_offset : (6,) GNSS measurement offset [station port rel. station CoM (3) m, 0, 0, 0], LVLH.
+    geo : (3, 3) rows GEO_SENSOR_B, GEO_REFLECTOR, GEO_CAM_TARGET. prm : (N_PRM,) parameters.
+    last_seq : (4,) int64 in/out, ``seq`` of the last GNSS, lidar, camera sample and thruster period used.
+    dt_s : [s] time since the last step.
+    att, orbit, thr : 1-element views of ATT_STATE, ORBIT_REF, THRUSTER_PERIOD.
+    gnss, lidar, cam : 1-element views of DEV_GNSS_REL, DEV_LIDAR, DEV_CAMERA.
+    out : 1-element view of NAV_STATE: r, v, sigmas, sensor, accepted and rejected are written.
+
+    Returns
+    -------
+    int : the sensor last used (0 none) OR'ed with ``1 << (REJECT_SHIFT + sensor)`` per rejection.
+
+    Notes
+    -----
+    Hand-over by range and validity: a sample is used when its own measured range lies in the
+    sensor's band (GNSS beyond 200 m, lidar inside 5 km, camera inside 150 m in the shipped
+    configuration). Lidar and camera need a valid attitude to map B into LVLH.
+    """
+    result = 0
+    att_ok = att[0].valid != 0
+    if att_ok:
+        _c_b_lvlh(att[0].q_BN, orbit[0].C_LVLH_N, C_B_LVLH)
+    o = out[0]
+    for i in range(3):
+        dv[i] = 0.0
+    t = thr[0]
+    if t.seq != last_seq[SEQ_THR]:
+        last_seq[SEQ_THR] = t.seq
+        for i in range(3):
+            dv[i] = t.dv_LVLH_mps[i]
+    if dt_s > 0.0:
+        relnav_predict(x, P, orbit[0].n_rad_s, dt_s, dv, prm[PRM_Q_ACCEL], work)
+    g = gnss[0]
+    if g.seq != last_seq[SEQ_GNSS]:
+        last_seq[SEQ_GNSS] = g.seq
+        rng = math.sqrt((g.r_LVLH_m[0] - h_offset[0]) ** 2 + (g.r_LVLH_m[1] - h_offset[1]) ** 2
+                        + (g.r_LVLH_m[2] - h_offset[2]) ** 2)
+        if g.valid != 0 and prm[PRM_BAND] <= rng <= prm[PRM_BAND + 1]:
+            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, h_offset, prm[PRM_GNSS_SR],
+                                       prm[PRM_GNSS_SV], prm[PRM_GATE6], work)
+            result = _count(o, ok, SENSOR_GNSS, result)
+    li = lidar[0]
+    if li.seq != last_seq[SEQ_LIDAR]:
+        last_seq[SEQ_LIDAR] = li.seq
+        if li.valid != 0 and att_ok and prm[PRM_BAND + 2] <= li.range_m <= prm[PRM_BAND + 3]:
+            ok, _ = relnav_update_lidar(x, P, li.range_m, li.az_rad, li.el_rad, C_B_LVLH, geo[GEO_SENSOR_B],
+                                        geo[GEO_REFLECTOR], prm[PRM_LIDAR_SR], prm[PRM_LIDAR_SF],
+                                        prm[PRM_LIDAR_SA], prm[PRM_GATE3], work)
+            result = _count(o, ok, SENSOR_LIDAR, result)
+    c = cam[0]
+    if c.seq != last_seq[SEQ_CAMERA]:
+        last_seq[SEQ_CAMERA] = c.seq
+        rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
+        if c.valid != 0 and att_ok and prm[PRM_BAND + 4] <= rng <= prm[PRM_BAND + 5]:
+            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, geo[GEO_SENSOR_B], geo[GEO_CAM_TARGET],
+                                         prm[PRM_CAM_S], prm[PRM_GATE3], work)
+            result = _count(o, ok, SENSOR_CAMERA, result)
+    for i in range(3):
+        o.r_LVLH_m[i] = x[i]
+        o.v_LVLH_mps[i] = x[3 + i]
+        o.sigma_r_m[i] = math.sqrt(max(P[i, i], 0.0))
+        o.sigma_v_mps[i] = math.sqrt(max(P[3 + i, 3 + i], 0.0))
+    return result
+
+
+@njit(cache=True)
+def _count(o, accepted, sensor, result):
+    if accepted:
+        o.accepted += 1
+        o.sensor = sensor
+        return (result & ~0xF) | sensor
+    o.rejected += 1
+    return result | (1 << (REJECT_SHIFT + sensor))
