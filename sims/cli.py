@@ -15,6 +15,8 @@ _AREAS = (
     "telemetry.cli",
     "sims.commands",
     "sims.timing",
+    "sims.report",
+    "sims.campaign",
 )
 
 
