@@ -15,6 +15,7 @@ _AREAS = (
     "telemetry.cli",
     "sims.commands",
     "sims.timing",
+    "sims.hil",
     "sims.report",
     "sims.campaign",
 )
