@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from telemetry.dictionary import TM_BY_NAME, record_dtype
+from telemetry.dictionary import N_HEATER_ZONES, TM_BY_NAME, record_dtype
 
 _HEADER = [("t_ns", "<i8"), ("seq", "<u4")]
 
@@ -37,7 +37,20 @@ INTERNAL: dict[str, np.dtype] = {
     # Thruster control -> navigation: what this control period's pulses deliver.
     "THRUSTER_PERIOD": np.dtype(_HEADER + [
         ("force_B_N", "<f8", (3,)),        # [N] mean force the on-times deliver over the period, B
+        ("torque_B_Nm", "<f8", (3,)),      # [N m] mean torque the on-times deliver over the period, B
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
+    ]),
+    # Thermal control -> FDIR: is each zone's active heater actually heating?
+    "HEATER_CHECK": np.dtype(_HEADER + [
+        ("fall_C", "<f8", (N_HEATER_ZONES,)),  # [degC] fall of the filtered zone temperature since the
+                                               # active heater reached full duty; 0 below full duty
+        ("full_s", "<f8", (N_HEATER_ZONES,)),  # [s] time the active heater has been at full duty
+    ]),
+    # Attitude control -> FDIR: do the thrusters do what they are commanded to?
+    "THRUSTER_CHECK": np.dtype(_HEADER + [
+        ("alpha_resid_rad_s2", "<f4"),     # [rad/s^2] |measured - predicted angular acceleration|, B
+        ("accel_resid_mps2", "<f4"),       # [m/s^2] |measured - predicted acceleration|, LVLH (nan: not computed)
+        ("response_ratio", "<f4"),         # [-] measured / predicted dv along the command (nan: not computed)
     ]),
     # Mode manager output read by every app that behaves per mode.
     "MODE": np.dtype(_HEADER + [

@@ -15,11 +15,13 @@ from fsw.app import Bus, ConfigError
 from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
 from fsw.apps.docking import DockingMonitor
+from fsw.apps.fdir import FaultProtection
 from fsw.apps.guidance import ApproachGuidance
 from fsw.apps.housekeeping import Housekeeping
 from fsw.apps.modes import ModeManager
 from fsw.apps.navigation import RelativeNavigation
 from fsw.apps.orbit_ref import OrbitReference
+from fsw.apps.thermal import ThermalControl
 from fsw.apps.thrusters import ThrusterControl
 from fsw.config_loader import load_vehicle, read_toml
 from fsw.downlink import Downlink
@@ -27,9 +29,10 @@ from fsw.executive.events import EventService
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
 from hal.interface import Hal
-from telemetry.dictionary import MODES
+from telemetry.dictionary import ABORT_TRIGGERS, MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
+ABORT_TRIGGER_FDIR = next(code for code, name in ABORT_TRIGGERS.items() if name == "FDIR")
 EXECUTIVE_SOURCE_ID = 255
 
 
@@ -77,6 +80,9 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     gnc = read_toml(gnc_path)
     vehicle = load_vehicle(config_dir / "vehicle.toml")
     bus = Bus()
+    # Device records are on the bus too, so monitors (FDIR) watch exactly what the apps read.
+    for name, record in {**hal.sensors, **hal.actuators}.items():
+        bus.publish(name, "hal", record)
     task_ids: dict[str, int] = {row["task"]: i for i, row in enumerate(cfg["schedule"])}
     downlink = Downlink(downlink_sink)
 
@@ -107,8 +113,18 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
     docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
     thruster_control = ThrusterControl("thruster_control", bus, events, hal, vehicle, period_s("thruster_control"))
+    thermal = ThermalControl("thermal", bus, events, hal, config_dir / "thermal.toml", commanding=commanding)
+    responders = {
+        "HOLD": lambda r: guidance.hold(r.t_ns),
+        "RETREAT": lambda r: guidance.retreat(r.t_ns),
+        "CAM": lambda r: guidance.cam(ABORT_TRIGGER_FDIR, r.t_ns),
+        "SAFE": lambda r: modes.request("SAFE", "fdir", r.t_ns),
+        "MODE": lambda r: modes.request(r.mode, "fdir", r.t_ns),
+        "SWITCH_UNIT": lambda r: thermal.switch_unit(r.device, r.zone, r.t_ns),
+    }
+    fdir = FaultProtection("fdir", bus, events, config_dir / "fdir.toml", responders, commanding=commanding)
     apps = {app.name: app for app in (modes, commanding, housekeeping, orbit_ref, navigation, attitude, guidance,
-                                      docking, thruster_control)}
+                                      docking, thruster_control, thermal, fdir)}
 
     schedule = table.build(apps)
     executive = Executive(schedule, clock, events=events, pre_frame=_chain(_overridden(hal, "poll"), pre_frame),

@@ -27,6 +27,7 @@ from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
 
 log = logging.getLogger(__name__)
 RUN_FILES = ("telemetry.ccsds", "events.log", "summary.json")
+WARM_UP_S = 2.0  # [s] of mission time flown by the throw-away warm-up run
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
 POST_CAPTURE_S = 10.0
 NS_PER_S = 1_000_000_000
@@ -87,6 +88,22 @@ def write_summary(out: Path, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def warm_up(sc, seconds: float = WARM_UP_S) -> float:
+    """Fly a throw-away copy of the run for a few seconds so numba loads (or compiles) its kernels.
+
+    A flight build has no JIT; without this the first frames of a run would carry the load time
+    (milliseconds per kernel) as overruns. Paths first taken later (docking camera updates, CAM
+    selection) still show their one-off load as an overrun event. Returns the wall time spent.
+    """
+    t0 = time.perf_counter()
+    truth = Truth(sc, seed=sc.seed)
+    step_truth = truth.step
+    flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
+                          overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth())
+    flight.executive.run(until_ns=int(seconds * NS_PER_S))
+    return time.perf_counter() - t0
+
+
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
             write_report: bool = False) -> dict:
@@ -101,6 +118,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     if not duration_s > 0:
         raise ValueError(f"--duration must be > 0 s, got {duration_s}")
     out = prepare_run_folder(out_dir)
+    warm_up_s = warm_up(sc)
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
     clock = SimClock(sc.minor_frame_ns)
@@ -142,6 +160,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
         log_sink.close()
     wall_s = time.perf_counter() - wall0
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
+    summary["warm_up_wall_s"] = warm_up_s
     write_summary(out, summary)
     if write_report:
         from sims.report import write_report as _write_report  # matplotlib only when asked

@@ -9,6 +9,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
+from fsw.core.control import thruster_torque_check
 from fsw.core.estimation import WORK_SHAPE, mekf_propagate, mekf_update_star_tracker
 from telemetry.dictionary import MODES
 
@@ -33,6 +34,7 @@ class AttitudeControl(App):
         self.K = a.array("K_Nm", (3,), 0.0)
         self.Pg = a.array("P_Nms", (3,), 0.0)
         self.u_max = a.array("u_max_Nm", (3,), 0.0)
+        self.check_tau = a.float("thruster_check_tau_s", 0.0)
         self.C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
         if not np.allclose(self.C_RL @ self.C_RL.T, np.eye(3), atol=1e-9):
             raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
@@ -41,6 +43,11 @@ class AttitudeControl(App):
         self.st = hal.sensor("DEV_STAR_TRACKER")
         self.out = bus.publish("ATT_STATE", name)
         self.torque = bus.publish("TORQUE_CMD", name)
+        self.check = bus.publish("THRUSTER_CHECK", name)
+        self.check["accel_resid_mps2"] = np.nan  # translation response checks are not computed yet
+        self.check["response_ratio"] = np.nan
+        self._omega_prev = np.zeros(3)
+        self._resid = np.zeros(3)
         self.q = np.array([1.0, 0.0, 0.0, 0.0])
         self.bias = np.zeros(3)
         self.P = np.zeros((6, 6))
@@ -58,6 +65,8 @@ class AttitudeControl(App):
     def start(self) -> None:
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.mode = self.bus.get("MODE", self.name)
+        self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
+        self._thr_torque = self.thr["torque_B_Nm"]
         self._C_LN = self.orbit["C_LVLH_N"]
         self._w_LN = self.orbit["omega_LN_L_rad_s"]
         self._gyro_w = self.gyro["omega_BN_B_rad_s"]
@@ -78,11 +87,21 @@ class AttitudeControl(App):
                 self.P[3 + i, 3 + i] = self.init_bias ** 2
             self.initialised = True
             self._t_ns = t_ns
+            self.omega[:] = self._gyro_w
+            self._omega_prev[:] = self._gyro_w
             self.emit(EVT_ATT_INIT, "INFO", "attitude initialised from the star tracker")
             new_st = False
         dt = (t_ns - self._t_ns) / NS_PER_S
         if dt > 0.0 and self.gyro["valid"]:
             mekf_propagate(self.q, self.bias, self.P, self._gyro_w, dt, self.arw, self.rrw, self.work, self.omega)
+        if dt > 0.0:
+            resid = thruster_torque_check(self.omega, self._omega_prev, self._thr_torque, self.I, dt, self.check_tau,
+                                          self._resid)
+            chk = self.check
+            chk["alpha_resid_rad_s2"] = resid
+            chk["t_ns"] = t_ns
+            chk["seq"] += 1
+        self._omega_prev[:] = self.omega
         self._t_ns = t_ns
         if new_st:
             ok, d2 = mekf_update_star_tracker(self.q, self.bias, self.P, self._st_q, self.st_sigma, self.gate,

@@ -97,7 +97,7 @@ class ApproachGuidance(App):
         self._xburn = np.zeros(6)
         self._cam_report = np.zeros(3)
         self.phase = PHASE["IDLE"]
-        self.hold = start_hold         # index of the hold we are at or heading to
+        self.hold_index = start_hold         # index of the hold we are at or heading to
         self.target = start_hold       # segment target index (CONTACT for the port)
         self.hold_target_r = np.zeros(3)
         self.retries = 0
@@ -138,8 +138,8 @@ class ApproachGuidance(App):
     def _enter(self, phase: str, t_ns: int) -> None:
         self.phase = PHASE[phase]
         self._phase_t0 = t_ns
-        self.emit(EVT_PHASE, "INFO", f"guidance {phase} hold {self.hold} target {self.target}",
-                  (float(self.hold), float(self.target)))
+        self.emit(EVT_PHASE, "INFO", f"guidance {phase} hold {self.hold_index} target {self.target}",
+                  (float(self.hold_index), float(self.target)))
 
     def _impulse(self, dv, t_ns: int, why: str) -> None:
         c = self.cmd
@@ -159,7 +159,7 @@ class ApproachGuidance(App):
         if retreat and not far:
             self._enter("RETREAT", t_ns)
         elif far:
-            tof = self.phasing_tof if self.hold < 0 else self.transfer_tof
+            tof = self.phasing_tof if self.hold_index < 0 else self.transfer_tof
             self._tof_ns = int(tof * NS_PER_S)
             self._midcourse_done = 0
             self._enter("TRANSFER", t_ns)
@@ -178,7 +178,7 @@ class ApproachGuidance(App):
             self._impulse(self._dv1.copy(), t_ns, why)
 
     def _arrive(self, hold: int, t_ns: int) -> None:
-        self.hold = hold
+        self.hold_index = hold
         self.hold_target_r = self.r_hold[hold].copy()
         self._set_mode(self._mode_at_hold(hold), t_ns)
         self._enter("STATION_KEEP", t_ns)
@@ -214,17 +214,37 @@ class ApproachGuidance(App):
         self.cmd["translation_enabled"] = 0
         self.emit(EVT_DOCKED, "INFO", "docked: capture confirmed", (0.0, 0.0))
 
-    def _cmd_hold(self, args, t_ns):
+    def hold(self, t_ns: int) -> tuple[bool, str]:
+        """Station-keep where the vehicle is until RESUME (ground HOLD or FDIR)."""
         if self.phase in (PHASE["CAM"], PHASE["DOCKED"]):
-            raise CommandRejected("ILLEGAL_IN_MODE", "no HOLD after CAM or docking")
-        if self._saved is None:
-            self._saved = (self.phase, self.target, self.modes.mode)
+            return False, "no HOLD after CAM or docking"
+        saved = self._saved or (self.phase, self.target, self.modes.mode)
         if not self._set_mode("HOLD", t_ns):
-            raise CommandRejected("ILLEGAL_IN_MODE", f"HOLD not allowed from {self.modes.mode}")
+            return False, f"HOLD not allowed from {self.modes.mode}"
+        self._saved = saved
         self.hold_target_r = self._r.copy()
         self.phase = PHASE["STATION_KEEP"]
         self._phase_t0 = t_ns
         self._holding_by_command = True
+        return True, "ok"
+
+    def retreat(self, t_ns: int) -> tuple[bool, str]:
+        """Go back to the nearest hold point behind the vehicle (ground RETREAT or FDIR)."""
+        if self.phase in (PHASE["CAM"], PHASE["DOCKED"]):
+            return False, "no RETREAT after CAM or docking"
+        back = self._previous_hold()
+        if back is None:
+            return False, "no hold point behind the vehicle"
+        self._saved = None
+        self._holding_by_command = False
+        self.hold_index = back
+        self._start_segment(back, t_ns, retreat=True)
+        return True, "ok"
+
+    def _cmd_hold(self, args, t_ns):
+        ok, reason = self.hold(t_ns)
+        if not ok:
+            raise CommandRejected("ILLEGAL_IN_MODE", reason)
 
     def _cmd_resume(self, args, t_ns):
         if self._saved is None:
@@ -234,22 +254,16 @@ class ApproachGuidance(App):
         self._holding_by_command = False
         if phase == PHASE["STATION_KEEP"]:
             self._set_mode(mode, t_ns)
-            self.hold_target_r = self.r_hold[self.hold].copy()
+            self.hold_target_r = self.r_hold[self.hold_index].copy()
             self.phase = phase
             self._phase_t0 = t_ns
         else:
             self._start_segment(target, t_ns, retreat=phase == PHASE["RETREAT"])
 
     def _cmd_retreat(self, args, t_ns):
-        if self.phase in (PHASE["CAM"], PHASE["DOCKED"]):
-            raise CommandRejected("ILLEGAL_IN_MODE", "no RETREAT after CAM or docking")
-        self._saved = None
-        self._holding_by_command = False
-        back = self._previous_hold()
-        if back is None:
-            raise CommandRejected("ILLEGAL_IN_MODE", "no hold point behind the vehicle")
-        self.hold = back
-        self._start_segment(back, t_ns, retreat=True)
+        ok, reason = self.retreat(t_ns)
+        if not ok:
+            raise CommandRejected("ILLEGAL_IN_MODE", reason)
 
     def _previous_hold(self):
         """Nearest hold point farther out than the vehicle (by axial distance of its port)."""
@@ -267,7 +281,7 @@ class ApproachGuidance(App):
         if phase == PHASE["IDLE"]:
             if nav_ok:
                 if self._start_hold < 0:
-                    self.hold = -1
+                    self.hold_index = -1
                     self._start_segment(0, t_ns)
                 else:
                     self._arrive(self._start_hold, t_ns)
@@ -316,7 +330,7 @@ class ApproachGuidance(App):
             self._arrive(self.target, t_ns)
 
     def _go_no_go(self, t_ns: int) -> None:
-        i = self.hold
+        i = self.hold_index
         code = go_no_go(self._r, self._v, self.r_hold[i], self.pos_tol[i], self.vel_tol[i], bool(self.nav["valid"]))
         self.state["go"] = code == 0
         self.hold_time_log[i] = self.hold_time_log.get(i, 0.0) + (t_ns - self._phase_t0) / NS_PER_S
@@ -345,7 +359,7 @@ class ApproachGuidance(App):
         s["t_ns"] = t_ns
         s["seq"] += 1
         s["phase"] = self.phase
-        s["hold_index"] = max(self.hold, 0)
+        s["hold_index"] = max(self.hold_index, 0)
         tgt = self.hold_target_r if self.phase == PHASE["STATION_KEEP"] else (
             self.r_hold[self.target] if self.target != CONTACT else -self.port_L)
         s["target_r_LVLH_m"] = tgt

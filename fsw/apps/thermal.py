@@ -33,14 +33,6 @@ EVT_THERMISTOR_SWITCHED = 704
 EVT_SETPOINT_CHANGED = 705
 EVT_PERIOD_MISMATCH = 706
 
-# Internal record for FDIR's heater-failed watchpoints. Belongs in fsw/messages.INTERNAL; published
-# from here (Bus.publish(record=...)) until it is there. fdir.toml declares it as pending.
-HEATER_CHECK_DTYPE = np.dtype([
-    ("t_ns", "<i8"), ("seq", "<u4"),
-    ("fall_C", "<f8", (N_HEATER_ZONES,)),  # [degC] fall of the filtered zone temperature since the
-                                           # active heater reached full duty; 0 below full duty
-    ("full_s", "<f8", (N_HEATER_ZONES,)),  # [s] time the active heater has been at full duty
-])
 
 
 def _zone_sections(doc: dict, path: Path) -> list[Section]:
@@ -112,7 +104,7 @@ class ThermalControl(App):
         self.therm = hal.sensor("DEV_THERMISTORS")
         self.heaters = hal.actuator("ACT_HEATERS")
         self.out = bus.publish("THERMAL_ZONES", name)
-        self.check = bus.publish("HEATER_CHECK", name, np.zeros((), HEATER_CHECK_DTYPE))
+        self.check = bus.publish("HEATER_CHECK", name)
         self.out["power_limit_W"] = self.power_limit_W
 
         self.unit = np.zeros(n, np.int64)

@@ -64,6 +64,7 @@ class ThrusterControl(App):
         self._accel = self.gcmd["accel_LVLH_mps2"]
         self._torque = self.tcmd["torque_B_Nm"]
         self._force_out = self.out["force_B_N"]
+        self._torque_out = self.out["torque_B_Nm"]
         self._dv_out = self.out["dv_LVLH_mps"]
         self._zero3 = np.zeros(3)
 
@@ -81,13 +82,15 @@ class ThrusterControl(App):
         if int(self.mode["mode"]) in _THRUSTERS_OFF or not self.att["valid"]:
             self._on[:] = 0.0
             self._force_out[:] = 0.0
+            self._torque_out[:] = 0.0
             self._dv_out[:] = 0.0
         else:
             accel = self._accel if g["translation_enabled"] else self._zero3
             thruster_control_step(self._q, self._C_LN, accel, self.pending_dv, _DV_DONE_MPS, self._torque,
                                   self.v.mass_kg - self.totals[0], self.period_s, self.authority, self.t_min,
                                   self.v.group_idx, self.mdot_kg_s, self.carry, self.on_group, self._on,
-                                  self.C_BL, self.force_B, self._force_out, self._dv_out, self.totals)
+                                  self.C_BL, self.force_B, self._force_out, self._torque_out, self._dv_out,
+                                  self.totals)
             p = self.prop
             p["prop_used_kg"] = self.totals[0]
             p["trans_on_time_s"] = self.totals[1]

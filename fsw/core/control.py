@@ -136,7 +136,7 @@ def frame_on_times(on_period_s, frame_index, frame_s, on_frame_out):
 @njit(cache=True)
 def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque_B, mass_kg, period_s, authority,
                           t_min_s, group_idx, mdot_kg_s, carry, on_group, on_thruster_out, C_BL, force_B,
-                          delivered_B, dv_L_out, totals):
+                          delivered_B, delivered_torque_B, dv_L_out, totals):
     """One control period of thruster control: commanded acceleration or impulse + torque -> on-times.
 
     Parameters
@@ -153,6 +153,7 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
     on_thruster_out : (n,) out, on-time per thruster [s] (may be the float32 actuator record).
     C_BL, force_B, delivered_B : (3, 3), (3,), (3,) scratch / outputs: rotation LVLH -> B, the
         force asked [N] and the mean force the pulses deliver [N], B.
+    delivered_torque_B : (3,) out, [N m] mean torque the pulses deliver, B.
     dv_L_out : (3,) out, [m/s] delta-v the pulses deliver over the period, LVLH.
     totals : (4,) in/out accumulators: propellant used [kg], translation on-time [s],
         attitude on-time [s], pulses.
@@ -188,6 +189,8 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
                             on_thruster_out)
     for c in range(3):
         delivered_B[c] = (on_group[2 * c] * authority[2 * c] - on_group[2 * c + 1] * authority[2 * c + 1]) / period_s
+        g = 6 + 2 * c
+        delivered_torque_B[c] = (on_group[g] * authority[g] - on_group[g + 1] * authority[g + 1]) / period_s
     k = period_s / mass_kg
     for j in range(3):
         dv_L_out[j] = k * (C_BL[0, j] * delivered_B[0] + C_BL[1, j] * delivered_B[1] + C_BL[2, j] * delivered_B[2])
@@ -212,3 +215,43 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
                 totals[2] += t
             totals[3] += 1.0
     return sat
+
+
+@njit(cache=True)
+def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, inertia_B, dt_s, tau_s, resid_f):
+    """Low-pass residual between measured and predicted angular acceleration (thruster health).
+
+    Parameters
+    ----------
+    omega_B, omega_prev_B : (3,) [rad/s] estimated body rate now and one step ago, B.
+    torque_prev_B : (3,) [N m] mean torque the thrusters were commanded to deliver over that step.
+    inertia_B : (3, 3) [kg m^2] inertia, B. dt_s : [s] step. tau_s : [s] low-pass time constant.
+    resid_f : (3,) in/out, [rad/s^2] filtered residual.
+
+    Returns
+    -------
+    float : [rad/s^2] norm of the filtered residual.
+
+    Notes
+    -----
+    alpha_meas = (omega - omega_prev) / dt; alpha_pred = I^-1 (T - omega x I omega) (Euler's
+    equation); the first-order filter (gain dt / (tau + dt)) averages out gyro noise, which the
+    difference of two samples amplifies. A stuck-on or failed-off attitude thruster leaves a
+    residual of the size of its couple over the inertia.
+    """
+    w0, w1, w2 = omega_B[0], omega_B[1], omega_B[2]
+    h0 = inertia_B[0, 0] * w0 + inertia_B[0, 1] * w1 + inertia_B[0, 2] * w2
+    h1 = inertia_B[1, 0] * w0 + inertia_B[1, 1] * w1 + inertia_B[1, 2] * w2
+    h2 = inertia_B[2, 0] * w0 + inertia_B[2, 1] * w1 + inertia_B[2, 2] * w2
+    net0 = torque_prev_B[0] - (w1 * h2 - w2 * h1)
+    net1 = torque_prev_B[1] - (w2 * h0 - w0 * h2)
+    net2 = torque_prev_B[2] - (w0 * h1 - w1 * h0)
+    g = dt_s / (tau_s + dt_s)
+    total = 0.0
+    for i in range(3):
+        # inertia is diagonal in the vehicle table; the off-diagonal terms enter through h only
+        pred = (net0, net1, net2)[i] / inertia_B[i, i]
+        meas = (omega_B[i] - omega_prev_B[i]) / dt_s
+        resid_f[i] += g * ((meas - pred) - resid_f[i])
+        total += resid_f[i] * resid_f[i]
+    return total ** 0.5
