@@ -256,8 +256,9 @@ class RowLog:
 
 
 def _meta(scenario: str, seed: int, duration_s: float | None, sc) -> dict:
-    return {"scenario": str(scenario), "seed": int(seed), "duration_s": duration_s,
-            "dispersions": {k: dict(v.items()) for k, v in sc.dispersions.items()}}
+    meta = {"scenario": str(scenario), "seed": int(seed), "duration_s": duration_s,
+            "dispersions": sc.raw["dispersions"]}
+    return json.loads(json.dumps(meta))  # as it will read back from campaign.json
 
 
 def _check_meta(out: Path, meta: dict) -> None:
@@ -267,8 +268,9 @@ def _check_meta(out: Path, meta: dict) -> None:
     old = json.loads(path.read_text())
     for key in ("scenario", "seed", "duration_s", "dispersions"):
         if old.get(key) != meta[key]:
-            raise CampaignError(f"{out}: holds a campaign with a different {key} ({old.get(key)!r}, now "
-                                f"{meta[key]!r}); resume it with the same arguments or choose another --out")
+            was = "" if key == "dispersions" else f" ({old.get(key)!r}, now {meta[key]!r})"
+            raise CampaignError(f"{out}: holds a campaign with a different {key}{was}; resume it with the same "
+                                f"arguments and scenario file, or choose another --out")
 
 
 # ---------------------------------------------------------------------------------------------- Dask
@@ -387,7 +389,7 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     den = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
 
 
 def _limit(limits, key):
@@ -435,7 +437,7 @@ def summarise(rows: list[dict], limits, meta: dict) -> dict:
         out: dict = {}
         for r in rows:
             v = r.get(key)
-            for item in (v.split(";") if key == "failed_limits" else [v]):
+            for item in ((v or "").split(";") if key == "failed_limits" else [v]):
                 if item not in (None, ""):
                     out[str(item)] = out.get(str(item), 0) + 1
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
