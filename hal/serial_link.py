@@ -493,15 +493,20 @@ class SerialBackend(Hal):
                 continue
             cfg = self.configs[li]
             self._send_tick(li, n)
-            wait_s = cfg.lockstep_retry_s if self._degraded[li] else cfg.lockstep_timeout_s
-            deadline = time.perf_counter() + wait_s
+            now = time.perf_counter()
+            # a lost tick or marker is re-asked every retry period; the far end answers a repeat without stepping
+            deadline = now + (cfg.lockstep_retry_s if self._degraded[li] else cfg.lockstep_timeout_s)
+            resend = now + cfg.lockstep_retry_s
             while self._echo[li] < n and not self.peer_ended:
-                left = deadline - time.perf_counter()
-                if left <= 0:
+                now = time.perf_counter()
+                if now >= deadline:
                     link.stats.tick_timeouts += 1
                     self._degraded[li] = True
                     break
-                self._dispatch(link, link.receive(block_s=left), t_ns, li)
+                if now >= resend:
+                    self._send_tick(li, n)
+                    resend = now + cfg.lockstep_retry_s
+                self._dispatch(link, link.receive(block_s=min(deadline, resend) - now), t_ns, li)
             else:
                 self._degraded[li] = False
         self._update_stale(t_ns)

@@ -112,9 +112,16 @@ class LineEmulator:
         tx_seed, rx_seed = np.random.SeedSequence(faults.seed).spawn(2)
         self._tx_rng = np.random.default_rng(tx_seed)
         self._rx_rng = np.random.default_rng(rx_seed)
-        t0 = perf_ns()
-        self.now_s = now_s or (lambda: (perf_ns() - t0) / NS_PER_S)
+        self._t0 = perf_ns()
+        self._now_s = now_s
         self.counters = LineCounters()
+
+    def now_s(self) -> float:
+        """[s] since the link came up (the handshake)."""
+        return self._now_s() if self._now_s is not None else (perf_ns() - self._t0) / NS_PER_S
+
+    def restart_clock(self) -> None:
+        self._t0 = perf_ns()
 
     @staticmethod
     def _corrupt(data: bytes, ber: float, drop: float, rng) -> tuple[bytes, int, int]:
@@ -346,6 +353,7 @@ class BenchDevice:
                      for dev in ACTUATORS if dev in link.devices}
         self._tick = tm_codec(TICK)
         self._started = False
+        self._last_tick = -1
         self._hung_up = False
         self.ticks = 0
 
@@ -411,11 +419,18 @@ class BenchDevice:
             return
         if n == END_OF_RUN:
             if self.result.stop_reason == "running":
+                if self.lockstep and self.frame == self._last_tick:
+                    # the flight's last frame sent its actuators: step it, as SIL's post_frame does
+                    self.truth.step()
+                    self.frame += 1
                 self.result.stop_reason = "flight ended the run"
             return
         self.ticks += 1
-        if n == 0:
+        self._last_tick = max(self._last_tick, n)
+        if n == 0 and not self._started:
             self._started = True
+            if self.line is not None:
+                self.line.restart_clock()   # fault times count from the handshake
         if self.lockstep:
             while self.frame < n and self.result.stop_reason == "running":
                 self._step()
