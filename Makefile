@@ -32,6 +32,23 @@ bench: $(STAMP)
 bench-baseline: $(STAMP)
 	QZ_BENCH_REQUIRE_ALL=1 QZ_BENCH_COMPARE=0 $(BENCH) --benchmark-save=baseline
 
+# Hardware-in-the-loop (sims/hil.py). No PORT: a pseudo-terminal pair, the bench device emulator and the flight
+# software as two processes, final_approach flown to docking in lockstep. PORT=/dev/ttyUSB0: the flight software
+# against that port (a bench device or `qz bench-device` on the far end; HIL_ARGS= for real time). CHECK=1: then
+# the slow test that lockstep HIL docks exactly as SIL. PORT is not taken from the environment.
+PORT :=
+HIL_ARGS ?= --lockstep
+.PHONY: hil
+hil: $(STAMP)
+ifeq ($(strip $(PORT)),)
+	$(BIN)/qz hil --pty --scenario final_approach $(HIL_ARGS) --out runs/hil
+else
+	$(BIN)/qz hil --port $(PORT) --scenario final_approach $(HIL_ARGS) --out runs/hil
+endif
+ifneq ($(strip $(CHECK)),)
+	QZ_RUN_SLOW=1 $(BIN)/python -m pytest tests/hil -m slow -p no:randomly
+endif
+
 dict: $(STAMP)
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml

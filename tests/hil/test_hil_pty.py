@@ -3,7 +3,7 @@
 Lockstep HIL must reproduce SIL exactly: same truth state, same flight telemetry. A full docking in lockstep
 takes ~80 s of wall time (~35x real time over a pty), so the default suite compares a fixed 300 s of the
 final approach (hold at 400 m and the start of the closing: thrusters, navigation, guidance all in play)
-and the full docking comparison is ``slow`` (``QZ_RUN_SLOW=1``, run by ``make hil-check``).
+and the full docking comparison is ``slow`` (``QZ_RUN_SLOW=1``, run by ``make hil CHECK=1``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ps
 SCENARIO = "final_approach"
 # flight telemetry that depends on the flight state only (execution times and their events excluded)
 STATE_PACKETS = ("NAV_STATE", "ATT_STATE", "GUIDANCE_STATE", "DOCKING_MONITOR", "PROPULSION", "THERMAL_ZONES")
-run_slow = pytest.mark.skipif(not os.environ.get("QZ_RUN_SLOW"), reason="slow: set QZ_RUN_SLOW=1 (make hil-check)")
+run_slow = pytest.mark.skipif(not os.environ.get("QZ_RUN_SLOW"), reason="slow: set QZ_RUN_SLOW=1 (make hil CHECK=1)")
 
 
 def _packets(path) -> dict[int, list[bytes]]:
