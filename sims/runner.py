@@ -26,6 +26,7 @@ from telemetry.codec import tc_codec
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
 
 log = logging.getLogger(__name__)
+MODE_CODES = {name: code for code, name in MODES.items()}
 RUN_FILES = ("telemetry.ccsds", "events.log", "summary.json")
 WARM_UP_S = 2.0  # [s] of mission time flown by the throw-away warm-up run
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
@@ -61,6 +62,38 @@ class CommandScript:
             if frame_ns >= stop:
                 return
             executive.run(until_ns=stop)
+
+
+class KeepOutWatch:
+    """After a collision-avoidance manoeuvre, the truth's range: when it left the keep-out sphere
+    and how close it came afterwards (sampled once per mission second)."""
+
+    def __init__(self, keep_out_radius_m: float):
+        self.radius = keep_out_radius_m
+        self.cam_t_s = None
+        self.exit_t_s = None
+        self.min_after_exit_m = math.inf
+
+    def update(self, t_s: float, in_cam: bool, range_m: float) -> None:
+        if self.cam_t_s is None:
+            if not in_cam:
+                return
+            self.cam_t_s = t_s
+        if self.exit_t_s is None:
+            if range_m >= self.radius:
+                self.exit_t_s = t_s
+                self.min_after_exit_m = range_m
+        else:
+            self.min_after_exit_m = min(self.min_after_exit_m, range_m)
+
+    def as_dict(self) -> dict | None:
+        if self.cam_t_s is None:
+            return None
+        exited = self.exit_t_s is not None
+        return {"cam_time_s": self.cam_t_s, "keep_out_radius_m": self.radius,
+                "exit_time_s": self.exit_t_s if exited else None,
+                "min_range_after_exit_m": self.min_after_exit_m if exited else None,
+                "reentered": bool(exited and self.min_after_exit_m < self.radius)}
 
 
 def prepare_run_folder(out_dir: str | Path) -> Path:
@@ -136,12 +169,17 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     total_s = int(math.ceil(duration_s))
     stop_reason = "duration"
     capture_end_s = None
+    watch = KeepOutWatch(sc.docking["keep_out_radius_m"])
+    cam_code = MODE_CODES["CAM"]
+    mode_rec = flight.modes.record
     wall0 = time.perf_counter()
     bar = tqdm(total=total_s, unit="s", desc=f"qz sim {sc.name}", disable=not progress, mininterval=0.5)
     try:
         for second in range(total_s):
             script.run_until(flight.executive, (second + 1) * NS_PER_S)
             bar.update(1)
+            watch.update(second + 1.0, int(mode_rec["mode"]) == cam_code,
+                          float(np.linalg.norm(truth.relative_state()[0])))
             if truth.collided:
                 stop_reason = "collision"
                 break
@@ -161,6 +199,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     wall_s = time.perf_counter() - wall0
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
     summary["warm_up_wall_s"] = warm_up_s
+    summary["docking"]["collision_avoidance"] = watch.as_dict()
     write_summary(out, summary)
     if write_report:
         from sims.report import write_report as _write_report  # matplotlib only when asked

@@ -25,7 +25,7 @@ import numpy as np
 
 from hal.devices import SENSORS
 from sims.core.constants import NS_PER_S, SIGMA_W_M2_K4
-from telemetry.dictionary import N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
+from telemetry.dictionary import CMD_BY_NAME, N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 FAULT_KINDS = ("sensor_dropout", "sensor_bias", "thruster_stuck_on", "thruster_failed_off", "heater_open",
@@ -203,7 +203,7 @@ SCHEMA = {
                 "port_LVLH_m": Vec(3), "body_radius_m": POS, "body_length_m": POS},
     "chaser": {"r_LVLH_m": Vec(3), "v_LVLH_mps": Vec(3), "att_error_deg": Vec(3, Num(-180.0, 180.0)),
                "omega_BL_B_deg_s": Vec(3), "attitude_mode": Str(("free", "hold_lvlh"))},
-    "docking": {"capture_ring_radius_m": POS, "restitution": P,
+    "docking": {"capture_ring_radius_m": POS, "restitution": P, "keep_out_radius_m": POS,
                 "limits": {"axial_rate_min_mps": NONNEG, "axial_rate_max_mps": POS, "lateral_rate_max_mps": NONNEG,
                            "lateral_misalignment_max_m": NONNEG, "pitch_max_deg": NONNEG, "yaw_max_deg": NONNEG,
                            "roll_max_deg": NONNEG, "angular_rate_max_deg_s": NONNEG}},
@@ -575,6 +575,14 @@ def _check_physics(raw: dict, v: _Validator) -> None:
             if not ok:
                 v.fail(path + ("value",), f"expected a number or a list of {n} numbers for {target}, got {val!r}")
     for i, c in enumerate(raw["commands"]):
+        cmd = CMD_BY_NAME.get(c["name"])
+        if cmd is None:
+            v.fail(("commands", i, "name"), f"expected a telecommand of the packet dictionary {sorted(CMD_BY_NAME)}, "
+                                            f"got {c['name']!r}")
+        else:
+            arg_names = [a.name for a in cmd.args]
+            if sorted(c["args"]) != sorted(arg_names):
+                v.fail(("commands", i, "args"), f"{c['name']} takes arguments {arg_names}, got {sorted(c['args'])}")
         if c["time_s"] > raw["duration_s"]:
             v.fail(("commands", i, "time_s"), f"expected a time within the run (<= {raw['duration_s']} s), "
                                               f"got {c['time_s']!r}")

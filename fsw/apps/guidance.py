@@ -84,6 +84,7 @@ class ApproachGuidance(App):
         self.cam_horizon_orbits = g.float("cam_horizon_orbits", 0.0)
         self.cam_samples = g.int("cam_samples", 1, 100_000)
         self.cam_min_clear = g.float("cam_min_clear_m", 0.0)
+        self.cam_kos_margin = g.float("cam_kos_margin_m", 0.0)
         self.kos_radius = Section(gnc, path, "docking").float("kos_radius_m", 0.0)
         self.cmd = bus.publish("GUIDANCE_CMD", name)
         self.state = bus.publish("GUIDANCE_STATE", name)
@@ -192,7 +193,8 @@ class ApproachGuidance(App):
         n = float(self.orbit["n_rad_s"])
         horizon = self.cam_horizon_orbits * 2.0 * math.pi / n
         dv = np.zeros(3)
-        choice = cam_select(x, n, self.cam_mags, self.cam_dirs, self.kos_radius, self.cam_min_clear, horizon,
+        choice = cam_select(x, n, self.cam_mags, self.cam_dirs, self.kos_radius + self.cam_kos_margin,
+                            self.cam_min_clear, horizon,
                             self.cam_samples, self._scratch6, self._xburn, dv, self._cam_report)
         self.cam_trigger = trigger
         self._set_mode("CAM", t_ns)

@@ -20,6 +20,7 @@ from fsw.core.navigation import (
     N_PRM,
     PRM_BAND,
     PRM_CAM_S,
+    PRM_DV_FRAC,
     PRM_GATE3,
     PRM_GATE6,
     PRM_GNSS_SR,
@@ -44,6 +45,7 @@ EVT_NAV_INIT = 300
 EVT_NAV_VALID = 301
 EVT_NAV_INVALID = 302
 EVT_NAV_REJECT = 303
+EVT_NAV_RESET = 304
 
 
 class RelativeNavigation(App):
@@ -85,6 +87,9 @@ class RelativeNavigation(App):
         self.prm[PRM_LIDAR_SF] = self.lidar_sf
         self.prm[PRM_LIDAR_SA] = self.lidar_sa
         self.prm[PRM_CAM_S] = self.cam_s
+        self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
+        self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
+        self._rejects = {SENSOR_GNSS: 0, SENSOR_LIDAR: 0, SENSOR_CAMERA: 0}
         self.prm[PRM_BAND:PRM_BAND + 6] = np.concatenate([self.bands[s] for s in ("gnss", "lidar", "camera")])
         self.geo = np.array([self.sensor_B, self.reflector, self.cam_target])
         self.last_seq = np.zeros(4, dtype=np.int64)
@@ -163,13 +168,22 @@ class RelativeNavigation(App):
         result = relnav_step(self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo, self.prm,
                              self.last_seq, dt, *self._views)
         out = self.out
-        if result & 0xF:
+        used = result & 0xF
+        if used:
             self._last_accept_ns = t_ns
+            self._rejects[used] = 0
         if result >> REJECT_SHIFT:
             for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA):
                 if result & (1 << (REJECT_SHIFT + sensor)):
+                    self._rejects[sensor] += 1
                     self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",
                               (float(sensor), 0.0))
+                    if self._rejects[sensor] >= self.max_rejects:
+                        # The filter no longer believes a healthy sensor: start again from its data.
+                        self.emit(EVT_NAV_RESET, "ERROR", f"{self._rejects[sensor]} rejections in a row "
+                                  f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
+                        self._rejects = dict.fromkeys(self._rejects, 0)
+                        self.initialised = False
         valid = t_ns - self._last_accept_ns <= self.timeout_ns and float(out["sigma_r_m"].max()) <= self.max_sr
         out["valid"] = valid
         out["t_ns"] = t_ns

@@ -24,7 +24,8 @@ PRM_LIDAR_SF = 6         # [-] range-proportional sigma
 PRM_LIDAR_SA = 7         # [rad]
 PRM_CAM_S = 8            # [m]
 PRM_BAND = 9             # range bands [lo, hi] for GNSS, lidar, camera (6)
-N_PRM = 15
+PRM_DV_FRAC = 15         # [-] 1-sigma execution error of a commanded delta-v, fraction of its size
+N_PRM = 16
 # geo rows
 GEO_SENSOR_B = 0         # [m] lidar/camera position rel. CoM, B
 GEO_REFLECTOR = 1        # [m] lidar reflector rel. station port, LVLH
@@ -97,6 +98,13 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
             dv[i] = t.dv_LVLH_mps[i]
     if dt_s > 0.0:
         relnav_predict(x, P, orbit[0].n_rad_s, dt_s, dv, prm[PRM_Q_ACCEL], work)
+        # Thrust magnitude and direction errors: the executed delta-v is uncertain in proportion
+        # to its size (thruster tolerance, misalignment), on top of the white acceleration noise.
+        dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
+        if dv2 > 0.0:
+            var = prm[PRM_DV_FRAC] * prm[PRM_DV_FRAC] * dv2
+            for i in range(3):
+                P[3 + i, 3 + i] += var
     g = gnss[0]
     if g.seq != last_seq[SEQ_GNSS]:
         last_seq[SEQ_GNSS] = g.seq
