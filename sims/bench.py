@@ -476,7 +476,9 @@ class BenchDevice:
                     self._service(0.05)
                 if not self._started:
                     self.result.stop_reason = "idle: no handshake from the flight side"
-                clock = WallClock(self.frame_ns)
+                # sleep-only: the emulator's jitter is far below a frame, and spinning would take the CPU the
+                # flight's executive needs for its own frame starts
+                clock = WallClock(self.frame_ns, spin_ns=0)
                 while self.result.stop_reason == "running":
                     clock.wait_next()
                     self._service(0.0)
