@@ -1,0 +1,149 @@
+"""The one-call-per-step kernels the apps use agree with the separate kernels and with numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fsw.config_loader import load_vehicle
+from fsw.core.attitude import quat_to_dcm
+from fsw.core.control import (
+    N_GROUPS,
+    group_authority,
+    thruster_control_step,
+    thruster_group_wrench,
+    thruster_torque_check,
+)
+from fsw.core.estimation import WORK_SHAPE, relnav_predict, relnav_update_lidar
+from fsw.core.navigation import (
+    N_PRM,
+    PRM_BAND,
+    PRM_DV_FRAC,
+    PRM_GATE3,
+    PRM_LIDAR_SA,
+    PRM_LIDAR_SF,
+    PRM_LIDAR_SR,
+    PRM_Q_ACCEL,
+    SENSOR_LIDAR,
+    relnav_step,
+)
+from fsw.messages import new_message
+from hal.devices import new_record
+
+N = 1.1339e-3
+
+
+def rotation(axis, angle):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    return np.r_[np.cos(angle / 2), np.sin(angle / 2) * axis]
+
+
+@pytest.fixture
+def vehicle():
+    return load_vehicle()
+
+
+def authority(vehicle):
+    wrench = np.zeros((N_GROUPS, 6))
+    thruster_group_wrench(vehicle.pos_B_m, vehicle.dir_B, vehicle.thrust_N, vehicle.group_idx, np.zeros(3), wrench)
+    auth, cross = np.zeros(N_GROUPS), np.zeros(N_GROUPS)
+    group_authority(wrench, auth, cross)
+    return auth
+
+
+def test_relnav_step_equals_predict_then_lidar_update():
+    rng = np.random.default_rng(3)
+    x0 = np.array([1.0, -250.0, 0.5, 0.0, 0.2, 0.0])
+    P0 = np.diag([4.0, 9.0, 4.0, 1e-3, 1e-3, 1e-3])
+    q = rotation(rng.normal(size=3), 0.3)
+    C_LN = quat_to_dcm_np(rotation(rng.normal(size=3), 1.0))
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    att["q_BN"], att["valid"] = q, 1
+    orbit["C_LVLH_N"], orbit["n_rad_s"] = C_LN, N
+    gnss, lidar, cam, out = (new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"),
+                             new_message("NAV_STATE"))
+    lidar["range_m"], lidar["az_rad"], lidar["el_rad"], lidar["valid"], lidar["seq"] = 251.0, 0.01, -0.02, 1, 1
+    prm = np.zeros(N_PRM)
+    prm[PRM_Q_ACCEL], prm[PRM_GATE3] = 1e-8, 1e6
+    prm[PRM_LIDAR_SR], prm[PRM_LIDAR_SF], prm[PRM_LIDAR_SA] = 0.02, 1e-3, 8.7e-4
+    prm[PRM_BAND:PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
+    geo = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    x, P, work, C = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE), np.zeros((3, 3))
+    result = relnav_step(x, P, work, np.zeros(3), C, np.zeros(6), geo, prm, np.zeros(4, np.int64), 0.1,
+                         *(r.reshape(1) for r in (att, orbit, thr, gnss, lidar, cam, out)))
+    assert result == SENSOR_LIDAR
+    # the same with the separate kernels
+    x2, P2, work2 = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE)
+    C_B_LVLH = quat_to_dcm_np(q) @ C_LN.T
+    relnav_predict(x2, P2, N, 0.1, np.zeros(3), 1e-8, work2)
+    relnav_update_lidar(x2, P2, 251.0, 0.01, -0.02, C_B_LVLH, geo[0], geo[1], 0.02, 1e-3, 8.7e-4, 1e6, work2)
+    assert np.allclose(C, C_B_LVLH, atol=1e-14)
+    assert np.allclose(x, x2, atol=1e-12) and np.allclose(P, P2, atol=1e-12)
+    assert np.allclose(out["r_LVLH_m"], x[:3]) and np.allclose(out["sigma_v_mps"], np.sqrt(np.diag(P)[3:]))
+    assert out["accepted"] == 1 and out["sensor"] == SENSOR_LIDAR
+
+
+def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
+    prm = np.zeros(N_PRM)
+    prm[PRM_DV_FRAC] = 0.02
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    orbit["n_rad_s"] = N
+    thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
+    recs = (att, orbit, thr, new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"),
+            new_message("NAV_STATE"))
+    P = np.zeros((6, 6))
+    relnav_step(np.zeros(6), P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6), np.zeros((3, 3)),
+                prm, np.zeros(4, np.int64), 1e-9, *(r.reshape(1) for r in recs))
+    assert np.allclose(np.diag(P)[3:], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
+
+
+def quat_to_dcm_np(q):
+    C = np.zeros((3, 3))
+    quat_to_dcm(np.asarray(q, float), C)
+    return C
+
+
+def test_thruster_control_delivers_the_commanded_force_and_accounts_propellant(vehicle):
+    auth = authority(vehicle)
+    q = rotation([0.2, -0.4, 1.0], 0.7)
+    C_LN = quat_to_dcm_np(rotation([1.0, 0.3, 0.0], -0.5))
+    mass, period = 4800.0, 0.1
+    C_BL = quat_to_dcm_np(q) @ C_LN.T
+    force_B = np.array([120.0, -90.0, 60.0])  # every channel above one minimum pulse, below saturation
+    accel_L = C_BL.T @ force_B / mass
+    on = np.zeros(len(vehicle.thruster_names), dtype=np.float32)
+    delivered, torque, dv, totals = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4)
+    mdot = vehicle.thrust_N / (vehicle.isp_s * 9.80665)
+    thruster_control_step(q, C_LN, accel_L, np.zeros(3), 1e-4, np.zeros(3), mass, period, auth,
+                          np.full(N_GROUPS, 0.01), vehicle.group_idx, mdot, np.zeros(6), np.zeros(N_GROUPS), on,
+                          np.zeros((3, 3)), np.zeros(3), delivered, torque, dv, totals)
+    # independent: sum of on-time x thrust x direction over the period
+    force = (on[:, None].astype(float) * vehicle.thrust_N[:, None] * vehicle.dir_B).sum(axis=0) / period
+    assert np.allclose(force, force_B, rtol=1e-5)  # float32 on-times
+    assert np.allclose(dv, C_BL.T @ force * period / mass, rtol=1e-5)
+    assert totals[0] == pytest.approx(float(on.astype(float) @ mdot), rel=1e-6)
+
+
+def test_an_impulse_takes_the_period_and_is_spent_when_delivered(vehicle):
+    auth = authority(vehicle)
+    pending = np.array([0.0, 0.001, 0.0])  # 1 mm/s along V-bar: within one period's authority
+    on = np.zeros(len(vehicle.thruster_names), dtype=np.float32)
+    dv = np.zeros(3)
+    thruster_control_step(np.array([1.0, 0, 0, 0]), np.eye(3), np.array([0.0, 0.05, 0.0]), pending, 1e-4,
+                          np.zeros(3), 5000.0, 0.1, auth, np.full(N_GROUPS, 0.01), vehicle.group_idx,
+                          np.zeros(len(on)), np.zeros(6), np.zeros(N_GROUPS), on, np.zeros((3, 3)), np.zeros(3),
+                          np.zeros(3), np.zeros(3), dv, np.zeros(4))
+    assert dv == pytest.approx([0.0, 0.001, 0.0], abs=1e-6)  # the impulse, not the 0.05 m/s^2 acceleration
+    assert np.all(pending == 0.0)
+
+
+def test_torque_check_residual_is_zero_for_a_consistent_response_and_the_couple_for_a_stuck_thruster():
+    inertia = np.diag([6800.0, 20000.0, 20000.0])
+    torque = np.array([10.0, 0.0, 0.0])  # about a principal axis: omega x I omega stays exactly 0
+    w0 = np.zeros(3)
+    w1 = w0 + torque / np.diag(inertia) * 0.1
+    resid = np.zeros(3)
+    assert thruster_torque_check(w1, w0, torque, inertia, 0.1, 0.0, resid) == pytest.approx(0.0, abs=1e-12)
+    stuck = np.array([0.0, 75.0, 0.0])  # one aft 25 N thruster at 3 m, unseen by the command
+    w2 = w0 + (torque + stuck) / np.diag(inertia) * 0.1
+    assert thruster_torque_check(w2, w0, torque, inertia, 0.1, 0.0, resid) == pytest.approx(75.0 / 20000.0)
