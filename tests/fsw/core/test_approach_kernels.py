@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from fsw_core_refs import N_RAD_S, cw_deriv, rk4_step
 
 from fsw.core.approach import goto_point_accel
-from fsw_core_refs import N_RAD_S, cw_deriv, rk4_step
 
 
 def test_far_from_the_point_the_command_is_the_speed_limit_towards_it():
