@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import serial
 
+from hal import timebase
 from hal.devices import ACTUATORS, SENSORS, new_record
 from hal.interface import Hal
 from telemetry.codec import PacketError, peek_apid, tm_codec
@@ -237,8 +238,8 @@ class SerialLink:
             else:
                 data = port.read(READ_CHUNK) if port.in_waiting else b""
                 if not data and block_s > 0:
-                    deadline = time.perf_counter() + block_s
-                    while not data and time.perf_counter() < deadline:
+                    deadline = timebase.monotonic_s() + block_s
+                    while not data and timebase.monotonic_s() < deadline:
                         time.sleep(50e-6)
                         data = port.read(READ_CHUNK) if port.in_waiting else b""
         except (serial.SerialException, OSError) as exc:
@@ -453,11 +454,11 @@ class SerialBackend(Hal):
         """
         for link in self.links:
             link.open()
-        deadline = time.perf_counter() + timeout_s
+        deadline = timebase.monotonic_s() + timeout_s
         waiting = set(range(len(self.links)))
         next_try = 0.0
         while waiting:
-            now = time.perf_counter()
+            now = timebase.monotonic_s()
             if now > deadline:
                 names = [self.links[i].name for i in sorted(waiting)]
                 raise TimeoutError(f"serial backend: no answer to BENCH_TICK(0) within {timeout_s} s on {names}")
@@ -493,12 +494,12 @@ class SerialBackend(Hal):
                 continue
             cfg = self.configs[li]
             self._send_tick(li, n)
-            now = time.perf_counter()
+            now = timebase.monotonic_s()
             # a lost tick or marker is re-asked every retry period; the far end answers a repeat without stepping
             deadline = now + (cfg.lockstep_retry_s if self._degraded[li] else cfg.lockstep_timeout_s)
             resend = now + cfg.lockstep_retry_s
             while self._echo[li] < n and not self.peer_ended:
-                now = time.perf_counter()
+                now = timebase.monotonic_s()
                 if now >= deadline:
                     link.stats.tick_timeouts += 1
                     self._degraded[li] = True
@@ -586,8 +587,8 @@ class SerialBackend(Hal):
         for li, link in enumerate(self.links):
             if link.connected:
                 self._send_tick(li, END_OF_RUN)
-                deadline = time.perf_counter() + 0.5
-                while link.drain() and time.perf_counter() < deadline:
+                deadline = timebase.monotonic_s() + 0.5
+                while link.drain() and timebase.monotonic_s() < deadline:
                     time.sleep(0.001)
             link.close()
 
