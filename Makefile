@@ -53,6 +53,21 @@ dict: $(STAMP)
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml
 
+# Monte Carlo (sims/campaign.py, qz mc): MC_RUNS final_approach cases on MC_WORKERS local Dask workers.
+# Resumable: run it again after an interruption and the finished cases are kept.
+MC_RUNS ?= 1000
+MC_WORKERS ?= 2
+MC_SPEEDUP_RUNS ?= 40
+.PHONY: mc mc-bench
+
+mc: $(STAMP)
+	$(BIN)/qz mc --scenario final_approach --runs $(MC_RUNS) --workers $(MC_WORKERS) --out runs/mc-final_approach
+
+# Not part of `make bench`: MC_SPEEDUP_RUNS cases on 1 then 2 workers (speed-up), then MC_RUNS cases on 2
+# workers, timed against the 10-minute target. Results: runs/mc-bench/bench.md and bench.json.
+mc-bench: $(STAMP)
+	$(BIN)/qz mc-bench --scenario final_approach --runs $(MC_RUNS) --speedup-runs $(MC_SPEEDUP_RUNS) --out runs/mc-bench
+
 lint: $(STAMP)
 	$(BIN)/ruff check fsw hal telemetry sims tests
 

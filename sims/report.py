@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import fsw
+from sims.campaign import contact_speed_design
 from telemetry.archive import records_to_columns, scan_apid
 from telemetry.dictionary import MODES, SEVERITIES
 
@@ -466,6 +467,8 @@ def section_thermal(run: RunData) -> Section:
         ax2.fill_between(t, tz["duty"][:, z], step="post", color="C1", alpha=0.25, lw=0)
         ax2.set_ylim(0, 1.05)
         ax2.set_ylabel("duty", color="C1", fontsize=8)
+        ax.set_zorder(ax2.get_zorder() + 1)  # temperature over the duty shading
+        ax.patch.set_visible(False)
         ax.grid(alpha=0.3)
         if z == 0:
             ax.legend(fontsize=7, ncol=3, loc="upper left")
@@ -585,9 +588,9 @@ def section_docking(run: RunData) -> Section:
             half = 0.5 * (hi - lo)
             band = (lo - 0.5 * half, hi + 0.5 * half)
             ax.axvspan(lo, hi, color="C2", alpha=0.25, lw=0)
-            prof_r, prof_v = _profile(run.gnc)
-            if len(prof_v):  # the guidance aims at the profile's contact speed, not the band's middle
-                ax.axvline(float(prof_v[0]), color="C2", lw=2)
+            design = contact_speed_design()
+            if design:  # the guidance aims at the profile's contact speed, not the band's middle
+                ax.axvspan(*design, color="C2", alpha=0.25, lw=0)
         else:
             lim = float(limit)
             signed = name not in ("lateral_rate_mps", "lateral_misalignment_m")
@@ -601,8 +604,8 @@ def section_docking(run: RunData) -> Section:
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0][0].set_title("green: envelope (darker: design target, half of each limit; axial rate: the line is the "
-                         "profile's contact speed); marker: contact value (X: out of the envelope, clipped to the "
+    axes[0][0].set_title("green: envelope (darker: design target, half of each limit; axial rate: the profile's "
+                         "contact speed +- tolerance); marker: contact value (X: out of the envelope, clipped to the "
                          "axis)", fontsize=9)
     sec.images.append(("Contact quantities (summary.json, truth) on their allowed ranges.", _png(fig)))
     rows = [(name, ", ".join(f"{v:.4g}" for v in vals),

@@ -116,7 +116,18 @@ def test_summary_judges_mean_plus_3_sigma_against_each_limit(scenario):
     assert mis["mean_plus_3sigma"] == pytest.approx(values.mean() + 3 * values.std(ddof=1))
     assert mis["within_limit_3sigma"] is False  # 0.07 + 3 * 0.072 > 0.16
     assert s["contact_quantities"]["pitch_deg"]["within_design_3sigma"] is True
+    axial = s["contact_quantities"]["axial_rate_mps"]  # 0.11 +- 3 * 0.01: inside 0.08 .. 0.18, not 0.08 .. 0.12
+    assert axial["within_limit_3sigma"] is True and axial["within_design_3sigma"] is False
     assert s["capture_rate"] == 1.0 and s["cases"] == 3
+
+
+def test_axial_rate_design_target_is_the_profile_contact_speed_band(scenario):
+    rows = [{"case": i, "captured": True, "contact": True, "axial_rate_mps": v} for i, v in
+            enumerate([0.099, 0.100, 0.101, 0.100])]
+    s = summarise(rows, scenario.docking.limits, {"scenario": SCENARIO, "seed": 1, "duration_s": None})
+    axial = s["contact_quantities"]["axial_rate_mps"]
+    assert axial["design"] == pytest.approx([0.08, 0.12])  # gnc.toml contact speed 0.10 +- 0.02 (REFERENCE.md)
+    assert axial["within_design_3sigma"] is True
 
 
 # ---------------------------------------------------------------------------------------------- Dask
