@@ -8,9 +8,20 @@ import numpy as np
 
 from fsw.app import App, Bus
 from fsw.config_loader import Section
-from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
-from fsw.core.control import thruster_torque_check
-from fsw.core.estimation import WORK_SHAPE, mekf_propagate, mekf_update_star_tracker
+from fsw.core.adcs import (
+    N_PRM,
+    PRM_ARW,
+    PRM_CHECK_TAU,
+    PRM_GATE,
+    PRM_K,
+    PRM_P,
+    PRM_RRW,
+    PRM_ST_SIGMA,
+    PRM_U_MAX,
+    ST_REJECTED,
+    attitude_step,
+)
+from fsw.core.estimation import WORK_SHAPE
 from telemetry.dictionary import MODES
 
 NS_PER_S = 1e9
@@ -35,6 +46,13 @@ class AttitudeControl(App):
         self.Pg = a.array("P_Nms", (3,), 0.0)
         self.u_max = a.array("u_max_Nm", (3,), 0.0)
         self.check_tau = a.float("thruster_check_tau_s", 0.0)
+        self.prm = np.zeros(N_PRM)
+        self.prm[PRM_ARW], self.prm[PRM_RRW] = self.arw, self.rrw
+        self.prm[PRM_ST_SIGMA], self.prm[PRM_GATE] = self.st_sigma, self.gate
+        self.prm[PRM_K:PRM_K + 3] = self.K
+        self.prm[PRM_P:PRM_P + 3] = self.Pg
+        self.prm[PRM_U_MAX:PRM_U_MAX + 3] = self.u_max
+        self.prm[PRM_CHECK_TAU] = self.check_tau
         self.C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
         if not np.allclose(self.C_RL @ self.C_RL.T, np.eye(3), atol=1e-9):
             raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
@@ -66,16 +84,14 @@ class AttitudeControl(App):
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.mode = self.bus.get("MODE", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
-        self._thr_torque = self.thr["torque_B_Nm"]
-        self._C_LN = self.orbit["C_LVLH_N"]
-        self._w_LN = self.orbit["omega_LN_L_rad_s"]
         self._gyro_w = self.gyro["omega_BN_B_rad_s"]
         self._st_q = self.st["q_BN"]
-        self._u_out = self.torque["torque_B_Nm"]
+        self._views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
+                                                   self.check))
 
     def step(self, t_ns: int) -> None:
         st = self.st
-        new_st = st["seq"] != self._st_seq and st["valid"]
+        new_st = bool(st["seq"] != self._st_seq and st["valid"])
         self._st_seq = int(st["seq"])
         if not self.initialised:
             if not new_st:
@@ -92,40 +108,12 @@ class AttitudeControl(App):
             self.emit(EVT_ATT_INIT, "INFO", "attitude initialised from the star tracker")
             new_st = False
         dt = (t_ns - self._t_ns) / NS_PER_S
-        if dt > 0.0 and self.gyro["valid"]:
-            mekf_propagate(self.q, self.bias, self.P, self._gyro_w, dt, self.arw, self.rrw, self.work, self.omega)
-        if dt > 0.0:
-            resid = thruster_torque_check(self.omega, self._omega_prev, self._thr_torque, self.I, dt, self.check_tau,
-                                          self._resid)
-            chk = self.check
-            chk["alpha_resid_rad_s2"] = resid
-            chk["t_ns"] = t_ns
-            chk["seq"] += 1
-        self._omega_prev[:] = self.omega
         self._t_ns = t_ns
-        if new_st:
-            ok, d2 = mekf_update_star_tracker(self.q, self.bias, self.P, self._st_q, self.st_sigma, self.gate,
-                                              self.work)
-            if not ok:
-                self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate", (d2, 0.0))
-        lvlh_target_attitude(self._C_LN, self._w_LN, self.C_RL, self.C_RN, self.q_RN, self.w_RN_R)
-        quat_feedback_torque(self.q, self.omega, self.q_RN, self.w_RN_R, self.I, self.K, self.Pg, self.u_max,
-                             self.err, self.u)
-        if int(self.mode["mode"]) in _UNCONTROLLED:
-            self.u[:] = 0.0
-        tq = self.torque
-        tq["t_ns"] = t_ns
-        tq["seq"] += 1
-        self._u_out[:] = self.u
-        out = self.out
-        out["t_ns"] = t_ns
-        out["seq"] += 1
-        out["q_BN"] = self.q
-        out["omega_BN_B_rad_s"] = self.omega
-        out["bias_B_rad_s"] = self.bias
-        out["att_err_rad"] = self.err[:3]
-        out["rate_err_rad_s"] = self.err[3:]
-        out["valid"] = 1
+        flags = attitude_step(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED, self.q, self.bias, self.P,
+                              self.work, self.omega, self._omega_prev, self._resid, self.prm, self.I, self.C_RL,
+                              self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
+        if flags & ST_REJECTED:
+            self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
 
     @property
     def attitude_error_rad(self) -> float:

@@ -147,3 +147,55 @@ def test_torque_check_residual_is_zero_for_a_consistent_response_and_the_couple_
     stuck = np.array([0.0, 75.0, 0.0])  # one aft 25 N thruster at 3 m, unseen by the command
     w2 = w0 + (torque + stuck) / np.diag(inertia) * 0.1
     assert thruster_torque_check(w2, w0, torque, inertia, 0.1, 0.0, resid) == pytest.approx(75.0 / 20000.0)
+
+
+def test_attitude_step_equals_the_separate_kernels():
+    from fsw.core.adcs import N_PRM as N_ATT
+    from fsw.core.adcs import (
+        PRM_ARW,
+        PRM_CHECK_TAU,
+        PRM_GATE,
+        PRM_K,
+        PRM_P,
+        PRM_RRW,
+        PRM_ST_SIGMA,
+        PRM_U_MAX,
+        attitude_step,
+    )
+    from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
+    from fsw.core.estimation import mekf_propagate, mekf_update_star_tracker
+
+    rng = np.random.default_rng(11)
+    q0 = rotation(rng.normal(size=3), 0.4)
+    P0 = np.diag([1e-4, 1e-4, 1e-4, 1e-10, 1e-10, 1e-10])
+    inertia = np.diag([6800.0, 20000.0, 20000.0])
+    C_RL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+    prm = np.zeros(N_ATT)
+    prm[PRM_ARW], prm[PRM_RRW], prm[PRM_ST_SIGMA], prm[PRM_GATE] = 2.9e-6, 1e-9, 4.85e-5, 1e6
+    prm[PRM_K:PRM_K + 3], prm[PRM_P:PRM_P + 3], prm[PRM_U_MAX:PRM_U_MAX + 3] = 60.0, 700.0, 150.0
+    prm[PRM_CHECK_TAU] = 0.5
+    gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
+    gyro["omega_BN_B_rad_s"], gyro["valid"] = [1e-3, -2e-3, 5e-4], 1
+    st["q_BN"] = rotation(rng.normal(size=3), 0.401)
+    orbit, thr = new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    orbit["C_LVLH_N"] = quat_to_dcm_np(rotation([0.0, 0.0, 1.0], 0.2))
+    orbit["omega_LN_L_rad_s"] = [0.0, 0.0, N]
+    out, torque, check = new_message("ATT_STATE"), new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK")
+    q, bias, P = q0.copy(), np.zeros(3), P0.copy()
+    omega, scratch = np.zeros(3), [np.zeros(3) for _ in range(4)]
+    err, u, q_RN, w_RN = np.zeros(6), np.zeros(3), np.zeros(4), np.zeros(3)
+    attitude_step(0, 0.1, True, True, q, bias, P, np.zeros(WORK_SHAPE), omega, scratch[0], scratch[1], prm,
+                  inertia, C_RL, np.zeros((3, 3)), q_RN, w_RN, err, u,
+                  *(r.reshape(1) for r in (gyro, st, orbit, thr, out, torque, check)))
+    # separately
+    q2, b2, P2, w2, work = q0.copy(), np.zeros(3), P0.copy(), np.zeros(3), np.zeros(WORK_SHAPE)
+    mekf_propagate(q2, b2, P2, gyro["omega_BN_B_rad_s"].copy(), 0.1, 2.9e-6, 1e-9, work, w2)
+    mekf_update_star_tracker(q2, b2, P2, st["q_BN"].copy(), 4.85e-5, 1e6, work)
+    q_RN2, w_RN2, err2, u2 = np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3)
+    lvlh_target_attitude(orbit["C_LVLH_N"].copy(), orbit["omega_LN_L_rad_s"].copy(), C_RL, np.zeros((3, 3)), q_RN2,
+                         w_RN2)
+    quat_feedback_torque(q2, w2, q_RN2, w_RN2, inertia, np.full(3, 60.0), np.full(3, 700.0), np.full(3, 150.0),
+                         err2, u2)
+    assert np.allclose(q, q2, atol=1e-15) and np.allclose(P, P2, atol=1e-18)
+    assert np.allclose(torque["torque_B_Nm"], u2, atol=1e-12) and np.allclose(out["q_BN"], q2, atol=1e-15)
+    assert np.allclose(out["att_err_rad"], err2[:3], rtol=1e-6)  # float32 telemetry field

@@ -1,0 +1,86 @@
+"""One attitude determination and control step as a single kernel call (the attitude app's 10 Hz step).
+
+MEKF propagation with the gyro, star-tracker update, the docking reference fixed in LVLH, the
+quaternion-feedback torque and the thruster-health residual, reading and writing the bus records
+in place (1-element views), so the app's Python side is one call.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .attitude import lvlh_target_attitude, quat_feedback_torque
+from .control import thruster_torque_check
+from .estimation import mekf_propagate, mekf_update_star_tracker
+
+# prm indices
+PRM_ARW = 0          # [rad/s^0.5] gyro angle random walk
+PRM_RRW = 1          # [rad/s^1.5] gyro bias random walk
+PRM_ST_SIGMA = 2     # [rad] star tracker, per axis
+PRM_GATE = 3         # chi-square gate, 3 dof
+PRM_K = 4            # [N m] attitude gain per axis (3)
+PRM_P = 7            # [N m s] rate gain per axis (3)
+PRM_U_MAX = 10       # [N m] torque limit per axis (3)
+PRM_CHECK_TAU = 13   # [s] low-pass of the thruster-health residual
+N_PRM = 14
+ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
+
+
+@njit(cache=True)
+def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega_prev, resid, prm, inertia, C_RL,
+                  C_RN, q_RN, w_RN_R, err, u, gyro, st, orbit, thr, out, torque, check):
+    """Propagate, update, control; write ATT_STATE, TORQUE_CMD and THRUSTER_CHECK.
+
+    Parameters
+    ----------
+    t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
+    new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
+    q, bias, P, work : MEKF state, covariance and scratch (``estimation.WORK_SHAPE``).
+    omega, omega_prev, resid : (3,) bias-corrected rate now / at the last step [rad/s], filtered
+        angular-acceleration residual [rad/s^2].
+    prm : (N_PRM,) parameters; inertia : (3, 3) [kg m^2]; C_RL : (3, 3) docking attitude in LVLH.
+    C_RN, q_RN, w_RN_R, err, u : scratch / outputs of the reference, error and torque.
+    gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
+    out, torque, check : 1-element views of ATT_STATE, TORQUE_CMD, THRUSTER_CHECK (written).
+
+    Returns
+    -------
+    int : ST_REJECTED when the star-tracker sample failed the gate.
+    """
+    flags = 0
+    g = gyro[0]
+    if dt_s > 0.0:
+        if g.valid != 0:
+            mekf_propagate(q, bias, P, g.omega_BN_B_rad_s, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
+        c = check[0]
+        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, thr[0].torque_B_Nm, inertia, dt_s,
+                                                     prm[PRM_CHECK_TAU], resid)
+        c.t_ns = t_ns
+        c.seq += 1
+    for i in range(3):
+        omega_prev[i] = omega[i]
+    if new_st:
+        ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, prm[PRM_ST_SIGMA], prm[PRM_GATE], work)
+        if not ok:
+            flags |= ST_REJECTED
+    o = orbit[0]
+    lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, C_RL, C_RN, q_RN, w_RN_R)
+    quat_feedback_torque(q, omega, q_RN, w_RN_R, inertia, prm[PRM_K:PRM_K + 3], prm[PRM_P:PRM_P + 3],
+                         prm[PRM_U_MAX:PRM_U_MAX + 3], err, u)
+    tq = torque[0]
+    for i in range(3):
+        tq.torque_B_Nm[i] = u[i] if controlled else 0.0
+    tq.t_ns = t_ns
+    tq.seq += 1
+    a = out[0]
+    for i in range(4):
+        a.q_BN[i] = q[i]
+    for i in range(3):
+        a.omega_BN_B_rad_s[i] = omega[i]
+        a.bias_B_rad_s[i] = bias[i]
+        a.att_err_rad[i] = err[i]
+        a.rate_err_rad_s[i] = err[3 + i]
+    a.valid = 1
+    a.t_ns = t_ns
+    a.seq += 1
+    return flags
