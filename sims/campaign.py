@@ -808,9 +808,16 @@ def _out_dir(args) -> Path:
     return Path("runs") / f"mc-{Path(args.scenario or 'final_approach').stem}"
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _mc_cmd(args) -> int:
+    import signal
+
     from sims.scenario import ScenarioError
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a batch system's stop: close the cluster, keep the rows
     out = _out_dir(args)
     try:
         if args.rerun is not None:
