@@ -50,6 +50,7 @@ DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half 
 MODE_COLORS = {"STANDBY": "#eeeeee", "PHASING": "#dde7f5", "HOMING": "#d6ecf3", "CLOSING": "#e3f1dc",
                "FINAL_APPROACH": "#fdf1cf", "DOCKED": "#d5dcf0", "HOLD": "#ece2f3", "RETREAT": "#f8dfc9",
                "CAM": "#f6cccc", "SAFE": "#f0c0c0"}
+PROFILE_MODES = ("HOMING", "CLOSING", "FINAL_APPROACH")  # modes in which the closing-rate monitor applies
 SEVERITY_COLORS = {"DEBUG": "0.6", "INFO": "C0", "WARNING": "C1", "ERROR": "C3", "CRITICAL": "m"}
 
 
@@ -174,6 +175,17 @@ def _approach_mask(run: RunData, t: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _closing_mask(run: RunData, t: np.ndarray) -> np.ndarray:
+    """Approach times in the modes where the speed profile applies (not CAM, RETREAT, HOLD, SAFE, DOCKED)."""
+    ok = _approach_mask(run, t)
+    if run.has("HK_STATUS"):
+        hk = run.packets["HK_STATUS"]
+        k = np.maximum(np.searchsorted(hk["t"], t, side="right") - 1, 0)
+        codes = [c for c, name in MODES.items() if name in PROFILE_MODES]
+        ok &= np.isin(hk["mode"].astype(int)[k], codes)
+    return ok
+
+
 def _profile(gnc: dict) -> tuple[np.ndarray, np.ndarray]:
     g = gnc.get("guidance", {})
     return np.asarray(g.get("profile_range_m", []), float), np.asarray(g.get("profile_speed_mps", []), float)
@@ -256,6 +268,8 @@ def section_trajectory(run: RunData) -> Section:
         for k, h in enumerate(holds):
             if h <= 1.3 * span:
                 ax.plot(h * axis[1], 0, "v", color="C4", ms=7, label="hold points" if k == 0 else None)
+            nearer = [x for x in holds if x < h]
+            if h <= 1.3 * span and h >= 0.04 * span and (not nearer or h - max(nearer) >= 0.04 * span):
                 ax.annotate(f"{h:g} m", (h * axis[1], 0), textcoords="offset points", xytext=(0, 8),
                             ha="center", fontsize=8, color="C4")
         ax.set_xlabel("y along-track (V-bar) [m]")
@@ -338,10 +352,10 @@ def section_range(run: RunData) -> Section:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax = axes[2][0]
-    close = _approach_mask(run, t) & (axial > 0.05)
+    close = _closing_mask(run, t) & (axial > 0.05)
     ax.plot(axial[close], -rdot[close], color="C0", lw=1, label="closing rate")
     if len(prof_r):
-        dd = np.geomspace(0.1, max(float(axial.max()), 1.0), 300)
+        dd = np.geomspace(0.1, max(float(axial[close].max()) if close.any() else 1.0, 1.0), 300)
         v = np.interp(dd, prof_r, prof_v)
         ax.plot(dd, v, color="C2", lw=1.5, label="speed profile")
         f, m = float(d.get("closing_rate_factor", 0.0)), float(d.get("closing_rate_margin_mps", 0.0))
@@ -354,7 +368,8 @@ def section_range(run: RunData) -> Section:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     sec.images.append(("Range (top, background: vehicle mode), closing rate in time (middle) and against "
-                       "distance with the speed profile and the closing-rate abort threshold (bottom).", _png(fig)))
+                       "distance with the speed profile and the closing-rate abort threshold (bottom, only while "
+                       f"in {', '.join(PROFILE_MODES)}).", _png(fig)))
     return sec
 
 
@@ -604,8 +619,8 @@ def section_docking(run: RunData) -> Section:
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0][0].set_title("green: envelope (darker: design target, half of each limit; axial rate: the profile's "
-                         "contact speed +- tolerance); marker: contact value (X: out of the envelope, clipped to the "
+    axes[0][0].set_title("green: envelope; darker: design target (half of each limit; axial rate: the profile's "
+                         "contact speed +- tolerance)\nmarker: contact value (X: out of the envelope, clipped to the "
                          "axis)", fontsize=9)
     sec.images.append(("Contact quantities (summary.json, truth) on their allowed ranges.", _png(fig)))
     rows = [(name, ", ".join(f"{v:.4g}" for v in vals),
