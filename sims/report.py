@@ -50,6 +50,7 @@ DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half 
 MODE_COLORS = {"STANDBY": "#eeeeee", "PHASING": "#dde7f5", "HOMING": "#d6ecf3", "CLOSING": "#e3f1dc",
                "FINAL_APPROACH": "#fdf1cf", "DOCKED": "#d5dcf0", "HOLD": "#ece2f3", "RETREAT": "#f8dfc9",
                "CAM": "#f6cccc", "SAFE": "#f0c0c0"}
+UNSIGNED_CONTACT = ("lateral_rate_mps", "lateral_misalignment_m")  # magnitudes; the other limits bound |value|
 PROFILE_MODES = ("HOMING", "CLOSING", "FINAL_APPROACH")  # modes in which the closing-rate monitor applies
 SEVERITY_COLORS = {"DEBUG": "0.6", "INFO": "C0", "WARNING": "C1", "ERROR": "C3", "CRITICAL": "m"}
 
@@ -608,7 +609,7 @@ def section_docking(run: RunData) -> Section:
                 ax.axvspan(*design, color="C2", alpha=0.25, lw=0)
         else:
             lim = float(limit)
-            signed = name not in ("lateral_rate_mps", "lateral_misalignment_m")
+            signed = name not in UNSIGNED_CONTACT
             lo = -lim if signed else 0.0
             band = (lo - 0.15 * lim, 1.15 * lim)
             ax.axvspan(lo, lim, color="C2", alpha=0.25, lw=0)
@@ -624,7 +625,8 @@ def section_docking(run: RunData) -> Section:
                          "axis)", fontsize=9)
     sec.images.append(("Contact quantities (summary.json, truth) on their allowed ranges.", _png(fig)))
     rows = [(name, ", ".join(f"{v:.4g}" for v in vals),
-             " .. ".join(f"{x:g}" for x in limit) if isinstance(limit, list) else f"<= {limit:g}",
+             " .. ".join(f"{x:g}" for x in limit) if isinstance(limit, list)
+             else f"<= {limit:g}" if name in UNSIGNED_CONTACT else f"|value| <= {limit:g}",
              "ok" if ok else "OUT") for name, vals, limit, ok in items]
     sec.html += _table(["quantity", "value", "limit", "verdict"], rows,
                        row_class=lambda r: "ok" if r[3] == "ok" else "bad")
