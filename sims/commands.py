@@ -13,6 +13,9 @@ def register(sub) -> None:
     p.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--timeline", type=int, default=0, metavar="N",
+                   help="keep the N worst frames (lateness, each task's start and duration) in timeline.json")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.set_defaults(func=_sim)
 
 
@@ -23,7 +26,7 @@ def _sim(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.scenario).stem
     try:
         s = run_sil(args.scenario, out, duration_s=args.duration, seed=args.seed,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, timeline=args.timeline, write_report=not args.no_report)
     except (ScenarioError, ValueError) as err:
         print(f"qz sim: {err}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from fsw.executive.events import make_log_sink
 from fsw.topology import build_flight
 from hal.sim import SimBackend
 from sims.scenario import load_scenario
+from sims.timing import histograms
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import tc_codec
@@ -139,11 +140,12 @@ def warm_up(sc, seconds: float = WARM_UP_S) -> float:
 
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
-            write_report: bool = False) -> dict:
+            write_report: bool = False, timeline: int = 0) -> dict:
     """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
 
     ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
-    ``write_report`` builds report.html from the archive when the run ends.
+    ``write_report`` builds report.html from the archive when the run ends; ``timeline`` > 0 keeps
+    that many worst frames (start lateness, each task's start and duration) in ``timeline.json``.
     """
     sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
@@ -165,6 +167,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
                           post_frame=post_frame)
     script = CommandScript(sc.commands, flight)
+    if timeline:
+        flight.executive.enable_timeline(timeline)
 
     total_s = int(math.ceil(duration_s))
     stop_reason = "duration"
@@ -200,6 +204,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
     summary["warm_up_wall_s"] = warm_up_s
     summary["docking"]["collision_avoidance"] = watch.as_dict()
+    if timeline:
+        flight.executive.write_timeline(out / "timeline.json")
     write_summary(out, summary)
     if write_report:
         from sims.report import write_report as _write_report  # matplotlib only when asked
@@ -222,6 +228,7 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
         "speed_factor": mission_s / wall_s if wall_s > 0 else None,
         "final_mode": MODES[int(flight.modes.record["mode"])],
         "timing": flight.executive.summary(),
+        "timing_histograms": histograms(flight.executive),
         "commands": {
             "accepted": flight.commanding.accepted,
             "rejected": flight.commanding.rejected,
@@ -236,6 +243,8 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
                             for i, d in enumerate(guidance.dist_m)} if guidance else {},
             "cam_trigger": ABORT_TRIGGERS[guidance.cam_trigger] if guidance else None,
         },
+        "thermal": flight.apps["thermal"].summary() if "thermal" in flight.apps else None,
+        "fdir": flight.apps["fdir"].summary() if "fdir" in flight.apps else None,
         "propellant_flight_estimate_kg": float(flight.bus.get("PROPULSION", "runner")["prop_used_kg"])
         if "PROPULSION" in flight.bus else None,
     }

@@ -1,0 +1,35 @@
+"""Whole-run speed factors: simulated seconds per wall second, software-in-the-loop.
+
+Issue 4 asks for one simulated hour with every app; issue 5 for the nominal scenario to docking
+with all apps, the truth model and the archive, with a target of 2,000x on one core. Each run is
+one round (a run is minutes of work at most), preceded by the runner's own warm-up. The speed
+factor goes into ``extra_info`` and the table printed at the end; the regression check of
+tests/bench/conftest.py compares the medians (wall time) with the saved baseline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sims.runner import run_sil
+
+TARGET_SPEED_FACTOR = 2000.0  # issue 5: nominal, all apps + truth + archive, one core, warm cache
+
+
+@pytest.mark.parametrize("scenario, duration_s", [("final_approach", 3600.0), ("nominal", None)],
+                         ids=["one_hour_final_approach", "nominal_to_docking"])
+def test_sil_speed_factor(benchmark, tmp_path, scenario, duration_s):
+    result = {}
+
+    def fly():
+        result["summary"] = run_sil(scenario, tmp_path / "run", duration_s=duration_s, progress=False)
+
+    benchmark.pedantic(fly, rounds=1, iterations=1)
+    s = result["summary"]
+    benchmark.extra_info.update({
+        "mission_time_s": s["mission_time_s"], "speed_factor": round(s["speed_factor"], 1),
+        "target_speed_factor": TARGET_SPEED_FACTOR, "stop_reason": s["stop_reason"],
+    })
+    print(f"\n{scenario}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.2f} s = "
+          f"{s['speed_factor']:.0f}x real time (issue 5 target {TARGET_SPEED_FACTOR:.0f}x)")
+    assert s["stop_reason"] in ("duration", "docked")

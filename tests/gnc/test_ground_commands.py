@@ -1,0 +1,51 @@
+"""Ground commands on the approach: HOLD, RESUME and RETREAT change what the vehicle does, and it
+still docks inside the envelope afterwards (flown against the truth)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sims.runner import run_sil
+
+COMMANDS = [
+    {"time_s": 400.0, "name": "APPROACH_HOLD"},      # closing from 400 m to 200 m
+    {"time_s": 600.0, "name": "APPROACH_RESUME"},
+    {"time_s": 1400.0, "name": "APPROACH_RETREAT"},  # between 200 m and 19 m: back to the 200 m hold
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("commands") / "run"
+    summary = run_sil("final_approach", out, progress=False, overrides={"commands": COMMANDS})
+    events = [line.split(None, 3) for line in (out / "events.log").read_text().splitlines()]
+    return summary, [(float(t), src, text) for t, _sev, src, text in events]
+
+
+def mode_changes(events):
+    return [(t, text) for t, src, text in events if src == "modes" and text.startswith("mode ")]
+
+
+def test_every_command_is_completed(run):
+    summary, _ = run
+    assert summary["commands"]["completed"] == len(COMMANDS) and summary["commands"]["rejected"] == 0
+
+
+def test_hold_then_resume_returns_to_closing(run):
+    _, events = run
+    changes = mode_changes(events)
+    assert (400.0, "mode CLOSING -> HOLD (guidance)") in changes
+    assert (600.0, "mode HOLD -> CLOSING (guidance)") in changes
+
+
+def test_retreat_goes_back_to_the_200m_hold_and_tries_again(run):
+    _, events = run
+    assert (1400.0, "mode CLOSING -> RETREAT (guidance)") in mode_changes(events)
+    go_at_200 = [t for t, src, text in events if src == "guidance" and text.startswith("GO at hold 2")]
+    assert len(go_at_200) == 2 and go_at_200[1] > 1400.0  # once on the way in, once after the retreat
+
+
+def test_the_vehicle_still_docks_inside_the_envelope(run):
+    summary, _ = run
+    dock = summary["docking"]
+    assert dock["captured"] and dock["failed_limits"] == [] and summary["final_mode"] == "DOCKED"
