@@ -16,8 +16,8 @@ from sims.runner import run_sil
 TARGET_SPEED_FACTOR = 2000.0  # issue 5: nominal, all apps + truth + archive, one core, warm cache
 
 
-@pytest.mark.parametrize("scenario, duration_s", [("final_approach", 3600.0), ("nominal", None)],
-                         ids=["one_hour_final_approach", "nominal_to_docking"])
+@pytest.mark.parametrize("scenario, duration_s", [("nominal", 3600.0), ("nominal", None)],
+                         ids=["one_hour_nominal", "nominal_to_docking"])
 def test_sil_speed_factor(benchmark, tmp_path, scenario, duration_s):
     result = {}
 
