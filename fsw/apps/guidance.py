@@ -16,15 +16,15 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
-from fsw.core.approach import goto_point_accel
-from fsw.core.guidance import cam_select, closing_law, go_no_go, hold_point_accel
+from fsw.core.guidance import cam_select, closing_law, go_no_go, goto_point_accel, hold_point_accel
 from fsw.core.relmotion import cw_two_impulse
-from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES
+from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
 
 NS_PER_S = 1e9
 PHASE = {name: code for code, name in GUIDANCE_PHASES.items()}
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 CONTACT = -1  # segment target index meaning "the docking port"
+_IDLE_MODES = {code for code, name in MODES.items() if name in ("STANDBY", "SAFE")}
 
 EVT_PHASE = 500
 EVT_GO = 501
@@ -118,6 +118,7 @@ class ApproachGuidance(App):
             commanding.register("ABORT", lambda args, t_ns: self.cam(TRIGGER["COMMAND"], t_ns))
 
     def start(self) -> None:
+        self._mode = self.bus.get("MODE", self.name)
         self.nav = self.bus.get("NAV_STATE", self.name)
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self._r = self.nav["r_LVLH_m"]
@@ -281,7 +282,8 @@ class ApproachGuidance(App):
         a[:] = 0.0
         translate = 0
         if phase == PHASE["IDLE"]:
-            if nav_ok:
+            # STANDBY (or SAFE) keeps guidance idle: the approach starts in an approach mode only.
+            if nav_ok and int(self._mode["mode"]) not in _IDLE_MODES:
                 if self._start_hold < 0:
                     self.hold_index = -1
                     self._start_segment(0, t_ns)
@@ -306,7 +308,7 @@ class ApproachGuidance(App):
             translate = 1
             n = float(self.orbit["n_rad_s"])
             dist = goto_point_accel(self._r, self._v, self.r_hold[self.target], n, self.k_lat, self.retreat_speed,
-                                    self.k_v, self.a_max, a)
+                                    self.k_v, self.a_max, self._v_cmd, a)
             if dist < self.pos_tol[self.target].min():
                 self._arrive(self.target, t_ns)
         if self.phase not in (PHASE["CAM"], PHASE["DOCKED"]):

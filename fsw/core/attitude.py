@@ -255,3 +255,30 @@ def quat_feedback_torque(q_BN, omega_BN_B_rad_s, q_RN, omega_RN_R_rad_s, I_B_kg_
     err_out[4] = e1
     err_out[5] = e2
     return 2.0 * math.acos(min(abs(d0), 1.0))
+
+
+@njit(cache=True)
+def c_b_lvlh(q_BN, C_LN, C_BL_out):
+    """Rotation LVLH -> B from the attitude and the LVLH frame: ``C_BL = C(q_BN) C_LN^T``.
+
+    Parameters
+    ----------
+    q_BN : (4,) attitude, scalar first. C_LN : (3, 3) rotation N -> LVLH.
+    C_BL_out : (3, 3) out.
+    """
+    q0, q1, q2, q3 = q_BN[0], q_BN[1], q_BN[2], q_BN[3]
+    c00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
+    c01 = 2.0 * (q1 * q2 + q0 * q3)
+    c02 = 2.0 * (q1 * q3 - q0 * q2)
+    c10 = 2.0 * (q1 * q2 - q0 * q3)
+    c11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
+    c12 = 2.0 * (q2 * q3 + q0 * q1)
+    c20 = 2.0 * (q1 * q3 + q0 * q2)
+    c21 = 2.0 * (q2 * q3 - q0 * q1)
+    c22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
+    for j in range(3):
+        # column j of C_BL is C_BN applied to row j of C_LN
+        a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]
+        C_BL_out[0, j] = c00 * a + c01 * b + c02 * c
+        C_BL_out[1, j] = c10 * a + c11 * b + c12 * c
+        C_BL_out[2, j] = c20 * a + c21 * b + c22 * c

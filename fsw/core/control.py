@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from .attitude import c_b_lvlh
+
 GROUP_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z", "+roll", "-roll", "+pitch", "-pitch", "+yaw", "-yaw")
 N_GROUPS = 12
 N_CHANNELS = 6
@@ -162,22 +164,7 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
     -------
     int : saturation bits of :func:`thruster_on_times`.
     """
-    q0, q1, q2, q3 = q_BN[0], q_BN[1], q_BN[2], q_BN[3]
-    C_BN00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
-    C_BN01 = 2.0 * (q1 * q2 + q0 * q3)
-    C_BN02 = 2.0 * (q1 * q3 - q0 * q2)
-    C_BN10 = 2.0 * (q1 * q2 - q0 * q3)
-    C_BN11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
-    C_BN12 = 2.0 * (q2 * q3 + q0 * q1)
-    C_BN20 = 2.0 * (q1 * q3 + q0 * q2)
-    C_BN21 = 2.0 * (q2 * q3 - q0 * q1)
-    C_BN22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
-    for j in range(3):
-        # C_BL = C_BN C_LN^T: column j of C_BL is C_BN applied to row j of C_LN
-        a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]
-        C_BL[0, j] = C_BN00 * a + C_BN01 * b + C_BN02 * c
-        C_BL[1, j] = C_BN10 * a + C_BN11 * b + C_BN12 * c
-        C_BL[2, j] = C_BN20 * a + C_BN21 * b + C_BN22 * c
+    c_b_lvlh(q_BN, C_LN, C_BL)
     burning = pending_dv_L[0] != 0.0 or pending_dv_L[1] != 0.0 or pending_dv_L[2] != 0.0
     for i in range(3):
         f = 0.0

@@ -164,16 +164,62 @@ def closing_law(r_LVLH_m, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad
     v_cmd_out[0] = -v_close * axis_LVLH[0] - g * lx
     v_cmd_out[1] = -v_close * axis_LVLH[1] - g * ly
     v_cmd_out[2] = -v_close * axis_LVLH[2] - g * lz
+    velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_out, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out)
+    return d
+
+
+@njit(cache=True)
+def velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_LVLH_m_s, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out):
+    """Track a commanded velocity: a = k_v (v_cmd - v) - a_CW(r, v), limited in norm to a_max.
+
+    The CW feed-forward a_CW = [3n^2 x + 2n yd, -2n xd, -n^2 z] cancels the relative dynamics, so
+    the loop sees a double integrator at every range (Fehse 2003, Sec. 6.3).
+    """
     n = n_rad_s
-    ax = k_v_1_s * (v_cmd_out[0] - v_LVLH_m_s[0]) - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_m_s[1])
-    ay = k_v_1_s * (v_cmd_out[1] - v_LVLH_m_s[1]) + 2.0 * n * v_LVLH_m_s[0]
-    az = k_v_1_s * (v_cmd_out[2] - v_LVLH_m_s[2]) + n * n * r_LVLH_m[2]
+    ax = k_v_1_s * (v_cmd_LVLH_m_s[0] - v_LVLH_m_s[0]) - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_m_s[1])
+    ay = k_v_1_s * (v_cmd_LVLH_m_s[1] - v_LVLH_m_s[1]) + 2.0 * n * v_LVLH_m_s[0]
+    az = k_v_1_s * (v_cmd_LVLH_m_s[2] - v_LVLH_m_s[2]) + n * n * r_LVLH_m[2]
     an = math.sqrt(ax * ax + ay * ay + az * az)
     f = 1.0 if an <= a_max_m_s2 else a_max_m_s2 / an
     a_cmd_out[0] = f * ax
     a_cmd_out[1] = f * ay
     a_cmd_out[2] = f * az
-    return d
+
+
+@njit(cache=True)
+def goto_point_accel(r_LVLH_m, v_LVLH_m_s, r_target_LVLH_m, n_rad_s, k_pos_1_s, v_max_m_s, k_v_1_s,
+                     a_max_m_s2, v_cmd_out, a_cmd_out):
+    """Fly to a point at a limited speed (short-range retreats and re-positioning).
+
+    Parameters
+    ----------
+    r_LVLH_m, v_LVLH_m_s : (3,) relative state, LVLH. r_target_LVLH_m : (3,) point to reach.
+    n_rad_s : mean motion [rad/s]. k_pos_1_s : [1/s] position-to-velocity gain (the approach slows
+    as exp(-k t) near the point). v_max_m_s : [m/s] speed limit of the velocity command.
+    k_v_1_s : [1/s] velocity-loop gain. a_max_m_s2 : [m/s^2] limit on the command norm.
+    v_cmd_out : (3,) out, [m/s] commanded velocity. a_cmd_out : (3,) out, [m/s^2] command, LVLH.
+
+    Returns
+    -------
+    float : [m] distance to the point.
+
+    Notes
+    -----
+    v_cmd = -sat(k_pos e, v_max) (vector saturation of e = r - r_target), then
+    :func:`velocity_loop_accel`.
+    """
+    ex = r_LVLH_m[0] - r_target_LVLH_m[0]
+    ey = r_LVLH_m[1] - r_target_LVLH_m[1]
+    ez = r_LVLH_m[2] - r_target_LVLH_m[2]
+    dist = math.sqrt(ex * ex + ey * ey + ez * ez)
+    g = k_pos_1_s
+    if k_pos_1_s * dist > v_max_m_s:
+        g = v_max_m_s / dist
+    v_cmd_out[0] = -g * ex
+    v_cmd_out[1] = -g * ey
+    v_cmd_out[2] = -g * ez
+    velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_out, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out)
+    return dist
 
 
 @njit(cache=True)

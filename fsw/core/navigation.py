@@ -11,6 +11,7 @@ import math
 
 from numba import njit
 
+from .attitude import c_b_lvlh
 from .estimation import relnav_predict, relnav_update_camera, relnav_update_gnss, relnav_update_lidar
 
 # prm indices
@@ -34,26 +35,6 @@ GEO_CAM_TARGET = 2       # [m] camera target rel. station port, LVLH
 SEQ_GNSS, SEQ_LIDAR, SEQ_CAMERA, SEQ_THR = 0, 1, 2, 3
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA = 1, 2, 3
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
-
-
-@njit(cache=True)
-def _c_b_lvlh(q, C_LN, out):
-    """C_B_LVLH = C(q_BN) C_LN^T."""
-    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
-    c00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
-    c01 = 2.0 * (q1 * q2 + q0 * q3)
-    c02 = 2.0 * (q1 * q3 - q0 * q2)
-    c10 = 2.0 * (q1 * q2 - q0 * q3)
-    c11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
-    c12 = 2.0 * (q2 * q3 + q0 * q1)
-    c20 = 2.0 * (q1 * q3 + q0 * q2)
-    c21 = 2.0 * (q2 * q3 - q0 * q1)
-    c22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
-    for j in range(3):
-        a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]
-        out[0, j] = c00 * a + c01 * b + c02 * c
-        out[1, j] = c10 * a + c11 * b + c12 * c
-        out[2, j] = c20 * a + c21 * b + c22 * c
 
 
 @njit(cache=True)
@@ -87,7 +68,7 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
     result = 0
     att_ok = att[0].valid != 0
     if att_ok:
-        _c_b_lvlh(att[0].q_BN, orbit[0].C_LVLH_N, C_B_LVLH)
+        c_b_lvlh(att[0].q_BN, orbit[0].C_LVLH_N, C_B_LVLH)
     o = out[0]
     for i in range(3):
         dv[i] = 0.0
