@@ -165,6 +165,10 @@ def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
         for axis, v in zip("xyz", dock["rates_deg_s"]["value"], strict=True):
             row[f"rate_{axis}_deg_s"] = v
     cam = guidance.get("cam_trigger")
+    ca = dock.get("collision_avoidance") or {}  # truth after a CAM: KOS exit and closest return
+    row.update({"cam_time_s": ca.get("cam_time_s"), "cam_kos_exit_time_s": ca.get("exit_time_s"),
+                "cam_min_range_after_exit_m": ca.get("min_range_after_exit_m"),
+                "cam_reentered_kos": ca.get("reentered")})
     row.update({"propellant_used_kg": dock.get("propellant_used_kg"),
                 "propellant_flight_estimate_kg": summary.get("propellant_flight_estimate_kg"),
                 "dv_commanded_mps": guidance.get("dv_commanded_mps"),
@@ -466,6 +470,7 @@ def summarise(rows: list[dict], limits, meta: dict) -> dict:
         "cases": n, "captured": k, "capture_rate": k / n if n else None,
         "capture_rate_wilson95": [lo, hi], "contacts": len(contact),
         "errors": sum(1 for r in rows if r.get("error")), "aborted": sum(1 for r in rows if r.get("aborted")),
+        "cam_reentered_kos": sum(1 for r in rows if r.get("cam_reentered_kos")),
         "stop_reasons": counts("stop_reason"), "cam_triggers": counts("cam_trigger"),
         "failed_limits": counts("failed_limits"), "contact_quantities": quantities,
         "propellant_used_kg": quantity_stats(prop, float("inf"), "max") if len(prop) else {"n": 0},
@@ -518,7 +523,8 @@ def summary_markdown(s: dict) -> str:
     lines = [f"# Monte Carlo campaign: {s['scenario']} (seed {s['campaign_seed']})", "",
              f"- cases: {s['cases']}, captured: {s['captured']} "
              f"({_fmt(None if rate is None else 100 * rate, '.2f')} %, Wilson 95 %: {100 * lo:.2f} - {100 * hi:.2f} %)",
-             f"- contacts: {s['contacts']}, aborted (CAM): {s['aborted']}, errors: {s['errors']}",
+             f"- contacts: {s['contacts']}, aborted (CAM): {s['aborted']} (re-entered the keep-out sphere after "
+             f"the CAM: {s['cam_reentered_kos']}), errors: {s['errors']}",
              f"- stop reasons: {s['stop_reasons']}",
              f"- CAM triggers: {s['cam_triggers']}",
              f"- failed limits: {s['failed_limits'] or 'none'}",
