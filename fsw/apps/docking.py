@@ -35,6 +35,7 @@ class DockingMonitor(App):
         self.cone_floor = d.float("corridor_min_radius_m", 0.0)
         self.rate_factor = d.float("closing_rate_factor", 1.0)
         self.rate_margin = d.float("closing_rate_margin_mps", 0.0)
+        self.rate_max_sigma = d.float("closing_rate_max_sigma_v_mps", 0.0)
         self.att_limit = math.radians(d.float("attitude_error_limit_deg", 0.0))
         self.nav_limit_ns = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
         self.ready_range = d.float("contact_ready_range_m", 0.0)
@@ -58,6 +59,7 @@ class DockingMonitor(App):
         self._r = self.nav["r_LVLH_m"]
         self._v = self.nav["v_LVLH_mps"]
         self._err = self.att["att_err_rad"]
+        self._sigma_v = self.nav["sigma_v_mps"]
 
     def _inside_ellipsoid(self, r) -> bool:
         # semi-axes are (radial, along-track, cross-track) = (x, y, z) LVLH
@@ -70,7 +72,8 @@ class DockingMonitor(App):
         approach_monitor(self.r_port, self._v, self.axis, self.prof_r, self.prof_v, self.geo)
         rng, rdot, d, lat, cone, v_close, v_prof = self.geo
         in_kos = rng < self.kos
-        in_corridor = d > 0.0 and lat <= max(d * self.tan_cone, self.cone_floor)
+        # the cone's apex is at the port; near contact the floor radius keeps the corridor open
+        in_corridor = lat <= max(max(d, 0.0) * self.tan_cone, self.cone_floor)
         mode = int(self.mode["mode"])
         nav_ok = bool(self.nav["valid"])
         if nav_ok:
@@ -84,7 +87,8 @@ class DockingMonitor(App):
                 trigger = TRIGGER["NAV_INVALID"]
             elif nav_ok and in_kos and not in_corridor:
                 trigger = TRIGGER["CORRIDOR"]
-            elif nav_ok and mode in _CLOSING and v_close > self.rate_factor * v_prof + self.rate_margin:
+            elif nav_ok and mode in _CLOSING and v_close > self.rate_factor * v_prof + self.rate_margin \
+                    and float(self._sigma_v.max()) <= self.rate_max_sigma:
                 trigger = TRIGGER["CLOSING_RATE"]
             elif in_kos and math.sqrt(float(np.dot(self._err, self._err))) > self.att_limit:
                 trigger = TRIGGER["ATTITUDE_ERROR"]

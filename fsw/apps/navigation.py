@@ -100,6 +100,7 @@ class RelativeNavigation(App):
         self.C_BN = np.zeros((3, 3))
         self.C_B_LVLH = np.zeros((3, 3))
         self.initialised = False
+        self._v_prior = None  # (velocity, sigma) the filter had before a reset
         self._t_ns = 0
         self._last_accept_ns = 0
         self._was_valid = False
@@ -114,6 +115,10 @@ class RelativeNavigation(App):
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
+        if self._v_prior is not None and sensor != "GNSS":  # a position-only fix after a reset
+            v_LVLH, sigma_prior = self._v_prior
+            sigma_v = max(sigma_v, sigma_prior)
+        self._v_prior = None
         self.x[:3] = r_LVLH
         self.x[3:] = v_LVLH
         self.P[:] = 0.0
@@ -184,6 +189,8 @@ class RelativeNavigation(App):
                                   f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
                         self._rejects = dict.fromkeys(self._rejects, 0)
                         self.initialised = False
+                        # keep what the filter knew of the velocity, with its uncertainty widened
+                        self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
         valid = t_ns - self._last_accept_ns <= self.timeout_ns and float(out["sigma_r_m"].max()) <= self.max_sr
         out["valid"] = valid
         out["t_ns"] = t_ns
