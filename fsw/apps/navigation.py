@@ -20,6 +20,7 @@ from fsw.core.navigation import (
     N_PRM,
     PRM_BAND,
     PRM_CAM_S,
+    PRM_CAM_SA,
     PRM_DV_FRAC,
     PRM_GATE3,
     PRM_GATE6,
@@ -87,6 +88,7 @@ class RelativeNavigation(App):
         self.prm[PRM_LIDAR_SF] = self.lidar_sf
         self.prm[PRM_LIDAR_SA] = self.lidar_sa
         self.prm[PRM_CAM_S] = self.cam_s
+        self.prm[PRM_CAM_SA] = nav.float("camera_sigma_angle_rad", 0.0)
         self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
         self._rejects = {SENSOR_GNSS: 0, SENSOR_LIDAR: 0, SENSOR_CAMERA: 0}

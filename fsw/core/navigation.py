@@ -26,7 +26,8 @@ PRM_LIDAR_SA = 7         # [rad]
 PRM_CAM_S = 8            # [m]
 PRM_BAND = 9             # range bands [lo, hi] for GNSS, lidar, camera (6)
 PRM_DV_FRAC = 15         # [-] 1-sigma execution error of a commanded delta-v, fraction of its size
-N_PRM = 16
+PRM_CAM_SA = 16          # [rad] camera bearing noise: its position noise grows with range
+N_PRM = 17
 # geo rows
 GEO_SENSOR_B = 0         # [m] lidar/camera position rel. CoM, B
 GEO_REFLECTOR = 1        # [m] lidar reflector rel. station port, LVLH
@@ -108,8 +109,9 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
         last_seq[SEQ_CAMERA] = c.seq
         rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
         if c.valid != 0 and att_ok and prm[PRM_BAND + 4] <= rng <= prm[PRM_BAND + 5]:
-            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, geo[GEO_SENSOR_B], geo[GEO_CAM_TARGET],
-                                         prm[PRM_CAM_S], prm[PRM_GATE3], work)
+            sigma = prm[PRM_CAM_S] + prm[PRM_CAM_SA] * rng
+            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, geo[GEO_SENSOR_B], geo[GEO_CAM_TARGET], sigma,
+                                         prm[PRM_GATE3], work)
             result = _count(o, ok, SENSOR_CAMERA, result)
     for i in range(3):
         o.r_LVLH_m[i] = x[i]
