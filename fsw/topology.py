@@ -65,13 +65,15 @@ class Flight:
 
 
 def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, event_sinks=(),
-                 config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None) -> Flight:
+                 config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None, wrap_step=None) -> Flight:
     """Create, wire and schedule every app.
 
     ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``
     and ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial).
     ``pre_frame(t_ns)`` / ``post_frame(t_ns)`` run around each frame after the HAL's poll / before
-    its flush (the SIL runner advances the truth in ``post_frame``).
+    its flush (the SIL runner advances the truth in ``post_frame``). ``wrap_step(task, step)``, when
+    given, returns the callable the executive runs for each scheduled task (fault injection by a test
+    bench, e.g. overrun storms); the apps themselves are not changed.
     """
     overrides = dict(overrides or {})
     config_dir = Path(config_dir)
@@ -126,7 +128,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     apps = {app.name: app for app in (modes, commanding, housekeeping, orbit_ref, navigation, attitude, guidance,
                                       docking, thruster_control, thermal, fdir)}
 
-    schedule = table.build(apps)
+    tasks = apps if wrap_step is None else {name: _Wrapped(wrap_step(name, app.step)) for name, app in apps.items()}
+    schedule = table.build(tasks)
     executive = Executive(schedule, clock, events=events, pre_frame=_chain(_overridden(hal, "poll"), pre_frame),
                           post_frame=_chain(_overridden(hal, "flush"), post_frame))
     housekeeping.attach(modes, commanding, executive)
@@ -135,6 +138,15 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     for app in apps.values():
         app.start()
     return Flight(executive, bus, events, downlink, modes, commanding, apps, cfg)
+
+
+class _Wrapped:
+    """A task whose ``step`` is a test bench's wrapper around the app's."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step):
+        self.step = step
 
 
 def _overridden(hal, name: str):

@@ -65,6 +65,44 @@ class CommandScript:
             executive.run(until_ns=stop)
 
 
+class OverrunInjector:
+    """The scenario's ``task_overrun`` faults: during its window the target task's call takes
+    ``value`` microseconds longer (busy wait, as a real overrun would). Simulation knowledge stays
+    here; the flight software sees only what its executive measures."""
+
+    def __init__(self, faults):
+        self._windows = {}
+        for f in faults:
+            if f.kind == "task_overrun":
+                extra_s = float(f.value if f.value is not None else 0.0) * 1e-6
+                span = (int(f.start_s * NS_PER_S), int((f.start_s + f.duration_s) * NS_PER_S), extra_s)
+                self._windows.setdefault(f.target, []).append(span)
+
+    def check(self, tasks) -> None:
+        """Refuse a fault on a task the flight software does not schedule, naming it."""
+        unknown = sorted(set(self._windows) - set(tasks))
+        if unknown:
+            raise ValueError(f"scenario faults: task_overrun targets {unknown} are not scheduled tasks; "
+                             f"tasks: {sorted(tasks)}")
+
+    def __bool__(self) -> bool:
+        return bool(self._windows)
+
+    def wrap(self, task: str, step):
+        windows = self._windows.get(task)
+        if not windows:
+            return step
+
+        def overrunning(t_ns: int) -> None:
+            step(t_ns)
+            for start, end, extra_s in windows:
+                if start <= t_ns < end:
+                    until = time.perf_counter() + extra_s
+                    while time.perf_counter() < until:
+                        pass
+        return overrunning
+
+
 class KeepOutWatch:
     """After a collision-avoidance manoeuvre, the truth's range: when it left the keep-out sphere
     and how close it came afterwards (sampled once per mission second)."""
@@ -164,9 +202,11 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     def post_frame(t_ns: int) -> None:
         step_truth()
 
+    overruns = OverrunInjector(sc.faults)
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
-                          post_frame=post_frame)
+                          post_frame=post_frame, wrap_step=overruns.wrap if overruns else None)
     script = CommandScript(sc.commands, flight)
+    overruns.check(flight.executive.stats_by_task)
     if timeline:
         flight.executive.enable_timeline(timeline)
 

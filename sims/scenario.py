@@ -564,6 +564,9 @@ def _check_physics(raw: dict, v: _Validator) -> None:
             v.fail(path + ("target",), f"expected a heater index 0..{N_HEATERS - 1}, got {target!r}")
         if kind == "task_overrun" and not isinstance(target, str):
             v.fail(path + ("target",), f"expected a task name (string), got {target!r}")
+        if kind == "task_overrun" and (isinstance(f.get("value"), bool) or not isinstance(f.get("value"), (int, float))
+                                       or f["value"] <= 0):
+            v.fail(path + ("value",), f"expected the extra execution time per call [us] > 0, got {f.get('value')!r}")
         if kind == "sensor_bias":
             n = BIAS_SIZES.get(target)
             if n is None:

@@ -118,6 +118,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("lateness_p99_us", "f32", "us", "99th percentile frame-start lateness"),
         F("cpu_load_pct", "f32", "%", "average task CPU time as a fraction of the minor frame"),
         F("tasks_failed", "u32", "", "bit i set: task i is marked failed"),
+        F("overruns_recent", "u16", "", "task calls over budget since the previous EXEC_STATUS"),
     )),
     Telemetry("EXEC_TASK_TIMING", 0x101, "Execution-time statistics of one scheduled task", (
         F("task_id", "u8", "", "index of the task in the schedule table"),

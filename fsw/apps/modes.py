@@ -48,6 +48,7 @@ class ModeManager(App):
         self.record = bus.publish("MODE", name)
         self.record["mode"] = initial_code
         self.record["prev_mode"] = initial_code
+        self.record["seq"] = 1  # the initial mode is a value readers (FDIR) must see, not "never written"
         self.transitions = 0
         self.rejections = 0
         self._listeners = []

@@ -40,6 +40,7 @@ from fsw.executive.timeline import FrameTimeline
 _EXACT_BITS = SUB_BITS + 1  # must match fsw.executive.stats.bin_index, inlined in _run_frame
 _NS_PER_US = 1e3
 _PCT = 100.0
+_U16_MAX = 0xFFFF
 _WORST_SLOTS_REPORTED = 5
 
 #: Source name of the executive's own events (telemetry source_id 255).
@@ -153,6 +154,7 @@ class Executive:
         self.cycle_slips = 0
         self.skipped_slots = 0
         self.frame_overruns = 0
+        self._overruns_reported = 0
         self._table: list[tuple] = [()] * self._n_slots
         self._rebuild_table()
         self.timeline: FrameTimeline | None = None
@@ -447,8 +449,10 @@ class Executive:
         }
 
     def exec_status(self) -> dict:
-        """Fields of the EXEC_STATUS telemetry packet."""
+        """Fields of the EXEC_STATUS telemetry packet (``overruns_recent``: since the previous call)."""
         _, p99 = self.lateness.percentiles(50.0, 99.0)
+        overruns = sum(st.overruns for st in self._stats)
+        recent, self._overruns_reported = overruns - self._overruns_reported, overruns
         return {
             "frame_count": self.frame_count,
             "cycle_slips": self.cycle_slips,
@@ -457,6 +461,7 @@ class Executive:
             "lateness_p99_us": p99 / _NS_PER_US,
             "cpu_load_pct": _PCT * self.cpu_load(),
             "tasks_failed": self.failed_mask,
+            "overruns_recent": min(recent, _U16_MAX),
         }
 
     def task_timing(self) -> list[dict]:
