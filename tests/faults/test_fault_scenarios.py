@@ -1,0 +1,313 @@
+"""Fault injection, flown software-in-the-loop (issue 6: "each monitored fault has a scenario that
+injects it and checks the response and the end state").
+
+Each fault scenario (sims/scenarios/fault_*.toml) runs once per module. For each the tests check
+(a) what detected it (the FDIR actionpoint that fired, the docking monitor's abort trigger, the
+navigation's gate), (b) the end state the tables intend (docked inside the envelope, or held /
+retreated / in CAM / SAFE), (c) never a collision and (d) no keep-out-sphere (KOS) entry except
+on the approach itself, and after a CAM never a return. Everything about the vehicle is the
+truth's (summary ``docking``, the truth range recorded by ``flying.fly``), never the flight
+software's own estimate.
+
+Known defects are strict xfails whose reason names the defect; they turn into failures (XPASS)
+once the flight software is fixed, so the marker must then go.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flying import Flight, fly
+
+from telemetry.archive import decode_apid
+
+ORBIT_S = 5544.0  # REFERENCE.md: Tiangong period
+
+
+def assert_captured_inside_envelope(summary: dict) -> None:
+    dock = summary["docking"]
+    assert dock["captured"] and not dock["collided"], dock
+    assert dock["failed_limits"] == []
+    for key in ("axial_rate_mps", "lateral_rate_mps", "lateral_misalignment_m", "pitch_deg", "yaw_deg", "roll_deg",
+                "rates_deg_s"):
+        assert dock[key]["ok"], (key, dock[key])
+    assert summary["final_mode"] == "DOCKED"
+
+
+def assert_never_collided(run: Flight) -> None:
+    assert not run.summary["docking"]["collided"], run.summary["docking"]
+    assert run.summary["stop_reason"] != "collision"
+
+
+def assert_kos_entered_only_on_the_approach(run: Flight) -> None:
+    """The truth crosses into the KOS only after guidance's GO at the 200 m hold point."""
+    go = run.first("guidance", "GO at hold 2 (200 m)")
+    entries = run.kos_entries()
+    assert all(go is not None and t >= go.t_s for t in entries), (entries, go)
+
+
+def assert_leaves_kos_after_cam_and_stays_out(run: Flight, cam_t_s: float) -> None:
+    """After the CAM at ``cam_t_s`` the truth leaves the KOS and never comes back."""
+    after = run.t_s >= cam_t_s
+    outside = after & (run.range_m >= run.kos_radius_m)
+    assert outside.any(), "never left the keep-out sphere after the CAM"
+    exit_t = run.t_s[np.argmax(outside)]
+    assert run.range_between(exit_t).min() >= run.kos_radius_m, "came back into the keep-out sphere"
+
+
+# --------------------------------------------------------------------------------------------
+# 1. sensor data stale: lidar dropout for 30 s at ~320 m (GNSS still serves beyond 200 m)
+
+
+@pytest.fixture(scope="module")
+def lidar_stale(tmp_path_factory) -> Flight:
+    return fly("fault_lidar_stale", tmp_path_factory)
+
+
+def test_lidar_dropout_is_reported_as_stale_data(lidar_stale):
+    fdir = lidar_stale.summary["fdir"]
+    assert fdir["fired"] == {"lidar_stale": 1}
+    assert fdir["by_kind"] == {"EVENT": 1}  # no HOLD: GNSS keeps the navigation going beyond 200 m
+    event = lidar_stale.first("fdir", "lidar data stale")
+    assert 400.0 < event.t_s <= 402.5, event  # the dropout starts at 400 s; stale after 1 s
+
+
+def test_lidar_dropout_keeps_navigation_valid_and_the_approach_going(lidar_stale):
+    docked = lidar_stale.first("guidance", "docked: capture confirmed")
+    invalid = lidar_stale.first("navigation", "navigation invalid")
+    assert invalid is None or invalid.t_s > docked.t_s, invalid
+    assert lidar_stale.summary["guidance"]["cam_trigger"] == "NONE"
+    assert lidar_stale.summary["docking"]["hold_time_s"]["400 m"] == pytest.approx(200.0, abs=5.0)
+
+
+def test_lidar_dropout_docks_inside_the_envelope(lidar_stale):
+    assert_captured_inside_envelope(lidar_stale.summary)
+    assert_never_collided(lidar_stale)
+    assert_kos_entered_only_on_the_approach(lidar_stale)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. navigation invalid too long: lidar and camera both silent for 60 s at ~137 m (inside the KOS)
+
+
+@pytest.fixture(scope="module")
+def nav_lost(tmp_path_factory) -> Flight:
+    return fly("fault_nav_lost", tmp_path_factory)
+
+
+def test_lost_relative_sensors_invalidate_navigation_and_abort_after_10_s(nav_lost):
+    invalid = nav_lost.first("navigation", "navigation invalid")
+    assert invalid is not None and 1400.0 < invalid.t_s < 1412.0, invalid  # 10 s without a measurement
+    fdir = nav_lost.summary["fdir"]
+    assert fdir["fired"].get("nav_invalid_in_kos") == 1, fdir
+    assert fdir["by_kind"].get("CAM") == 1, fdir
+    cam = nav_lost.first("guidance", "CAM: dv")
+    # REFERENCE.md: invalid > 10 s. FDIR's persistence of 100 fires on the 100th invalid evaluation,
+    # 9.9 s after the first one it sees (~10.0 s after the navigation's own event).
+    assert cam is not None and 9.8 <= cam.t_s - invalid.t_s <= 11.0, (invalid, cam)
+    assert nav_lost.summary["guidance"]["cam_trigger"] in ("FDIR", "NAV_INVALID")
+
+
+def test_lost_relative_sensors_end_in_cam_without_contact(nav_lost):
+    assert nav_lost.summary["final_mode"] == "CAM"
+    assert not nav_lost.summary["docking"]["contact"]
+    assert_never_collided(nav_lost)
+    assert_kos_entered_only_on_the_approach(nav_lost)
+
+
+def test_lost_relative_sensors_cam_leaves_the_kos_for_an_orbit(nav_lost):
+    cam_t = nav_lost.first("guidance", "CAM: dv").t_s
+    assert_leaves_kos_after_cam_and_stays_out(nav_lost, cam_t)
+    watch = nav_lost.summary["docking"]["collision_avoidance"]
+    assert watch["exit_time_s"] is not None and not watch["reentered"], watch
+    assert nav_lost.summary["mission_time_s"] - cam_t >= ORBIT_S
+
+
+# --------------------------------------------------------------------------------------------
+# 3. sensor bias jump: lidar range +5 m (~15 sigma at 300 m) for 60 s
+
+
+@pytest.fixture(scope="module")
+def lidar_bias(tmp_path_factory) -> Flight:
+    return fly("fault_lidar_bias", tmp_path_factory)
+
+
+def test_biased_lidar_ranges_are_rejected_and_counted_by_the_gate(lidar_bias):
+    nav = decode_apid(lidar_bias.run_dir / "telemetry.ccsds", "NAV_STATE")
+    t = nav["t_ns"] / 1e9
+    rejected = nav["rejected"].astype(int)
+
+    def rejected_at(t_s):
+        return rejected[min(np.searchsorted(t, t_s), len(t) - 1)]
+
+    before = rejected_at(459.0) - rejected_at(399.0)  # the minute before the bias
+    during = rejected_at(521.0) - rejected_at(459.0)  # the biased minute (460-520 s)
+    assert during >= 25 > before, (before, during)
+    assert any(460.0 < e.t_s < 470.0 for e in lidar_bias.all("navigation", "rejected by the gate (sensor 2)"))
+
+
+def test_a_lidar_bias_inside_its_range_is_not_an_fdir_fault(lidar_bias):
+    """The lidar's only range check is > 6,000 m; a bias is the navigation gate's business, and
+    this one is too short to reach the abort monitors."""
+    assert lidar_bias.summary["fdir"]["fired"] == {}
+    assert lidar_bias.summary["guidance"]["cam_trigger"] == "NONE"
+
+
+def test_a_short_lidar_bias_still_docks_inside_the_envelope(lidar_bias):
+    assert_captured_inside_envelope(lidar_bias.summary)
+    assert_never_collided(lidar_bias)
+    assert_kos_entered_only_on_the_approach(lidar_bias)
+
+
+@pytest.fixture(scope="module")
+def lidar_bias_persistent(tmp_path_factory) -> Flight:
+    return fly("fault_lidar_bias_persistent", tmp_path_factory)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: a persistent +5 m lidar range bias ends in a collision. After 25 gate rejections the "
+    "navigation resets and re-initialises from the first sample of any sensor, which is the biased "
+    "lidar (5 Hz) rather than GNSS/camera, so the bias wins each reset (121 resets in the run); no FDIR "
+    "watchpoint sees the reset storm; the docking monitor's CORRIDOR abort comes at 5 m estimated range "
+    "when the truth is at contact (stop_reason 'collision')."))
+def test_a_persistent_lidar_bias_never_collides(lidar_bias_persistent):
+    assert_never_collided(lidar_bias_persistent)
+    if lidar_bias_persistent.summary["docking"]["captured"]:
+        assert_captured_inside_envelope(lidar_bias_persistent.summary)
+    else:
+        assert lidar_bias_persistent.summary["final_mode"] in ("HOLD", "RETREAT", "CAM")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. thruster stuck on: attitude thruster A1 for 60 s, at ~300 m (outside the KOS) and ~100 m (inside)
+
+
+@pytest.fixture(scope="module")
+def stuck(tmp_path_factory) -> Flight:
+    return fly("fault_thruster_stuck", tmp_path_factory)
+
+
+def test_stuck_thruster_outside_the_kos_is_detected_and_answered_with_safe(stuck):
+    fdir = stuck.summary["fdir"]
+    assert fdir["fired"] == {"thruster_stuck_on": 1}
+    assert fdir["by_kind"] == {"SAFE": 1}
+    event = stuck.first("fdir", "thruster stuck on")
+    assert 460.0 < event.t_s < 463.0, event  # 1 s persistence of the angular-acceleration residual
+    assert stuck.first("modes", "-> SAFE (fdir)") is not None
+
+
+def test_stuck_thruster_outside_the_kos_never_collides(stuck):
+    assert_never_collided(stuck)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: FDIR's SAFE does not stop the approach. Guidance idles only from its IDLE phase "
+    "(fsw/apps/guidance.py _IDLE_MODES), so after 'mode CLOSING -> SAFE (fdir)' at 461 s it goes on "
+    "closing (events: 'guidance: SAFE->CLOSING not allowed' then 'guidance CLOSING hold 2 target 3'), "
+    "enters the KOS and docks in mode SAFE, with the docking monitor's and FDIR's abort monitors "
+    "disarmed in SAFE (final_mode SAFE, captured True)."))
+def test_stuck_thruster_outside_the_kos_ends_in_safe_without_entering_the_kos(stuck):
+    safe = stuck.first("modes", "-> SAFE (fdir)")
+    assert stuck.summary["final_mode"] == "SAFE"
+    assert not stuck.summary["docking"]["contact"]
+    assert stuck.range_between(safe.t_s).min() >= stuck.kos_radius_m
+
+
+@pytest.fixture(scope="module")
+def stuck_kos(tmp_path_factory) -> Flight:
+    return fly("fault_thruster_stuck_kos", tmp_path_factory)
+
+
+def test_stuck_thruster_inside_the_kos_is_detected_and_answered_with_a_cam(stuck_kos):
+    fdir = stuck_kos.summary["fdir"]
+    assert fdir["fired"].get("thruster_stuck_on_in_kos") == 1, fdir
+    assert stuck_kos.summary["guidance"]["cam_trigger"] == "FDIR"
+    cam = stuck_kos.first("guidance", "CAM: dv")
+    assert cam is not None and 1660.0 < cam.t_s < 1663.0, cam
+
+
+def test_stuck_thruster_inside_the_kos_leaves_it_and_stays_out(stuck_kos):
+    assert_never_collided(stuck_kos)
+    assert not stuck_kos.summary["docking"]["contact"]
+    assert_leaves_kos_after_cam_and_stays_out(stuck_kos, stuck_kos.first("guidance", "CAM: dv").t_s)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT (fsw/config/fdir.toml): two responses to one stuck thruster. thruster_stuck_on_in_kos "
+    "commands the CAM at 1661.09 s; 0.1 s later thruster_stuck_on (the outside-KOS actionpoint) fires "
+    "too, because its 'not (in_kos and mode_ge_homing and mode_le_retreat)' turns true once the mode "
+    "is CAM (8 > RETREAT): 'mode CAM -> SAFE (fdir)'. The run ends in SAFE and the runner's "
+    "collision_avoidance record is None (it samples the CAM mode once a second and never sees it)."))
+def test_stuck_thruster_inside_the_kos_ends_in_cam_only(stuck_kos):
+    assert stuck_kos.summary["fdir"]["fired"] == {"thruster_stuck_on_in_kos": 1}
+    assert stuck_kos.summary["final_mode"] == "CAM"
+    assert stuck_kos.summary["docking"]["collision_avoidance"] is not None
+
+
+# --------------------------------------------------------------------------------------------
+# 5. thruster failed off: translation thruster T5 for the whole run (T6 of the +y pair still works)
+
+
+@pytest.fixture(scope="module")
+def failed_off(tmp_path_factory) -> Flight:
+    return fly("fault_thruster_failed", tmp_path_factory)
+
+
+def test_failed_off_thruster_ends_docked_or_held_and_never_collides(failed_off):
+    """Detection is not implemented: the translation checks (THRUSTER_CHECK.accel_resid_mps2,
+    response_ratio) are nan (fsw/apps/attitude.py), so thruster_failed_off cannot fire and the
+    approach flies on the other thruster of the pair. Either end state the tables allow passes:
+    docked inside the envelope, or (once detection exists) held outside the KOS."""
+    assert_never_collided(failed_off)
+    fdir = failed_off.summary["fdir"]
+    if "thruster_failed_off" in fdir["fired"]:
+        assert failed_off.summary["final_mode"] == "HOLD"
+        assert not failed_off.summary["docking"]["contact"]
+    else:
+        assert_captured_inside_envelope(failed_off.summary)
+        assert_kos_entered_only_on_the_approach(failed_off)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "NOT IMPLEMENTED: THRUSTER_CHECK.accel_resid_mps2 and response_ratio are nan (fsw/apps/attitude.py), "
+    "so the thruster_failed_off actionpoint (fsw/config/fdir.toml) can never fire; the run shows no "
+    "FDIR response at all (fdir.responses 0) with T5 dead for 2,700 s."))
+def test_failed_off_thruster_is_detected(failed_off):
+    assert failed_off.summary["fdir"]["fired"].get("thruster_failed_off") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# 6. zone under its limit: both cold-chain heaters open circuit in the cold case
+
+
+@pytest.fixture(scope="module")
+def zone_cold(tmp_path_factory) -> Flight:
+    return fly("fault_thermal_zone_cold", tmp_path_factory)
+
+
+def test_both_heaters_open_the_backup_is_tried_first(zone_cold):
+    fdir = zone_cold.summary["fdir"]
+    assert fdir["fired"].get("heater1_failed") == 1, fdir
+    switched = zone_cold.first("fdir", "cold-chain heater failed")
+    limit = zone_cold.first("fdir", "cold-chain temperature out of limits")
+    assert 600.0 < switched.t_s < limit.t_s, (switched, limit)
+    assert zone_cold.summary["thermal"]["zones"][1]["active_unit"] == 1
+
+
+def test_zone_leaving_its_limits_is_reported(zone_cold):
+    thermal = zone_cold.summary["thermal"]
+    cold_chain = thermal["zones"][1]
+    assert not cold_chain["within_limits"] and cold_chain["min_C"] < cold_chain["limit_lo_C"], cold_chain
+    assert thermal["limit_violations"] >= 1
+    assert zone_cold.summary["fdir"]["fired"].get("zone1_limit", 0) >= 1
+    app_event = zone_cold.first("thermal", "below 2 C")
+    fdir_event = zone_cold.first("fdir", "cold-chain temperature out of limits")
+    assert app_event is not None and fdir_event is not None
+    assert 0.0 <= fdir_event.t_s - app_event.t_s <= 11.0  # FDIR's 10 s persistence at most
+
+
+def test_only_the_faulty_zone_leaves_its_limits(zone_cold):
+    thermal = zone_cold.summary["thermal"]
+    assert [z["name"] for z in thermal["zones"] if not z["within_limits"]] == ["cold_chain"]
+    assert set(zone_cold.summary["fdir"]["fired"]) == {"heater1_failed", "zone1_limit"}
+    assert thermal["max_power_W"] <= thermal["power_limit_W"]
