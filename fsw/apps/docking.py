@@ -14,7 +14,8 @@ from telemetry.dictionary import ABORT_TRIGGERS, MODES
 NS_PER_S = 1e9
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 # Modes in which the vehicle is approaching and the monitors may abort.
-_APPROACH = {code for code, name in MODES.items() if name in ("HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD")}
+_APPROACH = {code for code, name in MODES.items()
+             if name in ("HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD", "SAFE")}
 _CLOSING = {code for code, name in MODES.items() if name in ("CLOSING", "FINAL_APPROACH")}
 EVT_TRIGGER = 600
 EVT_CONTACT_READY = 601

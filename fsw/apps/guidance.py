@@ -111,6 +111,7 @@ class ApproachGuidance(App):
         self.hold_time_log: dict[int, float] = {}
         self.cam_trigger = TRIGGER["NONE"]
         self._holding_by_command = False
+        modes.on_change(self._on_mode_change)
         if commanding is not None:
             commanding.register("APPROACH_HOLD", self._cmd_hold)
             commanding.register("APPROACH_RESUME", self._cmd_resume)
@@ -216,6 +217,16 @@ class ApproachGuidance(App):
         self.phase = PHASE["DOCKED"]
         self.cmd["translation_enabled"] = 0
         self.emit(EVT_DOCKED, "INFO", "docked: capture confirmed", (0.0, 0.0))
+
+    def _on_mode_change(self, old: str, new: str, t_ns: int) -> None:
+        """SAFE (set by FDIR or the ground) stops the approach: hold where the vehicle is, for the ground."""
+        if new == "SAFE" and self.phase not in (PHASE["CAM"], PHASE["DOCKED"], PHASE["IDLE"]):
+            self._saved = None
+            self.hold_target_r = self._r.copy()
+            self.phase = PHASE["STATION_KEEP"]
+            self._phase_t0 = t_ns
+            self._holding_by_command = True
+            self.emit(EVT_PHASE, "WARNING", "SAFE: approach stopped, holding position", (0.0, 0.0))
 
     def hold(self, t_ns: int) -> tuple[bool, str]:
         """Station-keep where the vehicle is until RESUME (ground HOLD or FDIR)."""

@@ -91,6 +91,7 @@ class RelativeNavigation(App):
         self.prm[PRM_CAM_SA] = nav.float("camera_sigma_angle_rad", 0.0)
         self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
+        self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
         self._rejects = {SENSOR_GNSS: 0, SENSOR_LIDAR: 0, SENSOR_CAMERA: 0}
         self.prm[PRM_BAND:PRM_BAND + 6] = np.concatenate([self.bands[s] for s in ("gnss", "lidar", "camera")])
         self.geo = np.array([self.sensor_B, self.reflector, self.cam_target])
@@ -103,6 +104,8 @@ class RelativeNavigation(App):
         self.C_B_LVLH = np.zeros((3, 3))
         self.initialised = False
         self._v_prior = None  # (velocity, sigma) the filter had before a reset
+        self._distrusted = 0  # sensor whose repeated rejections caused the last reset
+        self._distrust_until_ns = 0
         self._t_ns = 0
         self._last_accept_ns = 0
         self._was_valid = False
@@ -121,6 +124,7 @@ class RelativeNavigation(App):
             v_LVLH, sigma_prior = self._v_prior
             sigma_v = max(sigma_v, sigma_prior)
         self._v_prior = None
+        self._distrusted = 0
         self.x[:3] = r_LVLH
         self.x[3:] = v_LVLH
         self.P[:] = 0.0
@@ -144,21 +148,34 @@ class RelativeNavigation(App):
             np.dot(self.C_BN, self.orbit["C_LVLH_N"].T, out=self.C_B_LVLH)
         g, li, ca = self.gnss, self.lidar, self.camera
         seq = self.last_seq
-        if g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
+        # The sensor whose rejections caused a reset is not the one to restart from, unless no other
+        # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor).
+        distrusted = self._distrusted if t_ns < self._distrust_until_ns else 0
+        if distrusted != SENSOR_GNSS and g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
                 "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))):
             self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
                              t_ns)
-        elif li["seq"] != seq[SEQ_LIDAR] and li["valid"] and att_ok and self._in_band("lidar", float(li["range_m"])):
+        elif distrusted != SENSOR_LIDAR and li["seq"] != seq[SEQ_LIDAR] and li["valid"] and att_ok \
+                and self._in_band("lidar", float(li["range_m"])):
             r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])
             los = r * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
             self._initialise(self._los_to_r(los, self.reflector), np.zeros(3),
                              self.lidar_sr + self.lidar_sf * r + r * self.lidar_sa, self.init_sv, "LIDAR", t_ns)
-        elif ca["seq"] != seq[SEQ_CAMERA] and ca["valid"] and att_ok and self._in_band(
+        elif distrusted != SENSOR_CAMERA and ca["seq"] != seq[SEQ_CAMERA] and ca["valid"] and att_ok and self._in_band(
                 "camera", float(np.linalg.norm(ca["r_B_m"]))):
             self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3), self.cam_s, self.init_sv,
                              "CAMERA", t_ns)
         seq[SEQ_GNSS], seq[SEQ_LIDAR], seq[SEQ_CAMERA] = g["seq"], li["seq"], ca["seq"]
         seq[SEQ_THR] = self.thr["seq"]
+
+    def _publish_invalid(self, t_ns: int) -> None:
+        out = self.out
+        out["valid"] = 0
+        out["t_ns"] = t_ns
+        out["seq"] += 1
+        if self._was_valid:
+            self._was_valid = False
+            self.emit(EVT_NAV_INVALID, "WARNING", "navigation invalid", (0.0, 0.0))
 
     def _los_to_r(self, los_B, target) -> np.ndarray:
         """Chaser CoM w.r.t. the port from a line of sight sensor -> target (B frame)."""
@@ -169,6 +186,7 @@ class RelativeNavigation(App):
         if not self.initialised:
             self._try_initialise(t_ns)
             if not self.initialised:
+                self._publish_invalid(t_ns)
                 return
         dt = (t_ns - self._t_ns) / NS_PER_S
         self._t_ns = t_ns
@@ -191,6 +209,8 @@ class RelativeNavigation(App):
                                   f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
                         self._rejects = dict.fromkeys(self._rejects, 0)
                         self.initialised = False
+                        self._distrusted = sensor
+                        self._distrust_until_ns = t_ns + self.distrust_ns
                         # keep what the filter knew of the velocity, with its uncertainty widened
                         self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
         valid = t_ns - self._last_accept_ns <= self.timeout_ns and float(out["sigma_r_m"].max()) <= self.max_sr

@@ -164,12 +164,6 @@ def lidar_bias_persistent(tmp_path_factory) -> Flight:
     return fly("fault_lidar_bias_persistent", tmp_path_factory)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: a persistent +5 m lidar range bias ends in a collision. After 25 gate rejections the "
-    "navigation resets and re-initialises from the first sample of any sensor, which is the biased "
-    "lidar (5 Hz) rather than GNSS/camera, so the bias wins each reset (121 resets in the run); no FDIR "
-    "watchpoint sees the reset storm; the docking monitor's CORRIDOR abort comes at 5 m estimated range "
-    "when the truth is at contact (stop_reason 'collision')."))
 def test_a_persistent_lidar_bias_never_collides(lidar_bias_persistent):
     assert_never_collided(lidar_bias_persistent)
     if lidar_bias_persistent.summary["docking"]["captured"]:
@@ -200,12 +194,6 @@ def test_stuck_thruster_outside_the_kos_never_collides(stuck):
     assert_never_collided(stuck)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: FDIR's SAFE does not stop the approach. Guidance idles only from its IDLE phase "
-    "(fsw/apps/guidance.py _IDLE_MODES), so after 'mode CLOSING -> SAFE (fdir)' at 461 s it goes on "
-    "closing (events: 'guidance: SAFE->CLOSING not allowed' then 'guidance CLOSING hold 2 target 3'), "
-    "enters the KOS and docks in mode SAFE, with the docking monitor's and FDIR's abort monitors "
-    "disarmed in SAFE (final_mode SAFE, captured True)."))
 def test_stuck_thruster_outside_the_kos_ends_in_safe_without_entering_the_kos(stuck):
     safe = stuck.first("modes", "-> SAFE (fdir)")
     assert stuck.summary["final_mode"] == "SAFE"
@@ -232,12 +220,6 @@ def test_stuck_thruster_inside_the_kos_leaves_it_and_stays_out(stuck_kos):
     assert_leaves_kos_after_cam_and_stays_out(stuck_kos, stuck_kos.first("guidance", "CAM: dv").t_s)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT (fsw/config/fdir.toml): two responses to one stuck thruster. thruster_stuck_on_in_kos "
-    "commands the CAM at 1661.09 s; 0.1 s later thruster_stuck_on (the outside-KOS actionpoint) fires "
-    "too, because its 'not (in_kos and mode_ge_homing and mode_le_retreat)' turns true once the mode "
-    "is CAM (8 > RETREAT): 'mode CAM -> SAFE (fdir)'. The run ends in SAFE and the runner's "
-    "collision_avoidance record is None (it samples the CAM mode once a second and never sees it)."))
 def test_stuck_thruster_inside_the_kos_ends_in_cam_only(stuck_kos):
     assert stuck_kos.summary["fdir"]["fired"] == {"thruster_stuck_on_in_kos": 1}
     assert stuck_kos.summary["final_mode"] == "CAM"
