@@ -53,8 +53,10 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
         if g.valid != 0:
             mekf_propagate(q, bias, P, g.omega_BN_B_rad_s, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
         c = check[0]
-        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, thr[0].torque_B_Nm, inertia, dt_s,
-                                                     prm[PRM_CHECK_TAU], resid)
+        f = thr[0].force_B_N
+        translating = f[0] != 0.0 or f[1] != 0.0 or f[2] != 0.0
+        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, thr[0].torque_B_Nm, translating, inertia,
+                                                     dt_s, prm[PRM_CHECK_TAU], resid)
         c.t_ns = t_ns
         c.seq += 1
     for i in range(3):

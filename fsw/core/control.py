@@ -205,13 +205,15 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
 
 
 @njit(cache=True)
-def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, inertia_B, dt_s, tau_s, resid_f):
+def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, translating, inertia_B, dt_s, tau_s, resid_f):
     """Low-pass residual between measured and predicted angular acceleration (thruster health).
 
     Parameters
     ----------
     omega_B, omega_prev_B : (3,) [rad/s] estimated body rate now and one step ago, B.
     torque_prev_B : (3,) [N m] mean torque the thrusters were commanded to deliver over that step.
+    translating : the translation thrusters fired over that step; their torque about the true
+        (dispersed, unknown) centre of mass cannot be predicted, so the step counts as no residual.
     inertia_B : (3, 3) [kg m^2] inertia, B. dt_s : [s] step. tau_s : [s] low-pass time constant.
     resid_f : (3,) in/out, [rad/s^2] filtered residual.
 
@@ -239,6 +241,6 @@ def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, inertia_B, dt_s,
         # inertia is diagonal in the vehicle table; the off-diagonal terms enter through h only
         pred = (net0, net1, net2)[i] / inertia_B[i, i]
         meas = (omega_B[i] - omega_prev_B[i]) / dt_s
-        resid_f[i] += g * ((meas - pred) - resid_f[i])
+        resid_f[i] += g * ((0.0 if translating else meas - pred) - resid_f[i])
         total += resid_f[i] * resid_f[i]
     return total ** 0.5

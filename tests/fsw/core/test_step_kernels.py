@@ -143,10 +143,12 @@ def test_torque_check_residual_is_zero_for_a_consistent_response_and_the_couple_
     w0 = np.zeros(3)
     w1 = w0 + torque / np.diag(inertia) * 0.1
     resid = np.zeros(3)
-    assert thruster_torque_check(w1, w0, torque, inertia, 0.1, 0.0, resid) == pytest.approx(0.0, abs=1e-12)
+    assert thruster_torque_check(w1, w0, torque, False, inertia, 0.1, 0.0, resid) == pytest.approx(0.0, abs=1e-12)
     stuck = np.array([0.0, 75.0, 0.0])  # one aft 25 N thruster at 3 m, unseen by the command
     w2 = w0 + (torque + stuck) / np.diag(inertia) * 0.1
-    assert thruster_torque_check(w2, w0, torque, inertia, 0.1, 0.0, resid) == pytest.approx(75.0 / 20000.0)
+    assert thruster_torque_check(w2, w0, torque, False, inertia, 0.1, 0.0, resid) == pytest.approx(75.0 / 20000.0)
+    # while translation thrusters fire, their torque about the unknown centre of mass is not judged
+    assert thruster_torque_check(w2, w0, torque, True, inertia, 0.1, 0.0, resid) == 0.0
 
 
 def test_attitude_step_equals_the_separate_kernels():
