@@ -10,7 +10,7 @@ Settings (environment, so that they work whichever conftest pytest loads first):
 
 - ``QZ_BENCH_GATE``: ``p99`` (default: median and p99 must be within budget) or ``median``.
 - ``QZ_BENCH_REQUIRE_ALL=1``: a schedule task without a benchmark fails the check (default: listed only).
-- ``QZ_BENCH_REGRESSION_PCT`` (default 25) and ``QZ_BENCH_REGRESSION_FLOOR_US`` (default 0.05): a median
+- ``QZ_BENCH_REGRESSION_PCT`` (default 50) and ``QZ_BENCH_REGRESSION_FLOOR_US`` (default 0.5): a median
   regressed when it grew by more than both.
 - ``QZ_BENCH_COMPARE=0``: no regression check (``make bench-baseline`` sets it while saving a new baseline).
 
