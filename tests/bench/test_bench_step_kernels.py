@@ -1,0 +1,99 @@
+"""Timing of the one-call-per-step kernels the apps use, and the onboard ephemeris, with a warm JIT."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fsw.config_loader import load_vehicle
+from fsw.core import adcs, attitude, control, ephemeris, guidance, navigation
+from fsw.core.estimation import WORK_SHAPE
+from fsw.messages import new_message
+from hal.devices import new_record
+
+N = 1.1339e-3
+C_DOCK = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+INERTIA = np.diag([6800.0, 20000.0, 20000.0])
+Q = np.array([0.9, 0.1, -0.3, 0.2]) / np.linalg.norm([0.9, 0.1, -0.3, 0.2])
+
+
+def _timed(benchmark, fn, *args):
+    fn(*args)  # compile / load from cache before timing
+    benchmark(fn, *args)
+
+
+def _views(*records):
+    return tuple(r.reshape(1) for r in records)
+
+
+def test_bench_ephemeris_step(benchmark):
+    rv = np.array([6.768e6, 0.0, 0.0, 0.0, 5.735e3, 5.076e3])
+    _timed(benchmark, ephemeris.ephemeris_step, rv, 3.986004418e14, 6378137.0, 1.08263e-3, 0.1, np.zeros((6, 6)))
+
+
+def test_bench_c_b_lvlh(benchmark):
+    _timed(benchmark, attitude.c_b_lvlh, Q, C_DOCK, np.zeros((3, 3)))
+
+
+def test_bench_goto_point_accel(benchmark):
+    _timed(benchmark, guidance.goto_point_accel, np.array([0.0, -150.0, 0.0]), np.zeros(3),
+           np.array([0.0, -203.0, 0.0]), N, 0.02, 0.3, 0.2, 0.04, np.zeros(3), np.zeros(3))
+
+
+def test_bench_relnav_step_with_a_lidar_sample(benchmark):
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    att["q_BN"], att["valid"], orbit["C_LVLH_N"], orbit["n_rad_s"] = Q, 1, np.eye(3), N
+    gnss, lidar, cam, out = new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), \
+        new_message("NAV_STATE")
+    lidar["range_m"], lidar["valid"] = 250.0, 1
+    prm = np.zeros(navigation.N_PRM)
+    prm[navigation.PRM_GATE3] = 1e9
+    prm[navigation.PRM_LIDAR_SR], prm[navigation.PRM_LIDAR_SA] = 0.04, 8.7e-4
+    prm[navigation.PRM_BAND:navigation.PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
+    x = np.array([0.0, -253.0, 0.0, 0.0, 0.2, 0.0])
+    P = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
+    last_seq = np.zeros(4, dtype=np.int64)
+    args = (x, P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6),
+            np.array([[3.0, 0, 0], [0, 0, 0], [0, 0, 0]]), prm, last_seq, 0.1, *_views(att, orbit, thr, gnss, lidar,
+                                                                                      cam, out))
+    lidar_view = args[-3]
+    relnav_step = navigation.relnav_step
+
+    def step():  # a new lidar sample each call, as at 5 Hz
+        lidar_view[0]["seq"] += 1
+        return relnav_step(*args)
+
+    _timed(benchmark, step)
+
+
+def test_bench_attitude_step(benchmark):
+    prm = np.zeros(adcs.N_PRM)
+    prm[adcs.PRM_ARW], prm[adcs.PRM_ST_SIGMA], prm[adcs.PRM_GATE] = 2.9e-6, 4.85e-5, 16.0
+    prm[adcs.PRM_K:adcs.PRM_K + 3], prm[adcs.PRM_P:adcs.PRM_P + 3] = 60.0, 700.0
+    prm[adcs.PRM_U_MAX:adcs.PRM_U_MAX + 3], prm[adcs.PRM_CHECK_TAU] = 150.0, 0.5
+    gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
+    gyro["valid"], st["q_BN"] = 1, Q
+    orbit = new_message("ORBIT_REF")
+    orbit["C_LVLH_N"] = np.eye(3)
+    views = _views(gyro, st, orbit, new_message("THRUSTER_PERIOD"), new_message("ATT_STATE"),
+                   new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK"))
+    _timed(benchmark, adcs.attitude_step, 0, 0.1, True, True, Q.copy(), np.zeros(3), np.eye(6) * 1e-6,
+           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), np.zeros(3), prm, INERTIA, C_DOCK, np.zeros((3, 3)),
+           np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3), *views)
+
+
+def test_bench_thruster_control_step(benchmark):
+    v = load_vehicle()
+    wrench = np.zeros((control.N_GROUPS, 6))
+    control.thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.zeros(3), wrench)
+    auth = np.zeros(control.N_GROUPS)
+    control.group_authority(wrench, auth, np.zeros(control.N_GROUPS))
+    on = np.zeros(len(v.thrust_N), dtype=np.float32)
+    _timed(benchmark, control.thruster_control_step, Q, np.eye(3), np.array([0.01, -0.02, 0.005]), np.zeros(3),
+           1e-4, np.array([5.0, -3.0, 1.0]), 4800.0, 0.1, auth, np.full(control.N_GROUPS, 0.01), v.group_idx,
+           v.thrust_N / (v.isp_s * 9.80665), np.zeros(6), np.zeros(control.N_GROUPS), on, np.zeros((3, 3)),
+           np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4))
+
+
+def test_bench_thruster_torque_check(benchmark):
+    _timed(benchmark, control.thruster_torque_check, np.array([1e-3, 0.0, 0.0]), np.zeros(3),
+           np.array([5.0, 0.0, 0.0]), False, INERTIA, 0.1, 0.5, np.zeros(3))
