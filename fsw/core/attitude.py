@@ -57,6 +57,14 @@ def quat_normalize(q, out):
 
 
 @njit(cache=True)
+def dcm_elements(q0, q1, q2, q3):
+    """The nine elements of C(q), row by row (the one place this formula is written)."""
+    return (q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3, 2.0 * (q1 * q2 + q0 * q3), 2.0 * (q1 * q3 - q0 * q2),
+            2.0 * (q1 * q2 - q0 * q3), q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3, 2.0 * (q2 * q3 + q0 * q1),
+            2.0 * (q1 * q3 + q0 * q2), 2.0 * (q2 * q3 - q0 * q1), q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3)
+
+
+@njit(cache=True)
 def quat_to_dcm(q, C_out):
     """Direction-cosine matrix of a unit quaternion: ``C_out = C(q)`` (maps N components to B for q_BN).
 
@@ -64,16 +72,8 @@ def quat_to_dcm(q, C_out):
     -----
     C(q) = (q0^2 - |qv|^2) I + 2 qv qv^T - 2 q0 [qv x]. Markley & Crassidis (2014), Eq. 2.125.
     """
-    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
-    C_out[0, 0] = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
-    C_out[0, 1] = 2.0 * (q1 * q2 + q0 * q3)
-    C_out[0, 2] = 2.0 * (q1 * q3 - q0 * q2)
-    C_out[1, 0] = 2.0 * (q1 * q2 - q0 * q3)
-    C_out[1, 1] = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
-    C_out[1, 2] = 2.0 * (q2 * q3 + q0 * q1)
-    C_out[2, 0] = 2.0 * (q1 * q3 + q0 * q2)
-    C_out[2, 1] = 2.0 * (q2 * q3 - q0 * q1)
-    C_out[2, 2] = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
+    (C_out[0, 0], C_out[0, 1], C_out[0, 2], C_out[1, 0], C_out[1, 1], C_out[1, 2], C_out[2, 0], C_out[2, 1],
+     C_out[2, 2]) = dcm_elements(q[0], q[1], q[2], q[3])
 
 
 @njit(cache=True)
@@ -226,15 +226,7 @@ def quat_feedback_torque(q_BN, omega_BN_B_rad_s, q_RN, omega_RN_R_rad_s, I_B_kg_
     sgn = 1.0 if d0 >= 0.0 else -1.0
     # C_BR of dq, applied to omega_RN_R.
     wr0, wr1, wr2 = omega_RN_R_rad_s[0], omega_RN_R_rad_s[1], omega_RN_R_rad_s[2]
-    c00 = d0 * d0 + d1 * d1 - d2 * d2 - d3 * d3
-    c01 = 2.0 * (d1 * d2 + d0 * d3)
-    c02 = 2.0 * (d1 * d3 - d0 * d2)
-    c10 = 2.0 * (d1 * d2 - d0 * d3)
-    c11 = d0 * d0 - d1 * d1 + d2 * d2 - d3 * d3
-    c12 = 2.0 * (d2 * d3 + d0 * d1)
-    c20 = 2.0 * (d1 * d3 + d0 * d2)
-    c21 = 2.0 * (d2 * d3 - d0 * d1)
-    c22 = d0 * d0 - d1 * d1 - d2 * d2 + d3 * d3
+    c00, c01, c02, c10, c11, c12, c20, c21, c22 = dcm_elements(d0, d1, d2, d3)
     w0, w1, w2 = omega_BN_B_rad_s[0], omega_BN_B_rad_s[1], omega_BN_B_rad_s[2]
     e0 = w0 - (c00 * wr0 + c01 * wr1 + c02 * wr2)
     e1 = w1 - (c10 * wr0 + c11 * wr1 + c12 * wr2)
@@ -266,16 +258,7 @@ def c_b_lvlh(q_BN, C_LN, C_BL_out):
     q_BN : (4,) attitude, scalar first. C_LN : (3, 3) rotation N -> LVLH.
     C_BL_out : (3, 3) out.
     """
-    q0, q1, q2, q3 = q_BN[0], q_BN[1], q_BN[2], q_BN[3]
-    c00 = q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3
-    c01 = 2.0 * (q1 * q2 + q0 * q3)
-    c02 = 2.0 * (q1 * q3 - q0 * q2)
-    c10 = 2.0 * (q1 * q2 - q0 * q3)
-    c11 = q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3
-    c12 = 2.0 * (q2 * q3 + q0 * q1)
-    c20 = 2.0 * (q1 * q3 + q0 * q2)
-    c21 = 2.0 * (q2 * q3 - q0 * q1)
-    c22 = q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3
+    c00, c01, c02, c10, c11, c12, c20, c21, c22 = dcm_elements(q_BN[0], q_BN[1], q_BN[2], q_BN[3])
     for j in range(3):
         # column j of C_BL is C_BN applied to row j of C_LN
         a, b, c = C_LN[j, 0], C_LN[j, 1], C_LN[j, 2]

@@ -17,21 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from envelope import assert_captured_inside_envelope
 from flying import Flight, fly
 
 from telemetry.archive import decode_apid
 
 ORBIT_S = 5544.0  # REFERENCE.md: Tiangong period
-
-
-def assert_captured_inside_envelope(summary: dict) -> None:
-    dock = summary["docking"]
-    assert dock["captured"] and not dock["collided"], dock
-    assert dock["failed_limits"] == []
-    for key in ("axial_rate_mps", "lateral_rate_mps", "lateral_misalignment_m", "pitch_deg", "yaw_deg", "roll_deg",
-                "rates_deg_s"):
-        assert dock[key]["ok"], (key, dock[key])
-    assert summary["final_mode"] == "DOCKED"
 
 
 def assert_never_collided(run: Flight) -> None:

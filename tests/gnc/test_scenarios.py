@@ -7,6 +7,7 @@ contact against the mechanism envelope, never the flight software's own estimate
 from __future__ import annotations
 
 import pytest
+from envelope import assert_captured_inside_envelope
 
 from sims.runner import run_sil
 
@@ -35,16 +36,6 @@ def abort(tmp_path_factory):
 @pytest.fixture(scope="module")
 def no_camera(tmp_path_factory):
     return fly("camera_failed", tmp_path_factory)
-
-
-def assert_captured_inside_envelope(summary):
-    dock = summary["docking"]
-    assert dock["captured"] and not dock["collided"], dock
-    assert dock["failed_limits"] == []
-    for key in ("axial_rate_mps", "lateral_rate_mps", "lateral_misalignment_m", "pitch_deg", "yaw_deg", "roll_deg",
-                "rates_deg_s"):
-        assert dock[key]["ok"], (key, dock[key])
-    assert summary["final_mode"] == "DOCKED"
 
 
 def test_nominal_docks_inside_the_envelope(nominal):

@@ -6,16 +6,9 @@ it needs a loopback plug (TX wired to RX), as pyserial's own test suite does.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from hal.serial_link import SerialLink
-
-
-def pytest_addoption(parser):
-    parser.addoption("--port", default=os.environ.get("QZ_HIL_PORT"),
-                     help="real serial port with a loopback plug for the HAL link tests (also QZ_HIL_PORT)")
 
 
 class LinkPair:
