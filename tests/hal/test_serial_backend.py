@@ -221,9 +221,14 @@ def test_socket_link_reconnects_after_the_server_drops_it():
     while link.stats.port_errors == 0 and time.perf_counter() < deadline:
         link.receive(block_s=0.01)
     conn, _ = server.accept()                         # the background reopen connects again
+    # pyserial's socket handler flushes its input when the port opens: send only once the link has
+    # the new port, or the frame may be discarded with the flush
+    deadline = time.perf_counter() + 3.0
+    while link.stats.reconnects == 0 and time.perf_counter() < deadline:
+        link.receive(block_s=0.01)
     conn.sendall(frame(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 1))))
     got = []
-    deadline = time.perf_counter() + 3.0  # its own wait: the first phase may have used most of the first
+    deadline = time.perf_counter() + 3.0
     while not got and time.perf_counter() < deadline:
         got = link.receive(block_s=0.01)
     assert link.stats.reconnects == 1
