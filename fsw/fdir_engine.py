@@ -38,8 +38,10 @@ Semantics (differences from cFS LC noted):
 - Enabling an actionpoint (the FDIR_ENABLE command) re-arms it: its fire budget is restored and a
   condition that is still true responds again at the next evaluation.
 
-Records are 0-d structured arrays updated in place (fsw/messages.py), so the engine binds views
-of the watched fields once; ``evaluate`` gathers them and runs one ``@njit`` kernel.
+Records are 0-d structured arrays updated in place and never reallocated (fsw/messages.py), so
+the engine binds the address and type of each watched field once (:func:`bind_field`, keeping the
+records referenced) and ``evaluate`` is one ``@njit`` call that loads them (fsw/core/fields.py)
+and evaluates both tables.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from fsw.core.fields import TYPE_CODES, gather, load_int64, load_uint32
 from telemetry.dictionary import MODES, N_HEATER_ZONES, SCALAR_TYPES, SEVERITIES
 
 OPS = ("lt", "gt", "le", "ge", "eq", "ne", "abs_gt", "stale_s", "any_set", "any_clear")
@@ -433,8 +436,8 @@ def load_tables(source, records: Mapping[str, np.dtype], *, include_pending: boo
 # --- evaluation kernel -----------------------------------------------------------------------
 
 @njit(cache=True)
-def _evaluate_kernel(now_ns, msg_t_ns, msg_seq, last_t_ns, changed_at_ns,
-                     values, wp_msg, wp_op, wp_value, wp_persistence,
+def _evaluate_kernel(now_ns, msg_tns_addr, msg_seq_addr, msg_t_ns, msg_seq, last_t_ns, changed_at_ns,
+                     wp_addr, wp_code, values, wp_msg, wp_op, wp_value, wp_persistence,
                      wp_consecutive, wp_true_count, wp_result,
                      rpn, ap_enabled, ap_max_fires, ap_fires_left_used, ap_fire_count,
                      ap_true_count, ap_prev, ap_result, fired, stack):
@@ -444,7 +447,13 @@ def _evaluate_kernel(now_ns, msg_t_ns, msg_seq, last_t_ns, changed_at_ns,
     ``wp_true_count`` (evaluations it held in total), ``wp_result`` (persistence reached).
     Actionpoint state: ``ap_prev`` (last result, for edges), ``ap_fires_left_used`` (responses
     since last enabled), ``ap_fire_count`` (total), ``ap_true_count``; ``fired`` is the output.
+    The watched fields and each message's ``t_ns`` / ``seq`` are loaded from their bound
+    addresses (fsw/core/fields.py) into ``values``, ``msg_t_ns`` and ``msg_seq`` first.
     """
+    for m in range(msg_t_ns.shape[0]):
+        msg_t_ns[m] = load_int64(msg_tns_addr[m])
+        msg_seq[m] = load_uint32(msg_seq_addr[m])
+    gather(wp_addr, wp_code, values)
     for m in range(msg_t_ns.shape[0]):
         if changed_at_ns[m] < 0 or msg_t_ns[m] != last_t_ns[m]:
             last_t_ns[m] = msg_t_ns[m]
@@ -554,17 +563,16 @@ class FdirEngine:
 
         msgs = sorted({w.message for w in wps})
         msg_idx = {m: i for i, m in enumerate(msgs)}
+        # The kernel loads the watched fields from their addresses: keep every record referenced,
+        # so the addresses stay valid for the engine's lifetime (records are never reallocated).
         self._msg_recs = [bus[m] for m in msgs]
-        self._getters = []
-        for w in wps:
-            rec = bus[w.message]
-            view = rec[w.field].reshape(-1)
-            if not np.shares_memory(view, rec):
-                raise FdirTableError(f"{tables.source}: watchpoint {w.name!r}: cannot bind a view of "
-                                     f"{w.message}.{w.field}")
-            self._getters.append((view, w.element or 0))
-        self._tns_views = [r["t_ns"].reshape(-1) for r in self._msg_recs]
-        self._seq_views = [r["seq"].reshape(-1) for r in self._msg_recs]
+        bound = [bind_field(bus[w.message], w.field, w.element or 0, f"{tables.source}: watchpoint {w.name!r}")
+                 for w in wps]
+        self._wp_addr = np.array([a for a, _ in bound], np.int64)
+        self._wp_code = np.array([c for _, c in bound], np.int64)
+        recs = list(zip(self._msg_recs, msgs, strict=True))
+        self._msg_tns_addr = np.array([bind_field(r, "t_ns", 0, m)[0] for r, m in recs], np.int64)
+        self._msg_seq_addr = np.array([bind_field(r, "seq", 0, m)[0] for r, m in recs], np.int64)
 
         nw, na, nm = len(wps), len(aps), len(msgs)
         self._msg_t_ns = np.zeros(nm, np.int64)
@@ -600,15 +608,10 @@ class FdirEngine:
     def evaluate(self, t_ns: int | None = None) -> list[Response]:
         """Evaluate every watchpoint and actionpoint; return the responses fired at this step."""
         now = self._time_source() if t_ns is None else t_ns
-        vals = self._values
-        for i, (view, k) in enumerate(self._getters):
-            vals[i] = view[k]
-        for m, (tv, sv) in enumerate(zip(self._tns_views, self._seq_views, strict=True)):
-            self._msg_t_ns[m] = tv[0]
-            self._msg_seq[m] = sv[0]
         self.evaluations += 1
-        n = _evaluate_kernel(now, self._msg_t_ns, self._msg_seq, self._last_t_ns, self._changed_at_ns,
-                             vals, self._wp_msg, self._wp_op, self._wp_value, self._wp_persistence,
+        n = _evaluate_kernel(now, self._msg_tns_addr, self._msg_seq_addr, self._msg_t_ns, self._msg_seq,
+                             self._last_t_ns, self._changed_at_ns, self._wp_addr, self._wp_code,
+                             self._values, self._wp_msg, self._wp_op, self._wp_value, self._wp_persistence,
                              self.wp_consecutive, self.wp_true_count, self.wp_result,
                              self._rpn, self.ap_enabled, self._ap_max_fires, self._ap_fires_since_enable,
                              self.ap_fire_count, self.ap_true_count, self._ap_prev, self.ap_result,
@@ -647,6 +650,21 @@ class FdirEngine:
         self.wp_true_count[:] = 0
         self.ap_true_count[:] = 0
         self.ap_fire_count[:] = 0
+
+
+def bind_field(rec: np.ndarray, field: str, element: int, where: str) -> tuple[int, int]:
+    """(address, fsw.core.fields type code) of ``rec[field]`` element ``element``.
+
+    ``rec`` is a bus record (a structured array updated in place); the caller keeps it referenced.
+    """
+    base = rec.dtype.fields[field][0]
+    base = base.base if base.shape else base
+    code = TYPE_CODES.get(base.str)
+    size = int(np.prod(rec.dtype.fields[field][0].shape or (1,)))
+    if code is None or not rec.flags.c_contiguous or not 0 <= element < size:
+        raise FdirTableError(f"{where}: cannot bind {field}[{element}] of a {base} field "
+                             f"(little-endian numeric scalars in a contiguous record only)")
+    return rec.ctypes.data + rec.dtype.fields[field][1] + element * base.itemsize, code
 
 
 def _with_time(r: Response, t_ns: int) -> Response:

@@ -8,15 +8,15 @@ import numpy as np
 
 from fsw.app import App, Bus
 from fsw.config_loader import Section
-from fsw.core.guidance import approach_monitor
+from fsw.core import docking as dk
+from fsw.core.docking import docking_step
 from telemetry.dictionary import ABORT_TRIGGERS, MODES
 
 NS_PER_S = 1e9
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 # Modes in which the vehicle is approaching and the monitors may abort.
-_APPROACH = {code for code, name in MODES.items()
-             if name in ("HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD", "SAFE")}
-_CLOSING = {code for code, name in MODES.items() if name in ("CLOSING", "FINAL_APPROACH")}
+_APPROACH = {"HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD", "SAFE"}
+_CLOSING = {"CLOSING", "FINAL_APPROACH"}
 EVT_TRIGGER = 600
 EVT_CONTACT_READY = 601
 
@@ -30,16 +30,25 @@ class DockingMonitor(App):
         g = Section(gnc, path, "guidance")
         st = Section(gnc, path, "station")
         self.guidance = guidance
-        self.kos = d.float("kos_radius_m", 0.0)
-        self.semi = d.array("ellipsoid_semi_axes_m", (3,), 1.0)
-        self.tan_cone = math.tan(math.radians(d.float("corridor_half_angle_deg", 0.0, 89.0)))
-        self.cone_floor = d.float("corridor_min_radius_m", 0.0)
-        self.rate_factor = d.float("closing_rate_factor", 1.0)
-        self.rate_margin = d.float("closing_rate_margin_mps", 0.0)
-        self.rate_max_sigma = d.float("closing_rate_max_sigma_v_mps", 0.0)
-        self.att_limit = math.radians(d.float("attitude_error_limit_deg", 0.0))
-        self.nav_limit_ns = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
-        self.ready_range = d.float("contact_ready_range_m", 0.0)
+        self.prm = np.zeros(dk.N_PRM)
+        self.prm[dk.PRM_KOS] = self.kos = d.float("kos_radius_m", 0.0)
+        self.prm[dk.PRM_SEMI:dk.PRM_SEMI + 3] = d.array("ellipsoid_semi_axes_m", (3,), 1.0)
+        self.prm[dk.PRM_TAN_CONE] = math.tan(math.radians(d.float("corridor_half_angle_deg", 0.0, 89.0)))
+        self.prm[dk.PRM_CONE_FLOOR] = d.float("corridor_min_radius_m", 0.0)
+        self.prm[dk.PRM_RATE_FACTOR] = d.float("closing_rate_factor", 1.0)
+        self.prm[dk.PRM_RATE_MARGIN] = d.float("closing_rate_margin_mps", 0.0)
+        self.prm[dk.PRM_RATE_SIGMA] = d.float("closing_rate_max_sigma_v_mps", 0.0)
+        self.prm[dk.PRM_ATT_LIMIT] = math.radians(d.float("attitude_error_limit_deg", 0.0))
+        self.prm[dk.PRM_READY] = d.float("contact_ready_range_m", 0.0)
+        self.state = np.zeros(dk.N_STATE, np.int64)
+        self.state[dk.ST_NAV_BAD_SINCE] = -1
+        self.state[dk.ST_NAV_LIMIT] = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
+        self.state[dk.ST_TRIGGER] = TRIGGER["NONE"]
+        self.trg = np.array([TRIGGER[k] for k in ("NONE", "NAV_INVALID", "CORRIDOR", "CLOSING_RATE",
+                                                  "ATTITUDE_ERROR")], np.int64)
+        n_modes = max(MODES) + 1
+        self.approach_mode = np.array([MODES.get(m) in _APPROACH for m in range(n_modes)])
+        self.closing_mode = np.array([MODES.get(m) in _CLOSING for m in range(n_modes)])
         self.prof_r = g.array("profile_range_m", None, 0.0)
         self.prof_v = g.array("profile_speed_mps", None, 0.0)
         self.axis = st.array("docking_axis_LVLH", (3,))
@@ -49,68 +58,32 @@ class DockingMonitor(App):
         self.out = bus.publish("DOCKING_MONITOR", name)
         self.geo = np.zeros(7)
         self.r_port = np.zeros(3)
-        self._nav_bad_since = None
-        self.trigger = TRIGGER["NONE"]
-        self._ready = False
+
+    @property
+    def trigger(self) -> int:
+        """The latched abort trigger (telemetry.dictionary.ABORT_TRIGGERS code)."""
+        return int(self.state[dk.ST_TRIGGER])
 
     def start(self) -> None:
-        self.nav = self.bus.get("NAV_STATE", self.name)
-        self.att = self.bus.get("ATT_STATE", self.name)
-        self.mode = self.bus.get("MODE", self.name)
-        self._r = self.nav["r_LVLH_m"]
-        self._v = self.nav["v_LVLH_mps"]
-        self._err = self.att["att_err_rad"]
-        self._sigma_v = self.nav["sigma_v_mps"]
-
-    def _inside_ellipsoid(self, r) -> bool:
-        # semi-axes are (radial, along-track, cross-track) = (x, y, z) LVLH
-        return float(np.sum((r / self.semi) ** 2)) <= 1.0
+        b = self.bus
+        views = (b.get("NAV_STATE", self.name), b.get("ATT_STATE", self.name), b.get("MODE", self.name), self.mech,
+                 self.out)
+        self._args = (self.prm, self.state, self.trg, self.approach_mode, self.closing_mode, self.port_L, self.axis,
+                      self.prof_r, self.prof_v, self.geo, self.r_port, *(r.reshape(1) for r in views))
 
     def step(self, t_ns: int) -> None:
-        if self.mech["captured"]:
+        flags = docking_step(t_ns, *self._args)
+        if not flags:
+            return
+        if flags & dk.F_CAPTURED:
             self.guidance.docked(t_ns)
-        np.add(self._r, self.port_L, out=self.r_port)
-        approach_monitor(self.r_port, self._v, self.axis, self.prof_r, self.prof_v, self.geo)
-        rng, rdot, d, lat, cone, v_close, v_prof = self.geo
-        in_kos = rng < self.kos
-        # the cone's apex is at the port; near contact the floor radius keeps the corridor open
-        in_corridor = lat <= max(max(d, 0.0) * self.tan_cone, self.cone_floor)
-        mode = int(self.mode["mode"])
-        nav_ok = bool(self.nav["valid"])
-        if nav_ok:
-            self._nav_bad_since = None
-        elif self._nav_bad_since is None:
-            self._nav_bad_since = t_ns
-        trigger = TRIGGER["NONE"]
-        if mode in _APPROACH:
-            if self._nav_bad_since is not None and t_ns - self._nav_bad_since > self.nav_limit_ns \
-                    and self._inside_ellipsoid(self._r):
-                trigger = TRIGGER["NAV_INVALID"]
-            elif nav_ok and in_kos and not in_corridor:
-                trigger = TRIGGER["CORRIDOR"]
-            elif nav_ok and mode in _CLOSING and v_close > self.rate_factor * v_prof + self.rate_margin \
-                    and float(self._sigma_v.max()) <= self.rate_max_sigma:
-                trigger = TRIGGER["CLOSING_RATE"]
-            elif in_kos and math.sqrt(float(np.dot(self._err, self._err))) > self.att_limit:
-                trigger = TRIGGER["ATTITUDE_ERROR"]
-        if trigger != TRIGGER["NONE"] and self.trigger == TRIGGER["NONE"]:
-            self.trigger = trigger
+        rng = float(self.geo[0])
+        if flags & dk.F_NEW_TRIGGER:
+            trigger = self.trigger
             self.emit(EVT_TRIGGER, "CRITICAL", f"abort trigger {ABORT_TRIGGERS[trigger]} at {rng:.1f} m",
                       (float(trigger), rng))
             self.guidance.cam(trigger, t_ns)
-        ready = nav_ok and rng < self.ready_range and in_corridor
-        if ready and not self._ready:
+        if flags & dk.F_READY_RISE:
+            v_close = float(self.geo[5])
             self.emit(EVT_CONTACT_READY, "INFO", f"contact ready at {rng:.2f} m, closing {v_close:.3f} m/s",
                       (rng, v_close))
-        self._ready = ready
-        out = self.out
-        out["t_ns"] = t_ns
-        out["seq"] += 1
-        out["range_m"] = rng
-        out["range_rate_mps"] = rdot
-        out["corridor_angle_deg"] = math.degrees(cone)
-        out["lateral_m"] = lat
-        out["in_kos"] = in_kos
-        out["in_corridor"] = in_corridor
-        out["abort_trigger"] = self.trigger
-        out["contact_ready"] = ready

@@ -16,7 +16,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
-from fsw.core.guidance import cam_select, closing_law, go_no_go, goto_point_accel, hold_point_accel
+from fsw.core.guidance import cam_select, closing_law, go_no_go, goto_point_accel, guidance_publish, hold_point_accel
 from fsw.core.relmotion import cw_two_impulse
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
 
@@ -25,6 +25,9 @@ PHASE = {name: code for code, name in GUIDANCE_PHASES.items()}
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 CONTACT = -1  # segment target index meaning "the docking port"
 _IDLE_MODES = {code for code, name in MODES.items() if name in ("STANDBY", "SAFE")}
+_P_IDLE, _P_TRANSFER, _P_STATION_KEEP = PHASE["IDLE"], PHASE["TRANSFER"], PHASE["STATION_KEEP"]
+_P_CLOSING, _P_FINAL, _P_RETREAT = PHASE["CLOSING"], PHASE["FINAL"], PHASE["RETREAT"]
+_P_CAM, _P_DOCKED = PHASE["CAM"], PHASE["DOCKED"]
 
 EVT_PHASE = 500
 EVT_GO = 501
@@ -124,6 +127,11 @@ class ApproachGuidance(App):
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self._r = self.nav["r_LVLH_m"]
         self._v = self.nav["v_LVLH_mps"]
+        self._nav_valid = self.nav["valid"].reshape(1)  # 1-element views: cheap reads every step
+        self._n_rad_s = self.orbit["n_rad_s"].reshape(1)
+        self._state_view = self.state.reshape(1)
+        self._cmd_view = self.cmd.reshape(1)
+        self._port_target = -self.port_L
 
     # ------------------------------------------------------------------ mode helpers
     def _mode_for_segment(self, target: int) -> str:
@@ -287,12 +295,22 @@ class ApproachGuidance(App):
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
-        nav_ok = bool(self.nav["valid"])
+        nav_ok = self._nav_valid[0] != 0
         phase = self.phase
         a = self._a
-        a[:] = 0.0
         translate = 0
-        if phase == PHASE["IDLE"]:
+        if phase == _P_CLOSING or phase == _P_FINAL:
+            if nav_ok:
+                translate = 1
+                self._step_closing(t_ns)
+        elif phase == _P_STATION_KEEP:
+            if nav_ok:
+                translate = 1
+                hold_point_accel(self._r, self._v, self.hold_target_r, self._n_rad_s[0], self.hold_kp,
+                                 self.hold_kd, self.a_max, a)
+                if not self._holding_by_command and t_ns - self._phase_t0 >= self.hold_time_ns:
+                    self._go_no_go(t_ns)
+        elif phase == _P_IDLE:
             # STANDBY (or SAFE) keeps guidance idle: the approach starts in an approach mode only.
             if nav_ok and int(self._mode["mode"]) not in _IDLE_MODES:
                 if self._start_hold < 0:
@@ -300,31 +318,17 @@ class ApproachGuidance(App):
                     self._start_segment(0, t_ns)
                 else:
                     self._arrive(self._start_hold, t_ns)
-        elif phase in (PHASE["CAM"], PHASE["DOCKED"]):
-            pass
-        elif not nav_ok:
-            pass  # coast: no translation on an invalid solution (the docking monitor may abort)
-        elif phase == PHASE["TRANSFER"]:
+        elif phase == _P_CAM or phase == _P_DOCKED or not nav_ok:
+            pass  # after CAM / docking nothing; on an invalid solution coast (the docking monitor may abort)
+        elif phase == _P_TRANSFER:
             self._step_transfer(t_ns)
-        elif phase == PHASE["STATION_KEEP"]:
+        elif phase == _P_RETREAT:
             translate = 1
-            n = float(self.orbit["n_rad_s"])
-            hold_point_accel(self._r, self._v, self.hold_target_r, n, self.hold_kp, self.hold_kd, self.a_max, a)
-            if not self._holding_by_command and t_ns - self._phase_t0 >= self.hold_time_ns:
-                self._go_no_go(t_ns)
-        elif phase in (PHASE["CLOSING"], PHASE["FINAL"]):
-            translate = 1
-            self._step_closing(t_ns)
-        elif phase == PHASE["RETREAT"]:
-            translate = 1
-            n = float(self.orbit["n_rad_s"])
-            dist = goto_point_accel(self._r, self._v, self.r_hold[self.target], n, self.k_lat, self.retreat_speed,
-                                    self.k_v, self.a_max, self._v_cmd, a)
+            dist = goto_point_accel(self._r, self._v, self.r_hold[self.target], self._n_rad_s[0], self.k_lat,
+                                    self.retreat_speed, self.k_v, self.a_max, self._v_cmd, a)
             if dist < self.pos_tol[self.target].min():
                 self._arrive(self.target, t_ns)
-        if self.phase not in (PHASE["CAM"], PHASE["DOCKED"]):
-            self.cmd["translation_enabled"] = translate
-        self._publish(t_ns)
+        self._publish(t_ns, translate)
 
     def _step_transfer(self, t_ns: int) -> None:
         elapsed = t_ns - self._phase_t0
@@ -338,8 +342,8 @@ class ApproachGuidance(App):
 
     def _step_closing(self, t_ns: int) -> None:
         np.add(self._r, self.port_L, out=self._r_port)
-        n = float(self.orbit["n_rad_s"])
-        d = closing_law(self._r_port, self._v, self.axis, self.prof_r, self.prof_v, n, self.k_v, self.k_lat,
+        d = closing_law(self._r_port, self._v, self.axis, self.prof_r, self.prof_v, self._n_rad_s[0], self.k_v,
+                        self.k_lat,
                         self.v_lat_max, self.a_max, self._v_cmd, self._a)
         if self.target != CONTACT and d <= self.dist_m[self.target]:
             self._arrive(self.target, t_ns)
@@ -369,18 +373,10 @@ class ApproachGuidance(App):
         else:
             self._phase_t0 = t_ns  # nothing behind the first hold: keep holding and check again
 
-    def _publish(self, t_ns: int) -> None:
-        s = self.state
-        s["t_ns"] = t_ns
-        s["seq"] += 1
-        s["phase"] = self.phase
-        s["hold_index"] = max(self.hold_index, 0)
-        tgt = self.hold_target_r if self.phase == PHASE["STATION_KEEP"] else (
-            self.r_hold[self.target] if self.target != CONTACT else -self.port_L)
-        s["target_r_LVLH_m"] = tgt
-        s["target_v_LVLH_mps"] = self._v_cmd if self.phase in (PHASE["CLOSING"], PHASE["FINAL"]) else self._zero3
-        s["dv_total_mps"] = self.dv_total
-        s["retries"] = self.retries
-        c = self.cmd
-        c["t_ns"] = t_ns
-        c["seq"] += 1
+    def _publish(self, t_ns: int, translate: int) -> None:
+        phase = self.phase
+        tgt = self.hold_target_r if phase == _P_STATION_KEEP else (
+            self.r_hold[self.target] if self.target != CONTACT else self._port_target)
+        vt = self._v_cmd if phase == _P_CLOSING or phase == _P_FINAL else self._zero3
+        guidance_publish(t_ns, phase, self.hold_index, translate, phase != _P_CAM and phase != _P_DOCKED, tgt, vt,
+                         self.dv_total, self.retries, self._state_view, self._cmd_view)

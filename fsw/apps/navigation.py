@@ -17,7 +17,9 @@ from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
 from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
+    F_VALID_CHANGED,
     N_PRM,
+    N_ST,
     PRM_BAND,
     PRM_CAM_S,
     PRM_CAM_SA,
@@ -38,7 +40,11 @@ from fsw.core.navigation import (
     SEQ_GNSS,
     SEQ_LIDAR,
     SEQ_THR,
-    relnav_step,
+    ST_LAST_ACCEPT,
+    ST_T_PREV,
+    ST_TIMEOUT,
+    ST_WAS_VALID,
+    relnav_app_step,
 )
 
 NS_PER_S = 1e9
@@ -92,7 +98,7 @@ class RelativeNavigation(App):
         self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
         self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
-        self._rejects = {SENSOR_GNSS: 0, SENSOR_LIDAR: 0, SENSOR_CAMERA: 0}
+        self.rejects = np.zeros(4, np.int64)  # rejections in a row, by sensor code
         self.prm[PRM_BAND:PRM_BAND + 6] = np.concatenate([self.bands[s] for s in ("gnss", "lidar", "camera")])
         self.geo = np.array([self.sensor_B, self.reflector, self.cam_target])
         self.last_seq = np.zeros(4, dtype=np.int64)
@@ -106,17 +112,18 @@ class RelativeNavigation(App):
         self._v_prior = None  # (velocity, sigma) the filter had before a reset
         self._distrusted = 0  # sensor whose repeated rejections caused the last reset
         self._distrust_until_ns = 0
-        self._t_ns = 0
-        self._last_accept_ns = 0
-        self._was_valid = False
+        self.st = np.zeros(N_ST, np.int64)  # fsw.core.navigation.relnav_app_step state
+        self.st[ST_TIMEOUT] = self.timeout_ns
 
     def start(self) -> None:
         self.att = self.bus.get("ATT_STATE", self.name)
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
         # 1-element views: the kernel reads and writes the records' fields in place
-        self._views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar,
-                                                   self.camera, self.out))
+        views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar, self.camera,
+                                             self.out))
+        self._args = (self.max_sr, self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo,
+                      self.prm, self.last_seq, *views)
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
@@ -132,8 +139,8 @@ class RelativeNavigation(App):
             self.P[i, i] = sigma_r ** 2 + self.init_sr ** 2
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
         self.initialised = True
-        self._t_ns = t_ns
-        self._last_accept_ns = t_ns
+        self.st[ST_T_PREV] = t_ns
+        self.st[ST_LAST_ACCEPT] = t_ns
         self.emit(EVT_NAV_INIT, "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))
 
     def _in_band(self, sensor: str, rng: float) -> bool:
@@ -173,8 +180,8 @@ class RelativeNavigation(App):
         out["valid"] = 0
         out["t_ns"] = t_ns
         out["seq"] += 1
-        if self._was_valid:
-            self._was_valid = False
+        if self.st[ST_WAS_VALID]:
+            self.st[ST_WAS_VALID] = 0
             self.emit(EVT_NAV_INVALID, "WARNING", "navigation invalid", (0.0, 0.0))
 
     def _los_to_r(self, los_B, target) -> np.ndarray:
@@ -188,36 +195,28 @@ class RelativeNavigation(App):
             if not self.initialised:
                 self._publish_invalid(t_ns)
                 return
-        dt = (t_ns - self._t_ns) / NS_PER_S
-        self._t_ns = t_ns
-        result = relnav_step(self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo, self.prm,
-                             self.last_seq, dt, *self._views)
-        out = self.out
-        used = result & 0xF
-        if used:
-            self._last_accept_ns = t_ns
-            self._rejects[used] = 0
+        result = relnav_app_step(t_ns, self.st, self.rejects, *self._args)
         if result >> REJECT_SHIFT:
-            for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA):
-                if result & (1 << (REJECT_SHIFT + sensor)):
-                    self._rejects[sensor] += 1
-                    self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",
-                              (float(sensor), 0.0))
-                    if self._rejects[sensor] >= self.max_rejects:
-                        # The filter no longer believes a healthy sensor: start again from its data.
-                        self.emit(EVT_NAV_RESET, "ERROR", f"{self._rejects[sensor]} rejections in a row "
-                                  f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
-                        self._rejects = dict.fromkeys(self._rejects, 0)
-                        self.initialised = False
-                        self._distrusted = sensor
-                        self._distrust_until_ns = t_ns + self.distrust_ns
-                        # keep what the filter knew of the velocity, with its uncertainty widened
-                        self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
-        valid = t_ns - self._last_accept_ns <= self.timeout_ns and float(out["sigma_r_m"].max()) <= self.max_sr
-        out["valid"] = valid
-        out["t_ns"] = t_ns
-        out["seq"] += 1
-        if valid != self._was_valid:
-            self._was_valid = valid
+            self._after(result, t_ns)
+
+    def _after(self, result: int, t_ns: int) -> None:
+        """Rejections, resets and validity changes: events and the rare paths."""
+        for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA):
+            if not result & (1 << (REJECT_SHIFT + sensor)):
+                continue
+            self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",
+                      (float(sensor), 0.0))
+            if self.rejects[sensor] >= self.max_rejects:
+                # The filter no longer believes a healthy sensor: start again from its data.
+                self.emit(EVT_NAV_RESET, "ERROR", f"{self.rejects[sensor]} rejections in a row "
+                          f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
+                self.rejects[:] = 0
+                self.initialised = False
+                self._distrusted = sensor
+                self._distrust_until_ns = t_ns + self.distrust_ns
+                # keep what the filter knew of the velocity, with its uncertainty widened
+                self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
+        if result & F_VALID_CHANGED:
+            valid = bool(self.st[ST_WAS_VALID])
             self.emit(EVT_NAV_VALID if valid else EVT_NAV_INVALID, "INFO" if valid else "WARNING",
                       "navigation valid" if valid else "navigation invalid", (0.0, 0.0))

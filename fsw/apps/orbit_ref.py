@@ -7,9 +7,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core.attitude import lvlh_dcm
-from fsw.core.ephemeris import ephemeris_step
-
-NS_PER_S = 1e9
+from fsw.core.ephemeris import orbit_ref_step
 
 
 class OrbitReference(App):
@@ -34,15 +32,9 @@ class OrbitReference(App):
         self._w = self.rec["omega_LN_L_rad_s"]
         self._r, self._v = self._rv[:3], self._rv[3:]
         self._scratch = np.zeros((6, 6))
-        self._t_ns = 0
+        self._t_ns = np.zeros(1, np.int64)  # the time rv_N holds
         lvlh_dcm(self._r, self._v, self._C, self._w)
+        self._args = (self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1))
 
     def step(self, t_ns: int) -> None:
-        dt = (t_ns - self._t_ns) / NS_PER_S
-        if dt > 0.0:
-            ephemeris_step(self._rv, self.mu, self.re, self.j2, dt, self._scratch)
-            lvlh_dcm(self._r, self._v, self._C, self._w)
-            self._t_ns = t_ns
-        rec = self.rec
-        rec["t_ns"] = t_ns
-        rec["seq"] += 1
+        orbit_ref_step(t_ns, *self._args)

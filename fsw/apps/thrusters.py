@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from fsw.app import App, Bus, ConfigError
-from fsw.core.control import N_GROUPS, group_authority, thruster_control_step, thruster_group_wrench
+from fsw.core import propulsion as pr
+from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
+from fsw.core.propulsion import thruster_app_step
 from telemetry.dictionary import MODES
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp
-_THRUSTERS_OFF = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
+_THRUSTERS_OFF = {"STANDBY", "DOCKED"}
 # Relative parasitic force/torque a group may have and still count as pure (table sanity check).
 _MAX_CROSSTALK = 1e-6
 _DV_DONE_MPS = 1e-4  # an impulse request below this is complete
@@ -48,25 +50,21 @@ class ThrusterControl(App):
         self.force_B = np.zeros(3)
         self.out = bus.publish("THRUSTER_PERIOD", name)
         self.prop = bus.publish("PROPULSION", name)
-        self._dv_seq = 0
+        self.prm = np.zeros(pr.N_PRM)
+        self.prm[pr.PRM_DV_DONE] = _DV_DONE_MPS
+        self.prm[pr.PRM_MASS] = vehicle.mass_kg
+        self.prm[pr.PRM_PERIOD] = self.period_s
+        self.state = np.zeros(pr.N_STATE, np.int64)
+        self.thrusters_off = np.array([MODES.get(m) in _THRUSTERS_OFF for m in range(max(MODES) + 1)])
         self.totals = np.zeros(4)  # propellant used [kg], translation / attitude on-time [s], pulses
 
     def start(self) -> None:
         b = self.bus
-        self.gcmd = b.get("GUIDANCE_CMD", self.name)
-        self.tcmd = b.get("TORQUE_CMD", self.name)
-        self.att = b.get("ATT_STATE", self.name)
-        self.orbit = b.get("ORBIT_REF", self.name)
-        self.mode = b.get("MODE", self.name)
-        self._on = self.act["on_time_s"]
-        self._q = self.att["q_BN"]
-        self._C_LN = self.orbit["C_LVLH_N"]
-        self._accel = self.gcmd["accel_LVLH_mps2"]
-        self._torque = self.tcmd["torque_B_Nm"]
-        self._force_out = self.out["force_B_N"]
-        self._torque_out = self.out["torque_B_Nm"]
-        self._dv_out = self.out["dv_LVLH_mps"]
-        self._zero3 = np.zeros(3)
+        views = (b.get("GUIDANCE_CMD", self.name), b.get("TORQUE_CMD", self.name), b.get("ATT_STATE", self.name),
+                 b.get("ORBIT_REF", self.name), b.get("MODE", self.name), self.act, self.out, self.prop)
+        self._args = (self.prm, self.state, self.thrusters_off, self.authority, self.t_min, self.v.group_idx,
+                      self.mdot_kg_s, self.carry, self.on_group, self.C_BL, self.force_B, self.pending_dv,
+                      np.zeros(3), self.totals, *(r.reshape(1) for r in views))
 
     @property
     def mass_kg(self) -> float:
@@ -74,32 +72,4 @@ class ThrusterControl(App):
         return self.v.mass_kg - self.totals[0]
 
     def step(self, t_ns: int) -> None:
-        out = self.out
-        g = self.gcmd
-        if g["dv_seq"] != self._dv_seq:
-            self._dv_seq = int(g["dv_seq"])
-            self.pending_dv += g["dv_LVLH_mps"]
-        if int(self.mode["mode"]) in _THRUSTERS_OFF or not self.att["valid"]:
-            self._on[:] = 0.0
-            self._force_out[:] = 0.0
-            self._torque_out[:] = 0.0
-            self._dv_out[:] = 0.0
-        else:
-            accel = self._accel if g["translation_enabled"] else self._zero3
-            thruster_control_step(self._q, self._C_LN, accel, self.pending_dv, _DV_DONE_MPS, self._torque,
-                                  self.v.mass_kg - self.totals[0], self.period_s, self.authority, self.t_min,
-                                  self.v.group_idx, self.mdot_kg_s, self.carry, self.on_group, self._on,
-                                  self.C_BL, self.force_B, self._force_out, self._torque_out, self._dv_out,
-                                  self.totals)
-            p = self.prop
-            p["prop_used_kg"] = self.totals[0]
-            p["trans_on_time_s"] = self.totals[1]
-            p["att_on_time_s"] = self.totals[2]
-            p["pulses"] = self.totals[3]
-            p["t_ns"] = t_ns
-            p["seq"] += 1
-        out["t_ns"] = t_ns
-        out["seq"] += 1
-        act = self.act
-        act["t_ns"] = t_ns
-        act["seq"] += 1
+        thruster_app_step(t_ns, *self._args)

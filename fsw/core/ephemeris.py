@@ -11,6 +11,8 @@ import math
 
 from numba import njit
 
+from fsw.core.attitude import lvlh_dcm
+
 
 @njit(cache=True)
 def _accel_j2(x, mu, re, j2, k, a_out):
@@ -58,3 +60,20 @@ def ephemeris_step(rv_N, mu_m3_s2, re_m, j2, dt_s, scratch):
         scratch[k, 5] = acc[2]
     for i in range(6):
         rv_N[i] += dt_s / 6.0 * (scratch[1, i] + 2.0 * scratch[2, i] + 2.0 * scratch[3, i] + scratch[4, i])
+
+
+@njit(cache=True)
+def orbit_ref_step(t_ns, last_t_ns, mu_m3_s2, re_m, j2, scratch, rec):
+    """The orbit-reference app's step: propagate ORBIT_REF.rv_N to ``t_ns``, refresh its LVLH frame.
+
+    ``last_t_ns`` : (1,) int64 in/out, the time rv_N holds. ``rec`` : 1-element ORBIT_REF view.
+    """
+    o = rec[0]
+    dt = (t_ns - last_t_ns[0]) * 1e-9
+    if dt > 0.0:
+        rv = o.rv_N
+        ephemeris_step(rv, mu_m3_s2, re_m, j2, dt, scratch)
+        lvlh_dcm(rv[:3], rv[3:], o.C_LVLH_N, o.omega_LN_L_rad_s)
+        last_t_ns[0] = t_ns
+    o.t_ns = t_ns
+    o.seq += 1

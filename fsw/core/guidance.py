@@ -407,3 +407,32 @@ def cam_select(x_LVLH, n_rad_s, dv_mags_m_s, dirs_LVLH, kos_radius_m, min_clear_
         x_burn_scratch[3 + i] += dv_out[i]
     cam_drift_clearance(x_burn_scratch, n_rad_s, kos_radius_m, horizon_s, n_samples, scratch6, report_out)
     return -1
+
+
+@njit(cache=True)
+def guidance_publish(t_ns, phase, hold_index, translate, set_translation, target_r, target_v, dv_total, retries,
+                     state, cmd):
+    """Write GUIDANCE_STATE and close GUIDANCE_CMD for this step (the guidance app's record writes).
+
+    ``translate`` : 1 when this step commanded an acceleration, else the acceleration is zeroed.
+    ``set_translation`` : write ``translate`` to GUIDANCE_CMD.translation_enabled (not after a CAM
+    or docking, which own that flag). ``state``, ``cmd`` : 1-element GUIDANCE_STATE / GUIDANCE_CMD views.
+    """
+    s = state[0]
+    s.t_ns = t_ns
+    s.seq += 1
+    s.phase = phase
+    s.hold_index = max(hold_index, 0)
+    for i in range(3):
+        s.target_r_LVLH_m[i] = target_r[i]
+        s.target_v_LVLH_mps[i] = target_v[i]
+    s.dv_total_mps = dv_total
+    s.retries = retries
+    c = cmd[0]
+    if translate == 0:
+        for i in range(3):
+            c.accel_LVLH_mps2[i] = 0.0
+    if set_translation:
+        c.translation_enabled = translate
+    c.t_ns = t_ns
+    c.seq += 1

@@ -129,3 +129,48 @@ def _count(o, accepted, sensor, result):
         return (result & ~0xF) | sensor
     o.rejected += 1
     return result | (1 << (REJECT_SHIFT + sensor))
+
+
+# relnav_app_step state (int64)
+ST_T_PREV = 0        # [ns] time the filter state holds
+ST_LAST_ACCEPT = 1   # [ns] last accepted measurement
+ST_TIMEOUT = 2       # [ns] valid only if a measurement was accepted this recently (parameter)
+ST_WAS_VALID = 3     # valid flag published at the last step
+N_ST = 4
+F_VALID_CHANGED = 1 << 12  # returned: NAV_STATE.valid changed at this step
+
+
+@njit(cache=True)
+def relnav_app_step(t_ns, st, rejects, max_sigma_r_m, x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, att,
+                    orbit, thr, gnss, lidar, cam, out):
+    """The navigation app's step once the filter is initialised: :func:`relnav_step`, then validity.
+
+    ``st`` : (N_ST,) int64 in/out. ``rejects`` : (4,) int64 in/out, rejections in a row per sensor
+    code (an accepted measurement zeroes its sensor's count). The solution is valid while a
+    measurement was accepted within ``st[ST_TIMEOUT]`` and every position sigma is at most
+    ``max_sigma_r_m``. Writes NAV_STATE (``out``) valid / t_ns / seq as well.
+
+    Returns :func:`relnav_step`'s bits, OR'ed with F_VALID_CHANGED.
+    """
+    dt = (t_ns - st[ST_T_PREV]) * 1e-9
+    st[ST_T_PREV] = t_ns
+    result = relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt, att, orbit, thr, gnss, lidar,
+                         cam, out)
+    used = result & 0xF
+    if used:
+        st[ST_LAST_ACCEPT] = t_ns
+        rejects[used] = 0
+    for s in range(1, 4):
+        if result & (1 << (REJECT_SHIFT + s)):
+            rejects[s] += 1
+    o = out[0]
+    sig = max(o.sigma_r_m[0], o.sigma_r_m[1], o.sigma_r_m[2])
+    valid = t_ns - st[ST_LAST_ACCEPT] <= st[ST_TIMEOUT] and sig <= max_sigma_r_m
+    o.valid = valid
+    o.t_ns = t_ns
+    o.seq += 1
+    v = 1 if valid else 0
+    if v != st[ST_WAS_VALID]:
+        st[ST_WAS_VALID] = v
+        result |= F_VALID_CHANGED
+    return result
