@@ -65,13 +65,17 @@ class Flight:
 
 
 def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, event_sinks=(),
-                 config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None, wrap_step=None) -> Flight:
+                 config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None, idle_frames=None,
+                 wrap_step=None) -> Flight:
     """Create, wire and schedule every app.
 
     ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``
     and ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial).
     ``pre_frame(t_ns)`` / ``post_frame(t_ns)`` run around each frame after the HAL's poll / before
-    its flush (the SIL runner advances the truth in ``post_frame``). ``wrap_step(task, step)``, when
+    its flush (the SIL runner advances the truth in ``post_frame``). ``idle_frames(t_ns, n)``, when
+    the clock is simulated and the HAL has nothing to do per frame, takes runs of frames without
+    tasks in one call (see :class:`fsw.executive.Executive`); otherwise it is not used and every
+    frame goes through ``post_frame``. ``wrap_step(task, step)``, when
     given, returns the callable the executive runs for each scheduled task (fault injection by a test
     bench, e.g. overrun storms); the apps themselves are not changed.
     """
@@ -130,8 +134,11 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
 
     tasks = apps if wrap_step is None else {name: _Wrapped(wrap_step(name, app.step)) for name, app in apps.items()}
     schedule = table.build(tasks)
-    executive = Executive(schedule, clock, events=events, pre_frame=_chain(_overridden(hal, "poll"), pre_frame),
-                          post_frame=_chain(_overridden(hal, "flush"), post_frame))
+    pre = _chain(_overridden(hal, "poll"), pre_frame)
+    flush = _overridden(hal, "flush")
+    batchable = pre is None and flush is None and getattr(clock, "simulated", False)
+    executive = Executive(schedule, clock, events=events, pre_frame=pre, post_frame=_chain(flush, post_frame),
+                          idle_frames=idle_frames if batchable else None)
     housekeeping.attach(modes, commanding, executive)
     if overrides:
         raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")

@@ -202,9 +202,13 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     def post_frame(t_ns: int) -> None:
         step_truth()
 
+    def idle_frames(t_ns: int, n: int) -> None:
+        for _ in range(n):
+            step_truth()
+
     overruns = OverrunInjector(sc.faults)
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
-                          post_frame=post_frame, wrap_step=overruns.wrap if overruns else None)
+                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None)
     script = CommandScript(sc.commands, flight)
     overruns.check(flight.executive.stats_by_task)
     if timeline:

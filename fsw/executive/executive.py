@@ -87,6 +87,13 @@ class Executive:
         Most slots run per late wake-up before skipping ahead.
     timeline : int, optional
         When given, record the ``timeline`` worst frames (see :mod:`fsw.executive.timeline`).
+    idle_frames : callable, optional
+        ``idle_frames(t_ns, n)`` does what ``n`` calls of ``post_frame`` for the frames from
+        ``t_ns`` on would do (the SIL runner advances the truth ``n`` frames in one kernel call).
+        With it, a run of two or more frames in which no task is due is handed over in one call
+        instead of frame by frame. Simulated clocks only (``clock.simulated``), and only without
+        ``pre_frame``: an idle frame must need nothing else. Frame counts and lateness are kept
+        as if the frames had run one by one.
 
     Attributes
     ----------
@@ -109,7 +116,7 @@ class Executive:
                  pre_frame: Callable[[int], object] | None = None,
                  post_frame: Callable[[int], object] | None = None,
                  perf_ns: Callable[[], int] | None = None, max_catch_up: int = defaults.MAX_CATCH_UP_SLOTS,
-                 timeline: int | None = None):
+                 timeline: int | None = None, idle_frames: Callable[[int, int], object] | None = None):
         if clock.minor_frame_ns != schedule.minor_frame_ns:
             raise ValueError(f"Executive: clock minor frame {clock.minor_frame_ns} ns differs from the "
                              f"schedule's {schedule.minor_frame_ns} ns")
@@ -122,6 +129,10 @@ class Executive:
             self.events.time_source = clock.now_ns
         self.pre_frame = pre_frame
         self.post_frame = post_frame
+        if idle_frames is not None and (pre_frame is not None or not getattr(clock, "simulated", False)):
+            raise ValueError("Executive: idle_frames needs a simulated clock and no pre_frame hook (a frame "
+                             "without tasks must need nothing but post_frame)")
+        self.idle_frames = idle_frames
         self.max_catch_up = int(max_catch_up)
         self._perf = _clock.perf_ns if perf_ns is None else perf_ns
         self._minor = schedule.minor_frame_ns
@@ -173,9 +184,24 @@ class Executive:
         wait_next = clock.wait_next
         run_frame = self._run_frame
         minor = self._minor
+        idle = self.idle_frames
+        idle_run = self._idle_run
+        n_slots = self._n_slots
         while end is None or clock.frame + 1 < end:
             if stop is not None and stop():
                 break
+            if idle is not None:
+                # Simulated time: a run of frames without tasks is handed to idle_frames in one call.
+                first = clock.frame + 1
+                n = idle_run[first % n_slots]
+                if end is not None and n > end - first:
+                    n = end - first
+                if n > 1:
+                    clock.skip(n)
+                    self._lateness_counts[0] += n
+                    self._hook_n(idle, first * minor, n)
+                    self.frame_count += n
+                    continue
             lateness = wait_next()
             if lateness < minor:
                 run_frame(clock.frame, lateness)
@@ -360,6 +386,14 @@ class Executive:
                              f"frame hook failed: {type(exc).__name__}: {exc}")
             raise
 
+    def _hook_n(self, hook, t_ns: int, n: int) -> None:
+        try:
+            hook(t_ns, n)
+        except Exception as exc:
+            self.events.emit(EVT_HOOK_FAILED, CRITICAL, SOURCE,
+                             f"idle-frames hook failed: {type(exc).__name__}: {exc}")
+            raise
+
     def _rebuild_table(self) -> None:
         # In place, so a dispatch loop already iterating a slot's old tuple finishes it unchanged.
         entries = self.schedule.entries
@@ -367,6 +401,18 @@ class Executive:
             self._table[slot] = tuple(
                 (entries[i].task.step, self._stats[i], self._stats[i].counts, self._stats[i].budget_ns, i)
                 for i in members if not self.failed_mask >> i & 1)
+        # _idle_run[s]: consecutive slots from s on (wrapping) with no task, 0 if slot s has one.
+        n = self._n_slots
+        busy = [bool(self._table[k]) for k in range(n)]
+        self._idle_run = [0] * n
+        if any(busy):
+            for k in range(n):
+                run = 0
+                while not busy[(k + run) % n]:
+                    run += 1
+                self._idle_run[k] = run
+        else:
+            self._idle_run = [n] * n
 
     # ------------------------------------------------------------------ control
 
