@@ -167,6 +167,7 @@ class Executive:
         self.frame_overruns = 0
         self._overruns_reported = 0
         self._table: list[tuple] = [()] * self._n_slots
+        self._idle_run: list[int] = []
         self._rebuild_table()
         self.timeline: FrameTimeline | None = None
         if timeline:
@@ -402,17 +403,17 @@ class Executive:
                 (entries[i].task.step, self._stats[i], self._stats[i].counts, self._stats[i].budget_ns, i)
                 for i in members if not self.failed_mask >> i & 1)
         # _idle_run[s]: consecutive slots from s on (wrapping) with no task, 0 if slot s has one.
+        # In place too: a running loop holds the list.
         n = self._n_slots
         busy = [bool(self._table[k]) for k in range(n)]
-        self._idle_run = [0] * n
+        runs = [n] * n
         if any(busy):
             for k in range(n):
                 run = 0
                 while not busy[(k + run) % n]:
                     run += 1
-                self._idle_run[k] = run
-        else:
-            self._idle_run = [n] * n
+                runs[k] = run
+        self._idle_run[:] = runs
 
     # ------------------------------------------------------------------ control
 

@@ -272,3 +272,61 @@ def test_summary_reports_measured_slot_time_against_its_budget(make_task, perf):
     assert s["worst_slots"][0] == {"slot": 0, "tasks": ["nav", "att"], "budget_us": 500, "max_busy_us": 350,
                                    "runs": 1}
     assert s["rate_groups"]["10Hz"]["max_frame_us"] == 350 and s["rate_groups"]["1Hz"]["max_frame_us"] == 50
+
+
+# ---------------------------------------------------------------- idle-frame batching (simulated time)
+
+def _frames_seen(make_task, batched: bool, n_frames=None, until_ns=None, raise_on=()):
+    """Run a 10 Hz + 1 Hz schedule; return (task calls, frames post_frame/idle_frames covered, executive)."""
+    a = make_task("a", raise_on=raise_on)
+    b = make_task("b")
+    covered = []
+    batches = []
+
+    def idle(t_ns, n):
+        batches.append(n)
+        covered.extend(t_ns + k * 10 * MS for k in range(n))
+
+    ex, _ = _executive([ScheduleEntry("a", a, 10, 2, 500), ScheduleEntry("b", b, 1, 7, 500)],
+                       post_frame=covered.append, idle_frames=idle if batched else None)
+    ex.run(n_frames=n_frames, until_ns=until_ns)
+    return (a.calls, b.calls), covered, batches, ex
+
+
+def test_idle_frames_cover_exactly_the_frames_post_frame_would(make_task):
+    calls, covered, _, ex = _frames_seen(make_task, batched=False, n_frames=437)
+    calls_b, covered_b, batches, ex_b = _frames_seen(make_task, batched=True, n_frames=437)
+    assert calls_b == calls
+    assert covered_b == covered == [k * 10 * MS for k in range(437)]
+    assert max(batches) == 9 and min(batches) >= 2  # slot 2 busy every 10 frames, slot 7 once a second
+    assert ex_b.frame_count == ex.frame_count == 437
+    assert ex_b.clock.frame == ex.clock.frame
+    assert ex_b.lateness.counts[0] == ex.lateness.counts[0] == 437
+
+
+def test_idle_frames_stop_at_until_ns_and_resume_where_they_stopped(make_task):
+    a = make_task("a")
+    covered = []
+    ex, _ = _executive([ScheduleEntry("a", a, 10, 2, 500)], post_frame=covered.append,
+                       idle_frames=lambda t_ns, n: covered.extend(t_ns + k * 10 * MS for k in range(n)))
+    ex.run(until_ns=55 * MS)
+    assert covered == [k * 10 * MS for k in range(6)]
+    ex.run(until_ns=1000 * MS)
+    assert covered == [k * 10 * MS for k in range(100)]
+    assert a.calls == [k * 100 * MS + 20 * MS for k in range(10)]
+
+
+def test_a_failed_task_leaves_its_slot_to_the_idle_batches(make_task):
+    calls, covered, batches, _ = _frames_seen(make_task, batched=True, n_frames=300, raise_on={1})
+    assert calls[0] == [20 * MS]  # raised on its first call, never called again
+    assert covered == [k * 10 * MS for k in range(300)]
+    assert max(batches) > 9  # slot 2 is free now: the batches run across it
+
+
+def test_idle_frames_need_a_simulated_clock_and_no_pre_frame(make_task):
+    t = make_task("t")
+    with pytest.raises(ValueError, match="simulated clock"):
+        Executive(Schedule([ScheduleEntry("t", t, 10, 0, 500)]), WallClock(10 * MS), idle_frames=lambda t, n: None)
+    with pytest.raises(ValueError, match="no pre_frame"):
+        Executive(Schedule([ScheduleEntry("t", t, 10, 0, 500)]), SimClock(10 * MS), pre_frame=lambda t: None,
+                  idle_frames=lambda t, n: None)
