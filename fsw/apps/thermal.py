@@ -116,21 +116,23 @@ class ThermalControl(App):
         self._therm_inhibit = 0  # bit i set: thermistor i deselected (FDIR or ground)
         self.shed_mask = 0
         self.power_W = 0.0
-        # Heater check: filtered temperature and its value when the active heater reached full duty.
-        self._temp_filt_C = np.full(n, np.nan)
-        self._full_ref_C = np.full(n, np.nan)
+        # Heater check (filtered temperature, its value at full duty) and the run's extremes, per zone.
+        self._book = np.full((th.N_BOOK, n), np.nan)
+        self._book[th.B_MIN_C] = np.inf
+        self._book[th.B_MAX_C] = -np.inf
         # Limit monitor: consecutive samples outside / inside limits and the latched violation.
-        self._outside = np.zeros(n, np.int64)
-        self._inside = np.zeros(n, np.int64)
+        self._counts = np.zeros((2, n), np.int64)
         self.in_violation = np.zeros(n, np.bool_)
-        # Run summary.
-        self.min_C = np.full(n, np.inf)
-        self.max_C = np.full(n, -np.inf)
-        self.energy_J = np.zeros(2 * n)  # per heater, primary at 2z, backup at 2z+1
+        self.energy_J = np.zeros(2 * n)  # commanded heater energy, primary at 2z, backup at 2z+1
         self.max_power_W = 0.0
         self.violations = 0
         self._last_t_ns: int | None = None
         self._period_warned = False
+        self._args = (self._therm_C, self.params, self.mode, self.unit, self.order, self.power_limit_W, self.dt_s,
+                      self.rate_tau_s, self.state, self.temp_C, self.granted_W, self.duty, self._check_alpha,
+                      self.full_duty, self.limit_lo_C, self.limit_hi_C, self.limit_persistence, self._book,
+                      self._counts, self.in_violation, self.energy_J,
+                      *(r.reshape(1) for r in (self.therm, self.heaters, self.out, self.check)))
 
         if commanding is not None:
             commanding.register("SET_HEATER_SETPOINT", self._cmd_set_setpoint)
@@ -157,7 +159,7 @@ class ThermalControl(App):
             raise ValueError(f"{self.name}: heater unit must be 0 or 1, got {unit!r}")
         old = int(self.unit[z])
         self.unit[z] = unit
-        self._full_ref_C[z] = np.nan  # the new heater is judged afresh
+        self._book[th.B_FULL_REF_C, z] = np.nan  # the new heater is judged afresh
         self.emit(EVT_HEATER_SWITCHED, "WARNING" if unit else "INFO",
                   f"zone {z} heater unit {old} -> {unit}", (float(z), float(unit)))
 
@@ -205,97 +207,40 @@ class ThermalControl(App):
                           (period_s, self.dt_s))
         self._last_t_ns = t_ns
 
-        self._therm_C[:] = self.therm["temp_C"]
-        mask = int(self.therm["valid_mask"]) & ~self._therm_inhibit
-        power_W, shed = th.thermal_step(self._therm_C, mask, self.params, self.mode, self.unit, self.order,
-                                        self.power_limit_W, self.dt_s, self.rate_tau_s, self.state,
-                                        self.temp_C, self.granted_W, self.duty)
+        power_W, shed, flags = th.thermal_app_step(t_ns, self._therm_inhibit, *self._args)
         self.power_W = power_W
-
-        hw = self.heaters
-        hw["duty"] = self.duty
-        hw["t_ns"] = t_ns
-        hw["seq"] += 1
-
-        zone_duty = self.duty[0::2] + self.duty[1::2]  # one of each pair is zero
-        out = self.out
-        out["temp_C"] = self.temp_C
-        out["setpoint_C"] = self.params[th.P_SETPOINT_C]
-        out["heater_on"] = zone_duty > 0.0
-        out["unit"] = self.unit
-        out["duty"] = zone_duty
-        out["power_W"] = power_W
-        out["power_limit_W"] = self.power_limit_W
-        out["shed_mask"] = shed
-        out["dTdt_C_s"] = self.state[th.S_RATE_C_S]
-        out["t_ns"] = t_ns
-        out["seq"] += 1
-
-        self._heater_check(zone_duty, t_ns)
-        self._account(power_W)
-        self._limit_events(t_ns)
+        self.max_power_W = max(self.max_power_W, power_W)
+        if flags:
+            self._limit_events(flags)
         if shed != self.shed_mask:
             self.emit(EVT_SHED_CHANGED, "WARNING" if shed else "INFO",
                       f"heater shedding 0x{self.shed_mask:02x} -> 0x{shed:02x}", (float(shed), power_W))
             self.shed_mask = shed
 
-    def _heater_check(self, zone_duty: np.ndarray, t_ns: int) -> None:
-        """Fall of the filtered temperature since each zone's heater reached full duty."""
-        a = self._check_alpha
-        chk = self.check
-        fall, full_s = chk["fall_C"], chk["full_s"]
+    def _limit_events(self, flags: int) -> None:
         for z in range(N_HEATER_ZONES):
-            t = self.temp_C[z]
-            tf = self._temp_filt_C[z]
-            if math.isfinite(t):
-                tf = t if math.isnan(tf) else tf + a * (t - tf)
-                self._temp_filt_C[z] = tf
-            if zone_duty[z] >= self.full_duty[z] and math.isfinite(tf):
-                if math.isnan(self._full_ref_C[z]):
-                    self._full_ref_C[z] = tf
-                    full_s[z] = 0.0
-                else:
-                    full_s[z] += self.dt_s
-                fall[z] = max(self._full_ref_C[z] - tf, 0.0)
-            else:
-                self._full_ref_C[z] = np.nan
-                fall[z] = 0.0
-                full_s[z] = 0.0
-        chk["t_ns"] = t_ns
-        chk["seq"] += 1
-
-    def _account(self, power_W: float) -> None:
-        valid = np.isfinite(self.temp_C)
-        np.fmin(self.min_C, np.where(valid, self.temp_C, np.inf), out=self.min_C)
-        np.fmax(self.max_C, np.where(valid, self.temp_C, -np.inf), out=self.max_C)
-        self.energy_J += self.duty * np.repeat(self.params[th.P_HEATER_W], 2) * self.dt_s
-        self.max_power_W = max(self.max_power_W, power_W)
-
-    def _limit_events(self, t_ns: int) -> None:
-        n_p = self.limit_persistence
-        for z in range(N_HEATER_ZONES):
-            t = self.temp_C[z]
-            if not math.isfinite(t):
-                continue  # no reading: neither a violation nor a recovery
-            if t < self.limit_lo_C[z] or t > self.limit_hi_C[z]:
-                self._outside[z] += 1
-                self._inside[z] = 0
-            else:
-                self._inside[z] += 1
-                self._outside[z] = 0
-            if not self.in_violation[z] and self._outside[z] >= n_p:
-                self.in_violation[z] = True
+            t = float(self.temp_C[z])
+            if flags >> (th.FLAG_VIOLATION + z) & 1:
                 self.violations += 1
                 side = "below" if t < self.limit_lo_C[z] else "above"
                 lim = self.limit_lo_C[z] if side == "below" else self.limit_hi_C[z]
                 self.emit(EVT_LIMIT_VIOLATION, "WARNING", f"{self.zone_names[z][:16]} {t:.1f} C {side} {lim:g} C",
-                          (float(z), float(t)))
-            elif self.in_violation[z] and self._inside[z] >= n_p:
-                self.in_violation[z] = False
+                          (float(z), t))
+            if flags >> (th.FLAG_RECOVERED + z) & 1:
                 self.emit(EVT_LIMIT_RECOVERED, "INFO", f"{self.zone_names[z][:16]} back in limits {t:.1f} C",
-                          (float(z), float(t)))
+                          (float(z), t))
 
     # ------------------------------------------------------------------ run summary
+    @property
+    def min_C(self) -> np.ndarray:
+        """[degC] per zone, lowest temperature of the run (inf before the first reading)."""
+        return self._book[th.B_MIN_C]
+
+    @property
+    def max_C(self) -> np.ndarray:
+        """[degC] per zone, highest temperature of the run (-inf before the first reading)."""
+        return self._book[th.B_MAX_C]
+
     def summary(self) -> dict:
         """The run summary's ``thermal`` section: per-zone extremes vs limits, heater energy [J]."""
         zones = []

@@ -313,3 +313,96 @@ def init_state(n_zones: int) -> np.ndarray:
     state = np.zeros((N_STATE, n_zones))
     state[S_PREV_T_C, :] = np.nan
     return state
+
+
+# thermal_app_step bookkeeping rows (float64 (N_BOOK, n)) and returned flag bits
+B_TEMP_FILT_C = 0  # [degC] heater check: low-pass filtered zone temperature, nan before the first reading
+B_FULL_REF_C = 1   # [degC] filtered temperature when the active heater reached full duty, nan below full duty
+B_MIN_C = 2        # [degC] run minimum of the zone temperature
+B_MAX_C = 3        # [degC] run maximum
+N_BOOK = 4
+FLAG_VIOLATION = 0  # bit FLAG_VIOLATION + z: zone z left its limits (after the persistence)
+FLAG_RECOVERED = 8  # bit FLAG_RECOVERED + z: zone z is back inside its limits
+
+
+@njit(cache=True)
+def thermal_app_step(t_ns, inhibit_mask, therm_C, params, mode, unit, order, limit_W, dt_s, rate_tau_s, state,
+                     temp_C, granted_W, duty, check_alpha, full_duty, limit_lo_C, limit_hi_C, persistence, book,
+                     counts, in_violation, energy_J, therm, heaters, out, check):
+    """The thermal app's step: :func:`thermal_step` on DEV_THERMISTORS, then its outputs and monitors.
+
+    Writes ACT_HEATERS (``heaters``), THERMAL_ZONES (``out``) and HEATER_CHECK (``check``); updates
+    the heater check (fall of the filtered temperature since full duty), the run's per-zone
+    extremes and per-heater commanded energy [J], and the limit monitor (``counts`` (2, n) int64:
+    consecutive samples outside / inside; ``in_violation`` latched per zone). ``inhibit_mask``:
+    thermistor bits deselected by FDIR or the ground.
+
+    Returns ``(power_W, shed_mask, flags)`` with FLAG_* bits per zone.
+    """
+    th = therm[0]
+    for i in range(therm_C.shape[0]):
+        therm_C[i] = th.temp_C[i]
+    mask = np.int64(th.valid_mask) & ~inhibit_mask
+    power_W, shed = thermal_step(therm_C, mask, params, mode, unit, order, limit_W, dt_s, rate_tau_s, state,
+                                 temp_C, granted_W, duty)
+    hw = heaters[0]
+    for i in range(duty.shape[0]):
+        hw.duty[i] = duty[i]
+    hw.t_ns = t_ns
+    hw.seq += 1
+    o = out[0]
+    c = check[0]
+    flags = 0
+    for z in range(temp_C.shape[0]):
+        zd = duty[2 * z] + duty[2 * z + 1]  # one of each pair is zero
+        t = temp_C[z]
+        o.temp_C[z] = t
+        o.setpoint_C[z] = params[P_SETPOINT_C, z]
+        o.heater_on[z] = zd > 0.0
+        o.unit[z] = unit[z]
+        o.duty[z] = zd
+        o.dTdt_C_s[z] = state[S_RATE_C_S, z]
+        # heater check
+        tf = book[B_TEMP_FILT_C, z]
+        if math.isfinite(t):
+            tf = t if math.isnan(tf) else tf + check_alpha * (t - tf)
+            book[B_TEMP_FILT_C, z] = tf
+        if zd >= full_duty[z] and math.isfinite(tf):
+            if math.isnan(book[B_FULL_REF_C, z]):
+                book[B_FULL_REF_C, z] = tf
+                c.full_s[z] = 0.0
+            else:
+                c.full_s[z] += dt_s
+            c.fall_C[z] = max(book[B_FULL_REF_C, z] - tf, 0.0)
+        else:
+            book[B_FULL_REF_C, z] = np.nan
+            c.fall_C[z] = 0.0
+            c.full_s[z] = 0.0
+        # run accounting: extremes and commanded heater energy
+        if math.isfinite(t):
+            book[B_MIN_C, z] = min(book[B_MIN_C, z], t)
+            book[B_MAX_C, z] = max(book[B_MAX_C, z], t)
+        for u in range(2):
+            energy_J[2 * z + u] += duty[2 * z + u] * params[P_HEATER_W, z] * dt_s
+        # limit monitor (no reading: neither a violation nor a recovery)
+        if math.isfinite(t):
+            if t < limit_lo_C[z] or t > limit_hi_C[z]:
+                counts[0, z] += 1
+                counts[1, z] = 0
+            else:
+                counts[1, z] += 1
+                counts[0, z] = 0
+            if not in_violation[z] and counts[0, z] >= persistence:
+                in_violation[z] = True
+                flags |= 1 << (FLAG_VIOLATION + z)
+            elif in_violation[z] and counts[1, z] >= persistence:
+                in_violation[z] = False
+                flags |= 1 << (FLAG_RECOVERED + z)
+    o.power_W = power_W
+    o.power_limit_W = limit_W
+    o.shed_mask = shed
+    o.t_ns = t_ns
+    o.seq += 1
+    c.t_ns = t_ns
+    c.seq += 1
+    return power_W, shed, flags
