@@ -80,7 +80,7 @@ class LogHistogram:
     @property
     def count(self) -> int:
         """Values recorded."""
-        return sum(self.counts)
+        return sum(self.counts[:bin_index(self.max) + 1])  # no value lies above the maximum
 
     def mean(self) -> float:
         """Exact mean [ns], 0 when empty."""
@@ -95,7 +95,7 @@ class LogHistogram:
         for q in qs:
             if not 0.0 < q <= 100.0:
                 raise ValueError(f"percentile: q must be in (0, 100], got {q}")
-        cumulative = list(accumulate(self.counts))
+        cumulative = list(accumulate(self.counts[:bin_index(self.max) + 1]))  # no value lies above the maximum
         n = cumulative[-1]
         if n == 0:
             return tuple(0.0 for _ in qs)
