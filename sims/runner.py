@@ -160,19 +160,28 @@ def write_summary(out: Path, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+_warmed = False  # this process has flown a warm-up: numba's kernels are loaded for good
+
+
 def warm_up(sc, seconds: float = WARM_UP_S) -> float:
     """Fly a throw-away copy of the run for a few seconds so numba loads (or compiles) its kernels.
 
     A flight build has no JIT; without this the first frames of a run would carry the load time
     (milliseconds per kernel) as overruns. Paths first taken later (docking camera updates, CAM
-    selection) still show their one-off load as an overrun event. Returns the wall time spent.
+    selection) still show their one-off load as an overrun event. Once per process: kernels stay
+    loaded, so the later runs of a process (Monte Carlo cases on a worker) skip it. Returns the
+    wall time spent.
     """
+    global _warmed
+    if _warmed:
+        return 0.0
     t0 = time.perf_counter()
     truth = Truth(sc, seed=sc.seed)
     step_truth = truth.step
     flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
                           overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth())
     flight.executive.run(until_ns=int(seconds * NS_PER_S))
+    _warmed = True
     return time.perf_counter() - t0
 
 
