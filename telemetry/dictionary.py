@@ -190,6 +190,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("corridor_angle_deg", "f32", "deg", "angle of the line of sight off the docking axis"),
         F("lateral_m", "f32", "m", "lateral offset from the docking axis"),
         F("in_kos", "u8", "", "1 inside the keep-out sphere"),
+        F("in_ellipsoid", "u8", "", "1 inside the approach ellipsoid (where navigation loss aborts)"),
         F("in_corridor", "u8", "", "1 inside the approach corridor"),
         F("abort_trigger", "u8", "", "autonomous abort trigger, if any", enum=ABORT_TRIGGERS),
         F("contact_ready", "u8", "", "1 when the contact conditions are met"),

@@ -30,3 +30,13 @@ def test_thruster_groups_are_pure_forces_or_couples():
             assert np.allclose(w[3:], 0.0) and np.count_nonzero(w[:3]) == 1, group
         else:
             assert np.allclose(w[:3], 0.0) and np.count_nonzero(np.round(w[3:], 9)) == 1, group
+
+
+def test_thermistor_plausible_range_agrees_with_the_fdir_range_watchpoints():
+    """Thermal control stops using a reading where FDIR's range watchpoints call the sensor failed."""
+    thermal = tomllib.loads((ROOT / "fsw/config/thermal.toml").read_text())
+    fdir = tomllib.loads((ROOT / "fsw/config/fdir.toml").read_text())
+    lo, hi = thermal["thermistors"]["plausible_range_C"]
+    ranges = [w for w in fdir["watchpoint"] if w["message"] == "DEV_THERMISTORS" and w["op"] == "abs_gt"]
+    assert len(ranges) == dictionary.N_HEATER_ZONES
+    assert all(w["value"] == hi == -lo for w in ranges), (lo, hi, [w["value"] for w in ranges])

@@ -69,6 +69,10 @@ class ThermalControl(App):
         limit_s = Section(doc, path, "events").float("limit_persistence_s", 0.0)
         self.limit_persistence = max(1, round(limit_s / self.dt_s))
         check_tau_s = Section(doc, path, "heater_check").float("temp_filter_tau_s", 0.0)
+        plausible = Section(doc, path, "thermistors").array("plausible_range_C", (2,))
+        if not plausible[0] < plausible[1]:
+            raise ConfigError(f"{path}: [thermistors].plausible_range_C must be [low, high], got {plausible.tolist()}")
+        self.plausible_C = (float(plausible[0]), float(plausible[1]))
         self._check_alpha = self.dt_s / (check_tau_s + self.dt_s)
 
         n = N_HEATER_ZONES
@@ -207,7 +211,7 @@ class ThermalControl(App):
                           (period_s, self.dt_s))
         self._last_t_ns = t_ns
 
-        power_W, shed, flags = th.thermal_app_step(t_ns, self._therm_inhibit, *self._args)
+        power_W, shed, flags = th.thermal_app_step(t_ns, self._therm_inhibit, *self.plausible_C, *self._args)
         self.power_W = power_W
         self.max_power_W = max(self.max_power_W, power_W)
         if flags:

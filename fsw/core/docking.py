@@ -79,14 +79,15 @@ def docking_step(t_ns, prm, state, trg, approach_mode, closing_mode, port_L, axi
         state[ST_NAV_BAD_SINCE] = -1
     elif state[ST_NAV_BAD_SINCE] < 0:
         state[ST_NAV_BAD_SINCE] = t_ns
+    e = 0.0
+    for i in range(3):
+        e += (n.r_LVLH_m[i] / prm[PRM_SEMI + i]) ** 2
+    in_ellipsoid = e <= 1.0
     trigger = trg[TRG_NONE]
     if 0 <= m < approach_mode.shape[0] and approach_mode[m]:
-        e = 0.0
-        for i in range(3):
-            e += (n.r_LVLH_m[i] / prm[PRM_SEMI + i]) ** 2
         sig_max = max(n.sigma_v_mps[0], n.sigma_v_mps[1], n.sigma_v_mps[2])
         err = att[0].att_err_rad
-        if state[ST_NAV_BAD_SINCE] >= 0 and t_ns - state[ST_NAV_BAD_SINCE] > state[ST_NAV_LIMIT] and e <= 1.0:
+        if state[ST_NAV_BAD_SINCE] >= 0 and t_ns - state[ST_NAV_BAD_SINCE] > state[ST_NAV_LIMIT] and in_ellipsoid:
             trigger = trg[TRG_NAV_INVALID]
         elif nav_ok and in_kos and not in_corridor:
             trigger = trg[TRG_CORRIDOR]
@@ -110,6 +111,7 @@ def docking_step(t_ns, prm, state, trg, approach_mode, closing_mode, port_L, axi
     o.corridor_angle_deg = math.degrees(cone)
     o.lateral_m = lat
     o.in_kos = in_kos
+    o.in_ellipsoid = in_ellipsoid
     o.in_corridor = in_corridor
     o.abort_trigger = state[ST_TRIGGER]
     o.contact_ready = ready

@@ -326,23 +326,27 @@ FLAG_RECOVERED = 8  # bit FLAG_RECOVERED + z: zone z is back inside its limits
 
 
 @njit(cache=True)
-def thermal_app_step(t_ns, inhibit_mask, therm_C, params, mode, unit, order, limit_W, dt_s, rate_tau_s, state,
-                     temp_C, granted_W, duty, check_alpha, full_duty, limit_lo_C, limit_hi_C, persistence, book,
-                     counts, in_violation, energy_J, therm, heaters, out, check):
+def thermal_app_step(t_ns, inhibit_mask, plausible_lo_C, plausible_hi_C, therm_C, params, mode, unit, order, limit_W,
+                     dt_s, rate_tau_s, state, temp_C, granted_W, duty, check_alpha, full_duty, limit_lo_C,
+                     limit_hi_C, persistence, book, counts, in_violation, energy_J, therm, heaters, out, check):
     """The thermal app's step: :func:`thermal_step` on DEV_THERMISTORS, then its outputs and monitors.
 
     Writes ACT_HEATERS (``heaters``), THERMAL_ZONES (``out``) and HEATER_CHECK (``check``); updates
     the heater check (fall of the filtered temperature since full duty), the run's per-zone
     extremes and per-heater commanded energy [J], and the limit monitor (``counts`` (2, n) int64:
     consecutive samples outside / inside; ``in_violation`` latched per zone). ``inhibit_mask``:
-    thermistor bits deselected by FDIR or the ground.
+    thermistor bits deselected by FDIR or the ground. A reading outside ``[plausible_lo_C,
+    plausible_hi_C]`` counts as invalid from the sample it appears in (the zone falls back to its
+    other thermistor at once; FDIR's range watchpoint then deselects the sensor for good).
 
     Returns ``(power_W, shed_mask, flags)`` with FLAG_* bits per zone.
     """
     th = therm[0]
+    mask = np.int64(th.valid_mask) & ~inhibit_mask
     for i in range(therm_C.shape[0]):
         therm_C[i] = th.temp_C[i]
-    mask = np.int64(th.valid_mask) & ~inhibit_mask
+        if not plausible_lo_C <= therm_C[i] <= plausible_hi_C:
+            mask &= ~(np.int64(1) << i)
     power_W, shed = thermal_step(therm_C, mask, params, mode, unit, order, limit_W, dt_s, rate_tau_s, state,
                                  temp_C, granted_W, duty)
     hw = heaters[0]

@@ -245,13 +245,6 @@ def test_the_cold_chain_box_stays_inside_its_limits(thermistor_failed):
             and z["name"] != "cold_chain"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: the failed primary thermistor drives zone 1 for one control period. fsw/core/thermal.py "
-    "_zone_temp takes the primary whenever its valid bit is set and the reading is finite (no plausibility "
-    "check, and the truth never clears the valid bit of an off-scale reading); thermal control runs 0.03 s "
-    "after each 1 Hz sample while FDIR's therm1_range needs 3 evaluations (0.3 s), so at 601.05 s "
-    "THERMAL_ZONES shows -195.75 C with the heater at duty 1.0, and the run summary reports the cold-chain "
-    "zone min -195.75 C, within_limits False, although the box (truth) stayed at 3.96-4.10 C (seeds 0, 1, 2)."))
 def test_the_failed_thermistor_never_drives_the_zone(thermistor_failed):
     zone = thermistor_failed.summary["thermal"]["zones"][1]
     assert zone["within_limits"] and zone["min_C"] >= zone["limit_lo_C"], zone
@@ -525,16 +518,19 @@ def nav_lost_outside(tmp_path_factory) -> Flight:
     return _fly("fault_nav_lost_outside_kos", tmp_path_factory)
 
 
-def test_lost_navigation_outside_the_kos_is_answered_after_10_s(nav_lost_outside):
+def test_lost_navigation_inside_the_ellipsoid_is_answered_with_a_cam_after_10_s(nav_lost_outside):
+    """REFERENCE.md: navigation invalid > 10 s is a CAM trigger; inside the approach ellipsoid the docking
+    monitor flies it (FDIR's HOLD is for outside the ellipsoid)."""
     run = nav_lost_outside
     invalid = run.first("navigation", "navigation invalid")
     assert invalid is not None and 470.0 < invalid.t_s < 471.0, invalid  # 10 s after the last measurement
     fdir = run.summary["fdir"]
-    assert fdir["fired"] == {"lidar_stale": 1, "gnss_stale": 1, "nav_invalid_outside_kos": 1}, fdir
-    hold = run.first("fdir", "nav invalid >10 s, hold")
-    # FDIR's persistence of 100 fires on the 100th invalid evaluation, 9.9 s after the first
-    assert hold is not None and 9.8 <= hold.t_s - invalid.t_s <= 11.0, (invalid, hold)
-    assert run.range_m[run.sample(hold.t_s)] > run.kos_radius_m
+    assert fdir["fired"] == {"lidar_stale": 1, "gnss_stale": 1}, fdir
+    trigger = run.first("docking", "abort trigger NAV_INVALID")
+    assert trigger is not None and 10.0 < trigger.t_s - invalid.t_s <= 10.3, (invalid, trigger)
+    assert run.summary["guidance"]["cam_trigger"] == "NAV_INVALID"
+    assert run.summary["final_mode"] == "CAM"
+    assert run.kos_radius_m < run.range_m[run.sample(trigger.t_s)]
 
 
 def test_lost_navigation_outside_the_kos_never_enters_it(nav_lost_outside):
@@ -542,16 +538,32 @@ def test_lost_navigation_outside_the_kos_never_enters_it(nav_lost_outside):
     assert_never_collided(run)
     assert not run.summary["docking"]["contact"]
     assert run.kos_entries() == [] and run.range_m.min() >= run.kos_radius_m, run.range_m.min()
-    assert run.summary["mission_time_s"] - run.first("fdir", "nav invalid >10 s, hold").t_s >= ORBIT_S
+    assert run.summary["mission_time_s"] - run.first("docking", "abort trigger NAV_INVALID").t_s >= ORBIT_S
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT (the FDIR table and the docking monitor disagree): fdir.toml answers an invalid navigation "
-    "outside the KOS with a HOLD ('keeps the approach recoverable'), but the docking monitor's NAV_INVALID "
-    "trigger (nav invalid > 10 s inside the 2 x 1 x 1 km approach ellipsoid, in any approach mode including "
-    "HOLD) flies a CAM 0.11 s later (480.09 s HOLD, 480.20 s CAM at 295 m; seeds 400, 1, 2), so the HOLD "
-    "never stands inside the ellipsoid. REFERENCE.md lists 'navigation invalid > 10 s' as a CAM trigger "
-    "without a KOS qualifier: the table or the monitor has to change."))
-def test_lost_navigation_outside_the_kos_ends_held_as_the_tables_intend(nav_lost_outside):
-    assert nav_lost_outside.summary["final_mode"] == "HOLD"
-    assert nav_lost_outside.summary["guidance"]["cam_trigger"] == "NONE"
+# --------------------------------------------------------------------------------------------
+# 14. navigation invalid outside the approach ellipsoid: GNSS and lidar silent for 30 s at the 5 km hold
+
+
+@pytest.fixture(scope="module")
+def nav_lost_far(tmp_path_factory) -> Flight:
+    return _fly("fault_nav_lost_far", tmp_path_factory)
+
+
+def test_lost_navigation_far_out_is_answered_by_fdir_with_a_hold(nav_lost_far):
+    run = nav_lost_far
+    invalid = run.first("navigation", "navigation invalid")
+    assert invalid is not None and 59.0 < invalid.t_s < 62.0, invalid
+    assert run.summary["fdir"]["fired"] == {"lidar_stale": 1, "gnss_stale": 1, "nav_invalid_outside_ellipsoid": 1}
+    hold = run.first("fdir", "nav invalid >10 s far out, hold")
+    # FDIR's persistence of 100 fires on the 100th invalid evaluation, 9.9 s after the first
+    assert hold is not None and 9.8 <= hold.t_s - invalid.t_s <= 11.0, (invalid, hold)
+
+
+def test_lost_navigation_far_out_ends_held_without_a_cam(nav_lost_far):
+    run = nav_lost_far
+    assert run.summary["final_mode"] == "HOLD"
+    assert run.summary["guidance"]["cam_trigger"] == "NONE"
+    assert run.first("docking", "abort trigger") is None
+    assert_never_collided(run)
+    assert run.range_m.min() > 2000.0  # stayed outside the approach ellipsoid's largest semi-axis

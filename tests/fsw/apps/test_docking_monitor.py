@@ -141,6 +141,17 @@ def test_navigation_invalid_aborts_after_10_s_inside_the_approach_ellipsoid(mon)
     assert mon.step(10.1) == CODE["NAV_INVALID"]
 
 
+def test_navigation_invalid_outside_the_approach_ellipsoid_is_no_abort(mon):
+    mon.place(2100.0)  # along-track semi-axis 2 km
+    mon.nav["valid"] = 0
+    for k in range(150):
+        assert mon.step(k * 0.1) == CODE["NONE"], k
+    assert int(mon.out["in_ellipsoid"]) == 0
+    mon.place(1900.0)
+    assert mon.step(15.0) == CODE["NAV_INVALID"]
+    assert int(mon.out["in_ellipsoid"]) == 1
+
+
 def test_no_trigger_outside_the_approach_modes(mon):
     mon.mode["mode"] = MODE["STANDBY"]
     mon.place(100.0, lateral_m=50.0)
