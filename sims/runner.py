@@ -65,16 +65,18 @@ class CommandScript:
             executive.run(until_ns=stop)
 
 
-class OverrunInjector:
-    """The scenario's ``task_overrun`` faults: during its window the target task's call takes
-    ``value`` microseconds longer (busy wait, as a real overrun would). Simulation knowledge stays
-    here; the flight software sees only what its executive measures."""
+class TaskFaults:
+    """The scenario's flight-side faults on scheduled tasks. ``task_overrun``: during its window the
+    target task's call takes ``value`` microseconds longer (busy wait, as a real overrun would).
+    ``task_exception``: during its window the target task raises (a software fault) instead of
+    running. Simulation knowledge stays here; the flight software sees only what its executive
+    measures and catches."""
 
     def __init__(self, faults):
         self._windows = {}
         for f in faults:
-            if f.kind == "task_overrun":
-                extra_s = float(f.value if f.value is not None else 0.0) * 1e-6
+            if f.kind in ("task_overrun", "task_exception"):
+                extra_s = float(f.value or 0.0) * 1e-6 if f.kind == "task_overrun" else None
                 span = (int(f.start_s * NS_PER_S), int((f.start_s + f.duration_s) * NS_PER_S), extra_s)
                 self._windows.setdefault(f.target, []).append(span)
 
@@ -82,8 +84,8 @@ class OverrunInjector:
         """Refuse a fault on a task the flight software does not schedule, naming it."""
         unknown = sorted(set(self._windows) - set(tasks))
         if unknown:
-            raise ValueError(f"scenario faults: task_overrun targets {unknown} are not scheduled tasks; "
-                             f"tasks: {sorted(tasks)}")
+            raise ValueError(f"scenario faults: task_overrun/task_exception targets {unknown} are not scheduled "
+                             f"tasks; tasks: {sorted(tasks)}")
 
     def __bool__(self) -> bool:
         return bool(self._windows)
@@ -93,14 +95,17 @@ class OverrunInjector:
         if not windows:
             return step
 
-        def overrunning(t_ns: int) -> None:
+        def faulty(t_ns: int) -> None:
+            for start, end, extra_s in windows:
+                if extra_s is None and start <= t_ns < end:
+                    raise RuntimeError(f"injected task_exception in {task}")
             step(t_ns)
             for start, end, extra_s in windows:
-                if start <= t_ns < end:
+                if extra_s is not None and start <= t_ns < end:
                     until = time.perf_counter() + extra_s
                     while time.perf_counter() < until:
                         pass
-        return overrunning
+        return faulty
 
 
 class KeepOutWatch:
@@ -215,7 +220,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
         for _ in range(n):
             step_truth()
 
-    overruns = OverrunInjector(sc.faults)
+    overruns = TaskFaults(sc.faults)
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
                           post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None)
     script = CommandScript(sc.commands, flight)

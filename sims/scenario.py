@@ -29,7 +29,7 @@ from telemetry.dictionary import CMD_BY_NAME, N_HEATER_ZONES, N_HEATERS, N_THRUS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 FAULT_KINDS = ("sensor_dropout", "sensor_bias", "thruster_stuck_on", "thruster_failed_off", "heater_open",
-               "task_overrun")
+               "task_overrun", "task_exception")
 # length of a sensor_bias ``value`` per device (scalar values are broadcast)
 BIAS_SIZES = MappingProxyType({
     "DEV_GYRO": 3,  # [rad/s] B
@@ -562,7 +562,7 @@ def _check_physics(raw: dict, v: _Validator) -> None:
         if kind == "heater_open" and (isinstance(target, bool) or not isinstance(target, int)
                                       or not 0 <= target < N_HEATERS):
             v.fail(path + ("target",), f"expected a heater index 0..{N_HEATERS - 1}, got {target!r}")
-        if kind == "task_overrun" and not isinstance(target, str):
+        if kind in ("task_overrun", "task_exception") and not isinstance(target, str):
             v.fail(path + ("target",), f"expected a task name (string), got {target!r}")
         if kind == "task_overrun" and (isinstance(f.get("value"), bool) or not isinstance(f.get("value"), (int, float))
                                        or f["value"] <= 0):

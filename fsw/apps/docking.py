@@ -44,6 +44,7 @@ class DockingMonitor(App):
         self.state[dk.ST_NAV_BAD_SINCE] = -1
         self.state[dk.ST_NAV_LIMIT] = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
         self.state[dk.ST_TRIGGER] = TRIGGER["NONE"]
+        self.state[dk.ST_NAV_MAX_AGE] = int(Section(gnc, path, "navigation").float("max_age_s", 0.0) * NS_PER_S)
         self.trg = np.array([TRIGGER[k] for k in ("NONE", "NAV_INVALID", "CORRIDOR", "CLOSING_RATE",
                                                   "ATTITUDE_ERROR")], np.int64)
         n_modes = max(MODES) + 1

@@ -89,6 +89,8 @@ class ApproachGuidance(App):
         self.cam_min_clear = g.float("cam_min_clear_m", 0.0)
         self.cam_kos_margin = g.float("cam_kos_margin_m", 0.0)
         self.kos_radius = Section(gnc, path, "docking").float("kos_radius_m", 0.0)
+        # a NAV_STATE older than this is invalid to guidance (a navigation task that stopped)
+        self.nav_max_age_ns = int(Section(gnc, path, "navigation").float("max_age_s", 0.0) * NS_PER_S)
         self.cmd = bus.publish("GUIDANCE_CMD", name)
         self.state = bus.publish("GUIDANCE_STATE", name)
         self._a = self.cmd["accel_LVLH_mps2"]
@@ -128,6 +130,7 @@ class ApproachGuidance(App):
         self._r = self.nav["r_LVLH_m"]
         self._v = self.nav["v_LVLH_mps"]
         self._nav_valid = self.nav["valid"].reshape(1)  # 1-element views: cheap reads every step
+        self._nav_t_ns = self.nav["t_ns"].reshape(1)
         self._n_rad_s = self.orbit["n_rad_s"].reshape(1)
         self._state_view = self.state.reshape(1)
         self._cmd_view = self.cmd.reshape(1)
@@ -295,7 +298,7 @@ class ApproachGuidance(App):
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
-        nav_ok = self._nav_valid[0] != 0
+        nav_ok = self._nav_valid[0] != 0 and t_ns - self._nav_t_ns[0] <= self.nav_max_age_ns
         phase = self.phase
         a = self._a
         translate = 0

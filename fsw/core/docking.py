@@ -30,7 +30,8 @@ ST_NAV_BAD_SINCE = 0  # [ns] since when navigation is invalid, -1 while valid
 ST_NAV_LIMIT = 1      # [ns] navigation-invalid time that triggers an abort (parameter)
 ST_TRIGGER = 2        # latched abort trigger (ABORT_TRIGGERS code, 0 none)
 ST_READY = 3          # contact ready at the last step
-N_STATE = 4
+ST_NAV_MAX_AGE = 4    # [ns] a NAV_STATE older than this counts as invalid (parameter)
+N_STATE = 5
 
 # trigger codes (telemetry.dictionary.ABORT_TRIGGERS), passed in so the kernel stays table-free
 TRG_NONE = 0
@@ -74,7 +75,7 @@ def docking_step(t_ns, prm, state, trg, approach_mode, closing_mode, port_L, axi
     # the cone's apex is at the port; near contact the floor radius keeps the corridor open
     in_corridor = lat <= max(max(d, 0.0) * prm[PRM_TAN_CONE], prm[PRM_CONE_FLOOR])
     m = mode[0].mode
-    nav_ok = n.valid != 0
+    nav_ok = n.valid != 0 and t_ns - n.t_ns <= state[ST_NAV_MAX_AGE]
     if nav_ok:
         state[ST_NAV_BAD_SINCE] = -1
     elif state[ST_NAV_BAD_SINCE] < 0:

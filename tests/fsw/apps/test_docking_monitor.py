@@ -73,7 +73,9 @@ class Monitor:
         self.nav["r_LVLH_m"] = r_port - self.app.port_L
         self.nav["v_LVLH_mps"] = [0.0, closing_mps, 0.0]
 
-    def step(self, t_s=0.0):
+    def step(self, t_s=0.0, nav_fresh=True):
+        if nav_fresh:  # navigation ran in this slot before the monitor, as scheduled
+            self.nav["t_ns"] = int(t_s * NS)
         self.app.step(int(t_s * NS))
         return int(self.out["abort_trigger"])
 
@@ -139,6 +141,16 @@ def test_navigation_invalid_aborts_after_10_s_inside_the_approach_ellipsoid(mon)
     for k in range(101):
         assert mon.step(k * 0.1) == CODE["NONE"], k
     assert mon.step(10.1) == CODE["NAV_INVALID"]
+
+
+def test_a_navigation_state_that_stopped_updating_counts_as_invalid(mon):
+    """A navigation task that stopped (raised, was marked failed) leaves NAV_STATE valid but old."""
+    mon.place(300.0)
+    assert mon.step(0.0) == CODE["NONE"]
+    for k in range(1, 107):  # valid flag still set, record no longer written
+        assert mon.step(k * 0.1, nav_fresh=False) == CODE["NONE"], k
+    # older than 0.5 s from 0.6 s on: invalid for more than 10 s at 10.7 s
+    assert mon.step(10.7, nav_fresh=False) == CODE["NAV_INVALID"]
 
 
 def test_navigation_invalid_outside_the_approach_ellipsoid_is_no_abort(mon):
