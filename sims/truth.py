@@ -26,7 +26,7 @@ from hal.devices import new_device_set
 from sims.contact import DockingContact
 from sims.core import layout as L
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, G0_M_S2, KELVIN_OFFSET_K, NS_PER_S, SECONDS_PER_HOUR
-from sims.core.frame import WORK_SIZE, truth_frame, truth_refresh
+from sims.core.frame import WORK_SIZE, compiled_entry, new_frame_context, truth_frame, truth_refresh
 from sims.core.quat import q_from_dcm
 from sims.core.thermal import (
     E_ALPHA,
@@ -67,6 +67,7 @@ SENSOR_KEYS = (  # layout sensor index -> [sensors] table and device record
 SENSOR_INDEX = {dev: i for i, _, dev in SENSOR_KEYS}
 FAULT_BIAS_OFFSET = {"DEV_GYRO": L.FB_GYRO, "DEV_STAR_TRACKER": L.FB_ST, "DEV_GNSS_REL": L.FB_GNSS,
                      "DEV_LIDAR": L.FB_LIDAR, "DEV_CAMERA": L.FB_CAMERA, "DEV_THERMISTORS": L.FB_THERM}
+EVENT_BITS = L.EV_CONTACT | L.EV_CAPTURE | L.EV_COLLISION
 STREAM_VEHICLE = L.N_STREAMS  # one more stream: per-run vehicle realisation (misalignment, thrust, bias)
 
 
@@ -117,16 +118,22 @@ class Truth:
         self._build_thermal(sc)
         self._build_faults(sc)
         rec = {k: v.reshape(1) for k, v in self.devices.items()}  # 1-element views numba can take
-        self._frame_args = (self._x, self._p, self._iw, self._noise, self._work, rec["ACT_THRUSTERS"],
-                            rec["DEV_GYRO"], rec["DEV_STAR_TRACKER"], rec["DEV_GNSS_REL"], rec["DEV_LIDAR"],
-                            rec["DEV_CAMERA"], rec["DEV_DOCK_MECH"])
+        # the frame kernel takes its arrays as one context and is called through its compiled entry point
+        # (no per-call type dispatch): the context and the argument tuples below are fixed for the run
+        self._frame_ctx = new_frame_context(self._x, self._p, self._iw, self._noise, self._work,
+                                            rec["ACT_THRUSTERS"], rec["DEV_GYRO"], rec["DEV_STAR_TRACKER"],
+                                            rec["DEV_GNSS_REL"], rec["DEV_LIDAR"], rec["DEV_CAMERA"],
+                                            rec["DEV_DOCK_MECH"])
+        self._frame_kernel = compiled_entry(truth_frame, self._frame_ctx)
         self._thermal_args = (self._T_K, self._cap, self._G, self._R, self._ext, self._q_int, self._heater_node,
                               self._heater_power, self._heater_open, self._heater_energy, self._zone_node,
                               self._tp, self._x, self._iw, self._noise, rec["ACT_HEATERS"],
                               rec["DEV_THERMISTORS"], self._thermal_scratch)
+        self._thermal_kernel = compiled_entry(thermal_frame, *self._thermal_args)
         self.contact: DockingContact | None = None
         self.collided = False
         self.heater_power_W = 0.0
+        self._prepare_frame(0)  # what step() does after each frame for the next one: noise, faults
 
     # ------------------------------------------------------------------ construction
     def _build_params(self, sc: Scenario, rng: np.random.Generator) -> None:
@@ -157,6 +164,7 @@ class Truth:
         s = sc.sensors
         for idx, key, _ in SENSOR_KEYS:
             iw[L.I_DIV + idx] = frame_divisor(s[key].rate_hz, self._frame_ns)
+            iw[L.I_NEXT_DUE + idx] = iw[L.I_DIV + idx] if iw[L.I_DIV + idx] > 0 else L.NEVER  # first sample
             p[L.P_DROP + idx] = s[key]["dropout_prob"] if "dropout_prob" in s[key] else 0.0
         dt_gyro = iw[L.I_DIV + L.S_GYRO] * dt
         p[L.P_GYRO_SIG] = s.gyro.arw_deg_sqrt_h * DEG_RAD / math.sqrt(SECONDS_PER_HOUR) / math.sqrt(dt_gyro)
@@ -302,7 +310,7 @@ class Truth:
         f_ns = self._frame_ns
         self._faults = []
         for f in sc.faults:
-            if f.kind == "task_overrun":
+            if f.kind in ("task_overrun", "task_exception"):
                 continue  # flight-side fault: the truth passes it through untouched
             a = math.ceil(f.start_s * NS_PER_S / f_ns)
             b = math.ceil((f.start_s + f.duration_s) * NS_PER_S / f_ns)
@@ -338,24 +346,50 @@ class Truth:
 
     # ------------------------------------------------------------------ stepping
     def step(self) -> None:
-        """Advance one minor frame with this frame's actuator records; write the due sensor records."""
-        frame = self._frame
+        """Advance one minor frame with this frame's actuator records; write the due sensor records.
+
+        One kernel call; Python work only when the kernel reports an event or ``F_SERVICE`` (a thermal
+        frame, a noise refill or a fault edge is due: ``iw[I_SERVICE_AT]``, set by :meth:`_prepare_frame`).
+        """
+        flags = self._frame_kernel(self._frame_ctx)
+        if flags:
+            self._after_frame(flags)
+
+    def run(self, n_frames: int) -> None:
+        """Step ``n_frames`` minor frames with the actuator records as they stand."""
+        step = self.step
+        for _ in range(n_frames):
+            step()
+
+    def _after_frame(self, flags: int) -> None:
+        """The Python side of the frame just done (in this order): thermal frame, events, next frame's set-up."""
+        frame = int(self._iw[L.I_FRAME])
+        service = flags & L.F_SERVICE
+        if service and frame % self._therm_frames == 0:
+            self.heater_power_W = self._thermal_kernel(*self._thermal_args)
+        if flags & EVENT_BITS:
+            self._on_events(flags)
+        if service:
+            self._prepare_frame(frame)
+
+    def _prepare_frame(self, frame: int) -> None:
+        """Before minor frame ``frame`` (frames done): refill the noise, apply fault edges; schedule the next call."""
         if frame % NOISE_BLOCK_FRAMES == 0:
             self._refill_noise()
         if frame >= self._next_fault_frame:
             self._apply_faults(frame)
-        events = truth_frame(*self._frame_args)
-        frame += 1
-        self._frame = frame
-        if frame % self._therm_frames == 0:
-            self.heater_power_W = thermal_frame(*self._thermal_args)
-        if events:
-            self._on_events(events)
+        nxt = min(frame - frame % self._therm_frames + self._therm_frames,
+                  frame - frame % NOISE_BLOCK_FRAMES + NOISE_BLOCK_FRAMES, self._next_fault_frame)
+        self._iw[L.I_SERVICE_AT] = int(min(nxt, L.NEVER))
 
-    def run(self, n_frames: int) -> None:
-        """Step ``n_frames`` minor frames with the actuator records as they stand."""
-        for _ in range(n_frames):
-            self.step()
+    @property
+    def _frame(self) -> int:
+        """Minor frames done (the frame kernel counts them in ``iw[I_FRAME]``)."""
+        return int(self._iw[L.I_FRAME])
+
+    @_frame.setter
+    def _frame(self, frame: int) -> None:
+        self._iw[L.I_FRAME] = frame
 
     def _on_events(self, events: int) -> None:
         if events & L.EV_CONTACT:

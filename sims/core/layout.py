@@ -1,7 +1,8 @@
 """Index layout of the truth's packed state and parameter arrays, shared by the kernels and ``sims.truth``.
 
-The per-frame kernel takes a handful of flat arrays instead of dozens of small ones because every
-array argument costs ~0.1 us of numba dispatch (measured), and the frame budget is 5 us.
+The per-frame kernel works on a handful of flat arrays instead of dozens of small ones (bundled in one
+``sims.core.frame.FrameContext`` argument): numba dispatch costs ~0.1 us per array argument (measured)
+and the truth's frame budget is ~1 us.
 
 ``x``  float64 state (integrated and derived), ``p`` float64 parameters (constant over a run except
 fault-driven entries), ``iw`` int64 counters/flags. Frames: N = ECI, L = station LVLH, B = chaser body.
@@ -94,6 +95,16 @@ THR_MIB = 7  # [N s] minimum impulse bit
 THR_STRIDE = 8
 N_P = P_THR + N_THR * THR_STRIDE
 
+# sensor index (I_DIV, I_OFF, P_DROP), also the order used by sims.truth
+S_GYRO = 0
+S_ST = 1
+S_GNSS = 2
+S_LIDAR = 3
+S_CAMERA = 4
+S_THERM = 5
+S_DOCK = 6
+N_SENSORS = 7
+
 # ---- iw: int64 counters and flags -------------------------------------------------------------------
 I_FRAME = 0  # minor frames done
 I_T_NS = 1  # [ns] time now
@@ -109,17 +120,11 @@ I_CUR = 22  # noise cursor per stream (N_STREAMS)
 I_SEG_END = 30  # noise segment end per stream (N_STREAMS)
 I_SEG_START = 38  # noise segment start per stream (N_STREAMS)
 I_THR_MODE = 46  # per thruster: 0 nominal, 1 stuck on, 2 failed off (N_THR)
-N_IW = I_THR_MODE + N_THR
-
-# sensor index (I_DIV, I_OFF, P_DROP), also the order used by sims.truth
-S_GYRO = 0
-S_ST = 1
-S_GNSS = 2
-S_LIDAR = 3
-S_CAMERA = 4
-S_THERM = 5
-S_DOCK = 6
-N_SENSORS = 7
+I_NEXT_DUE = I_THR_MODE + N_THR  # next minor frame at which each sensor samples (N_SENSORS); NEVER when off
+I_THR_BUSY = I_NEXT_DUE + N_SENSORS  # 1 while some thruster still has on-time left from the last command
+I_SERVICE_AT = I_THR_BUSY + 1  # frame count at which the kernel returns F_SERVICE (Python work due)
+N_IW = I_SERVICE_AT + 1
+NEVER = 1 << 62  # a frame count that is never reached
 
 # noise stream index: one independent PCG64 stream per model
 NS_GYRO = 0
@@ -136,6 +141,7 @@ N_STREAMS = 8
 EV_CONTACT = 1
 EV_CAPTURE = 2
 EV_COLLISION = 4
+F_SERVICE = 8  # the frame count reached iw[I_SERVICE_AT]: thermal frame, noise refill or fault edge due
 THRUSTER_NOMINAL = 0
 THRUSTER_STUCK_ON = 1
 THRUSTER_FAILED_OFF = 2

@@ -12,16 +12,27 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
+def grav_j2_terms(x, y, z, mu, re, j2):
+    """Point-mass + J2 acceleration [m/s^2] at ECI position (x, y, z) [m] (Vallado eq. 8-30), with the
+    factors it shares with the gravity-gradient torque: (a_x, a_y, a_z, mu / r^3 [1/s^2], 1 / r^2 [1/m^2]).
+
+    One square root and one division (the divider is the slow unit in the truth's RK4 stages).
+    """
+    r2 = x * x + y * y + z * z
+    inv_r = 1.0 / math.sqrt(r2)
+    inv_r2 = inv_r * inv_r
+    mu_r3 = mu * inv_r2 * inv_r
+    f = 1.5 * j2 * re * re * inv_r2
+    zz = 5.0 * z * z * inv_r2
+    k = -mu_r3 * (1.0 + f * (1.0 - zz))
+    return k * x, k * y, -mu_r3 * z * (1.0 + f * (3.0 - zz)), mu_r3, inv_r2
+
+
+@njit(cache=True, inline="always")
 def grav_j2(x, y, z, mu, re, j2):
     """[m/s^2] Point-mass + J2 acceleration at ECI position (x, y, z) [m] (Vallado eq. 8-30)."""
-    r2 = x * x + y * y + z * z
-    r = math.sqrt(r2)
-    k = -mu / (r2 * r)
-    f = 1.5 * j2 * re * re / r2
-    zz = 5.0 * z * z / r2
-    return (k * x * (1.0 + f * (1.0 - zz)),
-            k * y * (1.0 + f * (1.0 - zz)),
-            k * z * (1.0 + f * (3.0 - zz)))
+    a = grav_j2_terms(x, y, z, mu, re, j2)
+    return a[0], a[1], a[2]
 
 
 @njit(cache=True, inline="always")
@@ -46,10 +57,10 @@ def lvlh_axes(rx, ry, rz, vx, vy, vz):
     hx = ry * vz - rz * vy
     hy = rz * vx - rx * vz
     hz = rx * vy - ry * vx
-    rn = math.sqrt(rx * rx + ry * ry + rz * rz)
-    hn = math.sqrt(hx * hx + hy * hy + hz * hz)
-    x0, x1, x2 = rx / rn, ry / rn, rz / rn
-    z0, z1, z2 = hx / hn, hy / hn, hz / hn
+    irn = 1.0 / math.sqrt(rx * rx + ry * ry + rz * rz)
+    ihn = 1.0 / math.sqrt(hx * hx + hy * hy + hz * hz)
+    x0, x1, x2 = rx * irn, ry * irn, rz * irn
+    z0, z1, z2 = hx * ihn, hy * ihn, hz * ihn
     return x0, x1, x2, z1 * x2 - z2 * x1, z2 * x0 - z0 * x2, z0 * x1 - z1 * x0, z0, z1, z2
 
 

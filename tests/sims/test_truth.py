@@ -9,6 +9,7 @@ import pytest
 
 from sims.core.constants import DEG_RAD, G0_M_S2
 from sims.core.contact import within_envelope
+from sims.core.frame import truth_frame
 from sims.scenario import load_scenario
 from sims.truth import Truth
 from tests.sims.conftest import make_truth
@@ -88,6 +89,16 @@ def test_stuck_on_thruster_fires_without_command_until_the_fault_ends():
     assert truth.propellant_used_kg == pytest.approx(150.0 * 0.5 / (290.0 * G0_M_S2), rel=1e-12)
 
 
+def test_stuck_on_fault_starting_between_commands_fires_the_idle_thruster():
+    """No on-time is pending when the fault starts: the kernel must still notice the thruster mode."""
+    faults = [{"kind": "thruster_stuck_on", "target": "T1", "start_s": 0.5, "duration_s": 0.3}]
+    truth = make_truth(HOLD_400, faults=faults)
+    truth.run(50)
+    assert truth.propellant_used_kg == 0.0
+    truth.run(100)
+    assert truth.propellant_used_kg == pytest.approx(150.0 * 0.3 / (290.0 * G0_M_S2), rel=1e-12)
+
+
 def test_failed_off_thruster_ignores_its_command():
     faults = [{"kind": "thruster_failed_off", "target": "T2", "start_s": 0.0, "duration_s": 10.0}]
     truth = make_truth(HOLD_400, faults=faults)
@@ -110,6 +121,13 @@ def test_sensor_bias_fault_adds_its_value():
     truth.run(3)
     meas = truth.devices["DEV_GYRO"]["omega_BN_B_rad_s"]
     assert np.allclose(meas - truth.omega_BN_B, [0.01, 0.0, -0.02], atol=1e-12)
+
+
+def test_random_dropout_loses_about_its_probability_of_samples():
+    truth = make_truth(HOLD_400, quiet=False, sensors={"gyro": {"dropout_prob": 0.2}})
+    truth.run(2000)
+    assert seqs(truth)["DEV_GYRO"] / 2000 == pytest.approx(0.8, abs=0.04)  # 4.5 sigma of the binomial
+    assert seqs(truth)["DEV_STAR_TRACKER"] == 100  # the other sensors lose nothing
 
 
 def test_gyro_white_noise_matches_angle_random_walk():
@@ -192,6 +210,19 @@ def test_same_seed_is_bit_identical_and_another_seed_differs():
     a, b, c = run(7), run(7), run(8)
     assert a[0].tobytes() == b[0].tobytes() and a[1] == b[1] and a[2] == b[2]
     assert a[1]["DEV_GYRO"] != c[1]["DEV_GYRO"]
+
+
+def test_compiled_entry_steps_exactly_as_numba_dispatch():
+    """Truth.step calls the kernel's compiled entry point; the ordinary dispatcher (its fallback) gives the same run."""
+    fast, plain = make_truth(HOLD_400, quiet=False), make_truth(HOLD_400, quiet=False)
+    assert fast._frame_kernel is not truth_frame  # the fast path is in use with this numba
+    plain._frame_kernel = truth_frame
+    for k in range(300):
+        for truth in (fast, plain):
+            command(truth, {k % 28: 0.004 * (k % 5)})
+            truth.step()
+    assert fast._x.tobytes() == plain._x.tobytes()
+    assert {k: v.tobytes() for k, v in fast.devices.items()} == {k: v.tobytes() for k, v in plain.devices.items()}
 
 
 def test_hold_lvlh_keeps_the_docking_attitude():
