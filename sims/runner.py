@@ -184,7 +184,8 @@ def warm_up(sc, seconds: float = WARM_UP_S) -> float:
     truth = Truth(sc, seed=sc.seed)
     step_truth = truth.step
     flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
-                          overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth())
+                          overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth(),
+                          idle_frames=lambda t_ns, n: truth.run(n))
     flight.executive.run(until_ns=int(seconds * NS_PER_S))
     _warmed = True
     return time.perf_counter() - t0
@@ -212,13 +213,13 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     archive = ArchiveWriter(out / "telemetry.ccsds")
     log_sink = make_log_sink(out / "events.log")
     step_truth = truth.step
+    run_truth = truth.run
 
     def post_frame(t_ns: int) -> None:
         step_truth()
 
     def idle_frames(t_ns: int, n: int) -> None:
-        for _ in range(n):
-            step_truth()
+        run_truth(n)
 
     overruns = TaskFaults(sc.faults)
     flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
