@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from fsw.core.dispatch import compiled_entry
 from fsw.core.fields import TYPE_CODES, gather, load_int64, load_uint32
 from telemetry.dictionary import MODES, N_HEATER_ZONES, SCALAR_TYPES, SEVERITIES
 
@@ -604,18 +605,19 @@ class FdirEngine:
         self._responses = [Response(a.name, i, a.kind, a.mode, a.device, a.zone, a.severity, a.text, 0)
                            for i, a in enumerate(aps)]
         self.evaluations = 0
+        self._args = (self._msg_tns_addr, self._msg_seq_addr, self._msg_t_ns, self._msg_seq, self._last_t_ns,
+                      self._changed_at_ns, self._wp_addr, self._wp_code, self._values, self._wp_msg, self._wp_op,
+                      self._wp_value, self._wp_persistence, self.wp_consecutive, self.wp_true_count, self.wp_result,
+                      self._rpn, self.ap_enabled, self._ap_max_fires, self._ap_fires_since_enable,
+                      self.ap_fire_count, self.ap_true_count, self._ap_prev, self.ap_result, self._fired,
+                      self._stack)
+        self._kernel = compiled_entry(_evaluate_kernel, 0, *self._args)
 
     def evaluate(self, t_ns: int | None = None) -> list[Response]:
         """Evaluate every watchpoint and actionpoint; return the responses fired at this step."""
         now = self._time_source() if t_ns is None else t_ns
         self.evaluations += 1
-        n = _evaluate_kernel(now, self._msg_tns_addr, self._msg_seq_addr, self._msg_t_ns, self._msg_seq,
-                             self._last_t_ns, self._changed_at_ns, self._wp_addr, self._wp_code,
-                             self._values, self._wp_msg, self._wp_op, self._wp_value, self._wp_persistence,
-                             self.wp_consecutive, self.wp_true_count, self.wp_result,
-                             self._rpn, self.ap_enabled, self._ap_max_fires, self._ap_fires_since_enable,
-                             self.ap_fire_count, self.ap_true_count, self._ap_prev, self.ap_result,
-                             self._fired, self._stack)
+        n = self._kernel(int(now), *self._args)
         if n == 0:
             return []
         return [_with_time(self._responses[i], now) for i in np.flatnonzero(self._fired)]

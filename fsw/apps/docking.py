@@ -9,6 +9,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core import docking as dk
+from fsw.core.dispatch import compiled_entry
 from fsw.core.docking import docking_step
 from telemetry.dictionary import ABORT_TRIGGERS, MODES
 
@@ -71,9 +72,10 @@ class DockingMonitor(App):
                  self.out)
         self._args = (self.prm, self.state, self.trg, self.approach_mode, self.closing_mode, self.port_L, self.axis,
                       self.prof_r, self.prof_v, self.geo, self.r_port, *(r.reshape(1) for r in views))
+        self._kernel = compiled_entry(docking_step, 0, *self._args)
 
     def step(self, t_ns: int) -> None:
-        flags = docking_step(t_ns, *self._args)
+        flags = self._kernel(t_ns, *self._args)
         if not flags:
             return
         if flags & dk.F_CAPTURED:

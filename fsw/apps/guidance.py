@@ -16,6 +16,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
+from fsw.core.dispatch import compiled_entry
 from fsw.core.guidance import cam_select, closing_law, go_no_go, goto_point_accel, guidance_publish, hold_point_accel
 from fsw.core.relmotion import cw_two_impulse
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
@@ -135,6 +136,8 @@ class ApproachGuidance(App):
         self._state_view = self.state.reshape(1)
         self._cmd_view = self.cmd.reshape(1)
         self._port_target = -self.port_L
+        self._publish_kernel = compiled_entry(guidance_publish, 0, 0, 0, 0, True, self._zero3, self._zero3, 0.0, 0,
+                                              self._state_view, self._cmd_view)
 
     # ------------------------------------------------------------------ mode helpers
     def _mode_for_segment(self, target: int) -> str:
@@ -381,5 +384,5 @@ class ApproachGuidance(App):
         tgt = self.hold_target_r if phase == _P_STATION_KEEP else (
             self.r_hold[self.target] if self.target != CONTACT else self._port_target)
         vt = self._v_cmd if phase == _P_CLOSING or phase == _P_FINAL else self._zero3
-        guidance_publish(t_ns, phase, self.hold_index, translate, phase != _P_CAM and phase != _P_DOCKED, tgt, vt,
-                         self.dv_total, self.retries, self._state_view, self._cmd_view)
+        self._publish_kernel(t_ns, phase, self.hold_index, translate, phase != _P_CAM and phase != _P_DOCKED, tgt,
+                             vt, float(self.dv_total), self.retries, self._state_view, self._cmd_view)

@@ -15,6 +15,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
+from fsw.core.dispatch import compiled_entry
 from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
@@ -124,6 +125,7 @@ class RelativeNavigation(App):
                                              self.out))
         self._args = (self.max_sr, self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo,
                       self.prm, self.last_seq, *views)
+        self._kernel = compiled_entry(relnav_app_step, 0, self.st, self.rejects, *self._args)
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
@@ -195,7 +197,7 @@ class RelativeNavigation(App):
             if not self.initialised:
                 self._publish_invalid(t_ns)
                 return
-        result = relnav_app_step(t_ns, self.st, self.rejects, *self._args)
+        result = self._kernel(t_ns, self.st, self.rejects, *self._args)
         if result >> REJECT_SHIFT:
             self._after(result, t_ns)
 

@@ -7,6 +7,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core.attitude import lvlh_dcm
+from fsw.core.dispatch import compiled_entry
 from fsw.core.ephemeris import orbit_ref_step
 
 
@@ -35,6 +36,7 @@ class OrbitReference(App):
         self._t_ns = np.zeros(1, np.int64)  # the time rv_N holds
         lvlh_dcm(self._r, self._v, self._C, self._w)
         self._args = (self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1))
+        self._kernel = compiled_entry(orbit_ref_step, 0, *self._args)
 
     def step(self, t_ns: int) -> None:
-        orbit_ref_step(t_ns, *self._args)
+        self._kernel(t_ns, *self._args)

@@ -19,6 +19,7 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section, read_toml
 from fsw.core import thermal as th
+from fsw.core.dispatch import compiled_entry
 from telemetry.dictionary import N_HEATER_ZONES
 
 NS_PER_S = 1e9
@@ -137,6 +138,7 @@ class ThermalControl(App):
                       self.full_duty, self.limit_lo_C, self.limit_hi_C, self.limit_persistence, self._book,
                       self._counts, self.in_violation, self.energy_J,
                       *(r.reshape(1) for r in (self.therm, self.heaters, self.out, self.check)))
+        self._kernel = compiled_entry(th.thermal_app_step, 0, 0, *self.plausible_C, *self._args)
 
         if commanding is not None:
             commanding.register("SET_HEATER_SETPOINT", self._cmd_set_setpoint)
@@ -211,7 +213,7 @@ class ThermalControl(App):
                           (period_s, self.dt_s))
         self._last_t_ns = t_ns
 
-        power_W, shed, flags = th.thermal_app_step(t_ns, self._therm_inhibit, *self.plausible_C, *self._args)
+        power_W, shed, flags = self._kernel(t_ns, self._therm_inhibit, *self.plausible_C, *self._args)
         self.power_W = power_W
         self.max_power_W = max(self.max_power_W, power_W)
         if flags:

@@ -12,6 +12,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
+from fsw.core.dispatch import compiled_entry
 from fsw.core.propulsion import thruster_app_step
 from telemetry.dictionary import MODES
 
@@ -65,6 +66,7 @@ class ThrusterControl(App):
         self._args = (self.prm, self.state, self.thrusters_off, self.authority, self.t_min, self.v.group_idx,
                       self.mdot_kg_s, self.carry, self.on_group, self.C_BL, self.force_B, self.pending_dv,
                       np.zeros(3), self.totals, *(r.reshape(1) for r in views))
+        self._kernel = compiled_entry(thruster_app_step, 0, *self._args)
 
     @property
     def mass_kg(self) -> float:
@@ -72,4 +74,4 @@ class ThrusterControl(App):
         return self.v.mass_kg - self.totals[0]
 
     def step(self, t_ns: int) -> None:
-        thruster_app_step(t_ns, *self._args)
+        self._kernel(t_ns, *self._args)
