@@ -1,14 +1,19 @@
-"""Attitude determination (MEKF: gyro + star tracker, gyro bias) and attitude control (quaternion PD)."""
+"""Attitude determination (MEKF: gyro + star tracker, gyro bias), attitude control (quaternion PD) and
+the thruster-health checks FDIR reads (THRUSTER_CHECK)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-from fsw.app import App, Bus
-from fsw.config_loader import Section
+from fsw.app import App, Bus, ConfigError
+from fsw.config_loader import Section, load_vehicle
 from fsw.core.adcs import (
+    CHK_TR,
+    MAX_TR,
+    N_CHECK,
     N_PRM,
     PRM_ARW,
     PRM_CHECK_TAU,
@@ -17,9 +22,23 @@ from fsw.core.adcs import (
     PRM_P,
     PRM_RRW,
     PRM_ST_SIGMA,
+    PRM_TR_GATE,
+    PRM_TR_MEMORY,
+    PRM_TR_N,
+    PRM_TR_PRIOR,
+    PRM_TR_SIG,
     PRM_U_MAX,
     ST_REJECTED,
     attitude_step,
+)
+from fsw.core.control import (
+    N_GROUPS,
+    N_SIG,
+    TR_RATIO,
+    TR_WEAKEST,
+    group_authority,
+    thruster_group_wrench,
+    translation_signatures,
 )
 from fsw.core.estimation import WORK_SHAPE
 from telemetry.dictionary import MODES
@@ -31,9 +50,17 @@ EVT_ST_REJECT = 401
 
 
 class AttitudeControl(App):
-    """Publishes ATT_STATE (estimate and errors) and TORQUE_CMD (docking attitude, LVLH-fixed)."""
+    """Publishes ATT_STATE (estimate and errors), TORQUE_CMD (docking attitude, LVLH-fixed) and THRUSTER_CHECK.
 
-    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, inertia_kg_m2):
+    THRUSTER_CHECK: ``alpha_resid_rad_s2`` is the filtered angular-acceleration residual of the steps
+    without translation firing (a stuck-on thruster, attitude or translation); ``response_ratio`` is
+    the estimated thrust / nominal of the weakest translation thruster, from the parasitic torque
+    its group makes while it fires (``fsw.core.control.translation_response_check``; nan until a
+    group has fired enough to be judged). ``accel_resid_mps2`` is not computed (nan).
+    ``vehicle`` is the flight vehicle table (default: ``vehicle.toml`` next to ``path``).
+    """
+
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, inertia_kg_m2, vehicle=None):
         super().__init__(name, bus, events)
         a = Section(gnc, path, "attitude")
         self.arw = a.float("gyro_arw_rad_sqrt_s", 0.0)
@@ -53,6 +80,20 @@ class AttitudeControl(App):
         self.prm[PRM_P:PRM_P + 3] = self.Pg
         self.prm[PRM_U_MAX:PRM_U_MAX + 3] = self.u_max
         self.prm[PRM_CHECK_TAU] = self.check_tau
+        self.prm[PRM_TR_PRIOR] = a.float("thruster_check_prior_Ns", 0.0) ** 2
+        self.prm[PRM_TR_MEMORY] = a.float("thruster_check_memory_Ns", 0.0) ** 2
+        self.prm[PRM_TR_GATE] = a.float("thruster_check_gate_Nm", 0.0)
+        v = load_vehicle(Path(path).parent / "vehicle.toml") if vehicle is None else vehicle
+        wrench = np.zeros((N_GROUPS, 6))
+        thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.zeros(3), wrench)
+        authority = np.zeros(N_GROUPS)
+        group_authority(wrench, authority, np.zeros(N_GROUPS))
+        if np.count_nonzero(v.group_idx < 6) > MAX_TR:
+            raise ConfigError(f"{name}: more than {MAX_TR} translation thrusters for the thruster check")
+        sig = np.zeros((MAX_TR, N_SIG))
+        self.prm[PRM_TR_N] = translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, authority, sig)
+        self.prm[PRM_TR_SIG:] = sig.ravel()
+        self._tr_names = tuple(n for n, g in zip(v.thruster_names, v.group_idx, strict=True) if g < 6)
         self.C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
         if not np.allclose(self.C_RL @ self.C_RL.T, np.eye(3), atol=1e-9):
             raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
@@ -62,10 +103,12 @@ class AttitudeControl(App):
         self.out = bus.publish("ATT_STATE", name)
         self.torque = bus.publish("TORQUE_CMD", name)
         self.check = bus.publish("THRUSTER_CHECK", name)
-        self.check["accel_resid_mps2"] = np.nan  # translation response checks are not computed yet
+        self.check["accel_resid_mps2"] = np.nan  # not computed: see the class doc
         self.check["response_ratio"] = np.nan
         self._omega_prev = np.zeros(3)
-        self._resid = np.zeros(3)
+        self._resid = np.zeros(N_CHECK)
+        self._resid[CHK_TR + TR_RATIO] = np.nan
+        self._resid[CHK_TR + TR_WEAKEST] = -1.0
         self.q = np.array([1.0, 0.0, 0.0, 0.0])
         self.bias = np.zeros(3)
         self.P = np.zeros((6, 6))
@@ -114,6 +157,14 @@ class AttitudeControl(App):
                               self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
         if flags & ST_REJECTED:
             self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
+
+    @property
+    def weakest_translation_thruster(self) -> tuple[str, float] | None:
+        """Name and estimated thrust / nominal of the weakest judged translation thruster (None: none yet)."""
+        i = int(self._resid[CHK_TR + TR_WEAKEST])
+        if not 0 <= i < len(self._tr_names):
+            return None
+        return self._tr_names[i], float(self._resid[CHK_TR + TR_RATIO])
 
     @property
     def attitude_error_rad(self) -> float:

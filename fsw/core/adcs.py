@@ -1,16 +1,19 @@
 """One attitude determination and control step as a single kernel call (the attitude app's 10 Hz step).
 
 MEKF propagation with the gyro, star-tracker update, the docking reference fixed in LVLH, the
-quaternion-feedback torque and the thruster-health residual, reading and writing the bus records
-in place (1-element views), so the app's Python side is one call.
+quaternion-feedback torque and the thruster-health checks (angular-acceleration residual; response
+of the translation thrusters), reading and writing the bus records in place (1-element views), so
+the app's Python side is one call.
 """
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 from .attitude import lvlh_target_attitude, quat_feedback_torque
-from .control import thruster_torque_check
+from .control import N_SIG, N_TR, thruster_torque_check, translation_response_check
 from .estimation import mekf_propagate, mekf_update_star_tracker
 
 # prm indices
@@ -22,7 +25,18 @@ PRM_K = 4            # [N m] attitude gain per axis (3)
 PRM_P = 7            # [N m s] rate gain per axis (3)
 PRM_U_MAX = 10       # [N m] torque limit per axis (3)
 PRM_CHECK_TAU = 13   # [s] low-pass of the thruster-health residual
-N_PRM = 14
+PRM_TR_PRIOR = 14    # [N^2 s^2] translation check: information before a group is judged
+PRM_TR_MEMORY = 15   # [N^2 s^2] translation check: forgetting
+PRM_TR_GATE = 16     # [N m] translation check: no learning above this unexplained torque
+PRM_TR_N = 17        # number of rows of the translation-thruster signature table
+PRM_TR_SIG = 18      # the table, PRM_TR_N rows of control.N_SIG (control.translation_signatures)
+MAX_TR = 16          # rows the table can hold
+N_PRM = PRM_TR_SIG + MAX_TR * N_SIG
+# check state (the ``resid`` argument)
+CHK_ALPHA = 0        # (3) [rad/s^2] filtered angular-acceleration residual
+CHK_GYRO_OK = 3      # 1 when the last step's gyro sample was valid (its rate is a measurement)
+CHK_TR = 4           # (control.N_TR) translation-response estimator
+N_CHECK = CHK_TR + N_TR
 ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
 
 
@@ -36,8 +50,10 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
     new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
     q, bias, P, work : MEKF state, covariance and scratch (``estimation.WORK_SHAPE``).
-    omega, omega_prev, resid : (3,) bias-corrected rate now / at the last step [rad/s], filtered
-        angular-acceleration residual [rad/s^2].
+    omega, omega_prev : (3,) bias-corrected rate now / at the last step [rad/s].
+    resid : (N_CHECK,) thruster-check state (layout CHK_*): the filtered angular-acceleration
+        residual [rad/s^2] and the translation-response estimator; a (3,) array holds the residual
+        alone and the translation check is not run (response_ratio nan).
     prm : (N_PRM,) parameters; inertia : (3, 3) [kg m^2]; C_RL : (3, 3) docking attitude in LVLH.
     C_RN, q_RN, w_RN_R, err, u : scratch / outputs of the reference, error and torque.
     gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
@@ -46,6 +62,12 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     Returns
     -------
     int : ST_REJECTED when the star-tracker sample failed the gate.
+
+    Notes
+    -----
+    THRUSTER_PERIOD is read as what fired over the step that ends now (the thruster app runs after
+    this one at the same rate); the translation check skips a step whose record is not from the
+    previous step.
     """
     flags = 0
     g = gyro[0]
@@ -53,10 +75,22 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
         if g.valid != 0:
             mekf_propagate(q, bias, P, g.omega_BN_B_rad_s, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
         c = check[0]
-        f = thr[0].force_B_N
+        tp = thr[0]
+        f = tp.force_B_N
         translating = f[0] != 0.0 or f[1] != 0.0 or f[2] != 0.0
-        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, thr[0].torque_B_Nm, translating, inertia,
-                                                     dt_s, prm[PRM_CHECK_TAU], resid)
+        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
+                                                     dt_s, prm[PRM_CHECK_TAU], resid[CHK_ALPHA:CHK_ALPHA + 3])
+        if resid.shape[0] >= N_CHECK and prm.shape[0] >= N_PRM:
+            n = min(max(int(prm[PRM_TR_N]), 0), MAX_TR)
+            rates = g.valid != 0 and resid[CHK_GYRO_OK] != 0.0  # measured now and one step ago
+            resid[CHK_GYRO_OK] = 1.0 if g.valid != 0 else 0.0
+            if rates and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # and what fired over this step
+                c.response_ratio = translation_response_check(
+                    omega, omega_prev, tp.torque_B_Nm, f, inertia, dt_s,
+                    prm[PRM_TR_SIG:PRM_TR_SIG + n * N_SIG].reshape((n, N_SIG)), prm[PRM_TR_PRIOR],
+                    prm[PRM_TR_MEMORY], prm[PRM_TR_GATE], prm[PRM_CHECK_TAU], resid[CHK_TR:CHK_TR + N_TR])
+        else:
+            c.response_ratio = math.nan
         c.t_ns = t_ns
         c.seq += 1
     for i in range(3):

@@ -18,33 +18,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from envelope import assert_captured_inside_envelope
-from flying import Flight, fly
+from flying import (
+    ORBIT_S,
+    Flight,
+    assert_kos_entered_only_on_the_approach,
+    assert_leaves_kos_after_cam_and_stays_out,
+    assert_never_collided,
+    fly,
+)
 
 from telemetry.archive import decode_apid
-
-ORBIT_S = 5544.0  # REFERENCE.md: Tiangong period
-
-
-def assert_never_collided(run: Flight) -> None:
-    assert not run.summary["docking"]["collided"], run.summary["docking"]
-    assert run.summary["stop_reason"] != "collision"
-
-
-def assert_kos_entered_only_on_the_approach(run: Flight) -> None:
-    """The truth crosses into the KOS only after guidance's GO at the 200 m hold point."""
-    go = run.first("guidance", "GO at hold 2 (200 m)")
-    entries = run.kos_entries()
-    assert all(go is not None and t >= go.t_s for t in entries), (entries, go)
-
-
-def assert_leaves_kos_after_cam_and_stays_out(run: Flight, cam_t_s: float) -> None:
-    """After the CAM at ``cam_t_s`` the truth leaves the KOS and never comes back."""
-    after = run.t_s >= cam_t_s
-    outside = after & (run.range_m >= run.kos_radius_m)
-    assert outside.any(), "never left the keep-out sphere after the CAM"
-    exit_t = run.t_s[np.argmax(outside)]
-    assert run.range_between(exit_t).min() >= run.kos_radius_m, "came back into the keep-out sphere"
-
 
 # --------------------------------------------------------------------------------------------
 # 1. sensor data stale: lidar dropout for 30 s at ~320 m (GNSS still serves beyond 200 m)
@@ -226,27 +209,34 @@ def failed_off(tmp_path_factory) -> Flight:
     return fly("fault_thruster_failed", tmp_path_factory)
 
 
-def test_failed_off_thruster_ends_docked_or_held_and_never_collides(failed_off):
-    """Detection is not implemented: the translation checks (THRUSTER_CHECK.accel_resid_mps2,
-    response_ratio) are nan (fsw/apps/attitude.py), so thruster_failed_off cannot fire and the
-    approach flies on the other thruster of the pair. Either end state the tables allow passes:
-    docked inside the envelope, or (once detection exists) held outside the KOS."""
-    assert_never_collided(failed_off)
+def test_failed_off_thruster_is_detected_and_answered_with_hold(failed_off):
+    """With T5 dead the +y group pushes with T6 alone, whose torque r x F (75 N m about x_B) the
+    gyro sees each time the group fires; the attitude app's fit of it (THRUSTER_CHECK.response_ratio,
+    the weakest translation thruster's thrust / nominal) falls below 0.5 and the tables answer
+    with HOLD (fsw/config/fdir.toml thruster_failed_off), before the approach reaches the KOS."""
     fdir = failed_off.summary["fdir"]
-    if "thruster_failed_off" in fdir["fired"]:
-        assert failed_off.summary["final_mode"] == "HOLD"
-        assert not failed_off.summary["docking"]["contact"]
-    else:
-        assert_captured_inside_envelope(failed_off.summary)
-        assert_kos_entered_only_on_the_approach(failed_off)
+    assert fdir["fired"] == {"thruster_failed_off": 1}
+    assert fdir["by_kind"] == {"HOLD": 1}
+    event = failed_off.first("fdir", "thruster failed off")
+    # seed 400: 227.7 s, after ~20 minimum pulses of the +y group (its first at ~10 s); never before
+    # a group has been judged (gnc.toml thruster_check_prior_Ns)
+    assert event is not None and 10.0 < event.t_s < 400.0, event
+    hold = failed_off.first("modes", "-> HOLD")
+    assert hold is not None and 0.0 <= hold.t_s - event.t_s < 0.2, (event, hold)
+    assert failed_off.first("guidance", "GO at hold 2 (200 m)") is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "NOT IMPLEMENTED: THRUSTER_CHECK.accel_resid_mps2 and response_ratio are nan (fsw/apps/attitude.py), "
-    "so the thruster_failed_off actionpoint (fsw/config/fdir.toml) can never fire; the run shows no "
-    "FDIR response at all (fdir.responses 0) with T5 dead for 2,700 s."))
-def test_failed_off_thruster_is_detected(failed_off):
-    assert failed_off.summary["fdir"]["fired"].get("thruster_failed_off") == 1
+def test_failed_off_thruster_holds_outside_the_kos_and_never_collides(failed_off):
+    """The end state the tables intend: held (ground decides on a retry), no contact, no KOS entry."""
+    assert failed_off.summary["final_mode"] == "HOLD"
+    assert not failed_off.summary["docking"]["contact"]
+    assert_never_collided(failed_off)
+    assert failed_off.kos_entries() == []
+    assert failed_off.range_m.min() >= failed_off.kos_radius_m
+    # station keeping on the remaining thruster of the pair: the hold stays where it was declared
+    hold_t = failed_off.first("modes", "-> HOLD").t_s
+    held = failed_off.range_between(hold_t + 300.0)
+    assert np.ptp(held) < 5.0, (held.min(), held.max())  # seed 400: 0.15 m
 
 
 # --------------------------------------------------------------------------------------------
