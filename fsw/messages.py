@@ -50,7 +50,8 @@ INTERNAL: dict[str, np.dtype] = {
     "THRUSTER_CHECK": np.dtype(_HEADER + [
         ("alpha_resid_rad_s2", "<f4"),     # [rad/s^2] |measured - predicted angular acceleration|, B
         ("accel_resid_mps2", "<f4"),       # [m/s^2] |measured - predicted acceleration|, LVLH (nan: not computed)
-        ("response_ratio", "<f4"),         # [-] measured / predicted dv along the command (nan: not computed)
+        ("response_ratio", "<f4"),         # [-] estimated thrust / nominal of the weakest translation thruster
+                                           #     (nan: no group judged yet)
     ]),
     # Mode manager output read by every app that behaves per mode.
     "MODE": np.dtype(_HEADER + [

@@ -40,6 +40,7 @@ from fsw.core.control import (
     thruster_group_wrench,
     translation_signatures,
 )
+from fsw.core.dispatch import compiled_entry
 from fsw.core.estimation import WORK_SHAPE
 from telemetry.dictionary import MODES
 
@@ -131,6 +132,9 @@ class AttitudeControl(App):
         self._st_q = self.st["q_BN"]
         self._views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
                                                    self.check))
+        self._args = (self.q, self.bias, self.P, self.work, self.omega, self._omega_prev, self._resid, self.prm, self.I,
+                      self.C_RL, self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
+        self._kernel = compiled_entry(attitude_step, 0, 0.0, False, False, *self._args)
 
     def step(self, t_ns: int) -> None:
         st = self.st
@@ -152,9 +156,7 @@ class AttitudeControl(App):
             new_st = False
         dt = (t_ns - self._t_ns) / NS_PER_S
         self._t_ns = t_ns
-        flags = attitude_step(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED, self.q, self.bias, self.P,
-                              self.work, self.omega, self._omega_prev, self._resid, self.prm, self.I, self.C_RL,
-                              self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
+        flags = self._kernel(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED, *self._args)
         if flags & ST_REJECTED:
             self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
 

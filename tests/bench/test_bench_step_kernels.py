@@ -66,18 +66,35 @@ def test_bench_relnav_step_with_a_lidar_sample(benchmark):
 
 
 def test_bench_attitude_step(benchmark):
+    """The whole step with the translation-thruster check running: a +x translation group firing in the
+    period before, the thruster table of the flight vehicle, gyro valid now and at the last step."""
     prm = np.zeros(adcs.N_PRM)
     prm[adcs.PRM_ARW], prm[adcs.PRM_ST_SIGMA], prm[adcs.PRM_GATE] = 2.9e-6, 4.85e-5, 16.0
     prm[adcs.PRM_K:adcs.PRM_K + 3], prm[adcs.PRM_P:adcs.PRM_P + 3] = 60.0, 700.0
     prm[adcs.PRM_U_MAX:adcs.PRM_U_MAX + 3], prm[adcs.PRM_CHECK_TAU] = 150.0, 0.5
+    prm[adcs.PRM_TR_PRIOR], prm[adcs.PRM_TR_MEMORY], prm[adcs.PRM_TR_GATE] = 100.0, 900.0, 25.0
+    v = load_vehicle()
+    wrench = np.zeros((control.N_GROUPS, 6))
+    control.thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.zeros(3), wrench)
+    auth = np.zeros(control.N_GROUPS)
+    control.group_authority(wrench, auth, np.zeros(control.N_GROUPS))
+    sig = np.zeros((adcs.MAX_TR, control.N_SIG))
+    prm[adcs.PRM_TR_N] = control.translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, auth, sig)
+    prm[adcs.PRM_TR_SIG:] = sig.ravel()
+    check = np.zeros(adcs.N_CHECK)
+    check[adcs.CHK_GYRO_OK] = 1.0
+    check[adcs.CHK_TR + control.TR_RATIO] = np.nan
     gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
     gyro["valid"], st["q_BN"] = 1, Q
     orbit = new_message("ORBIT_REF")
     orbit["C_LVLH_N"] = np.eye(3)
-    views = _views(gyro, st, orbit, new_message("THRUSTER_PERIOD"), new_message("ATT_STATE"),
-                   new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK"))
+    thr = new_message("THRUSTER_PERIOD")
+    thr["force_B_N"] = [150.0, 0.0, 0.0]
+    thr["t_ns"] = -100_000_000  # the period commanded at the previous step
+    views = _views(gyro, st, orbit, thr, new_message("ATT_STATE"), new_message("TORQUE_CMD"),
+                   new_message("THRUSTER_CHECK"))
     _timed(benchmark, adcs.attitude_step, 0, 0.1, True, True, Q.copy(), np.zeros(3), np.eye(6) * 1e-6,
-           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), np.zeros(3), prm, INERTIA, C_DOCK, np.zeros((3, 3)),
+           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), check, prm, INERTIA, C_DOCK, np.zeros((3, 3)),
            np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3), *views)
 
 
