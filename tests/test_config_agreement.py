@@ -40,3 +40,12 @@ def test_thermistor_plausible_range_agrees_with_the_fdir_range_watchpoints():
     ranges = [w for w in fdir["watchpoint"] if w["message"] == "DEV_THERMISTORS" and w["op"] == "abs_gt"]
     assert len(ranges) == dictionary.N_HEATER_ZONES
     assert all(w["value"] == hi == -lo for w in ranges), (lo, hi, [w["value"] for w in ranges])
+
+
+def test_gyro_plausibility_agrees_with_the_fdir_out_of_range_watchpoints():
+    """The attitude filter stops integrating a gyro sample where FDIR calls the rate out of range."""
+    gnc = tomllib.loads((ROOT / "fsw/config/gnc.toml").read_text())
+    fdir = tomllib.loads((ROOT / "fsw/config/fdir.toml").read_text())
+    limit = gnc["attitude"]["gyro_max_rate_rad_s"]
+    ranges = [w for w in fdir["watchpoint"] if w["message"] == "DEV_GYRO" and w["op"] == "abs_gt"]
+    assert len(ranges) == 3 and all(w["value"] == limit for w in ranges), (limit, ranges)

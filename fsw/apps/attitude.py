@@ -18,6 +18,7 @@ from fsw.core.adcs import (
     PRM_ARW,
     PRM_CHECK_TAU,
     PRM_GATE,
+    PRM_GYRO_MAX,
     PRM_K,
     PRM_P,
     PRM_RRW,
@@ -48,6 +49,7 @@ NS_PER_S = 1e9
 _UNCONTROLLED = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
 EVT_ATT_INIT = 400
 EVT_ST_REJECT = 401
+EVT_ATT_RESET = 402
 
 
 class AttitudeControl(App):
@@ -70,6 +72,8 @@ class AttitudeControl(App):
         self.gate = a.float("gate_chi2", 0.0)
         self.init_att = a.float("init_sigma_att_rad", 0.0)
         self.init_bias = a.float("init_sigma_bias_rad_s", 0.0)
+        self.max_rejects = a.int("reset_after_rejections", 1, 10_000)
+        self.reset_bias = a.float("reset_sigma_bias_rad_s", 0.0)
         self.K = a.array("K_Nm", (3,), 0.0)
         self.Pg = a.array("P_Nms", (3,), 0.0)
         self.u_max = a.array("u_max_Nm", (3,), 0.0)
@@ -81,6 +85,7 @@ class AttitudeControl(App):
         self.prm[PRM_P:PRM_P + 3] = self.Pg
         self.prm[PRM_U_MAX:PRM_U_MAX + 3] = self.u_max
         self.prm[PRM_CHECK_TAU] = self.check_tau
+        self.prm[PRM_GYRO_MAX] = a.float("gyro_max_rate_rad_s", 0.0)
         self.prm[PRM_TR_PRIOR] = a.float("thruster_check_prior_Ns", 0.0) ** 2
         self.prm[PRM_TR_MEMORY] = a.float("thruster_check_memory_Ns", 0.0) ** 2
         self.prm[PRM_TR_GATE] = a.float("thruster_check_gate_Nm", 0.0)
@@ -121,6 +126,7 @@ class AttitudeControl(App):
         self.err = np.zeros(6)
         self.u = np.zeros(3)
         self.initialised = False
+        self._rejects = 0  # star-tracker samples rejected in a row
         self._st_seq = 0
         self._t_ns = 0
 
@@ -158,7 +164,22 @@ class AttitudeControl(App):
         self._t_ns = t_ns
         flags = self._kernel(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED, *self._args)
         if flags & ST_REJECTED:
+            self._rejects += 1
             self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
+            if self._rejects >= self.max_rejects:
+                # The filter no longer believes a healthy star tracker (a gyro fault it integrated, a bias
+                # shift it cannot follow): restart the attitude from the sample it refused, keeping the
+                # bias estimate with a covariance wide enough to learn a new one.
+                self._rejects = 0
+                self.q[:] = self._st_q
+                self.P[:] = 0.0
+                for i in range(3):
+                    self.P[i, i] = self.init_att ** 2
+                    self.P[3 + i, 3 + i] = self.reset_bias ** 2
+                self.emit(EVT_ATT_RESET, "ERROR", f"{self.max_rejects} star tracker rejections in a row: "
+                          "attitude reset")
+        elif new_st:
+            self._rejects = 0
 
     @property
     def weakest_translation_thruster(self) -> tuple[str, float] | None:

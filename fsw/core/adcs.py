@@ -29,7 +29,8 @@ PRM_TR_PRIOR = 14    # [N^2 s^2] translation check: information before a group i
 PRM_TR_MEMORY = 15   # [N^2 s^2] translation check: forgetting
 PRM_TR_GATE = 16     # [N m] translation check: no learning above this unexplained torque
 PRM_TR_N = 17        # number of rows of the translation-thruster signature table
-PRM_TR_SIG = 18      # the table, PRM_TR_N rows of control.N_SIG (control.translation_signatures)
+PRM_GYRO_MAX = 18    # [rad/s] gyro plausibility: a sample with a component above this is not used (0: no limit)
+PRM_TR_SIG = 19      # the table, PRM_TR_N rows of control.N_SIG (control.translation_signatures)
 MAX_TR = 16          # rows the table can hold
 N_PRM = PRM_TR_SIG + MAX_TR * N_SIG
 # check state (the ``resid`` argument)
@@ -71,19 +72,25 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     """
     flags = 0
     g = gyro[0]
+    gyro_ok = g.valid != 0
+    gm = prm[PRM_GYRO_MAX] if prm.shape[0] > PRM_GYRO_MAX else 0.0
+    if gyro_ok and gm > 0.0:
+        w = g.omega_BN_B_rad_s
+        gyro_ok = abs(w[0]) <= gm and abs(w[1]) <= gm and abs(w[2]) <= gm
     if dt_s > 0.0:
-        if g.valid != 0:
+        if gyro_ok:  # an implausible sample is neither integrated nor used to judge the thrusters
             mekf_propagate(q, bias, P, g.omega_BN_B_rad_s, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
         c = check[0]
         tp = thr[0]
         f = tp.force_B_N
         translating = f[0] != 0.0 or f[1] != 0.0 or f[2] != 0.0
-        c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
-                                                     dt_s, prm[PRM_CHECK_TAU], resid[CHK_ALPHA:CHK_ALPHA + 3])
+        if gyro_ok:  # without a measured rate the residual keeps its last value
+            c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
+                                                         dt_s, prm[PRM_CHECK_TAU], resid[CHK_ALPHA:CHK_ALPHA + 3])
         if resid.shape[0] >= N_CHECK and prm.shape[0] >= N_PRM:
             n = min(max(int(prm[PRM_TR_N]), 0), MAX_TR)
-            rates = g.valid != 0 and resid[CHK_GYRO_OK] != 0.0  # measured now and one step ago
-            resid[CHK_GYRO_OK] = 1.0 if g.valid != 0 else 0.0
+            rates = gyro_ok and resid[CHK_GYRO_OK] != 0.0  # measured now and one step ago
+            resid[CHK_GYRO_OK] = 1.0 if gyro_ok else 0.0
             if rates and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # and what fired over this step
                 c.response_ratio = translation_response_check(
                     omega, omega_prev, tp.torque_B_Nm, f, inertia, dt_s,

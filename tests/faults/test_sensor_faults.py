@@ -300,7 +300,8 @@ def test_gyro_spike_never_collides(gyro_out_of_range):
 
 def test_gyro_spike_ends_docked_or_held_outside_the_kos(gyro_out_of_range):
     """The tables answer with an EVENT only: either the approach goes on and docks inside the
-    envelope, or something stops it (today a SAFE, see below) and the vehicle stays outside the KOS."""
+    envelope (the implausible samples are not integrated), or something stops it and the vehicle stays
+    outside the KOS."""
     run = gyro_out_of_range
     if run.summary["docking"]["captured"]:
         assert_captured_inside_envelope(run.summary)
@@ -310,22 +311,11 @@ def test_gyro_spike_ends_docked_or_held_outside_the_kos(gyro_out_of_range):
         assert run.range_m.min() >= run.kos_radius_m, run.range_m.min()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: the gyro spike is blamed on a thruster. THRUSTER_CHECK.alpha_resid_rad_s2 is computed from the "
-    "gyro-derived rate (fsw/core/control.py thruster_torque_check) and nothing inhibits it while the gyro is out "
-    "of range, so thruster_stuck_on fires (SAFE) at 461.09 s, 0.8 s after gyro_out_of_range, with every "
-    "thruster healthy (seeds 400, 1, 2)."))
 def test_gyro_spike_is_not_blamed_on_a_thruster(gyro_out_of_range):
     fired = gyro_out_of_range.summary["fdir"]["fired"]
     assert "thruster_stuck_on" not in fired and "thruster_stuck_on_in_kos" not in fired, fired
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: attitude knowledge is lost for good after a gyro spike. The MEKF (fsw/core/adcs.py attitude_step) "
-    "integrates the out-of-range rate (1 rad in 2 s; FDIR answers with an EVENT only), then its chi-square gate "
-    "rejects every later star-tracker sample (no re-initialisation after repeated rejections, unlike the "
-    "navigation's reset_after_rejections): the vehicle holds an attitude 57-59 deg (truth) away from the "
-    "docking attitude to the end of the run (seeds 400, 1, 2) while ATT_STATE.att_err_rad reads ~0."))
 def test_attitude_knowledge_comes_back_after_the_gyro_spike(gyro_out_of_range):
     after = gyro_out_of_range.att_err_deg[gyro_out_of_range.t_s >= 462.0 + 60.0]
     assert after.max() < ATTITUDE_LIMIT_DEG, after.max()
@@ -344,13 +334,6 @@ def test_gyro_bias_shift_enters_the_kos_only_on_the_approach(gyro_bias):
     assert_kos_entered_only_on_the_approach(gyro_bias)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: an in-range gyro bias shift is neither learned nor detected. The MEKF's bias random walk "
-    "(gnc.toml gyro_rrw_rad_s_sqrt_s = 1e-9) keeps the bias covariance too small to learn a 2e-4 rad/s shift; "
-    "1.2 s after it the star-tracker innovations exceed the gate and every later sample is rejected (no "
-    "re-initialisation). The estimate follows the biased gyro: ATT_STATE.att_err_rad stays ~0 while the true "
-    "attitude drifts 0.0115 deg/s, past 5 deg at ~2,096 s (45 m, inside the KOS); neither the docking monitor nor FDIR "
-    "(both judge the estimate) aborts (seeds 400, 1, 2)."))
 def test_gyro_bias_shift_is_learned_or_answered_with_a_cam(gyro_bias):
     in_kos = (gyro_bias.t_s >= 1660.0) & (gyro_bias.range_m < gyro_bias.kos_radius_m)
     worst = gyro_bias.att_err_deg[in_kos].max()
@@ -358,10 +341,6 @@ def test_gyro_bias_shift_is_learned_or_answered_with_a_cam(gyro_bias):
     assert worst < ATTITUDE_LIMIT_DEG or aborted, (worst, gyro_bias.summary["guidance"]["cam_trigger"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT (consequence of the undetected bias shift): the vehicle reaches the port 12 deg off in pitch "
-    "(truth), the contact fails the 3 deg pitch limit and the run stops on a collision at 2,707 s "
-    "(seeds 400, 1, 2)."))
 def test_gyro_bias_shift_never_collides(gyro_bias):
     assert_never_collided(gyro_bias)
     if gyro_bias.summary["docking"]["contact"]:
@@ -394,11 +373,6 @@ def test_attitude_error_cam_leaves_the_kos_and_stays_out(attitude_error):
     assert_cam_end_state(attitude_error)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: attitude knowledge is lost for good after the glitch (the MEKF star-tracker lockout of "
-    "test_attitude_knowledge_comes_back_after_the_gyro_spike): the attitude control follows the estimate, "
-    "which integrated the 0.2 rad glitch, so the vehicle flies its CAM and the drift after it 11.4-11.9 deg "
-    "(truth) off the docking attitude (seeds 400, 1, 2)."))
 def test_attitude_knowledge_comes_back_after_the_gyro_glitch(attitude_error):
     after = attitude_error.att_err_deg[attitude_error.t_s >= 1661.0 + 60.0]
     assert after.max() < ATTITUDE_LIMIT_DEG, after.max()
