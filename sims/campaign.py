@@ -206,7 +206,7 @@ def run_case(spec: dict) -> dict:
     else:
         tmp = tempfile.mkdtemp(prefix=f"qz-mc-{spec['case']}-")
         try:
-            summary = run_sil(spec["scenario"], tmp, **kwargs)
+            summary = run_sil(spec["scenario"], tmp, keep_telemetry=False, **kwargs)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     row = row_from_summary(spec, seed, summary, draws)

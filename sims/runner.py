@@ -165,6 +165,10 @@ def write_summary(out: Path, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def _discard(packet: bytes) -> None:
+    """Downlink sink of a run that keeps no archive."""
+
+
 _warmed = False  # this process has flown a warm-up: numba's kernels are loaded for good
 
 
@@ -193,13 +197,17 @@ def warm_up(sc, seconds: float = WARM_UP_S) -> float:
 
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
-            write_report: bool = False, timeline: int = 0) -> dict:
+            write_report: bool = False, timeline: int = 0, keep_telemetry: bool = True) -> dict:
     """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
 
     ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
     ``write_report`` builds report.html from the archive when the run ends; ``timeline`` > 0 keeps
     that many worst frames (start lateness, each task's start and duration) in ``timeline.json``.
+    ``keep_telemetry=False`` encodes every packet as usual but writes no ``telemetry.ccsds`` (a Monte
+    Carlo case keeps its summary row only; ``qz mc --rerun`` rebuilds any case with its archive).
     """
+    if write_report and not keep_telemetry:
+        raise ValueError("run_sil: write_report needs the telemetry archive (keep_telemetry=True)")
     sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
@@ -210,7 +218,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
     clock = SimClock(sc.minor_frame_ns)
-    archive = ArchiveWriter(out / "telemetry.ccsds")
+    archive = ArchiveWriter(out / "telemetry.ccsds") if keep_telemetry else None
     log_sink = make_log_sink(out / "events.log")
     step_truth = truth.step
     run_truth = truth.run
@@ -222,7 +230,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
         run_truth(n)
 
     overruns = TaskFaults(sc.faults)
-    flight = build_flight(hal, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
+    flight = build_flight(hal, clock, archive.write if archive else _discard, overrides=flight_overrides(sc),
+                          event_sinks=[log_sink],
                           post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None)
     script = CommandScript(sc.commands, flight)
     overruns.check(flight.executive.stats_by_task)
@@ -257,7 +266,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
                     break
     finally:
         bar.close()
-        archive.close()
+        if archive:
+            archive.close()
         log_sink.close()
     wall_s = time.perf_counter() - wall0
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
