@@ -33,3 +33,6 @@ def test_sil_speed_factor(benchmark, tmp_path, scenario, duration_s):
     print(f"\n{scenario}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.2f} s = "
           f"{s['speed_factor']:.0f}x real time (issue 5 target {TARGET_SPEED_FACTOR:.0f}x)")
     assert s["stop_reason"] in ("duration", "docked")
+    if duration_s is None:  # issue 5's benchmark: nominal to docking (a busy machine can fail it, like HIL)
+        assert s["stop_reason"] == "docked"
+        assert s["speed_factor"] >= TARGET_SPEED_FACTOR, f"{s['speed_factor']:.0f}x < {TARGET_SPEED_FACTOR:.0f}x"
