@@ -26,7 +26,15 @@ from hal.devices import new_device_set
 from sims.contact import DockingContact
 from sims.core import layout as L
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, G0_M_S2, KELVIN_OFFSET_K, NS_PER_S, SECONDS_PER_HOUR
-from sims.core.frame import WORK_SIZE, compiled_entry, new_frame_context, truth_frame, truth_refresh
+from sims.core.frame import (
+    FRAMES_SHIFT,
+    WORK_SIZE,
+    compiled_entry,
+    new_frame_context,
+    truth_frame,
+    truth_frames,
+    truth_refresh,
+)
 from sims.core.quat import q_from_dcm
 from sims.core.thermal import (
     E_ALPHA,
@@ -125,6 +133,7 @@ class Truth:
                                             rec["DEV_GNSS_REL"], rec["DEV_LIDAR"], rec["DEV_CAMERA"],
                                             rec["DEV_DOCK_MECH"])
         self._frame_kernel = compiled_entry(truth_frame, self._frame_ctx)
+        self._frames_kernel = compiled_entry(truth_frames, self._frame_ctx, 1)
         self._thermal_args = (self._T_K, self._cap, self._G, self._R, self._ext, self._q_int, self._heater_node,
                               self._heater_power, self._heater_open, self._heater_energy, self._zone_node,
                               self._tp, self._x, self._iw, self._noise, rec["ACT_HEATERS"],
@@ -356,10 +365,19 @@ class Truth:
             self._after_frame(flags)
 
     def run(self, n_frames: int) -> None:
-        """Step ``n_frames`` minor frames with the actuator records as they stand."""
-        step = self.step
-        for _ in range(n_frames):
-            step()
+        """Step ``n_frames`` minor frames with the actuator records as they stand.
+
+        The frames run inside one kernel call (``truth_frames``) up to the next frame with Python
+        work (an event, a thermal frame, a noise refill, a fault edge), exactly as ``n_frames``
+        calls of :meth:`step` would.
+        """
+        left = int(n_frames)
+        while left > 0:
+            r = self._frames_kernel(self._frame_ctx, left)
+            left -= r // FRAMES_SHIFT
+            flags = r % FRAMES_SHIFT
+            if flags:
+                self._after_frame(flags)
 
     def _after_frame(self, flags: int) -> None:
         """The Python side of the frame just done (in this order): thermal frame, events, next frame's set-up."""

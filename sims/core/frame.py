@@ -782,3 +782,20 @@ def truth_frame(ctx):
         r.seq += 1
         iw[I_CONTACT_PENDING] = 0
     return events
+
+
+FRAMES_SHIFT = 1 << 16  # truth_frames packs the frames done above the flag bits
+
+
+@njit(cache=True, error_model="numpy")
+def truth_frames(ctx, n_frames):
+    """Up to ``n_frames`` frames of :func:`truth_frame` with the actuator records as they stand.
+
+    Stops after the first frame that returns flags (an event or ``F_SERVICE``: Python work due
+    before the next frame). Returns ``frames_done * FRAMES_SHIFT + flags``.
+    """
+    for k in range(n_frames):
+        flags = truth_frame(ctx)
+        if flags:
+            return (k + 1) * FRAMES_SHIFT + flags
+    return n_frames * FRAMES_SHIFT

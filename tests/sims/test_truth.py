@@ -225,6 +225,21 @@ def test_compiled_entry_steps_exactly_as_numba_dispatch():
     assert {k: v.tobytes() for k, v in fast.devices.items()} == {k: v.tobytes() for k, v in plain.devices.items()}
 
 
+def test_run_of_n_frames_in_one_kernel_call_is_n_steps():
+    """Truth.run(n) (frames batched in truth_frames) against n calls of Truth.step: bit-identical across
+    thermal frames (every 100), noise refills and a thruster pulse over several frames."""
+    batched, stepped = make_truth(HOLD_400, quiet=False), make_truth(HOLD_400, quiet=False)
+    for truth in (batched, stepped):
+        command(truth, {0: 0.035, 1: 0.035, 20: 0.012})
+    batched.run(1234)
+    for _ in range(1234):
+        stepped.step()
+    assert batched._frame == stepped._frame == 1234
+    assert batched._x.tobytes() == stepped._x.tobytes()
+    assert {k: v.tobytes() for k, v in batched.devices.items()} == {k: v.tobytes() for k, v in stepped.devices.items()}
+    assert batched.thermal_nodes_C == stepped.thermal_nodes_C
+
+
 def test_hold_lvlh_keeps_the_docking_attitude():
     truth = make_truth(HOLD_400, chaser={"attitude_mode": "hold_lvlh", "r_LVLH_m": HOLD_400})
     q0 = truth.q_BL
