@@ -218,12 +218,14 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
     clock = SimClock(sc.minor_frame_ns)
-    archive = ArchiveWriter(out / "telemetry.ccsds") if keep_telemetry else None
+    archive = ArchiveWriter(out / "telemetry.ccsds", batched=True) if keep_telemetry else None
+    flush_archive = archive.flush if archive else (lambda: None)
     log_sink = make_log_sink(out / "events.log")
     step_truth = truth.step
     run_truth = truth.run
 
-    def post_frame(t_ns: int) -> None:
+    def post_frame(t_ns: int) -> None:  # after a frame that ran tasks: its packets go to the OS, then physics
+        flush_archive()
         step_truth()
 
     def idle_frames(t_ns: int, n: int) -> None:

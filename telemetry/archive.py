@@ -3,7 +3,9 @@
 The archive is the serial framing written to a file: sync marker + packet + CRC-16 per packet.
 Each packet reaches the operating system with one ``os.write`` (no user-space buffer), so a killed
 process keeps every packet up to its last complete write; only a power loss can lose what the OS
-had not yet flushed (pass ``fsync=True`` for that, at a much higher cost).
+had not yet flushed (pass ``fsync=True`` for that, at a much higher cost). ``batched=True`` hands
+the packets over at each ``flush()`` instead (the SIL runner: once per minor frame that ran tasks),
+so a killed run keeps every packet of every flushed frame.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class ArchiveWriter:
         Archive file; created if missing, appended to if present.
     fsync : bool
         Also ``fsync`` after each packet (survives power loss; costs a disk flush per packet).
+    batched : bool
+        Keep framed packets in memory until :meth:`flush` (or :meth:`close`) hands them to the OS in
+        one write. The SIL runner flushes at the end of every minor frame that ran tasks, so a killed
+        run keeps every packet of every finished frame, at one system call per frame instead of one
+        per packet.
 
     Attributes
     ----------
@@ -46,33 +53,48 @@ class ArchiveWriter:
         [B] framed bytes written.
     """
 
-    def __init__(self, path: str | Path, fsync: bool = False):
+    def __init__(self, path: str | Path, fsync: bool = False, batched: bool = False):
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._fsync = fsync
+        self._batch: bytearray | None = bytearray() if batched else None
         self.counts: Counter = Counter()
         self.bytes_written = 0
 
     def write(self, packet: bytes) -> None:
-        """Frame ``packet`` and hand it to the OS in one write."""
+        """Frame ``packet`` and hand it to the OS in one write (batched: at the next :meth:`flush`)."""
         if self._fd < 0:
             raise ValueError(f"archive {self.path} is closed")
         data = frame(packet)
+        if self._batch is not None:
+            self._batch += data
+        else:
+            self._write(data)
+        self.counts[peek_apid(packet)] += 1
+        self.bytes_written += len(data)
+
+    def flush(self) -> None:
+        """Hand the batched packets to the OS (nothing to do when not batched or empty)."""
+        if self._batch:
+            data = bytes(self._batch)
+            self._batch.clear()
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:  # os.write may write less than asked (signals, full pipes)
             view = view[os.write(self._fd, view):]
         if self._fsync:
             os.fsync(self._fd)
-        self.counts[peek_apid(packet)] += 1
-        self.bytes_written += len(data)
 
     @property
     def packets_written(self) -> int:
         return sum(self.counts.values())
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
+        """Flush and close the file (idempotent)."""
         if self._fd >= 0:
+            self.flush()
             os.close(self._fd)
             self._fd = -1
 

@@ -17,7 +17,14 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
 from fsw.core.dispatch import compiled_entry
-from fsw.core.guidance import cam_select, closing_law, go_no_go, goto_point_accel, guidance_publish, hold_point_accel
+from fsw.core.guidance import (
+    cam_select,
+    closing_step,
+    go_no_go,
+    goto_point_accel,
+    guidance_publish,
+    hold_point_accel,
+)
 from fsw.core.relmotion import cw_two_impulse
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
 
@@ -136,6 +143,15 @@ class ApproachGuidance(App):
         self._state_view = self.state.reshape(1)
         self._cmd_view = self.cmd.reshape(1)
         self._port_target = -self.port_L
+        # the per-step kernels through their compiled entry points (fsw/core/dispatch.py)
+        z3 = self._zero3
+        self._closing = compiled_entry(closing_step, self._r, self.port_L, self._r_port, self._v, self.axis,
+                                       self.prof_r, self.prof_v, 0.0, self.k_v, self.k_lat, self.v_lat_max,
+                                       self.a_max, self._v_cmd, self._a)
+        self._hold_accel = compiled_entry(hold_point_accel, self._r, self._v, z3, 0.0, self.hold_kp, self.hold_kd,
+                                          self.a_max, self._a)
+        self._goto_accel = compiled_entry(goto_point_accel, self._r, self._v, self.r_hold[0], 0.0, self.k_lat,
+                                          self.retreat_speed, self.k_v, self.a_max, self._v_cmd, self._a)
         self._publish_kernel = compiled_entry(guidance_publish, 0, 0, 0, 0, True, self._zero3, self._zero3, 0.0, 0,
                                               self._state_view, self._cmd_view)
 
@@ -312,7 +328,7 @@ class ApproachGuidance(App):
         elif phase == _P_STATION_KEEP:
             if nav_ok:
                 translate = 1
-                hold_point_accel(self._r, self._v, self.hold_target_r, self._n_rad_s[0], self.hold_kp,
+                self._hold_accel(self._r, self._v, self.hold_target_r, float(self._n_rad_s[0]), self.hold_kp,
                                  self.hold_kd, self.a_max, a)
                 if not self._holding_by_command and t_ns - self._phase_t0 >= self.hold_time_ns:
                     self._go_no_go(t_ns)
@@ -330,7 +346,7 @@ class ApproachGuidance(App):
             self._step_transfer(t_ns)
         elif phase == _P_RETREAT:
             translate = 1
-            dist = goto_point_accel(self._r, self._v, self.r_hold[self.target], self._n_rad_s[0], self.k_lat,
+            dist = self._goto_accel(self._r, self._v, self.r_hold[self.target], float(self._n_rad_s[0]), self.k_lat,
                                     self.retreat_speed, self.k_v, self.a_max, self._v_cmd, a)
             if dist < self.pos_tol[self.target].min():
                 self._arrive(self.target, t_ns)
@@ -347,10 +363,9 @@ class ApproachGuidance(App):
             self._arrive(self.target, t_ns)
 
     def _step_closing(self, t_ns: int) -> None:
-        np.add(self._r, self.port_L, out=self._r_port)
-        d = closing_law(self._r_port, self._v, self.axis, self.prof_r, self.prof_v, self._n_rad_s[0], self.k_v,
-                        self.k_lat,
-                        self.v_lat_max, self.a_max, self._v_cmd, self._a)
+        d = self._closing(self._r, self.port_L, self._r_port, self._v, self.axis, self.prof_r, self.prof_v,
+                          float(self._n_rad_s[0]), self.k_v, self.k_lat, self.v_lat_max, self.a_max, self._v_cmd,
+                          self._a)
         if self.target != CONTACT and d <= self.dist_m[self.target]:
             self._arrive(self.target, t_ns)
 

@@ -436,3 +436,14 @@ def guidance_publish(t_ns, phase, hold_index, translate, set_translation, target
         c.translation_enabled = translate
     c.t_ns = t_ns
     c.seq += 1
+
+
+@njit(cache=True)
+def closing_step(r_LVLH_m, port_L_m, r_port_scratch, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad_s,
+                 k_v, k_lat, v_lat_max, a_max, v_cmd_out, a_out):
+    """:func:`closing_law` for the chaser CoM at ``r_LVLH_m``: its port is ``r + port_L_m`` (the
+    guidance app's closing step; ``r_port_scratch`` (3,) receives the port position)."""
+    for i in range(3):
+        r_port_scratch[i] = r_LVLH_m[i] + port_L_m[i]
+    return closing_law(r_port_scratch, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad_s, k_v, k_lat,
+                       v_lat_max, a_max, v_cmd_out, a_out)

@@ -192,3 +192,24 @@ def test_decoded_columns_equal_numpy_reference_for_many_packets(tmp_path):
             w.write(NAV.pack(i % 16384, i * 1000, (*values[i].tolist(), 1, 2, i, 0)))
     cols = decode_apid(path, "NAV_STATE")
     assert np.array_equal(cols["v_LVLH_mps"], values[:, 3:6])
+
+
+def test_batched_writer_hands_packets_over_at_flush_and_close(tmp_path):
+    from telemetry.archive import ArchiveWriter, read_archive
+    from telemetry.framing import frame
+
+    path = tmp_path / "batched.ccsds"
+    packets = [bytes([0x08, 0x10 + k, 0xC0, k, 0x00, 0x01, 0xAA, k]) for k in range(5)]
+    w = ArchiveWriter(path, batched=True)
+    for p in packets[:3]:
+        w.write(p)
+    assert path.stat().st_size == 0  # nothing handed to the OS before the flush
+    w.flush()
+    assert path.read_bytes() == b"".join(frame(p) for p in packets[:3])
+    for p in packets[3:]:
+        w.write(p)
+    w.close()  # close flushes what is left
+    assert path.read_bytes() == b"".join(frame(p) for p in packets)
+    assert w.packets_written == 5 and w.bytes_written == path.stat().st_size
+    report = read_archive(path)
+    assert [p for _, p in report.packets] == packets and report.damage == []
