@@ -252,8 +252,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
         for second in range(total_s):
             script.run_until(flight.executive, (second + 1) * NS_PER_S)
             bar.update(1)
-            watch.update(second + 1.0, int(mode_rec["mode"]) == cam_code,
-                          float(np.linalg.norm(truth.relative_state()[0])))
+            watch.update(second + 1.0, int(mode_rec["mode"]) == cam_code, truth.range_m())
             if truth.collided:
                 stop_reason = "collision"
                 break

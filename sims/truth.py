@@ -422,6 +422,12 @@ class Truth:
         """[ns] time since the run epoch."""
         return int(self._iw[L.I_T_NS])
 
+    def range_m(self) -> float:
+        """[m] distance of the chaser CoM from the station docking port."""
+        x = self._x
+        i = L.X_R_L
+        return math.sqrt(float(x[i]) ** 2 + float(x[i + 1]) ** 2 + float(x[i + 2]) ** 2)
+
     def relative_state(self) -> tuple[np.ndarray, np.ndarray]:
         """([m], [m/s]) chaser CoM relative to the station docking port, station LVLH (copies)."""
         return self._x[L.X_R_L:L.X_R_L + 3].copy(), self._x[L.X_V_L:L.X_V_L + 3].copy()
