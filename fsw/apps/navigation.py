@@ -158,8 +158,18 @@ class RelativeNavigation(App):
         g, li, ca = self.gnss, self.lidar, self.camera
         seq = self.last_seq
         # The sensor whose rejections caused a reset is not the one to restart from, unless no other
-        # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor).
+        # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor), or no
+        # other sensor's band covers the range it measures (between the GNSS and camera bands the
+        # laser radar is the only sensor: waiting would leave the navigation invalid for the window).
         distrusted = self._distrusted if t_ns < self._distrust_until_ns else 0
+        if distrusted == SENSOR_GNSS:
+            name, rng = "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))
+        elif distrusted == SENSOR_LIDAR:
+            name, rng = "lidar", float(li["range_m"])
+        elif distrusted == SENSOR_CAMERA:
+            name, rng = "camera", float(np.linalg.norm(ca["r_B_m"]))
+        if distrusted and not any(self._in_band(other, rng) for other in self.bands if other != name):
+            distrusted = 0
         if distrusted != SENSOR_GNSS and g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
                 "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))):
             self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
