@@ -1,0 +1,98 @@
+"""Navigation reset after repeated rejections (fsw/apps/navigation.py): which sensor it restarts from.
+
+Shipped bands: relative GNSS beyond 200 m, laser radar inside 5 km, camera inside 150 m. After 25
+laser-radar rejections in a row the filter resets and distrusts the laser radar for 12 s; it waits
+for another sensor only where another sensor's band covers the range (inside 150 m: the camera).
+Between 150 and 200 m the laser radar is the only sensor, so it restarts from it at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fsw.app import Bus
+from fsw.apps.navigation import RelativeNavigation
+from fsw.config_loader import read_toml
+from hal.devices import new_record
+
+GNC_PATH = Path(__file__).resolve().parents[3] / "fsw" / "config" / "gnc.toml"
+STEP_NS = 100_000_000
+
+
+class FakeHal:
+    def __init__(self):
+        self.records = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_LIDAR", "DEV_CAMERA")}
+
+    def sensor(self, name):
+        return self.records[name]
+
+
+class Nav:
+    def __init__(self, events):
+        self.bus = Bus()
+        att = self.bus.publish("ATT_STATE", "test")
+        att["valid"], att["q_BN"] = 1, [1.0, 0.0, 0.0, 0.0]
+        orbit = self.bus.publish("ORBIT_REF", "test")
+        orbit["C_LVLH_N"], orbit["n_rad_s"] = np.eye(3), 1.1339e-3
+        self.bus.publish("THRUSTER_PERIOD", "test")
+        self.hal = FakeHal()
+        self.events = events
+        self.app = RelativeNavigation("navigation", self.bus, events, self.hal, read_toml(GNC_PATH), GNC_PATH)
+        self.app.start()
+        self.t_ns = 0
+
+    def lidar(self, range_m):
+        rec = self.hal.records["DEV_LIDAR"]
+        rec["range_m"], rec["az_rad"], rec["el_rad"], rec["valid"] = range_m, 0.0, 0.0, 1
+        rec["seq"] += 1
+
+    def camera(self, r_B_m):
+        rec = self.hal.records["DEV_CAMERA"]
+        rec["r_B_m"], rec["valid"] = r_B_m, 1
+        rec["seq"] += 1
+
+    def step(self):
+        self.t_ns += STEP_NS
+        self.app.step(self.t_ns)
+
+    def texts(self, start: str) -> list[str]:
+        return [e[3] for e in self.events.emitted if e[3].startswith(start)]
+
+    def reset_on_the_lidar(self, range_m):
+        """Initialise from the laser radar at ``range_m``, then feed it 25 samples 200 m off."""
+        self.lidar(range_m)
+        self.step()
+        assert self.app.initialised and self.texts("navigation initialised") == ["navigation initialised from LIDAR"]
+        for _ in range(25):
+            self.lidar(range_m + 200.0)
+            self.step()
+        assert not self.app.initialised and len(self.texts("25 rejections in a row (sensor 2)")) == 1
+
+
+@pytest.fixture
+def nav(events):
+    return Nav(events)
+
+
+def test_between_the_gnss_and_camera_bands_it_restarts_from_the_laser_radar_at_once(nav):
+    nav.reset_on_the_lidar(180.0)
+    nav.lidar(180.0)
+    nav.step()
+    assert nav.app.initialised
+    assert nav.texts("navigation initialised") == ["navigation initialised from LIDAR"] * 2
+
+
+def test_inside_the_camera_band_it_waits_for_the_camera(nav):
+    nav.reset_on_the_lidar(120.0)
+    for _ in range(5):  # the distrusted laser radar is not used while the camera could give a fix
+        nav.lidar(120.0)
+        nav.step()
+    assert not nav.app.initialised
+    nav.camera([120.0, 0.0, 0.0])
+    nav.step()
+    assert nav.app.initialised
+    assert nav.texts("navigation initialised") == ["navigation initialised from LIDAR",
+                                                     "navigation initialised from CAMERA"]
