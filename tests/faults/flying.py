@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from envelope import assert_captured_inside_envelope
 
 import sims.runner
 from fsw.core.attitude import quat_from_dcm
@@ -165,3 +166,30 @@ def assert_leaves_kos_after_cam_and_stays_out(run: Flight, cam_t_s: float) -> No
     assert outside.any(), "never left the keep-out sphere after the CAM"
     exit_t = run.t_s[np.argmax(outside)]
     assert run.range_between(exit_t).min() >= run.kos_radius_m, "came back into the keep-out sphere"
+
+
+def assert_docked_safely(run: Flight) -> None:
+    """Captured inside the docking envelope, never collided, the KOS entered on the approach only."""
+    assert_captured_inside_envelope(run.summary)
+    assert_never_collided(run)
+    assert_kos_entered_only_on_the_approach(run)
+
+
+def cam_time(run: Flight) -> float:
+    """[s] mission time of guidance's CAM burn (the run must have one)."""
+    cam = run.first("guidance", "CAM: dv")
+    assert cam is not None, "no CAM"
+    return cam.t_s
+
+
+def assert_cam_end_state(run: Flight) -> None:
+    """A CAM inside the KOS: no contact, no collision, out of the KOS and never back for an orbit."""
+    cam_t = cam_time(run)
+    assert run.summary["final_mode"] == "CAM"
+    assert not run.summary["docking"]["contact"]
+    assert_never_collided(run)
+    assert_kos_entered_only_on_the_approach(run)
+    assert_leaves_kos_after_cam_and_stays_out(run, cam_t)
+    watch = run.summary["docking"]["collision_avoidance"]
+    assert watch["exit_time_s"] is not None and not watch["reentered"], watch
+    assert run.summary["mission_time_s"] - cam_t >= ORBIT_S
