@@ -54,6 +54,7 @@ EVT_NAV_VALID = 301
 EVT_NAV_INVALID = 302
 EVT_NAV_REJECT = 303
 EVT_NAV_RESET = 304
+_SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "camera"}  # sensor code -> band key
 
 
 class RelativeNavigation(App):
@@ -157,31 +158,30 @@ class RelativeNavigation(App):
             np.dot(self.C_BN, self.orbit["C_LVLH_N"].T, out=self.C_B_LVLH)
         g, li, ca = self.gnss, self.lidar, self.camera
         seq = self.last_seq
+        # each sensor's own measured range, which decides its band
+        rng = {"gnss": float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3])), "lidar": float(li["range_m"]),
+               "camera": float(np.linalg.norm(ca["r_B_m"]))}
         # The sensor whose rejections caused a reset is not the one to restart from, unless no other
         # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor), or no
         # other sensor's band covers the range it measures (between the GNSS and camera bands the
         # laser radar is the only sensor: waiting would leave the navigation invalid for the window).
         distrusted = self._distrusted if t_ns < self._distrust_until_ns else 0
-        if distrusted == SENSOR_GNSS:
-            name, rng = "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))
-        elif distrusted == SENSOR_LIDAR:
-            name, rng = "lidar", float(li["range_m"])
-        elif distrusted == SENSOR_CAMERA:
-            name, rng = "camera", float(np.linalg.norm(ca["r_B_m"]))
-        if distrusted and not any(self._in_band(other, rng) for other in self.bands if other != name):
-            distrusted = 0
+        if distrusted:
+            name = _SENSOR_BAND[distrusted]
+            if not any(self._in_band(other, rng[name]) for other in self.bands if other != name):
+                distrusted = 0
         if distrusted != SENSOR_GNSS and g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
-                "gnss", float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3]))):
+                "gnss", rng["gnss"]):
             self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
                              t_ns)
         elif distrusted != SENSOR_LIDAR and li["seq"] != seq[SEQ_LIDAR] and li["valid"] and att_ok \
-                and self._in_band("lidar", float(li["range_m"])):
+                and self._in_band("lidar", rng["lidar"]):
             r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])
             los = r * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
             self._initialise(self._los_to_r(los, self.reflector), np.zeros(3),
                              self.lidar_sr + self.lidar_sf * r + r * self.lidar_sa, self.init_sv, "LIDAR", t_ns)
         elif distrusted != SENSOR_CAMERA and ca["seq"] != seq[SEQ_CAMERA] and ca["valid"] and att_ok and self._in_band(
-                "camera", float(np.linalg.norm(ca["r_B_m"]))):
+                "camera", rng["camera"]):
             self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3), self.cam_s, self.init_sv,
                              "CAMERA", t_ns)
         seq[SEQ_GNSS], seq[SEQ_LIDAR], seq[SEQ_CAMERA] = g["seq"], li["seq"], ca["seq"]
