@@ -23,7 +23,7 @@ sim: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Budget check vs flight.toml and regression check vs the saved baseline: tests/bench/conftest.py, sims/timing.py.
+# Budget check vs flight.toml and regression check vs the saved baseline: tests/bench/conftest.py, ground/timing.py.
 BENCH := $(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:randomly
 
 bench: $(STAMP)
@@ -53,7 +53,7 @@ dict: $(STAMP)
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml
 
-# Monte Carlo (sims/campaign.py, qz mc): MC_RUNS final_approach cases on MC_WORKERS local Dask workers.
+# Monte Carlo (ground/campaign.py, qz mc): MC_RUNS final_approach cases on MC_WORKERS local Dask workers.
 # Resumable: run it again after an interruption and the finished cases are kept.
 MC_RUNS ?= 1000
 MC_WORKERS ?= 2
@@ -69,7 +69,7 @@ mc-bench: $(STAMP)
 	$(BIN)/qz mc-bench --scenario final_approach --runs $(MC_RUNS) --speedup-runs $(MC_SPEEDUP_RUNS) --out runs/mc-bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check fsw hal telemetry sims tests
+	$(BIN)/ruff check fsw hal telemetry sims ground tests
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .benchmarks runs build *.egg-info

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from telemetry.codec import tm_codec
-
 from telemetry.dictionary import TM_BY_NAME
 
 _SEQ_MOD = 1 << 14  # CCSDS sequence count is 14 bits

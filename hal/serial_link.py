@@ -55,7 +55,7 @@ TICK_APID = tm_codec(TICK).apid
 END_OF_RUN = 0xFFFFFFFF          # BENCH_TICK frame number that ends the run (either direction)
 READ_CHUNK = 4096                # [B] largest read per call
 _SEQ_MASK = SEQ_COUNT_MOD - 1
-DEFAULT_BENCH_FILE = Path(__file__).resolve().parents[1] / "sims" / "scenarios" / "_bench.toml"
+DEFAULT_BENCH_FILE = Path(__file__).resolve().parent / "bench.toml"
 
 
 @dataclass
@@ -343,7 +343,7 @@ class LinkConfig:
 
 
 def load_bench_file(path: str | Path | None = None, url: str | None = None) -> list[LinkConfig]:
-    """Links of a bench file (default ``sims/scenarios/_bench.toml``); ``url`` replaces the first link's port.
+    """Links of a bench file (default ``hal/bench.toml``); ``url`` replaces the first link's port.
 
     Every device packet must be on exactly one link; unknown keys and devices are refused.
     """

@@ -17,10 +17,10 @@ from tqdm import tqdm
 
 from fsw.executive.clock import SimClock
 from fsw.executive.events import make_log_sink
+from fsw.executive.stats import histograms
 from fsw.topology import build_flight
 from hal.sim import SimBackend
 from sims.scenario import load_scenario
-from sims.timing import histograms
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import tc_codec
@@ -197,17 +197,15 @@ def warm_up(sc, seconds: float = WARM_UP_S) -> float:
 
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
-            write_report: bool = False, timeline: int = 0, keep_telemetry: bool = True) -> dict:
+            timeline: int = 0, keep_telemetry: bool = True) -> dict:
     """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
 
     ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
-    ``write_report`` builds report.html from the archive when the run ends; ``timeline`` > 0 keeps
+    ``timeline`` > 0 keeps
     that many worst frames (start lateness, each task's start and duration) in ``timeline.json``.
     ``keep_telemetry=False`` encodes every packet as usual but writes no ``telemetry.ccsds`` (a Monte
     Carlo case keeps its summary row only; ``qz mc --rerun`` rebuilds any case with its archive).
     """
-    if write_report and not keep_telemetry:
-        raise ValueError("run_sil: write_report needs the telemetry archive (keep_telemetry=True)")
     sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
@@ -277,10 +275,6 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     if timeline:
         flight.executive.write_timeline(out / "timeline.json")
     write_summary(out, summary)
-    if write_report:
-        from sims.report import write_report as _write_report  # matplotlib only when asked
-
-        _write_report(out)
     return summary
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = {"fsw", "hal", "telemetry", "sims"}
+PROJECT = {"fsw", "hal", "telemetry", "sims", "ground"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -69,6 +69,20 @@ def test_telemetry_imports_no_other_project_package(path):
 def test_hal_imports_nothing_from_fsw(path):
     bad = {n for n in _imports(path) if _top(n) == "fsw"}
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", _files("fsw") + _files("hal") + _files("sims"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_below_the_ground_imports_it(path):
+    """The ground segment sits on top: flight software, HAL and the simulated world never import it."""
+    bad = {n for n in _imports(path) if _top(n) == "ground"}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", _files("hal"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_hal_reads_no_file_of_the_simulated_world(path):
+    """The HAL serves a bench or real hardware: it must not reach into ``sims/`` for a file."""
+    assert '"sims"' not in path.read_text(), f"{path.relative_to(ROOT)} names the sims folder"
 
 
 def test_no_module_reads_system_time_outside_the_clocks():

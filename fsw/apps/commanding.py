@@ -9,9 +9,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
-from telemetry.codec import PacketError, parse_command
-
 from fsw.app import App, Bus, require
+from telemetry.codec import PacketError, parse_command
 from telemetry.dictionary import CMD_APID, CMD_BY_NAME, REJECT_REASONS
 
 REASON_CODES = {name: code for code, name in REJECT_REASONS.items()}

@@ -207,3 +207,15 @@ class RateGroupStats:
         """``{rate_hz, tasks, cycles, cycle_slips}`` (JSON-serialisable)."""
         return {"rate_hz": self.rate_hz, "tasks": list(self.tasks), "cycles": self.cycles,
                 "cycle_slips": self.cycle_slips}
+
+
+def histograms(executive) -> dict:
+    """Task name -> non-empty histogram bins ``[[lo_ns, hi_ns, count], ...]`` of an Executive's timing stats.
+
+    For a run's summary to put in ``summary.json`` as ``timing_histograms`` (the EXEC_TASK_TIMING packets carry
+    percentiles, not bins), so ``qz timing`` can plot real distributions.
+    """
+    out = {}
+    for name, st in executive.stats_by_task.items():
+        out[name] = [[*bin_bounds(i), c] for i, c in enumerate(st.counts) if c]
+    return out

@@ -2,7 +2,7 @@
 
 Both run at session end when benchmarks were measured (never under ``--benchmark-skip``), print a table in the
 terminal summary and make the session fail when a task is over budget, a slot's measured load is over the CPU
-margin, or a median regressed. The logic is in :mod:`sims.timing`; here it is only fed from the live session.
+margin, or a median regressed. The logic is in :mod:`ground.timing`; here it is only fed from the live session.
 
 Mapping benchmarks to tasks: ``benchmark.extra_info["task"] = "<task>"`` or a test named ``test_step_<task>``.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from sims import timing
+from ground import timing
 
 _REPORT_KEY = pytest.StashKey[list]()
 _START_KEY = pytest.StashKey[float]()

@@ -19,7 +19,7 @@ import os
 
 import pytest
 
-from sims import timing
+from ground import timing
 
 SCENARIO = os.environ.get("QZ_BENCH_SCENARIO", "final_approach")  # MC base case: lidar-driven approach
 SIL_SECONDS = float(os.environ.get("QZ_BENCH_SIL_S", "5"))

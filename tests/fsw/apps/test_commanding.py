@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from telemetry.codec import tc_codec, tm_codec
 
 from fsw.app import Bus
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
+from telemetry.codec import tc_codec, tm_codec
 from telemetry.dictionary import REJECT_REASONS
 
 REASON = {name: code for code, name in REJECT_REASONS.items()}

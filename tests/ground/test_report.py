@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from sims.report import ReportError, load_run, write_report
+from ground.report import ReportError, load_run, write_report
 from sims.runner import run_sil
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import tm_codec
@@ -105,7 +105,7 @@ def test_write_report_names_a_missing_archive(tmp_path):
 
 
 def test_qz_report_exits_2_naming_a_missing_run_folder(tmp_path, capsys):
-    from sims.cli import main
+    from ground.cli import main
 
     missing = tmp_path / "no-such-run"
     assert main(["report", str(missing)]) == 2
@@ -113,7 +113,7 @@ def test_qz_report_exits_2_naming_a_missing_run_folder(tmp_path, capsys):
 
 
 def test_qz_report_rebuilds_the_report(run_copy, capsys):
-    from sims.cli import main
+    from ground.cli import main
 
     assert main(["report", str(run_copy)]) == 0
     assert (run_copy / "report.html").stat().st_size > 10_000

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import fsw
 from fsw.executive.schedule import Schedule, ScheduleTable, load_schedule_table
-from fsw.executive.stats import SUB_BITS, bin_bounds
+from fsw.executive.stats import SUB_BITS
 
 FLIGHT_TOML = Path(fsw.__file__).resolve().parent / "config" / "flight.toml"
 P_HIGH = 99.0  # [%] the high percentile judged against the budget
@@ -339,18 +339,6 @@ def load_benchmarks(path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- run reports
-
-
-def histograms(executive) -> dict:
-    """Task name -> non-empty histogram bins ``[[lo_ns, hi_ns, count], ...]`` of an Executive's timing stats.
-
-    For the runner to put in ``summary.json`` as ``timing_histograms`` (the EXEC_TASK_TIMING packets carry
-    percentiles, not bins), so ``qz timing`` can plot real distributions.
-    """
-    out = {}
-    for name, st in executive.stats_by_task.items():
-        out[name] = [[*bin_bounds(i), c] for i, c in enumerate(st.counts) if c]
-    return out
 
 
 def _last_by(columns: dict, key: str) -> dict[int, int]:

@@ -14,8 +14,8 @@ import pytest
 from fsw.downlink import Downlink
 from fsw.executive import EventService, Executive, ScheduleError, SimClock, load_schedule_table
 from fsw.executive.executive import EVT_TASK_OVERRUN
-from fsw.executive.stats import relative_error_bound
-from sims import cli, timing
+from fsw.executive.stats import histograms, relative_error_bound
+from ground import cli, timing
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import TM_BY_NAME
 
@@ -94,7 +94,7 @@ def test_run_time_monitor_reports_the_slow_task_in_summary_telemetry_and_events(
 def test_histograms_for_the_run_summary_hold_every_call():
     ex, _ = _executive({"fast": 20, "slow": 250, "hk": 10})
     ex.run(n_frames=100)
-    hist = timing.histograms(ex)
+    hist = histograms(ex)
     assert sum(c for _, _, c in hist["slow"]) == 10
     assert all(lo <= 250_000 < hi for lo, hi, _ in hist["slow"])
 
@@ -212,7 +212,7 @@ def test_without_a_baseline_the_previous_saved_run_is_used(tmp_path):
 # ------------------------------------------------------------------------- qz timing
 
 
-def _write_run(run_dir, ex, histograms=True):
+def _write_run(run_dir, ex, with_histograms=True):
     """A run folder as the SIL runner writes it: archive with EXEC_TASK_TIMING + EXEC_STATUS, summary.json."""
     run_dir.mkdir()
     t_ns = ex.clock.now_ns()
@@ -227,8 +227,8 @@ def _write_run(run_dir, ex, histograms=True):
         status = ex.exec_status()
         down.send_values("EXEC_STATUS", t_ns, tuple(status[f.name] for f in TM_BY_NAME["EXEC_STATUS"].fields))
     summary = {"timing": ex.summary()}
-    if histograms:
-        summary["timing_histograms"] = timing.histograms(ex)
+    if with_histograms:
+        summary["timing_histograms"] = histograms(ex)
     (run_dir / "summary.json").write_text(json.dumps(summary))
 
 
@@ -256,7 +256,7 @@ def test_qz_timing_prints_the_table_and_writes_a_plot_per_rate_group(tmp_path, c
 def test_qz_timing_without_histogram_bins_still_plots_percentiles(tmp_path, capsys):
     ex, _ = _executive({"fast": 20, "slow": 50, "hk": 10})
     ex.run(n_frames=100)
-    _write_run(tmp_path / "run", ex, histograms=False)
+    _write_run(tmp_path / "run", ex, with_histograms=False)
     assert cli.main(["timing", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "timing_10Hz.png").is_file()
 
@@ -271,7 +271,7 @@ def test_qz_timing_refuses_a_folder_without_an_archive(tmp_path, capsys):
 
 def test_bench_plugin_prints_the_budget_table_and_fails_the_session_on_a_failed_check(tmp_path):
     # A benchmark naming a task that is not in flight.toml fails the check whatever the measured times.
-    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "bench" / "conftest.py").read_text())
+    (tmp_path / "conftest.py").write_text((Path(__file__).parents[1] / "bench" / "conftest.py").read_text())
     (tmp_path / "test_ghost.py").write_text(
         "def test_step_ghost(benchmark):\n    benchmark.pedantic(lambda: None, rounds=3, iterations=1)\n")
     env = {**os.environ, "QZ_BENCH_COMPARE": "0"}

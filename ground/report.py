@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import fsw
-from sims.campaign import contact_speed_design
+from ground.campaign import contact_speed_design
 from telemetry.archive import records_to_columns, scan_apid
 from telemetry.dictionary import MODES, SEVERITIES
 
@@ -501,7 +501,7 @@ def section_thermal(run: RunData) -> Section:
 
 
 def section_timing(run: RunData) -> Section:
-    from sims.timing import plot_groups, run_timing
+    from ground.timing import plot_groups, run_timing
 
     sec = Section("timing", "Task timing")
     if not run.has("EXEC_TASK_TIMING"):

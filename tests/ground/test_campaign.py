@@ -10,7 +10,7 @@ import cloudpickle
 import numpy as np
 import pytest
 
-from sims.campaign import (
+from ground.campaign import (
     CampaignError,
     case_seed,
     draw_dispersions,
@@ -226,14 +226,14 @@ def test_outputs_hold_one_row_per_case_in_csv_and_parquet(tmp_path, scheduler):
 
 
 def test_qz_mc_rerun_without_a_campaign_or_scenario_exits_2(tmp_path, capsys):
-    from sims.cli import main
+    from ground.cli import main
 
     assert main(["mc", "--rerun", "0", "--out", str(tmp_path / "nothing")]) == 2
     assert "no campaign there" in capsys.readouterr().err
 
 
 def test_qz_mc_without_runs_exits_2(tmp_path, capsys):
-    from sims.cli import main
+    from ground.cli import main
 
     assert main(["mc", "--out", str(tmp_path)]) == 2
     assert "--runs is required" in capsys.readouterr().err

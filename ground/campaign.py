@@ -202,7 +202,11 @@ def run_case(spec: dict) -> dict:
     seed = case_seed(spec["campaign_seed"], spec["case"])
     kwargs = dict(duration_s=spec["duration_s"], seed=seed, progress=False, overrides=overrides)
     if spec.get("run_dir"):
-        summary = run_sil(spec["scenario"], spec["run_dir"], write_report=spec.get("write_report", False), **kwargs)
+        summary = run_sil(spec["scenario"], spec["run_dir"], **kwargs)
+        if spec.get("write_report", False):
+            from ground.report import write_report  # matplotlib only when asked
+
+            write_report(spec["run_dir"])
     else:
         tmp = tempfile.mkdtemp(prefix=f"qz-mc-{spec['case']}-")
         try:

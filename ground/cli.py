@@ -13,11 +13,10 @@ import sys
 # module path -> registers sub-commands (each module defines ``register(subparsers)``)
 _AREAS = (
     "telemetry.cli",
-    "sims.commands",
-    "sims.timing",
-    "sims.hil",
-    "sims.report",
-    "sims.campaign",
+    "ground.commands",
+    "ground.timing",
+    "ground.report",
+    "ground.campaign",
 )
 
 

@@ -1,0 +1,184 @@
+"""The run commands: ``qz sim`` (software in the loop), ``qz hil`` and ``qz bench-device`` (hardware in the loop)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sims.bench import PTY_SCHEME, RESULT_FILE, LineFaults, run_bench_device
+from sims.hil import run_hil, run_pty_pair
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sim", help="run a scenario software-in-the-loop and write a run folder")
+    p.add_argument("--scenario", required=True, help="scenario name (sims/scenarios/NAME.toml) or a TOML path")
+    p.add_argument("--out", default=None, help="run folder (default runs/<scenario>)")
+    p.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--timeline", type=int, default=0, metavar="N",
+                   help="keep the N worst frames (lateness, each task's start and duration) in timeline.json")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.set_defaults(func=_sim)
+    _register_hil(sub)
+
+
+def _sim(args) -> int:
+    from sims.runner import run_sil
+    from sims.scenario import ScenarioError
+
+    out = Path(args.out) if args.out else Path("runs") / Path(args.scenario).stem
+    try:
+        s = run_sil(args.scenario, out, duration_s=args.duration, seed=args.seed,
+                    progress=not args.no_progress, timeline=args.timeline)
+    except (ScenarioError, ValueError) as err:
+        print(f"qz sim: {err}", file=sys.stderr)
+        return 2
+    if not args.no_report:
+        from ground.report import write_report  # matplotlib only when asked
+
+        write_report(out)
+    dock = s["docking"]
+    print(f"{s['scenario']} seed {s['seed']}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.1f} s "
+          f"({s['speed_factor']:.0f}x), stop: {s['stop_reason']}, final mode {s['final_mode']}")
+    print(f"docking: {'captured' if dock.get('captured') else 'not captured'}; "
+          f"propellant {dock['propellant_used_kg']:.2f} kg; run folder {out}")
+    return 0 if s["stop_reason"] not in ("collision", "failed docking contact") else 1
+
+
+
+def _add_fault_args(p) -> None:
+    g = p.add_argument_group("line emulation (bench device, seeded)")
+    g.add_argument("--baud-pacing", type=int, default=0, metavar="BAUD", help="pace sent bytes at BAUD/10 B/s")
+    g.add_argument("--bit-error-rate", type=float, default=0.0, metavar="P", help="probability a bit flips")
+    g.add_argument("--drop-rate", type=float, default=0.0, metavar="P", help="probability a byte is lost")
+    g.add_argument("--delay", type=float, default=0.0, metavar="S", help="[s] delay of every byte sent")
+    g.add_argument("--disconnect", type=_at_for, default=None, metavar="AT:FOR",
+                   help="[s] the line goes silent AT seconds after start FOR seconds")
+    g.add_argument("--hangup", type=_at_for, default=None, metavar="AT:FOR",
+                   help="[s] the port closes AT seconds after start and reappears FOR seconds later")
+    g.add_argument("--fault-seed", type=int, default=0, help="seed of the line emulation")
+
+
+def _at_for(text: str) -> tuple[float, float]:
+    try:
+        at, dur = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise ValueError(f"expected AT:FOR seconds, got {text!r}") from None
+    return at, dur
+
+
+def _faults(args) -> LineFaults | None:
+    disc = args.disconnect or (-1.0, 0.0)
+    hang = args.hangup or (-1.0, 0.0)
+    f = LineFaults(baud=args.baud_pacing, bit_error_rate=args.bit_error_rate, drop_rate=args.drop_rate,
+                   delay_s=args.delay, disconnect_at_s=disc[0], disconnect_s=disc[1], hangup_at_s=hang[0],
+                   hangup_s=hang[1], seed=args.fault_seed)
+    return None if f == LineFaults(seed=args.fault_seed) else f
+
+
+def _fault_argv(args) -> list[str]:
+    argv = []
+    for flag, value, default in (("--baud-pacing", args.baud_pacing, 0), ("--bit-error-rate", args.bit_error_rate, 0.0),
+                                 ("--drop-rate", args.drop_rate, 0.0), ("--delay", args.delay, 0.0),
+                                 ("--fault-seed", args.fault_seed, 0)):
+        if value != default:
+            argv += [flag, str(value)]
+    for flag, value in (("--disconnect", args.disconnect), ("--hangup", args.hangup)):
+        if value is not None:
+            argv += [flag, f"{value[0]}:{value[1]}"]
+    return argv
+
+
+def _register_hil(sub) -> None:
+    p = sub.add_parser("hil", help="fly the flight software against a serial port (hardware-in-the-loop)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="pyserial URL or device: /dev/ttyUSB0, /dev/pts/N, socket://h:p, loop://")
+    where.add_argument("--pty", action="store_true",
+                       help="create a pseudo-terminal pair and start qz bench-device on it (two processes)")
+    p.add_argument("--scenario", required=True, help="scenario name or TOML path")
+    p.add_argument("--lockstep", action="store_true", help="SimClock, one BENCH_TICK per frame (else WallClock)")
+    p.add_argument("--out", default=None, help="run folder (default runs/hil-<scenario>)")
+    p.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
+    p.add_argument("--seed", type=int, default=None, help="truth seed (--pty) / label of the run")
+    p.add_argument("--bench", default=None, help="bench file (default hal/bench.toml)")
+    p.add_argument("--connect-timeout", type=float, default=60.0, help="[s] wait for the device's handshake")
+    p.add_argument("--no-handshake", action="store_true", help="the far end does not play BENCH_TICK (real time)")
+    p.add_argument("--record", action="store_true",
+                   help="also archive every device packet accepted (device_rx.ccsds; --pty: bench_tx.ccsds)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_fault_args(p)
+    p.set_defaults(func=_hil)
+
+    b = sub.add_parser("bench-device", help="bench device emulator: truth simulation on the far end of a port")
+    b.add_argument("--port", required=True, help=f"pyserial URL or device, or {PTY_SCHEME}PATH (new pty pair, "
+                                                 "slave published as symlink PATH)")
+    b.add_argument("--scenario", required=True, help="scenario name or TOML path")
+    b.add_argument("--lockstep", action="store_true", help="advance one frame per BENCH_TICK (else real time)")
+    b.add_argument("--seed", type=int, default=None, help="truth seed (default: the scenario's)")
+    b.add_argument("--out", default=None, help=f"folder for {RESULT_FILE} (default: none written)")
+    b.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
+    b.add_argument("--bench", default=None, help="bench file (default hal/bench.toml)")
+    b.add_argument("--record", action="store_true", help="archive every sensor packet sent (bench_tx.ccsds)")
+    b.add_argument("--idle-timeout", type=float, default=120.0, help="[s] end when the flight side is silent")
+    _add_fault_args(b)
+    b.set_defaults(func=_bench_device)
+
+
+def _hil(args) -> int:
+    from sims.scenario import ScenarioError
+
+    out = Path(args.out) if args.out else Path("runs") / f"hil-{Path(args.scenario).stem}"
+    try:
+        if args.pty:
+            s = run_pty_pair(args.scenario, out, lockstep=args.lockstep, duration_s=args.duration, seed=args.seed,
+                             bench_args=_fault_argv(args), progress=not args.no_progress, record=args.record,
+                             connect_timeout_s=args.connect_timeout)
+        else:
+            s = run_hil(args.port, args.scenario, out, lockstep=args.lockstep, duration_s=args.duration,
+                        seed=args.seed, bench_file=args.bench, connect_timeout_s=args.connect_timeout,
+                        progress=not args.no_progress, handshake=not args.no_handshake,
+                        record_devices=args.record)
+    except (ScenarioError, ValueError, TimeoutError, RuntimeError) as err:
+        print(f"qz hil: {err}", file=sys.stderr)
+        return 2
+    _print_summary(s, out)
+    dock = s.get("docking") or {}
+    return 1 if dock.get("collided") or (dock.get("contact") and not dock.get("captured")) else 0
+
+
+def _print_summary(s: dict, out: Path) -> None:
+    t = s["timing"]
+    lat = t["lateness"]
+    print(f"{s['scenario']} (HIL, {'lockstep' if s['hil']['lockstep'] else 'real time'}): {s['mission_time_s']:.0f} s "
+          f"mission in {s['wall_time_s']:.1f} s ({(s['speed_factor'] or 0):.1f}x), stop: {s['stop_reason']}, "
+          f"final mode {s['final_mode']}")
+    print(f"frame-start lateness p50 {lat.get('p50_us', 0):.1f} us, p99 {lat.get('p99_us', 0):.1f} us, "
+          f"max {lat.get('max_us', 0):.1f} us; cycle slips {t['cycle_slips']}")
+    for link in s["hil"]["links"]:
+        print(f"link {link['name']}: frames rx {link['frames_rx']} tx {link['frames_tx']}, CRC errors "
+              f"{link['crc_errors']}, gaps {link['gaps']}, resyncs {link['resyncs']}, reconnects {link['reconnects']}, "
+              f"tick timeouts {link['tick_timeouts']}")
+    dock = s.get("docking")
+    if dock:
+        print(f"docking (bench truth): {'captured' if dock.get('captured') else 'not captured'}"
+              + (f" at {dock['time_s']:.1f} s" if "time_s" in dock else "")
+              + f"; propellant {dock['propellant_used_kg']:.2f} kg; truth stop: {s['bench']['stop_reason']}")
+    print(f"run folder {out}")
+
+
+def _bench_device(args) -> int:
+    from sims.scenario import ScenarioError
+
+    try:
+        s = run_bench_device(args.port, args.scenario, lockstep=args.lockstep, seed=args.seed, faults=_faults(args),
+                             out=args.out, duration_s=args.duration, bench_file=args.bench, record=args.record,
+                             idle_timeout_s=args.idle_timeout)
+    except (ScenarioError, ValueError) as err:
+        print(f"qz bench-device: {err}", file=sys.stderr)
+        return 2
+    dock = s["docking"]
+    print(f"bench device {s['scenario']} seed {s['seed']} ({s['pacing']}): {s['frames']} frames, "
+          f"{s['mission_time_s']:.0f} s mission, stop: {s['stop_reason']}; docking: "
+          f"{'captured' if dock['captured'] else ('contact, not captured' if dock['contact'] else 'no contact')}")
+    return 0
