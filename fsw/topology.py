@@ -113,7 +113,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     if "station_rv_N" not in overrides:
         raise ConfigError("scenario [flight]: station_rv_N (the uplinked station state vector) is required")
     orbit_ref = OrbitReference("orbit_ref", bus, events, gnc, gnc_path, overrides.pop("station_rv_N"))
-    navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path)
+    navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path, port_B_m=vehicle.port_B_m)
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
     guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, vehicle.port_B_m,
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)

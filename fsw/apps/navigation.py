@@ -47,20 +47,23 @@ from fsw.core.navigation import (
     ST_WAS_VALID,
     relnav_app_step,
 )
+from telemetry.dictionary import MODES
 
 NS_PER_S = 1e9
+MODE_DOCKED = next(code for code, name in MODES.items() if name == "DOCKED")
 EVT_NAV_INIT = 300
 EVT_NAV_VALID = 301
 EVT_NAV_INVALID = 302
 EVT_NAV_REJECT = 303
 EVT_NAV_RESET = 304
+EVT_NAV_DOCKED = 305
 _SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "camera"}  # sensor code -> band key
 
 
 class RelativeNavigation(App):
     """Publishes NAV_STATE from the relative sensors, attitude and the commanded delta-v."""
 
-    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path):
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m):
         super().__init__(name, bus, events)
         nav = Section(gnc, path, "navigation")
         st = Section(gnc, path, "station")
@@ -116,11 +119,16 @@ class RelativeNavigation(App):
         self._distrust_until_ns = 0
         self.st = np.zeros(N_ST, np.int64)  # fsw.core.navigation.relnav_app_step state
         self.st[ST_TIMEOUT] = self.timeout_ns
+        # Docked, the ports coincide: the CoM sits at minus the chaser's port (docking attitude, LVLH).
+        C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
+        self.r_docked = -(C_RL.T @ np.asarray(port_B_m, dtype=np.float64))
+        self.docked = False
 
     def start(self) -> None:
         self.att = self.bus.get("ATT_STATE", self.name)
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
+        self._mode = self.bus.get("MODE", self.name)["mode"].reshape(1)
         # 1-element views: the kernel reads and writes the records' fields in place
         views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar, self.camera,
                                              self.out))
@@ -202,6 +210,9 @@ class RelativeNavigation(App):
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
+        if self._mode[0] == MODE_DOCKED or self.docked:
+            if self._docked_step(t_ns):
+                return
         if not self.initialised:
             self._try_initialise(t_ns)
             if not self.initialised:
@@ -210,6 +221,26 @@ class RelativeNavigation(App):
         result = self._kernel(t_ns, self.st, self.rejects, *self._args)
         if result >> REJECT_SHIFT:
             self._after(result, t_ns)
+
+    def _docked_step(self, t_ns: int) -> bool:
+        """Capture confirmed (mode DOCKED): the relative state is the docked geometry, not an estimate to
+        time out; the filter stops. Returns False once the vehicle has left DOCKED (the filter restarts
+        from the sensors)."""
+        out = self.out
+        if self._mode[0] != MODE_DOCKED:
+            self.docked = False
+            self.initialised = False
+            return False
+        if not self.docked:
+            self.docked = True
+            out["r_LVLH_m"] = self.r_docked
+            out["v_LVLH_mps"] = 0.0
+            out["valid"] = 1
+            self.st[ST_WAS_VALID] = 1
+            self.emit(EVT_NAV_DOCKED, "INFO", "docked: relative state held at the port geometry", (0.0, 0.0))
+        out["t_ns"] = t_ns
+        out["seq"] += 1
+        return True
 
     def _after(self, result: int, t_ns: int) -> None:
         """Rejections, resets and validity changes: events and the rare paths."""

@@ -38,9 +38,11 @@ class Nav:
         orbit = self.bus.publish("ORBIT_REF", "test")
         orbit["C_LVLH_N"], orbit["n_rad_s"] = np.eye(3), 1.1339e-3
         self.bus.publish("THRUSTER_PERIOD", "test")
+        self.bus.publish("MODE", "test")
         self.hal = FakeHal()
         self.events = events
-        self.app = RelativeNavigation("navigation", self.bus, events, self.hal, read_toml(GNC_PATH), GNC_PATH)
+        self.app = RelativeNavigation("navigation", self.bus, events, self.hal, read_toml(GNC_PATH), GNC_PATH,
+                                      port_B_m=[3.0, 0.0, 0.0])
         self.app.start()
         self.t_ns = 0
 
