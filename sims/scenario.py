@@ -4,8 +4,16 @@ A scenario names its ``base`` (another scenario or ``_defaults``); tables merge 
 replace. The root of a chain may name a ``vehicle_file`` that becomes the ``[vehicle]`` table.
 Validation stops at the first problem with a :class:`ScenarioError` that names the file the
 offending key came from, the key path and what was expected; physically meaningless input
-(negative mass, negative noise, a start inside the station, an unstable thermal step) is refused
-with the reason.
+(negative mass, negative noise, an inertia that breaks the triangle inequality, a start inside the
+station or far outside the rendezvous region, an unstable thermal step) is refused with the reason.
+Ground commands are checked as the flight software will see them: each one is encoded with its
+arguments (range-checked by the packet dictionary), a hazardous command needs its ARM in the arm
+window, and a time-tagged command is written as a name, arguments and ``exec_time_s``.
+
+Which file a scenario argument means (:func:`resolve_scenario`): a bare name (``nominal``) is a
+shipped scenario of ``sims/scenarios/``; a path (``my.toml``, ``cases/x.toml``) is always that file.
+A ``base`` is looked up next to the file that names it, then among the shipped scenarios, so a file
+in any folder can build on a shipped one. The format is described in ``docs/scenarios.md``.
 
 >>> sc = load_scenario("nominal")
 >>> sc.name, sc.seed, sc.duration_s, sc.minor_frame_ns, sc.flight["initial_mode"]
@@ -25,9 +33,12 @@ import numpy as np
 
 from hal.devices import SENSORS
 from sims.core.constants import NS_PER_S, SIGMA_W_M2_K4
+from telemetry.codec import PacketError, tc_codec
 from telemetry.dictionary import CMD_BY_NAME, N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
+from telemetry.errors import InputError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+FLIGHT_CONFIG = Path(__file__).resolve().parents[1] / "fsw" / "config" / "flight.toml"  # arm window of ARM/FIRE
 FAULT_KINDS = ("sensor_dropout", "sensor_bias", "thruster_stuck_on", "thruster_failed_off", "heater_open",
                "task_overrun", "task_exception")
 # length of a sensor_bias ``value`` per device (scalar values are broadcast)
@@ -44,9 +55,14 @@ DISPERSION_KINDS = ("normal", "uniform")
 THERMAL_STABILITY_MARGIN = 0.5
 # worst-case node temperature for the radiative linearisation of the stability check [K]
 THERMAL_STABILITY_T_K = 400.0
+# [est] rendezvous region of the emulator (docs/reference.md): farther, or faster, is another orbit, not a
+# rendezvous (fast_rendezvous starts at 50 km; a 5 km altitude difference drifts at ~8.5 m/s)
+MAX_START_RANGE_M = 100e3
+MAX_START_SPEED_MPS = 100.0
+TIME_TAG = "TIME_TAG"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file is missing, malformed, or physically meaningless."""
 
 
@@ -192,7 +208,8 @@ SCHEMA = {
     "name": Str(), "description": Opt(Str(), ""), "seed": Num(0, integer=True), "duration_s": POS,
     "minor_frame_ns": Num(0, gt=True, integer=True),
     "flight": Opt(Opaque(), {}),
-    "commands": Opt(ListOf({"time_s": NONNEG, "name": Str(), "args": Opt(Opaque(), {})}), []),
+    "commands": Opt(ListOf({"time_s": NONNEG, "name": Str(), "args": Opt(Opaque(), {}),
+                            "exec_time_s": Opt(NONNEG)}), []),
     "faults": Opt(ListOf({"kind": Str(FAULT_KINDS), "target": Any_(), "start_s": NONNEG, "duration_s": POS,
                           "value": Opt(Any_())}), []),
     "dispersions": Opt(Opaque(), {}),
@@ -320,11 +337,62 @@ def list_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml") if not p.stem.startswith("_"))
 
 
-def _resolve(name_or_path: str | Path, rel_to: Path = SCENARIO_DIR) -> Path:
-    p = Path(name_or_path)
-    if p.suffix == ".toml" or p.is_file():
-        return p if p.is_absolute() else (rel_to / p if (rel_to / p).is_file() else p.resolve())
-    return rel_to / f"{p.name}.toml"
+def describe_scenarios() -> list[tuple[str, str]]:
+    """(name, one-line description) of every shipped scenario, read from its own file."""
+    out = []
+    for name in list_scenarios():
+        try:
+            text = _read(SCENARIO_DIR / f"{name}.toml").get("description", "")
+        except ScenarioError as err:
+            text = f"(unreadable: {err})"
+        out.append((name, str(text)))
+    return out
+
+
+def _is_name(text: str) -> bool:
+    """A bare scenario name: no folder part and no ``.toml`` suffix."""
+    return "/" not in text and "\\" not in text and not text.endswith(".toml") and text not in ("", ".", "..")
+
+
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """The file a scenario argument means.
+
+    A bare name (``"nominal"``) is the shipped ``sims/scenarios/nominal.toml`` (or, when no shipped
+    scenario has that name, a file of that name in the working folder). Anything else (a ``.toml``
+    suffix, a folder part, a ``Path``) is that file, relative to the working folder: a user's file
+    is never replaced by a shipped one of the same name.
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, str) and _is_name(text):
+        shipped = SCENARIO_DIR / f"{text}.toml"
+        if shipped.is_file():
+            return shipped
+        if Path(text).is_file():
+            return Path(text).resolve()
+        raise ScenarioError(f"{text!r}: no shipped scenario of that name (shipped: {', '.join(list_scenarios())}; "
+                            f"a scenario file is given by its path, ending in .toml)")
+    p = Path(text)
+    if p.is_dir():
+        raise ScenarioError(f"{text}: is a folder, expected a scenario file (.toml)")
+    if not p.exists():
+        hint = (f" (the shipped scenario is --scenario {p.stem})"
+                if p.parent == Path(".") and (SCENARIO_DIR / p.name).is_file() else "")
+        raise ScenarioError(f"{text}: no such scenario file{hint}")
+    return p.resolve()
+
+
+def _resolve_base(base: str, path: Path) -> Path:
+    """The file a ``base`` in ``path`` names: a bare name next to ``path``, else shipped; a path relative to it."""
+    if _is_name(base):
+        for candidate in (path.parent / f"{base}.toml", SCENARIO_DIR / f"{base}.toml"):
+            if candidate.is_file():
+                return candidate
+        raise ScenarioError(f"{path}: base: no scenario {base!r} next to this file nor among the shipped ones "
+                            f"({', '.join(list_scenarios())})")
+    candidate = path.parent / base
+    if not candidate.is_file():
+        raise ScenarioError(f"{path}: base: no such file {candidate}")
+    return candidate
 
 
 def _read(path: Path) -> dict:
@@ -332,8 +400,13 @@ def _read(path: Path) -> dict:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        known = ", ".join(list_scenarios())
-        raise ScenarioError(f"{path}: no such scenario file (shipped scenarios: {known})") from None
+        raise ScenarioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a folder, expected a TOML file") from None
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (TOML is UTF-8 text)") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
 
@@ -371,7 +444,7 @@ def _load_chain(path: Path, origins: dict, seen: tuple = ()) -> dict:
     if base_name is not None:
         if not isinstance(base_name, str):
             raise ScenarioError(f"{path}: base: expected a scenario name (string), got {base_name!r}")
-        merged = _load_chain(_resolve(base_name, path.parent), origins, seen + (path,))
+        merged = _load_chain(_resolve_base(base_name, path), origins, seen + (path,))
     if vehicle_file is not None:
         if not isinstance(vehicle_file, str):
             raise ScenarioError(f"{path}: vehicle_file: expected a file name (string), got {vehicle_file!r}")
@@ -439,7 +512,7 @@ def load_scenario(name_or_path: str | Path, overrides: dict | None = None) -> Sc
 
     Parameters
     ----------
-    name_or_path : a name in sims/scenarios/ (``"nominal"``) or a path to a TOML file
+    name_or_path : a name in sims/scenarios/ (``"nominal"``) or a path to a TOML file (:func:`resolve_scenario`)
     overrides : optional nested dict merged on top before validation (Monte Carlo cases, tests)
 
     Raises
@@ -447,7 +520,7 @@ def load_scenario(name_or_path: str | Path, overrides: dict | None = None) -> Sc
     ScenarioError
         naming the file, the key path and what was expected, or the physical reason for refusal
     """
-    path = _resolve(name_or_path)
+    path = resolve_scenario(name_or_path)
     origins: dict = {}
     raw = _load_chain(path, origins)
     if overrides:
@@ -516,9 +589,22 @@ def _check_physics(raw: dict, v: _Validator) -> None:
     names = [t["name"] for t in thrusters]
     if len(set(names)) != len(names):
         v.fail(("vehicle", "propulsion", "thrusters"), f"expected unique thruster names, got {names}")
+    inertia = raw["vehicle"]["mass"]["inertia_kg_m2"]
+    for k in range(3):
+        if inertia[k] > inertia[(k + 1) % 3] + inertia[(k + 2) % 3]:
+            v.fail(("vehicle", "mass", "inertia_kg_m2"),
+                   f"refused: principal moments {inertia} break the triangle inequality (each must be <= the sum "
+                   f"of the other two for a real mass distribution)")
     # start inside the station: chaser hull sphere or its docking port inside the station body
     st = raw["station"]
     r = np.asarray(raw["chaser"]["r_LVLH_m"], float)
+    if np.linalg.norm(r) > MAX_START_RANGE_M:
+        v.fail(("chaser", "r_LVLH_m"), f"refused: a start {np.linalg.norm(r) / 1e3:.0f} km from the station is far "
+                                       f"outside the rendezvous region (<= {MAX_START_RANGE_M / 1e3:g} km)")
+    speed = float(np.linalg.norm(raw["chaser"]["v_LVLH_mps"]))
+    if speed > MAX_START_SPEED_MPS:
+        v.fail(("chaser", "v_LVLH_mps"), f"refused: a relative speed of {speed:.0f} m/s is another orbit, not a "
+                                         f"rendezvous (<= {MAX_START_SPEED_MPS:g} m/s)")
     port_L = r + docking_dcm_LB(raw["chaser"]["att_error_deg"]) @ (
         np.asarray(raw["vehicle"]["geometry"]["docking_port_B_m"], float)
         - np.asarray(raw["vehicle"]["mass"]["com_offset_B_m"], float))
@@ -577,19 +663,95 @@ def _check_physics(raw: dict, v: _Validator) -> None:
                     isinstance(e, (int, float)) and not isinstance(e, bool) for e in val))
             if not ok:
                 v.fail(path + ("value",), f"expected a number or a list of {n} numbers for {target}, got {val!r}")
-    for i, c in enumerate(raw["commands"]):
-        cmd = CMD_BY_NAME.get(c["name"])
-        if cmd is None:
-            v.fail(("commands", i, "name"), f"expected a telecommand of the packet dictionary {sorted(CMD_BY_NAME)}, "
-                                            f"got {c['name']!r}")
-        else:
-            arg_names = [a.name for a in cmd.args]
-            if sorted(c["args"]) != sorted(arg_names):
-                v.fail(("commands", i, "args"), f"{c['name']} takes arguments {arg_names}, got {sorted(c['args'])}")
-        if c["time_s"] > raw["duration_s"]:
-            v.fail(("commands", i, "time_s"), f"expected a time within the run (<= {raw['duration_s']} s), "
-                                              f"got {c['time_s']!r}")
+    _check_commands(raw, v)
     _check_dispersions(raw, v)
+
+
+def command_packet(c, seq: int) -> bytes:
+    """The uplink packet of one scenario command (a dict or table with ``name``, ``args``, ``exec_time_s``).
+
+    A command with ``exec_time_s`` goes up as TIME_TAG enclosing it (inner sequence count ``seq + 1``).
+    Raises ``PacketError`` naming the argument the packet dictionary refuses.
+    """
+    packet = tc_codec(c["name"]).pack(seq, **dict(c.get("args") or {}))
+    exec_s = c.get("exec_time_s")
+    if exec_s is None:
+        return packet
+    inner = tc_codec(c["name"]).pack((seq + 1) % (1 << 14), **dict(c.get("args") or {}))
+    slots = next(a.count for a in CMD_BY_NAME[TIME_TAG].args if a.name == "packet")
+    if len(inner) > slots:
+        raise PacketError(c["name"], "args", "ARG_OUT_OF_RANGE",
+                          f"{len(inner)}-byte packet does not fit TIME_TAG's {slots} bytes")
+    try:
+        return tc_codec(TIME_TAG).pack(seq, exec_time_s=float(exec_s), packet_len=len(inner),
+                                       packet=list(inner) + [0] * (slots - len(inner)))
+    except PacketError as err:
+        raise PacketError(c["name"], "exec_time_s", err.reason, str(err)) from None
+
+
+def _arm_window_s() -> float | None:
+    """[s] ARM-to-FIRE window of the flight software's commanding (fsw/config/flight.toml), None if unreadable."""
+    try:
+        with open(FLIGHT_CONFIG, "rb") as f:
+            return float(tomllib.load(f)["commanding"]["arm_window_s"])
+    except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _check_commands(raw: dict, v: _Validator) -> None:
+    """Each command as the flight software will get it: known, encodable, in the run, armed when hazardous."""
+    duration = raw["duration_s"]
+    for i, c in enumerate(raw["commands"]):
+        path = ("commands", i)
+        name = c["name"]
+        if name not in CMD_BY_NAME:
+            v.fail(path + ("name",), f"expected a telecommand of the packet dictionary {sorted(CMD_BY_NAME)}, "
+                                     f"got {name!r}")
+        if name == TIME_TAG:
+            v.fail(path + ("name",), "a time-tagged command is written as the command's own name and args plus "
+                                     "exec_time_s (the mission time it executes at), not as TIME_TAG packet bytes")
+        if c["time_s"] > duration:
+            v.fail(path + ("time_s",), f"expected a time within the run (<= {duration} s), got {c['time_s']!r}")
+        exec_s = c.get("exec_time_s")
+        if exec_s is not None and not c["time_s"] <= exec_s <= duration:
+            v.fail(path + ("exec_time_s",), f"expected a time between the uplink time_s {c['time_s']} s and the end "
+                                            f"of the run {duration} s, got {exec_s!r}")
+        try:
+            command_packet(c, 0)
+        except PacketError as err:
+            key = err.field if err.field in ("exec_time_s", "args") else f"args.{err.field}"
+            v.fail(path + tuple(key.split(".")), f"{name} refuses it: {err}")
+    _check_arming(raw, v)
+
+
+def _check_arming(raw: dict, v: _Validator) -> None:
+    """Every hazardous command executes within the arm window after an ARM of its function code."""
+    window = _arm_window_s()
+    arm_fc = CMD_BY_NAME["ARM"].function_code
+    hazardous = {c.function_code: c.name for c in CMD_BY_NAME.values() if c.hazardous}
+    def exec_s(c) -> float:
+        return c["time_s"] if c.get("exec_time_s") is None else c["exec_time_s"]
+
+    order = sorted(range(len(raw["commands"])), key=lambda i: (exec_s(raw["commands"][i]), i))
+    armed: tuple[int, float] | None = None  # (function code, execution time [s])
+    for i in order:
+        c = raw["commands"][i]
+        t = exec_s(c)
+        cmd = CMD_BY_NAME[c["name"]]
+        if cmd.function_code == arm_fc and cmd.name == "ARM":
+            target = int(c["args"]["target_fc"])
+            if target not in hazardous:
+                v.fail(("commands", i, "args", "target_fc"),
+                       f"expected the function code of a hazardous command {hazardous}, got {target}")
+            armed = (target, t)
+        elif cmd.hazardous:
+            if armed is None or armed[0] != cmd.function_code:
+                v.fail(("commands", i, "name"), f"hazardous command {cmd.name} needs an ARM with target_fc = "
+                                                f"{cmd.function_code} before it (the flight software rejects it)")
+            if window is not None and t - armed[1] > window:
+                v.fail(("commands", i, "time_s"), f"hazardous command {cmd.name} executes {t - armed[1]:g} s after "
+                                                  f"its ARM; the arm window is {window:g} s (fsw/config/flight.toml)")
+            armed = None
 
 
 def _check_thermal_stability(raw: dict, v: _Validator, nodes: list[str]) -> None:

@@ -16,12 +16,13 @@ from telemetry.archive import decode_apid, read_archive, resolve_apid, to_csv
 from telemetry.codec import PacketError
 from telemetry.dictionary import TM_BY_APID, TM_BY_NAME
 from telemetry.docs import dictionary_markdown, xtce_xml
+from telemetry.errors import InputError
 
 EXIT_USAGE = 2          # bad command-line input, as argparse uses
 MAX_DAMAGE_LINES = 20   # damage ranges printed in a summary before "... and N more"
 
 
-class CliError(Exception):
+class CliError(InputError):
     """A user input problem: reported as one line, exit code 2."""
 
 

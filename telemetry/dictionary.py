@@ -225,8 +225,10 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("stale_mask", "u32", "", "bit i set: device i is stale"),
     )),
     # Device packets: sensors -> flight software, flight software -> actuators (HIL links).
-    Telemetry("DEV_GYRO", 0x200, "Gyro sample (100 Hz)", (
-        F("omega_BN_B_rad_s", "f64", "rad/s", "measured body rate, B frame", count=3),
+    Telemetry("DEV_GYRO", 0x200, "Rate-integrating gyro sample (100 Hz)", (
+        F("theta_B_rad", "f64", "rad", "integrated angle since power-on, B frame (the unit's angle counter: "
+          "the difference of two samples is the angle turned between them)", count=3),
+        F("omega_BN_B_rad_s", "f64", "rad/s", "mean body rate over the last sample interval, B frame", count=3),
         F("valid", "u8", "", "1 when the sample is valid"),
     ), device=True),
     Telemetry("DEV_STAR_TRACKER", 0x201, "Star tracker attitude (5 Hz)", (
