@@ -14,6 +14,7 @@ from fsw.core.adcs import (
     CHK_TR,
     MAX_TR,
     N_CHECK,
+    N_GYRO_MEM,
     N_PRM,
     PRM_ARW,
     PRM_CHECK_TAU,
@@ -112,6 +113,7 @@ class AttitudeControl(App):
         self.check["accel_resid_mps2"] = np.nan  # not computed: see the class doc
         self.check["response_ratio"] = np.nan
         self._omega_prev = np.zeros(3)
+        self._gyro_mem = np.zeros(N_GYRO_MEM)
         self._resid = np.zeros(N_CHECK)
         self._resid[CHK_TR + TR_RATIO] = np.nan
         self._resid[CHK_TR + TR_WEAKEST] = -1.0
@@ -138,8 +140,8 @@ class AttitudeControl(App):
         self._st_q = self.st["q_BN"]
         self._views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
                                                    self.check))
-        self._args = (self.q, self.bias, self.P, self.work, self.omega, self._omega_prev, self._resid, self.prm, self.I,
-                      self.C_RL, self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
+        self._args = (self.q, self.bias, self.P, self.work, self.omega, self._omega_prev, self._gyro_mem, self._resid,
+                      self.prm, self.I, self.C_RL, self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
         self._kernel = compiled_entry(attitude_step, 0, 0.0, False, False, *self._args)
 
     def step(self, t_ns: int) -> None:

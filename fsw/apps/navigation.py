@@ -20,11 +20,13 @@ from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     N_PRM,
+    N_SP,
     N_ST,
     PRM_BAND,
     PRM_CAM_S,
     PRM_CAM_SA,
     PRM_DV_FRAC,
+    PRM_EARTH,
     PRM_GATE3,
     PRM_GATE6,
     PRM_GNSS_SR,
@@ -41,6 +43,8 @@ from fsw.core.navigation import (
     SEQ_GNSS,
     SEQ_LIDAR,
     SEQ_THR,
+    SP_RV,
+    SP_SET,
     ST_LAST_ACCEPT,
     ST_T_PREV,
     ST_TIMEOUT,
@@ -101,6 +105,10 @@ class RelativeNavigation(App):
         self.prm[PRM_CAM_S] = self.cam_s
         self.prm[PRM_CAM_SA] = nav.float("camera_sigma_angle_rad", 0.0)
         self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
+        earth = Section(gnc, path, "earth")
+        self.prm[PRM_EARTH:PRM_EARTH + 3] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0),
+                                             earth.float("j2", 0.0, 1.0))
+        self.station_prev = np.zeros(N_SP)  # the station's ephemeris at the filter's time
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
         self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
         self.rejects = np.zeros(4, np.int64)  # rejections in a row, by sensor code
@@ -133,7 +141,7 @@ class RelativeNavigation(App):
         views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar, self.camera,
                                              self.out))
         self._args = (self.max_sr, self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo,
-                      self.prm, self.last_seq, *views)
+                      self.prm, self.last_seq, self.station_prev, *views)
         self._kernel = compiled_entry(relnav_app_step, 0, self.st, self.rejects, *self._args)
 
     # ------------------------------------------------------------------ initialisation (rare path)
@@ -150,6 +158,8 @@ class RelativeNavigation(App):
             self.P[i, i] = sigma_r ** 2 + self.init_sr ** 2
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
         self.initialised = True
+        self.station_prev[SP_RV:SP_RV + 6] = self.orbit["rv_N"]  # the relative state's frame is the ephemeris' now
+        self.station_prev[SP_SET] = 1.0
         self.st[ST_T_PREV] = t_ns
         self.st[ST_LAST_ACCEPT] = t_ns
         self.emit(EVT_NAV_INIT, "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))

@@ -6,9 +6,8 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
-from fsw.core.attitude import lvlh_dcm
 from fsw.core.dispatch import compiled_entry
-from fsw.core.ephemeris import orbit_ref_step
+from fsw.core.ephemeris import lvlh_frame_j2, orbit_ref_step
 
 
 class OrbitReference(App):
@@ -34,7 +33,7 @@ class OrbitReference(App):
         self._r, self._v = self._rv[:3], self._rv[3:]
         self._scratch = np.zeros((6, 6))
         self._t_ns = np.zeros(1, np.int64)  # the time rv_N holds
-        lvlh_dcm(self._r, self._v, self._C, self._w)
+        lvlh_frame_j2(self._rv, self.mu, self.re, self.j2, self._scratch, self._C, self._w)
         self._args = (self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1))
         self._kernel = compiled_entry(orbit_ref_step, 0, *self._args)
 

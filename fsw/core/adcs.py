@@ -39,11 +39,45 @@ CHK_GYRO_OK = 3      # 1 when the last step's gyro sample was valid (its rate is
 CHK_TR = 4           # (control.N_TR) translation-response estimator
 N_CHECK = CHK_TR + N_TR
 ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
+# gyro memory (the ``gyro_mem`` argument): the rate-integrating gyro's last sample used
+GM_THETA = 0         # (3) [rad] its angle counter
+GM_RATE = 3          # (3) [rad/s] the mean rate of the last increment (held while no new sample arrives)
+GM_T_NS = 6          # [ns] its sample time (float64 holds any mission time to the nanosecond)
+GM_SET = 7           # 1 once a sample has been taken
+N_GYRO_MEM = 8
 
 
 @njit(cache=True)
-def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega_prev, resid, prm, inertia, C_RL,
-                  C_RN, q_RN, w_RN_R, err, u, gyro, st, orbit, thr, out, torque, check):
+def gyro_mean_rate(gyro, mem):
+    """Mean body rate since the last gyro sample used, from the rate-integrating gyro's angle counter.
+
+    A new sample (time stamp changed): rate = (theta - theta_prev) / (t - t_prev), the exact mean over
+    the interval, however many 100 Hz samples it spans and however the rate varied inside it (a rate
+    sample held over the 10 Hz step is wrong by up to alpha dt^2 / 2 per step during slews and burns).
+    The first sample uses the unit's own mean rate. Without a new sample the last rate is held. The
+    memory advances on every new sample, so a glitch affects one increment only. Returns True when the
+    rate comes from a new sample.
+    """
+    g = gyro[0]
+    t = float(g.t_ns)
+    if g.valid == 0 or (mem[GM_SET] != 0.0 and t == mem[GM_T_NS]):
+        return False
+    th = g.theta_B_rad
+    dt = (t - mem[GM_T_NS]) * 1e-9
+    for i in range(3):
+        if mem[GM_SET] != 0.0 and dt > 0.0:
+            mem[GM_RATE + i] = (th[i] - mem[GM_THETA + i]) / dt
+        else:
+            mem[GM_RATE + i] = g.omega_BN_B_rad_s[i]
+        mem[GM_THETA + i] = th[i]
+    mem[GM_T_NS] = t
+    mem[GM_SET] = 1.0
+    return True
+
+
+@njit(cache=True)
+def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega_prev, gyro_mem, resid, prm, inertia,
+                  C_RL, C_RN, q_RN, w_RN_R, err, u, gyro, st, orbit, thr, out, torque, check):
     """Propagate, update, control; write ATT_STATE, TORQUE_CMD and THRUSTER_CHECK.
 
     Parameters
@@ -52,6 +86,7 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
     q, bias, P, work : MEKF state, covariance and scratch (``estimation.WORK_SHAPE``).
     omega, omega_prev : (3,) bias-corrected rate now / at the last step [rad/s].
+    gyro_mem : (N_GYRO_MEM,) the last gyro sample used (:func:`gyro_mean_rate`).
     resid : (N_CHECK,) thruster-check state (layout CHK_*): the filtered angular-acceleration
         residual [rad/s^2] and the translation-response estimator; a (3,) array holds the residual
         alone and the translation check is not run (response_ratio nan).
@@ -71,15 +106,15 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     previous step.
     """
     flags = 0
-    g = gyro[0]
-    gyro_ok = g.valid != 0
+    gyro_mean_rate(gyro, gyro_mem)
+    w = gyro_mem[GM_RATE:GM_RATE + 3]
+    gyro_ok = gyro[0].valid != 0 and gyro_mem[GM_SET] != 0.0
     gm = prm[PRM_GYRO_MAX] if prm.shape[0] > PRM_GYRO_MAX else 0.0
     if gyro_ok and gm > 0.0:
-        w = g.omega_BN_B_rad_s
         gyro_ok = abs(w[0]) <= gm and abs(w[1]) <= gm and abs(w[2]) <= gm
     if dt_s > 0.0:
-        if gyro_ok:  # an implausible sample is neither integrated nor used to judge the thrusters
-            mekf_propagate(q, bias, P, g.omega_BN_B_rad_s, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
+        if gyro_ok:  # an implausible increment is neither integrated nor used to judge the thrusters
+            mekf_propagate(q, bias, P, w, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
         c = check[0]
         tp = thr[0]
         f = tp.force_B_N

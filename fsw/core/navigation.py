@@ -12,7 +12,13 @@ import math
 from numba import njit
 
 from .attitude import c_b_lvlh
-from .estimation import relnav_predict, relnav_update_camera, relnav_update_gnss, relnav_update_lidar
+from .estimation import (
+    relnav_predict,
+    relnav_predict_orbit,
+    relnav_update_camera,
+    relnav_update_gnss,
+    relnav_update_lidar,
+)
 
 # prm indices
 PRM_Q_ACCEL = 0          # [m^2/s^3] process noise PSD
@@ -27,7 +33,12 @@ PRM_CAM_S = 8            # [m]
 PRM_BAND = 9             # range bands [lo, hi] for GNSS, lidar, camera (6)
 PRM_DV_FRAC = 15         # [-] 1-sigma execution error of a commanded delta-v, fraction of its size
 PRM_CAM_SA = 16          # [rad] camera bearing noise: its position noise grows with range
-N_PRM = 17
+PRM_EARTH = 17           # (3) mu [m^3/s^2], equatorial radius [m], J2: the relative motion's gravity model
+N_PRM = 20
+# station memory (the ``station_prev`` argument): the ephemeris at the filter's time
+SP_RV = 0                # (6) [m, m/s] station inertial state at the time the filter state holds
+SP_SET = 6               # 1 once set: the relative motion is propagated on the two orbits (else CW)
+N_SP = 7
 # geo rows
 GEO_SENSOR_B = 0         # [m] lidar/camera position rel. CoM, B
 GEO_REFLECTOR = 1        # [m] lidar reflector rel. station port, LVLH
@@ -39,8 +50,8 @@ REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's
 
 
 @njit(cache=True)
-def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, att, orbit, thr, gnss, lidar, cam,
-                out):
+def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_prev, dt_s, att, orbit, thr, gnss,
+                lidar, cam, out):
     """Advance the relative-navigation EKF to now and fuse every new, in-band, valid measurement.
 
     Parameters
@@ -51,6 +62,7 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
     h_offset : (6,) GNSS measurement offset [station port rel. station CoM (3) m, 0, 0, 0], LVLH.
     geo : (3, 3) rows GEO_SENSOR_B, GEO_REFLECTOR, GEO_CAM_TARGET. prm : (N_PRM,) parameters.
     last_seq : (4,) int64 in/out, ``seq`` of the last GNSS, lidar, camera sample and thruster period used.
+    station_prev : (N_SP,) in/out, the station's ephemeris at the filter's time (layout SP_*).
     dt_s : [s] time since the last step.
     att, orbit, thr : 1-element views of ATT_STATE, ORBIT_REF, THRUSTER_PERIOD.
     gnss, lidar, cam : 1-element views of DEV_GNSS_REL, DEV_LIDAR, DEV_CAMERA.
@@ -78,8 +90,13 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
         last_seq[SEQ_THR] = t.seq
         for i in range(3):
             dv[i] = t.dv_LVLH_mps[i]
+    ob = orbit[0]
     if dt_s > 0.0:
-        relnav_predict(x, P, orbit[0].n_rad_s, dt_s, dv, prm[PRM_Q_ACCEL], work)
+        if station_prev[SP_SET] != 0.0 and ob.seq != 0:
+            relnav_predict_orbit(x, P, station_prev[SP_RV:SP_RV + 6], ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s,
+                                 h_offset[0:3], prm[PRM_EARTH:PRM_EARTH + 3], dt_s, dv, prm[PRM_Q_ACCEL], work)
+        else:
+            relnav_predict(x, P, ob.n_rad_s, dt_s, dv, prm[PRM_Q_ACCEL], work)
         # Thrust magnitude and direction errors: the executed delta-v is uncertain in proportion
         # to its size (thruster tolerance, misalignment), on top of the white acceleration noise.
         dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
@@ -87,6 +104,10 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt_s, at
             var = prm[PRM_DV_FRAC] * prm[PRM_DV_FRAC] * dv2
             for i in range(3):
                 P[3 + i, 3 + i] += var
+    if ob.seq != 0:  # an ephemeris is published: from now on the relative motion is that of the two orbits
+        for i in range(6):
+            station_prev[SP_RV + i] = ob.rv_N[i]
+        station_prev[SP_SET] = 1.0
     g = gnss[0]
     if g.seq != last_seq[SEQ_GNSS]:
         last_seq[SEQ_GNSS] = g.seq
@@ -141,8 +162,8 @@ F_VALID_CHANGED = 1 << 12  # returned: NAV_STATE.valid changed at this step
 
 
 @njit(cache=True)
-def relnav_app_step(t_ns, st, rejects, max_sigma_r_m, x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, att,
-                    orbit, thr, gnss, lidar, cam, out):
+def relnav_app_step(t_ns, st, rejects, max_sigma_r_m, x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq,
+                    station_prev, att, orbit, thr, gnss, lidar, cam, out):
     """The navigation app's step once the filter is initialised: :func:`relnav_step`, then validity.
 
     ``st`` : (N_ST,) int64 in/out. ``rejects`` : (4,) int64 in/out, rejections in a row per sensor
@@ -154,8 +175,8 @@ def relnav_app_step(t_ns, st, rejects, max_sigma_r_m, x, P, work, dv, C_B_LVLH, 
     """
     dt = (t_ns - st[ST_T_PREV]) * 1e-9
     st[ST_T_PREV] = t_ns
-    result = relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, dt, att, orbit, thr, gnss, lidar,
-                         cam, out)
+    result = relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_prev, dt, att, orbit, thr,
+                         gnss, lidar, cam, out)
     used = result & 0xF
     if used:
         st[ST_LAST_ACCEPT] = t_ns

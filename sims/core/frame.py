@@ -133,7 +133,9 @@ from .layout import (
     THRUSTER_STUCK_ON,
     X_CONTACT,
     X_FAULT_BIAS,
+    X_GYRO_ANGLE,
     X_GYRO_BIAS,
+    X_GYRO_DANGLE,
     X_INERTIA,
     X_JOIN_Q_BL,
     X_JOIN_R_L,
@@ -594,6 +596,7 @@ def truth_frame(ctx):
     mass = x[X_MASS]
     ix, iy, iz = x[X_INERTIA], x[X_INERTIA + 1], x[X_INERTIA + 2]
     g = (fx / mass, fy / mass, fz / mass, tx, ty, tz, ix, iy, iz, 1.0 / ix, 1.0 / iy, 1.0 / iz)
+    w_start = (x[X_W], x[X_W + 1], x[X_W + 2])
     o, w = _chaser(x)  # once captured the join below places the chaser: its free step is overwritten
     s, o, w = _rk4_all(_station(x), o, w, dt, _env(p), p[P_CDA_S] / p[P_MASS_S], p[P_CDA_C] / mass, g,
                        p[P_DRAG_ON] > 0.0, False, fx != 0.0 or fy != 0.0 or fz != 0.0)
@@ -608,6 +611,10 @@ def truth_frame(ctx):
         impose_lvlh_relative(x, p, x[X_JOIN_R_L:X_JOIN_R_L + 3], x[X_JOIN_Q_BL:X_JOIN_Q_BL + 4], True, True)
     elif iw[I_HOLD_LVLH] != 0:
         impose_lvlh_relative(x, p, x[X_JOIN_R_L:X_JOIN_R_L + 3], x[X_JOIN_Q_BL:X_JOIN_Q_BL + 4], False, True)
+    # what a rate-integrating gyro senses: the body rate integrated over the frame (trapezoid: the torque is
+    # constant within a frame, so the rate is linear in time but for the small gyroscopic term)
+    for i in range(3):
+        x[X_GYRO_DANGLE + i] += 0.5 * (w_start[i] + x[X_W + i]) * dt
     # --- relative geometry at the new time; contact with interpolation inside the frame
     rel = work[W_REL:W_REL + 16]
     c, _ = relative_geometry(x, p, rel)
@@ -673,15 +680,23 @@ def truth_frame(ctx):
     # --- sensors due at the new time
     fb = X_FAULT_BIAS
     if _due(iw, S_GYRO, frame):
+        # A rate-integrating gyro: its counter accumulates the angle turned over each sample interval, with
+        # bias and angle random walk, whether or not the sample reaches the flight software; the rate it
+        # reports is that increment over the interval (the mean rate, not an instantaneous one).
         drop = _dropped(p, iw, noise, S_GYRO)
         phi, bsig, sig = p[P_GYRO_PHI], p[P_GYRO_BSIG], p[P_GYRO_SIG]
+        dts = iw[I_DIV + S_GYRO] * dt
         for i in range(3):
             x[X_GYRO_BIAS + i] = phi * x[X_GYRO_BIAS + i] + bsig * draw(noise, iw, NS_GYRO)
+        r = ctx.gyro[0]
+        for i in range(3):
+            d = x[X_GYRO_DANGLE + i] + (x[X_GYRO_BIAS + i] + x[fb + FB_GYRO + i] + sig * draw(noise, iw, NS_GYRO)) * dts
+            x[X_GYRO_DANGLE + i] = 0.0
+            x[X_GYRO_ANGLE + i] += d
+            if not drop:
+                r.theta_B_rad[i] = x[X_GYRO_ANGLE + i]
+                r.omega_BN_B_rad_s[i] = d / dts
         if not drop:
-            r = ctx.gyro[0]
-            for i in range(3):
-                r.omega_BN_B_rad_s[i] = (x[X_W + i] + x[X_GYRO_BIAS + i] + x[fb + FB_GYRO + i]
-                                         + sig * draw(noise, iw, NS_GYRO))
             r.valid = 1
             r.t_ns = t_ns
             r.seq += 1

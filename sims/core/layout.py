@@ -43,7 +43,9 @@ X_OMEGA_LN_L = 83  # [rad/s] LVLH rate w.r.t. N, L (3)
 X_Q_BL = 86  # [-] q_BL (4)
 X_OMEGA_BL_B = 90  # [rad/s] (3)
 X_THR_LEFT = 93  # [s] on-time each thruster still has to fire from the last command (N_THR)
-N_X = X_THR_LEFT + N_THR
+X_GYRO_ANGLE = X_THR_LEFT + N_THR  # [rad] the rate-integrating gyro's angle counter (errors included), B (3)
+X_GYRO_DANGLE = X_GYRO_ANGLE + 3  # [rad] true body rotation integrated since the gyro's last sample, B (3)
+N_X = X_GYRO_DANGLE + 3
 
 # ---- p: float64 parameters ----------------------------------------------------------------------
 P_DT = 0  # [s] minor frame

@@ -41,11 +41,18 @@ def test_bench_goto_point_accel(benchmark):
 
 def test_bench_relnav_step_with_a_lidar_sample(benchmark):
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
-    att["q_BN"], att["valid"], orbit["C_LVLH_N"], orbit["n_rad_s"] = Q, 1, np.eye(3), N
+    att["q_BN"], att["valid"], orbit["n_rad_s"] = Q, 1, N
+    # a published ephemeris (390 km, 41.5 deg): the filter propagates the two orbits, as in flight
+    incl = np.radians(41.5)
+    orbit["rv_N"] = [6_768_137.0, 0.0, 0.0, 0.0, 7_668.6 * np.cos(incl), 7_668.6 * np.sin(incl)]
+    ephemeris.lvlh_frame_j2(orbit["rv_N"], 3.986004418e14, 6378137.0, 1.08263e-3, np.zeros((6, 6)), orbit["C_LVLH_N"],
+                            orbit["omega_LN_L_rad_s"])
+    orbit["seq"] = 1
     gnss, lidar, cam, out = new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), \
         new_message("NAV_STATE")
     lidar["range_m"], lidar["valid"] = 250.0, 1
     prm = np.zeros(navigation.N_PRM)
+    prm[navigation.PRM_EARTH:navigation.PRM_EARTH + 3] = 3.986004418e14, 6378137.0, 1.08263e-3
     prm[navigation.PRM_GATE3] = 1e9
     prm[navigation.PRM_LIDAR_SR], prm[navigation.PRM_LIDAR_SA] = 0.04, 8.7e-4
     prm[navigation.PRM_BAND:navigation.PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
@@ -53,8 +60,8 @@ def test_bench_relnav_step_with_a_lidar_sample(benchmark):
     P = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
     last_seq = np.zeros(4, dtype=np.int64)
     args = (x, P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6),
-            np.array([[3.0, 0, 0], [0, 0, 0], [0, 0, 0]]), prm, last_seq, 0.1, *_views(att, orbit, thr, gnss, lidar,
-                                                                                      cam, out))
+            np.array([[3.0, 0, 0], [0, 0, 0], [0, 0, 0]]), prm, last_seq, np.zeros(navigation.N_SP), 0.1,
+            *_views(att, orbit, thr, gnss, lidar, cam, out))
     lidar_view = args[-3]
     relnav_step = navigation.relnav_step
 
@@ -94,7 +101,8 @@ def test_bench_attitude_step(benchmark):
     views = _views(gyro, st, orbit, thr, new_message("ATT_STATE"), new_message("TORQUE_CMD"),
                    new_message("THRUSTER_CHECK"))
     _timed(benchmark, adcs.attitude_step, 0, 0.1, True, True, Q.copy(), np.zeros(3), np.eye(6) * 1e-6,
-           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), check, prm, INERTIA, C_DOCK, np.zeros((3, 3)),
+           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), np.zeros(adcs.N_GYRO_MEM), check, prm, INERTIA, C_DOCK,
+           np.zeros((3, 3)),
            np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3), *views)
 
 

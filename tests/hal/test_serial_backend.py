@@ -68,7 +68,7 @@ def _poll_until(backend, t_ns: int, cond, timeout_s: float = 2.0) -> None:
 def test_sensor_packet_is_decoded_into_its_record_and_seq_advances(bench):
     far, backend = bench
     rec = backend.sensor("DEV_GYRO")
-    far.send(GYRO.pack(0, 5 * FRAME_NS, (0.1, 0.2, 0.3, 1)))
+    far.send(GYRO.pack(0, 5 * FRAME_NS, (0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 1)))
     _poll_until(backend, 5 * FRAME_NS, lambda: rec["seq"] == 1)
     assert rec["seq"] == 1
     assert list(rec["omega_BN_B_rad_s"]) == [0.1, 0.2, 0.3]
@@ -78,7 +78,7 @@ def test_sensor_packet_is_decoded_into_its_record_and_seq_advances(bench):
 def test_silent_sensor_is_marked_stale_and_its_record_left_untouched(bench):
     far, backend = bench
     rec = backend.sensor("DEV_GYRO")
-    far.send(GYRO.pack(0, 0, (0.1, 0.2, 0.3, 1)))
+    far.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 1)))
     _poll_until(backend, 0, lambda: rec["seq"] == 1)
     before = rec.copy()
     backend.poll(2 * FRAME_NS)
@@ -92,7 +92,7 @@ def test_stale_bit_clears_when_samples_return(bench):
     far, backend = bench
     backend.poll(10 * FRAME_NS)
     assert backend.stale_mask & 1
-    far.send(GYRO.pack(0, 10 * FRAME_NS, (0.0, 0.0, 0.0, 1)))
+    far.send(GYRO.pack(0, 10 * FRAME_NS, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1)))
     _poll_until(backend, 11 * FRAME_NS, lambda: backend.sensor("DEV_GYRO")["seq"] == 1)
     assert backend.stale_mask & 1 == 0
 
@@ -121,7 +121,7 @@ def test_lockstep_poll_waits_for_the_end_of_frame_marker(bench):
         tick = far.collect(1)[0]
         n = TICK.unpack(tick)[2][0]
         time.sleep(0.05)
-        far.send(GYRO.pack(0, 0, (0.5, 0.0, 0.0, 1)))
+        far.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 1)))
         far.send(TICK.pack(0, 0, (n,)))
 
     t = threading.Thread(target=emulator)
@@ -173,8 +173,8 @@ def test_end_of_run_from_the_far_end_is_seen(bench):
 
 def test_link_stats_record_carries_the_counters_and_stale_mask(bench):
     far, backend = bench
-    far.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 1)))
-    far.send(GYRO.pack(3, 0, (0.0, 0.0, 0.0, 1)))
+    far.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1)))
+    far.send(GYRO.pack(3, 0, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1)))
     _poll_until(backend, 0, lambda: backend.sensor("DEV_GYRO")["seq"] == 2)
     backend.poll(FRAME_NS * 100)
     rec = backend.update_link_stats()[0]
@@ -199,7 +199,7 @@ def test_port_that_disappears_is_reopened_while_polling_goes_on(tmp_path):
         link.open(background=False)
         deadline = time.perf_counter() + 3.0
         while backend.sensor("DEV_GYRO")["seq"] == 0 and time.perf_counter() < deadline:
-            link.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 1)))
+            link.send(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1)))
             link.drain()
             backend.poll(0)
             time.sleep(0.02)
@@ -226,13 +226,13 @@ def test_socket_link_reconnects_after_the_server_drops_it():
     deadline = time.perf_counter() + 3.0
     while link.stats.reconnects == 0 and time.perf_counter() < deadline:
         link.receive(block_s=0.01)
-    conn.sendall(frame(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 1))))
+    conn.sendall(frame(GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1))))
     got = []
     deadline = time.perf_counter() + 3.0
     while not got and time.perf_counter() < deadline:
         got = link.receive(block_s=0.01)
     assert link.stats.reconnects == 1
-    assert got == [GYRO.pack(0, 0, (0.0, 0.0, 0.0, 1))]
+    assert got == [GYRO.pack(0, 0, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1))]
     link.close()
     conn.close()
     server.close()

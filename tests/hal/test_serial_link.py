@@ -14,7 +14,7 @@ LIDAR = tm_codec("DEV_LIDAR")
 
 
 def _gyro(seq: int, w: float = 0.01) -> bytes:
-    return GYRO.pack(seq, 1_000_000 * seq, (w, -w, 2 * w, 1))
+    return GYRO.pack(seq, 1_000_000 * seq, (0.0, 0.0, 0.0, w, -w, 2 * w, 1))
 
 
 def _collect(link, n: int, timeout_s: float = 2.0) -> list[bytes]:

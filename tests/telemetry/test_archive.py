@@ -26,7 +26,7 @@ def _mixed_packets(n=30):
     out = []
     for i in range(n):
         out.append(NAV.pack(i, i * 100_000_000, _nav_values(i)))
-        out.append(GYRO.pack(i, i * 100_000_000 + 5, (0.01 * i, 0.0, -0.01, 1)))
+        out.append(GYRO.pack(i, i * 100_000_000 + 5, (0.0, 0.0, 0.0, 0.01 * i, 0.0, -0.01, 1)))
     return out
 
 
@@ -71,7 +71,7 @@ def test_killed_writer_keeps_every_packet_written_before_the_kill(tmp_path):
         from telemetry.codec import tm_codec
         w = ArchiveWriter({str(path)!r})
         for i in range(500):
-            w.write(tm_codec("DEV_GYRO").pack(i, i, (0.0, 0.0, 0.0, 1)))
+            w.write(tm_codec("DEV_GYRO").pack(i, i, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1)))
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
@@ -172,7 +172,8 @@ def test_csv_round_trips_floats_exactly(archive_path, tmp_path):
 def test_csv_has_one_column_per_array_element(archive_path, tmp_path):
     to_csv(decode_apid(archive_path, "DEV_GYRO"), tmp_path / "g.csv")
     header = (tmp_path / "g.csv").read_text().splitlines()[0]
-    assert header == "t_ns,seq,omega_BN_B_rad_s[0],omega_BN_B_rad_s[1],omega_BN_B_rad_s[2],valid"
+    assert header == ("t_ns,seq,theta_B_rad[0],theta_B_rad[1],theta_B_rad[2],"
+                      "omega_BN_B_rad_s[0],omega_BN_B_rad_s[1],omega_BN_B_rad_s[2],valid")
 
 
 def test_csv_decodes_char_columns(tmp_path):

@@ -24,7 +24,7 @@ def archive(tmp_path):
     path = tmp_path / "telemetry.ccsds"
     with ArchiveWriter(path) as w:
         for i in range(5):
-            w.write(tm_codec("DEV_GYRO").pack(i, i * 10_000_000, (0.1, 0.2, 0.3, 1)))
+            w.write(tm_codec("DEV_GYRO").pack(i, i * 10_000_000, (0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 1)))
         w.write(tm_codec("BENCH_TICK").pack(0, 0, (7,)))
     with open(path, "ab") as fh:
         fh.write(b"\x1a\xcf\xfc")  # a write cut short by a kill

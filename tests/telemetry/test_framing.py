@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from telemetry.codec import tc_codec, tm_codec
 from telemetry.framing import ASM, Deframer, FeedResult, crc16_ccitt_false, frame
 
-PACKETS = [tm_codec("DEV_GYRO").pack(i, i * 10_000_000, (0.1 * i, -0.2, 0.3, 1)) for i in range(20)]
+PACKETS = [tm_codec("DEV_GYRO").pack(i, i * 10_000_000, (0.0, 0.0, 0.0, 0.1 * i, -0.2, 0.3, 1)) for i in range(20)]
 FRAMES = [frame(p) for p in PACKETS]
 STREAM = b"".join(FRAMES)
 FRAME_LEN = len(FRAMES[0])

@@ -17,6 +17,7 @@ from fsw.core.control import (
 from fsw.core.estimation import WORK_SHAPE, relnav_predict, relnav_update_lidar
 from fsw.core.navigation import (
     N_PRM,
+    N_SP,
     PRM_BAND,
     PRM_DV_FRAC,
     PRM_GATE3,
@@ -69,7 +70,7 @@ def test_relnav_step_equals_predict_then_lidar_update():
     prm[PRM_BAND:PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
     geo = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     x, P, work, C = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE), np.zeros((3, 3))
-    result = relnav_step(x, P, work, np.zeros(3), C, np.zeros(6), geo, prm, np.zeros(4, np.int64), 0.1,
+    result = relnav_step(x, P, work, np.zeros(3), C, np.zeros(6), geo, prm, np.zeros(4, np.int64), np.zeros(N_SP), 0.1,
                          *(r.reshape(1) for r in (att, orbit, thr, gnss, lidar, cam, out)))
     assert result == SENSOR_LIDAR
     # the same with the separate kernels
@@ -93,7 +94,7 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
             new_message("NAV_STATE"))
     P = np.zeros((6, 6))
     relnav_step(np.zeros(6), P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6), np.zeros((3, 3)),
-                prm, np.zeros(4, np.int64), 1e-9, *(r.reshape(1) for r in recs))
+                prm, np.zeros(4, np.int64), np.zeros(N_SP), 1e-9, *(r.reshape(1) for r in recs))
     assert np.allclose(np.diag(P)[3:], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
 
 
@@ -152,8 +153,8 @@ def test_torque_check_residual_is_zero_for_a_consistent_response_and_the_couple_
 
 
 def test_attitude_step_equals_the_separate_kernels():
-    from fsw.core.adcs import N_PRM as N_ATT
     from fsw.core.adcs import (
+        N_GYRO_MEM,
         PRM_ARW,
         PRM_CHECK_TAU,
         PRM_GATE,
@@ -164,6 +165,7 @@ def test_attitude_step_equals_the_separate_kernels():
         PRM_U_MAX,
         attitude_step,
     )
+    from fsw.core.adcs import N_PRM as N_ATT
     from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
     from fsw.core.estimation import mekf_propagate, mekf_update_star_tracker
 
@@ -186,7 +188,8 @@ def test_attitude_step_equals_the_separate_kernels():
     q, bias, P = q0.copy(), np.zeros(3), P0.copy()
     omega, scratch = np.zeros(3), [np.zeros(3) for _ in range(4)]
     err, u, q_RN, w_RN = np.zeros(6), np.zeros(3), np.zeros(4), np.zeros(3)
-    attitude_step(0, 0.1, True, True, q, bias, P, np.zeros(WORK_SHAPE), omega, scratch[0], scratch[1], prm,
+    attitude_step(0, 0.1, True, True, q, bias, P, np.zeros(WORK_SHAPE), omega, scratch[0], np.zeros(N_GYRO_MEM),
+                  scratch[1], prm,
                   inertia, C_RL, np.zeros((3, 3)), q_RN, w_RN, err, u,
                   *(r.reshape(1) for r in (gyro, st, orbit, thr, out, torque, check)))
     # separately

@@ -179,7 +179,8 @@ def test_attitude_step_writes_the_response_ratio_only_with_the_full_check_state(
         views = tuple(r.reshape(1) for r in (gyro, st, orbit, thr, new_message("ATT_STATE"),
                                              new_message("TORQUE_CMD"), check))
         adcs.attitude_step(100_000_000, DT, False, True, np.array([1.0, 0.0, 0.0, 0.0]), np.zeros(3),
-                           np.eye(6) * 1e-6, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), resid, prm, INERTIA,
+                           np.eye(6) * 1e-6, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3),
+                           np.zeros(adcs.N_GYRO_MEM), resid, prm, INERTIA,
                            np.eye(3), np.zeros((3, 3)), np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3), *views)
         results.append(float(check["response_ratio"]))
         states.append(resid)
