@@ -58,6 +58,7 @@ from numba import njit
 
 from fsw.core.dispatch import compiled_entry
 from fsw.core.fields import TYPE_CODES, gather, load_int64, load_uint32
+from fsw.executive.events import EVENT_TEXT_MAX  # bytes of the EVENT packet's text field (dictionary)
 from telemetry.dictionary import MODES, N_HEATER_ZONES, SCALAR_TYPES, SEVERITIES
 
 OPS = ("lt", "gt", "le", "ge", "eq", "ne", "abs_gt", "stale_s", "any_set", "any_clear")
@@ -68,7 +69,6 @@ _BIT_OPS = ("any_set", "any_clear")
 SIMPLE_RESPONSES = ("EVENT", "HOLD", "RETREAT", "CAM", "SAFE")
 # Redundant units FDIR may switch, with the number of zones each has (index after the slash).
 SWITCHABLE_DEVICES = {"HEATER": N_HEATER_ZONES, "THERMISTOR": N_HEATER_ZONES}
-EVENT_TEXT_MAX = 48  # bytes of the EVENT packet's text field
 
 # RPN codes of expression operators; non-negative codes push a watchpoint's result.
 RPN_NOT, RPN_AND, RPN_OR, RPN_END = -1, -2, -3, -9

@@ -1,7 +1,11 @@
 """Telecommand ingest and dispatch: validation, acknowledgement, hazardous ARM/FIRE, time tags.
 
-Every command is answered: ACCEPTED then COMPLETED, or REJECTED with a reason code. Nothing a
-ground station sends can stop the executive: a malformed packet is rejected and counted.
+Every command is answered: ACCEPTED then COMPLETED, or REJECTED with a reason code (a command a
+handler refuses after its ACCEPTED gets REJECTED too). The counters count exactly the
+acknowledgements sent (``accepted`` = ACCEPTED acks, ``rejected`` = REJECTED acks, ``completed`` =
+COMPLETED acks); RESET_COUNTERS zeroes them and the event counters after its own COMPLETED ack, as
+cFS does. Nothing a ground station sends can stop the executive: a malformed packet is rejected and
+counted.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class CommandDispatcher(App):
         self._armed_t_ns = 0
         self.accepted = self.rejected = self.completed = 0
         self.rejected_by_reason: dict[str, int] = {}
+        self._reset_pending = False
         self.register("NOOP", lambda args, t_ns: None)
         self.register("RESET_COUNTERS", self._reset_counters)
         self.register("ARM", self._arm)
@@ -99,12 +104,10 @@ class CommandDispatcher(App):
             self._ack(command.apid, fc, cmd.seq_count, ACK_REJECTED, "UNKNOWN_FUNCTION", t_ns)
             self._count_reject("UNKNOWN_FUNCTION", t_ns, f"{command.name}: no app handles it in this topology")
             return
-        self.accepted += 1
         self._ack(command.apid, fc, cmd.seq_count, ACK_ACCEPTED, "NONE", t_ns)
         try:
             handler(cmd.args, t_ns)
         except CommandRejected as rej:
-            self.accepted -= 1
             self._ack(command.apid, fc, cmd.seq_count, ACK_REJECTED, rej.reason, t_ns)
             self._count_reject(rej.reason, t_ns, f"{command.name}: {rej}")
             return
@@ -112,9 +115,13 @@ class CommandDispatcher(App):
             self._ack(command.apid, fc, cmd.seq_count, ACK_REJECTED, "EXECUTION_FAILED", t_ns)
             self._count_reject("EXECUTION_FAILED", t_ns, f"{command.name}: {type(exc).__name__}: {exc}")
             return
-        self.completed += 1
         self._ack(command.apid, fc, cmd.seq_count, ACK_COMPLETED, "NONE", t_ns)
         self.emit(EVT_CMD_EXECUTED, "INFO", f"command {command.name} completed", (float(fc), 0.0))
+        if self._reset_pending:
+            self._reset_pending = False
+            self.accepted = self.rejected = self.completed = 0
+            self.rejected_by_reason.clear()
+            self.events.reset_counters()
 
     def _reject(self, packet: bytes, t_ns: int, reason: str, text: str) -> None:
         apid, fc, seq = _peek_ids(packet)
@@ -122,16 +129,22 @@ class CommandDispatcher(App):
         self._count_reject(reason, t_ns, text)
 
     def _count_reject(self, reason: str, t_ns: int, text: str) -> None:
-        self.rejected += 1
-        self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
-        self.emit(EVT_CMD_REJECTED, "WARNING", text[:48], (float(REASON_CODES.get(reason, 0)), 0.0))
+        # the EVENT packet cuts the text to the dictionary's length (fsw.executive.events.packet_text)
+        self.emit(EVT_CMD_REJECTED, "WARNING", text, (float(REASON_CODES.get(reason, 0)), 0.0))
 
     def _ack(self, apid: int, fc: int, seq: int, status: int, reason: str, t_ns: int) -> None:
+        """Send one CMD_ACK and count it: the counters are the acknowledgements sent."""
+        if status == ACK_ACCEPTED:
+            self.accepted += 1
+        elif status == ACK_COMPLETED:
+            self.completed += 1
+        else:
+            self.rejected += 1
+            self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
         self.downlink.send_values("CMD_ACK", t_ns, (apid, fc, seq, status, REASON_CODES[reason]))
 
     def _reset_counters(self, args, t_ns):
-        self.accepted = self.rejected = self.completed = 0
-        self.rejected_by_reason.clear()
+        self._reset_pending = True  # after this command's own COMPLETED ack
 
     def _arm(self, args, t_ns):
         target = int(args["target_fc"])

@@ -69,6 +69,7 @@ class Housekeeping(App):
             es[key] = value
 
     def step(self, t_ns: int) -> None:
+        self.events.flush_expired(t_ns)  # suppressed events of ended throttle windows, with their count
         self._calls += 1
         calls = self._calls
         self._fill_status(t_ns)

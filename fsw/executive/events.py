@@ -7,6 +7,13 @@ survivors to every sink. A sink that raises is counted and never stops the calle
 Throttling (as F Prime's throttled events and cFS EVS filters): within a window that starts at the
 first occurrence, the first ``throttle_after`` events of a key pass, then only every
 ``throttle_every``-th; the passed event carries how many were suppressed since the previous one.
+No suppressed event is lost without its count: the count carries over into the next window, and
+:meth:`EventService.flush_expired` (housekeeping, 1 Hz) and :meth:`EventService.flush_suppressed`
+(end of a run) issue a summary event, the last suppressed one with its count, for every key whose
+suppressed events no later event reported.
+
+The EVENT packet's text field (``telemetry.dictionary``) bounds what reaches the ground:
+:func:`packet_text` cuts a text to it, keeping the suppressed count.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from fsw.executive import defaults
-from telemetry.dictionary import SEVERITIES
+from telemetry.dictionary import SEVERITIES, TM_BY_NAME
 
 SEVERITY_CODES = {name: code for code, name in SEVERITIES.items()}
 DEBUG, INFO, WARNING, ERROR, CRITICAL = (SEVERITY_CODES[n] for n in ("DEBUG", "INFO", "WARNING", "ERROR",
@@ -24,6 +31,8 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (SEVERITY_CODES[n] for n in ("DEBUG", "I
 _LOGGING_LEVELS = {DEBUG: logging.DEBUG, INFO: logging.INFO, WARNING: logging.WARNING, ERROR: logging.ERROR,
                    CRITICAL: logging.CRITICAL}
 _NS_PER_S = 1e9
+#: [B] length of the EVENT packet's text field: the longest text the ground receives
+EVENT_TEXT_MAX = next(f.count for f in TM_BY_NAME["EVENT"].fields if f.name == "text")
 
 
 class Event(NamedTuple):
@@ -99,7 +108,8 @@ class EventService:
         self.throttled = 0
         self.sink_errors = 0
         self.by_severity = {name: 0 for name in SEVERITY_CODES}
-        self._windows: dict[tuple[int, str], list[int]] = {}  # key -> [window start ns, count, suppressed]
+        # key -> [window start ns, count, suppressed not yet reported, last suppressed (severity, text, args)]
+        self._windows: dict[tuple[int, str], list] = {}
 
     def add_sink(self, sink: Callable[[Event], object]) -> None:
         """Add a sink; it receives every event passed from now on."""
@@ -113,29 +123,65 @@ class EventService:
         key = (int(event_id), source)
         window = self._windows.get(key)
         if window is None or t_ns - window[0] >= self.throttle_window_ns:
-            window = self._windows[key] = [t_ns, 0, 0]
+            carried = window[2] if window is not None else 0  # reported by this event, which passes
+            window = self._windows[key] = [t_ns, 0, carried, None]
         window[1] += 1
         over = window[1] - self.throttle_after
         if over > 0 and over % self.throttle_every:
             window[2] += 1
+            window[3] = (sev, text, args)
             self.throttled += 1
             return False
         suppressed, window[2] = window[2], 0
-        event = Event(t_ns, int(event_id), sev, source, str(text),
-                      (float(args[0]), float(args[1])), suppressed)
+        self._issue(Event(t_ns, int(event_id), sev, source, str(text), (float(args[0]), float(args[1])),
+                          suppressed))
+        return True
+
+    def _issue(self, event: Event) -> None:
         self.issued += 1
-        self.by_severity[SEVERITIES[sev]] += 1
+        self.by_severity[SEVERITIES[event.severity]] += 1
         for sink in self.sinks:
             try:
                 sink(event)
             except Exception:  # a broken sink must not stop the flight software
                 self.sink_errors += 1
-        return True
+
+    def flush_expired(self, t_ns: int) -> int:
+        """Summarise the suppressed events of every window that ended by ``t_ns``; return how many summaries."""
+        expired = [key for key, w in self._windows.items() if t_ns - w[0] >= self.throttle_window_ns]
+        return self._flush(expired, t_ns)
+
+    def flush_suppressed(self) -> int:
+        """Summarise every suppressed event not yet reported (end of a run); return how many summaries."""
+        t_ns = self.time_source() if self.time_source is not None else 0
+        return self._flush(list(self._windows), t_ns)
+
+    def _flush(self, keys, t_ns: int) -> int:
+        n = 0
+        for key in keys:
+            window = self._windows.pop(key)
+            if window[2] and window[3] is not None:
+                sev, text, args = window[3]
+                self._issue(Event(t_ns, key[0], sev, key[1], str(text), (float(args[0]), float(args[1])),
+                                  window[2]))
+                n += 1
+        return n
+
+    def reset_counters(self) -> None:
+        """Zero the counters (the RESET_COUNTERS command); throttling windows are kept."""
+        self.issued = self.throttled = self.sink_errors = 0
+        self.by_severity = dict.fromkeys(self.by_severity, 0)
 
     def counters(self) -> dict:
         """``{issued, throttled, sink_errors, by_severity}`` (JSON-serialisable)."""
         return {"issued": self.issued, "throttled": self.throttled, "sink_errors": self.sink_errors,
                 "by_severity": dict(self.by_severity)}
+
+
+def packet_text(event: Event) -> bytes:
+    """The text as the EVENT packet carries it: ASCII, at most EVENT_TEXT_MAX bytes, the suppressed count kept."""
+    suffix = f" [+{event.suppressed} suppressed]".encode() if event.suppressed else b""
+    return event.text.encode("ascii", "replace")[:EVENT_TEXT_MAX - len(suffix)] + suffix
 
 
 def format_event(event: Event) -> str:

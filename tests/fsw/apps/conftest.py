@@ -15,6 +15,9 @@ class RecordingEvents:
         self.issued += 1
         self.emitted.append((event_id, severity, source, text, tuple(args)))
 
+    def reset_counters(self):
+        self.issued = self.throttled = 0
+
 
 @pytest.fixture
 def events():

@@ -138,3 +138,51 @@ def test_ack_packets_encode_with_the_dictionary_codec(dispatcher):
     codec = tm_codec("CMD_ACK")
     for ack in dispatcher.downlink.acks:
         assert codec.unpack(codec.pack(0, 0, ack))[2] == ack
+
+
+def _ack_counts(d) -> tuple[int, int, int]:
+    acks = [a[3] for a in d.downlink.acks]
+    return acks.count(ACCEPTED), acks.count(REJECTED), acks.count(COMPLETED)
+
+
+def test_counters_are_the_acknowledgements_sent(dispatcher):
+    def refuse(args, t):
+        raise CommandRejected("ILLEGAL_IN_MODE", "not now")
+
+    def broken(args, t):
+        raise ZeroDivisionError("bug")
+
+    dispatcher.register("APPROACH_HOLD", refuse)       # ACCEPTED, then REJECTED by its handler
+    dispatcher.register("APPROACH_RESUME", broken)     # ACCEPTED, then REJECTED (EXECUTION_FAILED)
+    bad = bytearray(tc_codec("NOOP").pack(4))
+    bad[-1] ^= 1
+    for pkt in (tc_codec("NOOP").pack(1), tc_codec("APPROACH_HOLD").pack(2), tc_codec("APPROACH_RESUME").pack(3),
+                bytes(bad), tc_codec("ABORT").pack(5)):
+        dispatcher.uplink(pkt)
+    dispatcher.step(0)
+    assert (dispatcher.accepted, dispatcher.rejected, dispatcher.completed) == _ack_counts(dispatcher) == (3, 4, 1)
+    assert sum(dispatcher.rejected_by_reason.values()) == dispatcher.rejected
+
+
+def test_reset_counters_zeroes_them_after_its_own_acknowledgement(dispatcher):
+    dispatcher.uplink(tc_codec("NOOP").pack(1))
+    dispatcher.uplink(b"\x00")
+    dispatcher.uplink(tc_codec("RESET_COUNTERS").pack(2))
+    dispatcher.step(0)
+    assert statuses(dispatcher)[-1] == (COMPLETED, 0)
+    assert (dispatcher.accepted, dispatcher.rejected, dispatcher.completed) == (0, 0, 0)
+    assert dispatcher.rejected_by_reason == {}
+    dispatcher.uplink(tc_codec("NOOP").pack(3))
+    dispatcher.step(1)
+    assert (dispatcher.accepted, dispatcher.rejected, dispatcher.completed) == (1, 0, 1)
+
+
+def test_rejection_event_keeps_its_whole_text(dispatcher):
+    def refuse(args, t):
+        raise CommandRejected("ILLEGAL_IN_MODE", "x" * 100)
+
+    dispatcher.register("APPROACH_HOLD", refuse)
+    dispatcher.uplink(tc_codec("APPROACH_HOLD").pack(1))
+    dispatcher.step(0)
+    text = dispatcher.events.emitted[-1][3]
+    assert text.endswith("x" * 100)  # the EVENT packet cuts it (fsw.executive.events.packet_text), not the app

@@ -112,3 +112,49 @@ def test_log_sink_notes_suppressed_repeats(tmp_path):
         events.emit(1, "WARNING", "att", "rate high")
     sink.close()
     assert (tmp_path / "events.log").read_text().splitlines()[-1].endswith("[2 similar suppressed]")
+
+
+def test_suppressed_count_carries_into_the_next_window():
+    now, out = Now(), []
+    events = EventService(sinks=[out.append], time_source=now, throttle_after=2, throttle_every=100,
+                          throttle_window_ns=10 * S)
+    for _ in range(5):
+        events.emit(200, "WARNING", "commanding", "rejected")
+    now.t = 30 * S
+    events.emit(200, "WARNING", "commanding", "rejected")
+    assert out[-1].suppressed == 3 and sum(e.suppressed for e in out) == events.throttled
+
+
+def test_ended_window_is_summarised_with_its_count():
+    now, out = Now(), []
+    events = EventService(sinks=[out.append], time_source=now, throttle_after=1, throttle_every=100,
+                          throttle_window_ns=10 * S)
+    for i in range(4):
+        events.emit(200, "WARNING", "commanding", f"rejected {i}")
+    now.t = 5 * S
+    assert events.flush_expired(now.t) == 0  # the window is still open
+    now.t = 10 * S
+    assert events.flush_expired(now.t) == 1
+    assert (out[-1].text, out[-1].suppressed, out[-1].t_ns) == ("rejected 3", 3, 10 * S)
+    assert events.flush_expired(now.t) == 0  # reported once
+
+
+def test_end_of_run_flush_reports_every_unreported_suppression():
+    out = []
+    events = EventService(sinks=[out.append], time_source=Now(), throttle_after=1, throttle_every=100)
+    for source in ("nav", "att"):
+        for _ in range(3):
+            events.emit(7, "WARNING", source, "gate")
+    assert events.flush_suppressed() == 2
+    assert sum(e.suppressed for e in out) == events.throttled == 4
+
+
+def test_packet_text_fits_the_dictionary_field_and_keeps_the_count():
+    from fsw.executive.events import EVENT_TEXT_MAX, Event, packet_text
+    from telemetry.dictionary import TM_BY_NAME
+
+    field = next(f for f in TM_BY_NAME["EVENT"].fields if f.name == "text")
+    assert EVENT_TEXT_MAX == field.count
+    text = packet_text(Event(0, 1, 1, "x", "y" * 100, suppressed=42))
+    assert len(text) == EVENT_TEXT_MAX and text.endswith(b" [+42 suppressed]")
+    assert packet_text(Event(0, 1, 1, "x", "short")) == b"short"
