@@ -24,11 +24,17 @@ the actuator packets of frame n-1 (sent by ``flush``) and waits for the emulator
 sensor packets of its truth step n-1, then ``BENCH_TICK(frame=n)`` echoed as the end-of-frame marker.
 The flight tasks of frame n therefore read the samples of step n-1, as in software-in-the-loop.
 ``BENCH_TICK(frame=END_OF_RUN)`` from either side ends the run.
+
+Start-up fails fast and says why: a port that cannot be opened raises :class:`PortError` at once,
+naming the port and the operating system's reason; a far end that never answers the handshake
+raises it when the connect timeout expires. Only a port lost *after* start-up is reopened in the
+background.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import select
 import threading
 import time
@@ -45,6 +51,7 @@ from hal.devices import ACTUATORS, SENSORS, new_record
 from hal.interface import Hal
 from telemetry.codec import PacketError, peek_apid, tm_codec
 from telemetry.dictionary import record_dtype
+from telemetry.errors import InputError
 from telemetry.framing import Deframer, frame
 from telemetry.headers import SEQ_COUNT_MOD
 
@@ -79,6 +86,10 @@ class LinkStats:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class PortError(InputError):
+    """A port that cannot be opened, or a far end that never answers: names the port and the reason."""
 
 
 class SeqTracker:
@@ -162,12 +173,24 @@ class SerialLink:
             self._start_reopener()
         return False
 
+    def open_now(self) -> None:
+        """Open the port now; raise :class:`PortError` naming it and the system's reason when that fails."""
+        try:
+            port = self._opener(self.url, self.baud)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise PortError(f"port {self.url}: cannot open it: {exc}") from None
+        self._adopt(port)
+
     def _try_open(self) -> bool:
         try:
             port = self._opener(self.url, self.baud)
         except (serial.SerialException, OSError, ValueError) as exc:
             log.debug("link %s: open failed: %s", self.name, exc)
             return False
+        self._adopt(port)
+        return True
+
+    def _adopt(self, port) -> None:
         fileno = getattr(port, "fileno", None)
         try:
             fd = fileno() if fileno is not None else -1
@@ -176,7 +199,6 @@ class SerialLink:
         with self._lock:
             self._fd = fd
             self._port = port
-        return True
 
     def _start_reopener(self) -> None:
         if self._stop.is_set() or (self._reopener is not None and self._reopener.is_alive()):
@@ -342,45 +364,74 @@ class LinkConfig:
     lockstep_retry_s: float = 0.02             # [s] wait while the far end is not answering
 
 
+class BenchFileError(InputError):
+    """A bench file that is missing, malformed, or does not put every device on exactly one link."""
+
+
+def _bench_number(t: dict, key: str, default, where: str, kind=float):
+    """``t[key]`` as a finite ``kind`` > 0 (``default`` when absent)."""
+    v = t.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)) \
+            or not math.isfinite(v) or v <= 0:
+        raise BenchFileError(f"{where}: {key}: expected {'an integer' if kind is int else 'a number'} > 0, "
+                             f"got {v!r}")
+    return kind(v)
+
+
 def load_bench_file(path: str | Path | None = None, url: str | None = None) -> list[LinkConfig]:
     """Links of a bench file (default ``hal/bench.toml``); ``url`` replaces the first link's port.
 
-    Every device packet must be on exactly one link; unknown keys and devices are refused.
+    Every device packet must be on exactly one link; unknown keys and devices, and values of the
+    wrong type or out of range, are refused with a :class:`BenchFileError` naming the file and key.
     """
     path = Path(path) if path is not None else DEFAULT_BENCH_FILE
     try:
         doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"bench file {path}: {exc}") from None
+    except IsADirectoryError:
+        raise BenchFileError(f"bench file {path}: is a folder, expected a TOML file") from None
+    except OSError as exc:
+        raise BenchFileError(f"bench file {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BenchFileError(f"bench file {path}: not valid TOML: {exc}") from None
     known = {"name", "port", "baud", "devices", "reopen_s", "stale_s", "lockstep_timeout_s", "lockstep_retry_s"}
     links, seen = [], {}
     defaults_stale = doc.get("stale_s", {})
     extra = set(doc) - {"link", "stale_s"}
     if extra:
-        raise ValueError(f"bench file {path}: unknown keys {sorted(extra)}")
-    for i, t in enumerate(doc.get("link", [])):
-        where = f"bench file {path}: [[link]] {i}"
+        raise BenchFileError(f"bench file {path}: unknown keys {sorted(extra)}")
+    tables = doc.get("link", [])
+    if not isinstance(tables, list) or not isinstance(defaults_stale, dict):
+        raise BenchFileError(f"bench file {path}: expected [[link]] tables and a [stale_s] table")
+    for i, t in enumerate(tables):
+        where = f"bench file {path}: link[{i}]"
         bad = set(t) - known
         if bad:
-            raise ValueError(f"{where}: unknown keys {sorted(bad)}; known: {sorted(known)}")
+            raise BenchFileError(f"{where}: unknown keys {sorted(bad)}; known: {sorted(known)}")
         if "devices" not in t or "port" not in t:
-            raise ValueError(f"{where}: needs 'port' and 'devices'")
+            raise BenchFileError(f"{where}: needs 'port' and 'devices'")
+        if not isinstance(t["port"], str) or not isinstance(t["devices"], list):
+            raise BenchFileError(f"{where}: expected port = \"URL\" and devices = [names], got {t['port']!r}, "
+                                 f"{t['devices']!r}")
         for dev in t["devices"]:
             if dev not in SENSORS and dev not in ACTUATORS:
-                raise ValueError(f"{where}: {dev!r} is not a device packet; known: {SENSORS + ACTUATORS}")
+                raise BenchFileError(f"{where}: devices: {dev!r} is not a device packet; known: "
+                                     f"{SENSORS + ACTUATORS}")
             if dev in seen:
-                raise ValueError(f"{where}: {dev} is already on link {seen[dev]}")
+                raise BenchFileError(f"{where}: devices: {dev} is already on link {seen[dev]}")
             seen[dev] = i
         stale = {**defaults_stale, **t.get("stale_s", {})}
-        for dev, s in stale.items():
-            if dev not in SENSORS or not s > 0:
-                raise ValueError(f"{where}: stale_s.{dev} must name a sensor and be > 0 s")
-        links.append(LinkConfig(t.get("name", f"link{i}"), t["port"], tuple(t["devices"]), int(t.get("baud", 115200)),
-                                float(t.get("reopen_s", 0.5)), stale,
-                                float(t.get("lockstep_timeout_s", 2.0)), float(t.get("lockstep_retry_s", 0.02))))
+        for dev in stale:
+            if dev not in SENSORS:
+                raise BenchFileError(f"{where}: stale_s.{dev}: not a sensor; sensors: {SENSORS}")
+            _bench_number(stale, dev, None, f"{where}: stale_s", float)
+        links.append(LinkConfig(str(t.get("name", f"link{i}")), t["port"], tuple(t["devices"]),
+                                _bench_number(t, "baud", 115200, where, int),
+                                _bench_number(t, "reopen_s", 0.5, where), stale,
+                                _bench_number(t, "lockstep_timeout_s", 2.0, where),
+                                _bench_number(t, "lockstep_retry_s", 0.02, where)))
     missing = [d for d in SENSORS + ACTUATORS if d not in seen]
     if not links or missing:
-        raise ValueError(f"bench file {path}: devices on no link: {missing or 'all'}")
+        raise BenchFileError(f"bench file {path}: devices on no link: {missing or 'all'}")
     if url is not None:
         links[0] = LinkConfig(**{**links[0].__dict__, "url": url})
     return links
@@ -439,6 +490,7 @@ class SerialBackend(Hal):
         self.stale_mask = 0
         self.stale_frames = np.zeros(len(SENSORS), dtype=np.int64)  # frames each sensor spent stale
         self.peer_ended = False
+        self.device_packets_rx = 0   # device packets accepted into their records (a run with none flew blind)
         self._echo = [-1] * len(self.links)
         self._degraded = [False] * len(self.links)
         self._tick = tm_codec(TICK)
@@ -450,18 +502,23 @@ class SerialBackend(Hal):
     def connect(self, timeout_s: float = 30.0) -> None:
         """Open every link and, when the far end plays BENCH_TICK, shake hands (tick 0 answered).
 
-        Raises ``TimeoutError`` naming the links that did not answer within ``timeout_s``.
+        Raises :class:`PortError` at once for a port that cannot be opened, and when the connect
+        timeout ``timeout_s`` expires, naming the links that did not answer.
         """
+        if not timeout_s > 0:
+            raise PortError(f"connect timeout must be > 0 s, got {timeout_s}")
         for link in self.links:
-            link.open()
+            link.open_now()
         deadline = timebase.monotonic_s() + timeout_s
         waiting = set(range(len(self.links)))
         next_try = 0.0
         while waiting:
             now = timebase.monotonic_s()
             if now > deadline:
-                names = [self.links[i].name for i in sorted(waiting)]
-                raise TimeoutError(f"serial backend: no answer to BENCH_TICK(0) within {timeout_s} s on {names}")
+                names = ", ".join(f"{self.links[i].name} ({self.links[i].url})" for i in sorted(waiting))
+                raise PortError(f"no answer to the BENCH_TICK(0) handshake within the {timeout_s:g} s connect "
+                                f"timeout on {names}: is qz bench-device or the device running on the far end? "
+                                f"(--no-handshake for a device that does not play BENCH_TICK)")
             if now >= next_try:
                 for i in waiting:
                     self._send_tick(i, 0)
@@ -526,6 +583,7 @@ class SerialBackend(Hal):
                     link.stats.rejected += 1
                     continue
                 self._last_rx_ns[i] = t_ns
+                self.device_packets_rx += 1
                 if self._record is not None:
                     self._record(pkt)
             elif apid == TICK_APID:
@@ -578,6 +636,7 @@ class SerialBackend(Hal):
         """Link statistics for summary.json."""
         return {
             "lockstep": self.lockstep,
+            "device_packets_rx": self.device_packets_rx,
             "links": [{"name": link.name, "url": link.url, **link.stats.as_dict()} for link in self.links],
             "stale_frames": {dev: int(self.stale_frames[i]) for i, dev in enumerate(SENSORS)},
         }

@@ -40,11 +40,12 @@ import serial
 
 from fsw.executive.clock import WallClock, perf_ns
 from hal.devices import ACTUATORS, SENSORS
-from hal.serial_link import END_OF_RUN, TICK, TICK_APID, LinkConfig, SerialLink, load_bench_file, open_url
+from hal.serial_link import END_OF_RUN, TICK, TICK_APID, LinkConfig, PortError, SerialLink, load_bench_file, open_url
 from sims.scenario import load_scenario
 from sims.truth import Truth
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import PacketError, peek_apid, tm_codec
+from telemetry.errors import InputError
 
 log = logging.getLogger(__name__)
 NS_PER_S = 1_000_000_000
@@ -74,10 +75,10 @@ class LineFaults:
     def __post_init__(self):
         for name in ("bit_error_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"line faults: {name} must be in [0, 1), got {getattr(self, name)}")
+                raise InputError(f"line faults: {name} must be in [0, 1), got {getattr(self, name)}")
         for name in ("delay_s", "disconnect_s", "hangup_s", "baud"):
             if getattr(self, name) < 0:
-                raise ValueError(f"line faults: {name} must be >= 0, got {getattr(self, name)}")
+                raise InputError(f"line faults: {name} must be >= 0, got {getattr(self, name)}")
 
     def silent(self, t_s: float) -> bool:
         return self.disconnect_at_s >= 0 and self.disconnect_at_s <= t_s < self.disconnect_at_s + self.disconnect_s
@@ -457,8 +458,11 @@ class BenchDevice:
             self._hung_up = hung
 
     def run(self, idle_timeout_s: float = 60.0) -> BenchResult:
-        """Play the devices until the run ends (the flight's end marker, the truth's own end, or idle)."""
-        self.link.open()
+        """Play the devices until the run ends (the flight's end marker, the truth's own end, or idle).
+
+        Raises :class:`PortError` at once when the port cannot be opened.
+        """
+        self.link.open_now()
         wall0 = time.perf_counter()
         last_rx = time.perf_counter()
         try:
@@ -556,8 +560,13 @@ def run_bench_device(port: str, scenario, *, lockstep: bool = True, seed: int | 
                      faults: LineFaults | None = None, out=None, duration_s: float | None = None,
                      bench_file=None, record: bool = False, idle_timeout_s: float = 60.0) -> dict:
     """``qz bench-device``: play the first link of the bench file on ``port``; return the result summary."""
+    if not idle_timeout_s > 0:
+        raise PortError(f"idle timeout must be > 0 s, got {idle_timeout_s}")
     link = load_bench_file(bench_file, url=port)[0]
     dev = BenchDevice(scenario, link, seed=seed, lockstep=lockstep, faults=faults, duration_s=duration_s, out=out,
                       record=record)
     dev.run(idle_timeout_s=idle_timeout_s)
+    if not dev._started:
+        raise PortError(f"port {port}: no handshake from the flight side within the {idle_timeout_s:g} s idle "
+                        f"timeout (is qz hil running against the other end?)")
     return dev.summary()
