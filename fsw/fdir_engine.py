@@ -28,6 +28,21 @@ Actionpoints (``[[actionpoint]]``) combine watchpoint results into a response::
 that the packet dictionary does not declare yet; :func:`extend_records` adds them for validation
 and benches, and the real bus must provide them before :class:`FdirEngine` accepts the tables.
 
+Recoveries (``[[recovery]]``) turn a HOLD whose cause has cleared into an autonomous, bounded retry::
+
+    name         identifier
+    after        the actionpoint whose HOLD this recovers (its response must be HOLD)
+    cleared      an expression over watchpoints that says the cause is gone ("not att_err_x and ...")
+    persistence  consecutive evaluations ``cleared`` must hold after the HOLD before the retry
+    response     RETRY (guidance: retreat to the hold point behind the vehicle and approach again)
+    max_retries  retries allowed per run; then the vehicle stays in HOLD for the ground
+    severity     of the retry's event; text: optional event text (<= 48 ASCII characters)
+
+When ``after`` fires, its recovery arms (or, with its retries used up, says so in one event and
+the vehicle waits for the ground). Armed, ``cleared`` is counted each evaluation; when it has held
+``persistence`` times in a row the RETRY response fires, the retry is counted and ``after`` is
+re-armed, so a cause that comes back holds the vehicle again.
+
 Semantics (differences from cFS LC noted):
 - A watchpoint on a record never written (``seq == 0``) or whose value is nan is false (LC would
   report it STALE); staleness is what ``stale_s`` watchpoints are for. ``stale_s`` ages start at the
@@ -83,6 +98,10 @@ _WP_KEYS = {"name", "message", "field", "op", "value", "persistence"}
 _AP_KEYS = {"name", "expression", "response", "severity", "max_fires"}
 _AP_OPTIONAL = {"enabled", "text"}
 _PENDING_KEYS = {"message", "field", "type", "count", "note"}
+_RC_KEYS = {"name", "after", "cleared", "persistence", "response", "max_retries", "severity"}
+_RC_OPTIONAL = {"text"}
+RECOVERY_RESPONSES = ("RETRY",)
+RETRIES_EXHAUSTED_TEXT = "FDIR: retries used up, holding for the ground"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?\Z")
 _KEYWORDS = {"and", "or", "not"}
@@ -124,6 +143,21 @@ class Actionpoint:
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """One validated recovery: the retry after actionpoint ``after``'s HOLD once ``cleared`` holds."""
+
+    name: str
+    after: str
+    cleared: str
+    rpn: tuple[int, ...]
+    persistence: int
+    response: str
+    max_retries: int
+    severity: str
+    text: str
+
+
+@dataclass(frozen=True)
 class PendingField:
     """A field the tables read that telemetry/dictionary.py does not declare yet."""
 
@@ -142,6 +176,7 @@ class FdirTables:
     watchpoints: tuple[Watchpoint, ...]
     actionpoints: tuple[Actionpoint, ...]
     pending: tuple[PendingField, ...] = ()
+    recoveries: tuple[Recovery, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -404,6 +439,51 @@ def _load_actionpoints(table, doc, wp_index) -> tuple[Actionpoint, ...]:
     return tuple(out)
 
 
+def _load_recoveries(table, doc, wp_index, aps) -> tuple[Recovery, ...]:
+    out, seen, after_seen = [], set(), set()
+    by_name = {a.name: a for a in aps}
+    for i, e in enumerate(doc.get("recovery", [])):
+        _check_keys(table, "recovery", i, e, _RC_KEYS, _RC_OPTIONAL)
+        name = e["name"]
+        if not isinstance(name, str) or not _IDENT.match(name):
+            raise _err(table, "recovery", i, name, "name", f"{name!r} is not an identifier")
+        if name in seen or name in by_name:
+            raise _err(table, "recovery", i, name, "name", "duplicate name (recoveries and actionpoints share names)")
+        seen.add(name)
+        after = e["after"]
+        if after not in by_name:
+            raise _err(table, "recovery", i, name, "after", f"unknown actionpoint {after!r}")
+        if by_name[after].kind != "HOLD":
+            raise _err(table, "recovery", i, name, "after",
+                       f"actionpoint {after!r} responds {by_name[after].response!r}: only a HOLD is recovered")
+        if after in after_seen:
+            raise _err(table, "recovery", i, name, "after", f"actionpoint {after!r} already has a recovery")
+        after_seen.add(after)
+        try:
+            rpn = parse_expression(str(e["cleared"]), wp_index)
+        except ValueError as exc:
+            raise _err(table, "recovery", i, name, "cleared", str(exc)) from None
+        pers = e["persistence"]
+        if not isinstance(pers, int) or isinstance(pers, bool) or pers < 1:
+            raise _err(table, "recovery", i, name, "persistence", f"must be an integer >= 1, got {pers!r}")
+        if e["response"] not in RECOVERY_RESPONSES:
+            raise _err(table, "recovery", i, name, "response",
+                       f"unknown response {e['response']!r} (expected one of {list(RECOVERY_RESPONSES)})")
+        mr = e["max_retries"]
+        if not isinstance(mr, int) or isinstance(mr, bool) or mr < 0:
+            raise _err(table, "recovery", i, name, "max_retries", f"must be an integer >= 0, got {mr!r}")
+        sev = e["severity"]
+        if sev not in SEVERITIES.values():
+            raise _err(table, "recovery", i, name, "severity",
+                       f"unknown severity {sev!r} (expected one of {list(SEVERITIES.values())})")
+        text = e.get("text", name)
+        if not isinstance(text, str) or not text.isascii() or len(text) > EVENT_TEXT_MAX:
+            raise _err(table, "recovery", i, name, "text",
+                       f"must be ASCII of at most {EVENT_TEXT_MAX} characters, got {text!r}")
+        out.append(Recovery(name, after, str(e["cleared"]), rpn, pers, e["response"], mr, sev, text))
+    return tuple(out)
+
+
 def load_tables(source, records: Mapping[str, np.dtype], *, include_pending: bool = False) -> FdirTables:
     """Read and validate FDIR tables.
 
@@ -423,15 +503,16 @@ def load_tables(source, records: Mapping[str, np.dtype], *, include_pending: boo
         Naming the table file, the entry (kind, index, name) and the offending key.
     """
     doc, table = _read_doc(source)
-    for key in sorted(set(doc) - {"watchpoint", "actionpoint", "pending_field"}):
+    for key in sorted(set(doc) - {"watchpoint", "actionpoint", "pending_field", "recovery"}):
         raise FdirTableError(f"{table}: unknown table [{key}] (expected [[watchpoint]], [[actionpoint]], "
-                             f"[[pending_field]])")
+                             f"[[recovery]], [[pending_field]])")
     pending = _pending_from_doc(table, doc)
     if include_pending:
         records = extend_records(records, pending)
     wps = _load_watchpoints(table, doc, records)
-    aps = _load_actionpoints(table, doc, {w.name: i for i, w in enumerate(wps)})
-    return FdirTables(table, wps, aps, pending)
+    wp_index = {w.name: i for i, w in enumerate(wps)}
+    aps = _load_actionpoints(table, doc, wp_index)
+    return FdirTables(table, wps, aps, pending, _load_recoveries(table, doc, wp_index, aps))
 
 
 # --- evaluation kernel -----------------------------------------------------------------------
@@ -605,6 +686,12 @@ class FdirEngine:
         self._responses = [Response(a.name, i, a.kind, a.mode, a.device, a.zone, a.severity, a.text, 0)
                            for i, a in enumerate(aps)]
         self.evaluations = 0
+        # recoveries (rare: Python, only while one is armed)
+        self.recoveries = tables.recoveries
+        self._rc_after = {self._ap_index[r.after]: k for k, r in enumerate(self.recoveries)}
+        self.rc_armed = [False] * len(self.recoveries)
+        self.rc_consecutive = [0] * len(self.recoveries)
+        self.rc_retries = [0] * len(self.recoveries)
         self._args = (self._msg_tns_addr, self._msg_seq_addr, self._msg_t_ns, self._msg_seq, self._last_t_ns,
                       self._changed_at_ns, self._wp_addr, self._wp_code, self._values, self._wp_msg, self._wp_op,
                       self._wp_value, self._wp_persistence, self.wp_consecutive, self.wp_true_count, self.wp_result,
@@ -618,9 +705,35 @@ class FdirEngine:
         now = self._time_source() if t_ns is None else t_ns
         self.evaluations += 1
         n = self._kernel(int(now), *self._args)
-        if n == 0:
-            return []
-        return [_with_time(self._responses[i], now) for i in np.flatnonzero(self._fired)]
+        out = [] if n == 0 else [_with_time(self._responses[i], now) for i in np.flatnonzero(self._fired)]
+        if self._rc_after:
+            out = self._recover(out, int(now))
+        return out
+
+    def _recover(self, fired: list[Response], now: int) -> list[Response]:
+        """Arm the recoveries of the HOLDs just fired; fire the armed ones whose cause has cleared."""
+        out = list(fired)
+        na = len(self.ap_names)
+        for r in fired:
+            k = self._rc_after.get(r.index)
+            if k is None:
+                continue
+            rc = self.recoveries[k]
+            if self.rc_retries[k] < rc.max_retries:
+                self.rc_armed[k], self.rc_consecutive[k] = True, 0
+            else:
+                self.rc_armed[k] = False
+                out.append(Response(rc.name, na + k, "EVENT", None, None, None, "ERROR", RETRIES_EXHAUSTED_TEXT, now))
+        for k, rc in enumerate(self.recoveries):
+            if not self.rc_armed[k] or any(r.index == self._ap_index[rc.after] for r in fired):
+                continue
+            self.rc_consecutive[k] = self.rc_consecutive[k] + 1 if _eval_rpn(rc.rpn, self.wp_result) else 0
+            if self.rc_consecutive[k] >= rc.persistence:
+                self.rc_armed[k] = False
+                self.rc_retries[k] += 1
+                self.set_enabled(rc.after, True)  # a cause that comes back holds the vehicle again
+                out.append(Response(rc.name, na + k, rc.response, None, None, None, rc.severity, rc.text, now))
+        return out
 
     def index_of(self, actionpoint: str) -> int:
         """Index of an actionpoint by name (KeyError if unknown)."""
@@ -652,6 +765,20 @@ class FdirEngine:
         self.wp_true_count[:] = 0
         self.ap_true_count[:] = 0
         self.ap_fire_count[:] = 0
+
+
+def _eval_rpn(rpn: tuple[int, ...], wp_result: np.ndarray) -> bool:
+    """An expression compiled by :func:`parse_expression`, on the watchpoints' current results."""
+    stack: list[bool] = []
+    for c in rpn:
+        if c >= 0:
+            stack.append(bool(wp_result[c]))
+        elif c == RPN_NOT:
+            stack[-1] = not stack[-1]
+        else:
+            b = stack.pop()
+            stack[-1] = (stack[-1] and b) if c == RPN_AND else (stack[-1] or b)
+    return stack[0]
 
 
 def bind_field(rec: np.ndarray, field: str, element: int, where: str) -> tuple[int, int]:

@@ -123,6 +123,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     responders = {
         "HOLD": lambda r: guidance.hold(r.t_ns),
         "RETREAT": lambda r: guidance.retreat(r.t_ns),
+        "RETRY": lambda r: guidance.retry(r.t_ns),
         "CAM": lambda r: guidance.cam(ABORT_TRIGGER_FDIR, r.t_ns),
         "SAFE": lambda r: modes.request("SAFE", "fdir", r.t_ns),
         "MODE": lambda r: modes.request(r.mode, "fdir", r.t_ns),

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from fsw.app import App, Bus, WiringError
 from fsw.apps.commanding import CommandRejected
-from fsw.fdir_engine import SIMPLE_RESPONSES, FdirEngine, FdirTableError, Response
+from fsw.fdir_engine import RECOVERY_RESPONSES, SIMPLE_RESPONSES, FdirEngine, FdirTableError, Response
 
-# Response kinds a responder may be wired for (fsw.fdir_engine: SIMPLE_RESPONSES, MODE:, SWITCH_UNIT:).
-RESPONSE_KINDS = (*SIMPLE_RESPONSES, "MODE", "SWITCH_UNIT")
+# Response kinds a responder may be wired for (fsw.fdir_engine: SIMPLE_RESPONSES, MODE:, SWITCH_UNIT:, and the
+# recoveries' RETRY).
+RESPONSE_KINDS = (*SIMPLE_RESPONSES, "MODE", "SWITCH_UNIT", *RECOVERY_RESPONSES)
 KIND_CODES = {kind: i for i, kind in enumerate(RESPONSE_KINDS)}
 
 EVT_FDIR_RESPONSE = 800
@@ -75,6 +76,10 @@ class FaultProtection(App):
             if ap.kind != "EVENT" and ap.kind not in self.responders:
                 raise WiringError(f"{self.name}: actionpoint #{i} {ap.name!r} responds {ap.response!r} but no "
                                   f"{ap.kind!r} responder is wired (wired: {sorted(self.responders)})")
+        for i, rc in enumerate(self.engine.recoveries):
+            if rc.response not in self.responders:
+                raise WiringError(f"{self.name}: recovery #{i} {rc.name!r} responds {rc.response!r} but no "
+                                  f"responder is wired for it (wired: {sorted(self.responders)})")
 
     def step(self, t_ns: int) -> None:
         self._now = t_ns
@@ -118,5 +123,8 @@ class FaultProtection(App):
         fired = {}
         if self.engine is not None:
             fired = {n: int(c) for n, c in zip(self.engine.ap_names, self.engine.ap_fire_count, strict=True) if c}
-        return {"responses": self.responses, "by_kind": dict(self.by_kind), "fired": fired,
+        retries = {}
+        if self.engine is not None:
+            retries = {rc.name: n for rc, n in zip(self.engine.recoveries, self.engine.rc_retries, strict=True) if n}
+        return {"responses": self.responses, "by_kind": dict(self.by_kind), "fired": fired, "retries": retries,
                 "responder_errors": self.responder_errors, "refused": self.refused}

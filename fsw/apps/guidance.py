@@ -285,6 +285,23 @@ class ApproachGuidance(App):
         self._start_segment(back, t_ns, retreat=True)
         return True, "ok"
 
+    def retry(self, t_ns: int) -> tuple[bool, str]:
+        """FDIR's recovery from a HOLD whose cause has cleared: retreat to the hold point behind the vehicle
+        and approach again from there (its go/no-go decides); at the first hold, where nothing is behind,
+        resume the hold and its go/no-go."""
+        if self.phase in (PHASE["CAM"], PHASE["DOCKED"]):
+            return False, "no retry after CAM or docking"
+        if self._saved is None or self.modes.mode != "HOLD":
+            return False, "not holding"
+        if self._previous_hold() is None:
+            self._cmd_resume(None, t_ns)
+            self.emit(EVT_PHASE, "INFO", f"retry: resume at hold {self.hold_index}", (float(self.hold_index), 0.0))
+            return True, "ok"
+        ok, reason = self.retreat(t_ns)
+        if ok:
+            self.emit(EVT_PHASE, "INFO", f"retry: retreat to hold {self.hold_index}", (float(self.hold_index), 0.0))
+        return ok, reason
+
     def _cmd_hold(self, args, t_ns):
         ok, reason = self.hold(t_ns)
         if not ok:

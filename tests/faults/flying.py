@@ -93,9 +93,9 @@ class Flight:
     att_err_deg: np.ndarray | None = None  # [deg] truth: principal angle from the docking attitude
     nodes_C: dict | None = None  # [degC] truth: thermal node name -> (n,) temperatures
 
-    def first(self, app: str, text: str) -> Event | None:
-        """The first event of ``app`` whose text contains ``text``."""
-        return next((e for e in self.events if e.app == app and text in e.text), None)
+    def first(self, app: str, text: str, after_s: float = -np.inf) -> Event | None:
+        """The first event of ``app`` whose text contains ``text`` (at or after ``after_s``)."""
+        return next((e for e in self.events if e.app == app and text in e.text and e.t_s >= after_s), None)
 
     def all(self, app: str, text: str) -> list[Event]:
         return [e for e in self.events if e.app == app and text in e.text]

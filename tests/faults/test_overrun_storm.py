@@ -1,4 +1,5 @@
-"""An overrun storm injected around the navigation task: the executive measures it, FDIR holds the approach."""
+"""An overrun storm injected around the navigation task: the executive measures it, FDIR holds the approach,
+and retries it once the frame timing has been clean for 30 s."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ def test_the_executive_counts_every_overrun_of_the_storm(storm):
 
 def test_fdir_sees_the_storm_and_holds_the_approach(storm):
     assert storm["fdir"]["fired"] == {"overrun_storm": 1, "overrun_storm_approach": 1}
-    assert storm["final_mode"] == "HOLD"
+    assert storm["fdir"]["by_kind"]["HOLD"] == 1
+
+
+def test_fdir_retries_the_approach_once_the_storm_has_passed(storm):
+    assert storm["fdir"]["retries"] == {"timing_recovered": 1}
+    assert storm["fdir"]["by_kind"]["RETRY"] == 1
+    assert storm["final_mode"] != "HOLD"
 
 
 def test_the_vehicle_stays_safe(storm):

@@ -515,9 +515,22 @@ def test_lost_navigation_far_out_is_answered_by_fdir_with_a_hold(nav_lost_far):
     assert hold is not None and 9.8 <= hold.t_s - invalid.t_s <= 11.0, (invalid, hold)
 
 
-def test_lost_navigation_far_out_ends_held_without_a_cam(nav_lost_far):
+def test_lost_navigation_far_out_is_retried_once_navigation_is_back(nav_lost_far):
     run = nav_lost_far
-    assert run.summary["final_mode"] == "HOLD"
+    valid = run.first("navigation", "navigation valid", after_s=61.0)
+    retry = run.first("fdir", "navigation recovered, retreat and retry")
+    # fdir.toml navigation_recovered: valid with a converged velocity for 300 evaluations at 10 Hz, the first
+    # in the frame navigation turns valid (FDIR runs after it in the slot): the 300th comes 29.9 s later
+    assert valid is not None and retry is not None and retry.t_s - valid.t_s >= 29.85, (valid, retry)
+    assert run.summary["fdir"]["retries"] == {"navigation_recovered": 1}
+    assert run.first("guidance", "retry: resume at hold 0") is not None  # nothing behind the first hold
+    go = run.first("guidance", "GO at hold 0")
+    assert go is not None and go.t_s > retry.t_s
+    assert run.summary["final_mode"] == "HOMING"  # on its way to the 400 m hold
+
+
+def test_lost_navigation_far_out_never_aborts_or_enters_the_ellipsoid(nav_lost_far):
+    run = nav_lost_far
     assert run.summary["guidance"]["cam_trigger"] == "NONE"
     assert run.first("docking", "abort trigger") is None
     assert_never_collided(run)

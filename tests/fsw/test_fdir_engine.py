@@ -403,3 +403,99 @@ def test_shipped_thermal_zone_limits_agree_with_fdir_limit_watchpoints():
     wp = {w.name: w for w in tables.watchpoints}
     got = [(wp[f"zone{z}_under"].value, wp[f"zone{z}_over"].value) for z in range(len(zones))]
     assert got == [(z["limit_lo_C"], z["limit_hi_C"]) for z in zones]
+
+
+# --- recoveries: a HOLD whose cause has cleared becomes a bounded retry ---------------------------
+
+def _rc(after="lost", cleared="ok", persistence=3, max_retries=2, **kw):
+    return dict(name=kw.pop("name", "back"), after=after, cleared=cleared, persistence=persistence,
+                response="RETRY", max_retries=max_retries, severity="WARNING", **kw)
+
+
+def _recovery_engine(**kw):
+    wps = [_wp("invalid", value=0), _wp("ok", value=1)]
+    aps = [_ap("lost", "invalid", response="HOLD", max_fires=1)]
+    bus = _bus()
+    eng = fe.FdirEngine({"watchpoint": wps, "actionpoint": aps, "recovery": [_rc(**kw)]}, bus, lambda: 0)
+    return eng, bus["NAV_STATE"]
+
+
+def _kinds(responses):
+    return [(r.actionpoint, r.kind) for r in responses]
+
+
+def test_recovery_retries_once_the_cause_has_cleared_for_its_persistence():
+    eng, nav = _recovery_engine(persistence=3)
+    t = 0
+    _publish(nav, t, valid=0)
+    assert _kinds(eng.evaluate(t)) == [("lost", "HOLD")]
+    _publish(nav, t, valid=1)
+    fired = [_kinds(eng.evaluate(t + k)) for k in range(1, 4)]
+    assert fired == [[], [], [("back", "RETRY")]]  # on the third evaluation in a row, not before
+    assert eng.rc_retries == [1]
+
+
+def test_recovery_count_restarts_when_the_cause_returns_before_the_persistence():
+    eng, nav = _recovery_engine(persistence=3)
+    _publish(nav, 0, valid=0)
+    eng.evaluate(0)
+    out = []
+    for k, v in enumerate((1, 1, 0, 1, 1, 1), start=1):
+        _publish(nav, k, valid=v)
+        out.append(_kinds(eng.evaluate(k)))
+    assert out == [[], [], [], [], [], [("back", "RETRY")]]
+
+
+def test_recovery_rearms_its_hold_so_a_returning_cause_holds_again():
+    eng, nav = _recovery_engine(persistence=1)
+    _publish(nav, 0, valid=0)
+    eng.evaluate(0)
+    _publish(nav, 1, valid=1)
+    assert _kinds(eng.evaluate(1)) == [("back", "RETRY")]
+    _publish(nav, 2, valid=0)
+    assert _kinds(eng.evaluate(2)) == [("lost", "HOLD")]  # max_fires = 1, but re-armed by the retry
+
+
+def test_recovery_stops_after_max_retries_and_says_the_vehicle_waits_for_the_ground():
+    eng, nav = _recovery_engine(persistence=1, max_retries=1)
+    k = 0
+    seen = []
+    for v in (0, 1, 0, 1, 1):
+        _publish(nav, k, valid=v)
+        seen += _kinds(eng.evaluate(k))
+        k += 1
+    assert seen == [("lost", "HOLD"), ("back", "RETRY"), ("lost", "HOLD"), ("back", "EVENT")]
+    assert eng.rc_retries == [1] and eng.rc_armed == [False]
+
+
+def test_recovery_is_quiet_until_its_hold_has_fired():
+    eng, nav = _recovery_engine(persistence=1)
+    _publish(nav, 0, valid=1)
+    assert [eng.evaluate(k) for k in range(5)] == [[]] * 5
+
+
+@pytest.mark.parametrize(("kw", "key", "words"), [
+    (dict(after="nope"), "after", "unknown actionpoint"),
+    (dict(after="warn"), "after", "only a HOLD"),
+    (dict(cleared="ok and nowhere"), "cleared", "nowhere"),
+    (dict(persistence=0), "persistence", ">= 1"),
+    (dict(max_retries=-1), "max_retries", ">= 0"),
+    (dict(response="RESUME"), "response", "RETRY"),
+])
+def test_recovery_table_errors_name_the_entry_and_key(kw, key, words):
+    wps = [_wp("invalid", value=0), _wp("ok", value=1)]
+    aps = [_ap("lost", "invalid", response="HOLD", max_fires=1), _ap("warn", "invalid")]
+    rc = _rc(**{k: v for k, v in kw.items() if k != "response"})
+    if "response" in kw:
+        rc["response"] = kw["response"]
+    with pytest.raises(fe.FdirTableError) as exc:
+        fe.load_tables({"watchpoint": wps, "actionpoint": aps, "recovery": [rc]}, _dtypes())
+    assert "[[recovery]] #0 'back'" in str(exc.value) and f"key {key!r}" in str(exc.value)
+    assert words in str(exc.value)
+
+
+def test_shipped_recoveries_follow_approach_holds_with_a_passing_cause():
+    tables = fe.load_tables(FDIR_TOML, {**{n: dtype_of(n) for n in TM_BY_NAME}, **INTERNAL}, include_pending=True)
+    after = {rc.after for rc in tables.recoveries}
+    assert after == {"attitude_error_outside_kos", "nav_invalid_outside_ellipsoid", "overrun_storm_approach"}
+    assert all(rc.max_retries >= 1 and rc.persistence >= 100 for rc in tables.recoveries)

@@ -205,7 +205,7 @@ def _responders(thermal, log):
         log.append(("SWITCH_UNIT", r.actionpoint, r.t_ns))
         thermal.switch_unit(r.device, r.zone, r.t_ns)
 
-    return {**{k: record(k) for k in ("HOLD", "RETREAT", "CAM", "SAFE", "MODE")}, "SWITCH_UNIT": switch}
+    return {**{k: record(k) for k in ("HOLD", "RETREAT", "CAM", "SAFE", "MODE", "RETRY")}, "SWITCH_UNIT": switch}
 
 
 class ZonePlant:
