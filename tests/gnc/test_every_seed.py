@@ -1,0 +1,35 @@
+"""The vehicle docks on every seed, not only on a scenario's own (issue #20).
+
+Seeds 1 to 10 of ``nominal`` (5 km hold to docking) and ``fast_rendezvous`` (50 km behind to docking), flown
+as a user would fly them (``qz sim --scenario NAME --seed N``, nothing else changed): each must dock inside
+the envelope, with no attitude or navigation reset (no fault is injected) and no FDIR response.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sims.runner import run_sil
+from tests.envelope import assert_captured_inside_envelope
+
+SEEDS = range(1, 11)
+
+
+@pytest.fixture(scope="module", params=[(sc, seed) for sc in ("nominal", "fast_rendezvous") for seed in SEEDS],
+                ids=lambda p: f"{p[0]}-seed{p[1]}")
+def flown(request, tmp_path_factory):
+    scenario, seed = request.param
+    out = tmp_path_factory.mktemp(f"{scenario}-{seed}") / "run"
+    summary = run_sil(scenario, out, seed=seed, progress=False, keep_telemetry=False)
+    return summary, (out / "events.log").read_text()
+
+
+def test_docks_inside_the_envelope(flown):
+    summary, _ = flown
+    assert_captured_inside_envelope(summary)
+
+
+def test_no_attitude_or_navigation_reset_and_no_fdir_response(flown):
+    summary, log = flown
+    assert "attitude reset" not in log and "navigation reset" not in log
+    assert summary["fdir"]["responses"] == 0, summary["fdir"]
