@@ -53,15 +53,22 @@ dict: $(STAMP)
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml
 
-# Monte Carlo (ground/campaign.py, qz mc): MC_RUNS final_approach cases on MC_WORKERS local Dask workers.
-# Resumable: run it again after an interruption and the finished cases are kept.
+# Monte Carlo (ground/campaign.py, qz mc) over the whole approach, on MC_WORKERS local Dask workers: MC_RUNS_LONG
+# dispersed cases each of nominal (5 km hold to docking) and fast_rendezvous (50 km behind to docking), then
+# MC_RUNS of final_approach (the last 400 m). Each campaign is resumable: run it again after an interruption
+# and the finished cases are kept. MC_SCENARIOS=final_approach flies one of them.
 MC_RUNS ?= 1000
+MC_RUNS_LONG ?= 500
+MC_SCENARIOS ?= nominal fast_rendezvous final_approach
 MC_WORKERS ?= 2
 MC_SPEEDUP_RUNS ?= 40
 .PHONY: mc mc-bench
 
 mc: $(STAMP)
-	$(BIN)/qz mc --scenario final_approach --runs $(MC_RUNS) --workers $(MC_WORKERS) --out runs/mc-final_approach
+	@for sc in $(MC_SCENARIOS); do \
+	  runs=$(MC_RUNS_LONG); [ $$sc = final_approach ] && runs=$(MC_RUNS); \
+	  $(BIN)/qz mc --scenario $$sc --runs $$runs --workers $(MC_WORKERS) --out runs/mc-$$sc || exit $$?; \
+	done
 
 # Not part of `make bench`: MC_SPEEDUP_RUNS cases on 1 then 2 workers (speed-up), then MC_RUNS cases on 2
 # workers, timed against the 10-minute target. Results: runs/mc-bench/bench.md and bench.json.
