@@ -16,6 +16,7 @@ from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
 from fsw.apps.docking import DockingMonitor
 from fsw.apps.fdir import FaultProtection
+from fsw.apps.ground_link import GroundLink, LinkSetup
 from fsw.apps.guidance import ApproachGuidance
 from fsw.apps.housekeeping import Housekeeping
 from fsw.apps.modes import ModeManager
@@ -29,18 +30,19 @@ from fsw.executive.events import EventService
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
 from hal.interface import Hal
-from telemetry.dictionary import ABORT_TRIGGERS, MODES
+from telemetry.dictionary import ABORT_TRIGGERS, EVENT_SOURCES, MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
 ABORT_TRIGGER_FDIR = next(code for code, name in ABORT_TRIGGERS.items() if name == "FDIR")
-EXECUTIVE_SOURCE_ID = 255
+SOURCE_IDS = {name: code for code, name in EVENT_SOURCES.items()}  # event sources that are not tasks
+EXECUTIVE_SOURCE_ID = SOURCE_IDS["executive"]
 
 
 def load_flight_config(config_dir: Path = CONFIG_DIR) -> dict:
     """Read ``flight.toml``; the schedule table in it is what every timing tool uses."""
     path = Path(config_dir) / "flight.toml"
     cfg = read_toml(path)
-    for key in ("executive", "schedule", "commanding", "telemetry"):
+    for key in ("executive", "schedule", "commanding", "telemetry", "ground_link"):
         if key not in cfg:
             raise ConfigError(f"{path}: missing [{key}]")
     return cfg
@@ -66,7 +68,7 @@ class Flight:
 
 def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, event_sinks=(),
                  config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None, idle_frames=None,
-                 wrap_step=None) -> Flight:
+                 wrap_step=None, link: LinkSetup | None = None) -> Flight:
     """Create, wire and schedule every app.
 
     ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``
@@ -77,7 +79,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     tasks in one call (see :class:`fsw.executive.Executive`); otherwise it is not used and every
     frame goes through ``post_frame``. ``wrap_step(task, step)``, when
     given, returns the callable the executive runs for each scheduled task (fault injection by a test
-    bench, e.g. overrun storms); the apps themselves are not changed.
+    bench, e.g. overrun storms); the apps themselves are not changed. ``link``, when given, is the
+    ground link to serve (transport, keys, ARSN state): every downlinked packet also goes to its clients.
     """
     overrides = dict(overrides or {})
     config_dir = Path(config_dir)
@@ -94,7 +97,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
 
     def event_packet(ev) -> None:
         downlink.send_values("EVENT", ev.t_ns, (
-            ev.event_id, ev.severity, task_ids.get(ev.source, EXECUTIVE_SOURCE_ID),
+            ev.event_id, ev.severity, task_ids.get(ev.source, SOURCE_IDS.get(ev.source, EXECUTIVE_SOURCE_ID)),
             ev.args[0], ev.args[1], ev.text.encode("ascii", "replace")[:48]))
 
     events = EventService(sinks=[event_packet, *event_sinks], time_source=clock.now_ns)
@@ -109,6 +112,9 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     modes = ModeManager("modes", bus, events, config_dir / "modes.toml", initial=overrides.pop("initial_mode", None))
     commanding = CommandDispatcher("commanding", bus, events, downlink, cfg["commanding"])
     commanding.register("SET_MODE", lambda args, t_ns: _set_mode(modes, args, t_ns))
+    ground_link = GroundLink("ground_link", bus, events, downlink, commanding, cfg["ground_link"], link)
+    if link is not None:
+        downlink.sink = _tee(downlink_sink, ground_link.enqueue)
     housekeeping = Housekeeping("housekeeping", bus, events, downlink, cfg["telemetry"])
     if "station_rv_N" not in overrides:
         raise ConfigError("scenario [flight]: station_rv_N (the uplinked station state vector) is required")
@@ -130,8 +136,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
         "SWITCH_UNIT": lambda r: thermal.switch_unit(r.device, r.zone, r.t_ns),
     }
     fdir = FaultProtection("fdir", bus, events, config_dir / "fdir.toml", responders, commanding=commanding)
-    apps = {app.name: app for app in (modes, commanding, housekeeping, orbit_ref, navigation, attitude, guidance,
-                                      docking, thruster_control, thermal, fdir)}
+    apps = {app.name: app for app in (modes, ground_link, commanding, housekeeping, orbit_ref, navigation, attitude,
+                                      guidance, docking, thruster_control, thermal, fdir)}
 
     tasks = apps if wrap_step is None else {name: _Wrapped(wrap_step(name, app.step)) for name, app in apps.items()}
     schedule = table.build(tasks)
@@ -170,6 +176,13 @@ def _chain(first, second):
     def both(t_ns):
         first(t_ns)
         second(t_ns)
+    return both
+
+
+def _tee(first, second):
+    def both(packet: bytes) -> None:
+        first(packet)
+        second(packet)
     return both
 
 

@@ -30,6 +30,7 @@ _AREAS = (
     "ground.timing",
     "ground.report",
     "ground.campaign",
+    "ground.link_cli",
 )
 
 

@@ -19,8 +19,41 @@ def register(sub) -> None:
     p.add_argument("--timeline", type=int, default=0, metavar="N",
                    help="keep the N worst frames (lateness, each task's start and duration) in timeline.json")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--pace", type=float, default=None, metavar="X",
+                   help="fly at X times real time on the wall clock (1 = real time; default: as fast as possible)")
+    _add_link_args(p)
     p.set_defaults(func=_sim)
     _register_hil(sub)
+
+
+def _add_link_args(p) -> None:
+    g = p.add_argument_group("ground link (docs/ground-link.md)")
+    g.add_argument("--link", default=None, metavar="URL",
+                   help="serve the ground link: tcp://HOST:PORT, udp://HOST:PORT (with --tm-dest) or a pyserial URL")
+    g.add_argument("--key-file", default=None, metavar="F",
+                   help="'SPI hex-key' per line, readable by its owner only: telecommands must be authenticated")
+    g.add_argument("--arsn-file", default=None, metavar="S",
+                   help="last accepted ARSN per SPI, kept across restarts (default: KEY_FILE.flight-arsn)")
+    g.add_argument("--tm-dest", default=None, metavar="HOST:PORT", help="udp:// links: where telemetry datagrams go")
+
+
+def _link_options(args):
+    from sims.link import LinkOptions
+
+    for flag in ("key_file", "arsn_file", "tm_dest"):
+        if getattr(args, flag) is not None and args.link is None:
+            raise ValueError(f"--{flag.replace('_', '-')} needs --link")
+    if args.link is None:
+        return None
+    return LinkOptions(args.link, args.key_file, args.arsn_file, args.tm_dest)
+
+
+def _print_link(s: dict) -> None:
+    gl = s.get("ground_link")
+    if gl:
+        rej = ", ".join(f"{k} {v}" for k, v in gl["rejected_by_reason"].items() if v) or "none"
+        print(f"ground link {gl['url']}: {gl['clients_total']} client(s), packets out {gl['frames_out']}, "
+              f"drops {gl['drops']}, telecommands accepted {gl['tc_accepted']}, rejected: {rej}")
 
 
 def _sim(args) -> int:
@@ -30,7 +63,8 @@ def _sim(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.scenario).stem
     try:
         s = run_sil(args.scenario, out, duration_s=args.duration, seed=args.seed,
-                    progress=not args.no_progress, timeline=args.timeline)
+                    progress=not args.no_progress, timeline=args.timeline, pace=args.pace,
+                    link=_link_options(args))
     except (ScenarioError, ValueError) as err:
         print(f"qz sim: {err}", file=sys.stderr)
         return 2
@@ -41,6 +75,11 @@ def _sim(args) -> int:
     dock = s["docking"]
     print(f"{s['scenario']} seed {s['seed']}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.1f} s "
           f"({s['speed_factor']:.0f}x), stop: {s['stop_reason']}, final mode {s['final_mode']}")
+    if s.get("pace"):
+        lat = s["timing"]["lateness"]
+        print(f"paced at {s['pace']:g}x: frame-start lateness p99 {lat.get('p99_us', 0):.1f} us, "
+              f"max {lat.get('max_us', 0):.1f} us (mission time); cycle slips {s['timing']['cycle_slips']}")
+    _print_link(s)
     print(f"docking: {'captured' if dock.get('captured') else 'not captured'}; "
           f"propellant {dock['propellant_used_kg']:.2f} kg; run folder {out}")
     return 0 if s["stop_reason"] not in ("collision", "failed docking contact") else 1
@@ -107,6 +146,8 @@ def _register_hil(sub) -> None:
     p.add_argument("--record", action="store_true",
                    help="also archive every device packet accepted (device_rx.ccsds; --pty: bench_tx.ccsds)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    _add_link_args(p)
     _add_fault_args(p)
     p.set_defaults(func=_hil)
 
@@ -130,18 +171,23 @@ def _hil(args) -> int:
 
     out = Path(args.out) if args.out else Path("runs") / f"hil-{Path(args.scenario).stem}"
     try:
+        link = _link_options(args)
         if args.pty:
             s = run_pty_pair(args.scenario, out, lockstep=args.lockstep, duration_s=args.duration, seed=args.seed,
                              bench_args=_fault_argv(args), progress=not args.no_progress, record=args.record,
-                             connect_timeout_s=args.connect_timeout)
+                             connect_timeout_s=args.connect_timeout, link=link)
         else:
             s = run_hil(args.port, args.scenario, out, lockstep=args.lockstep, duration_s=args.duration,
                         seed=args.seed, bench_file=args.bench, connect_timeout_s=args.connect_timeout,
                         progress=not args.no_progress, handshake=not args.no_handshake,
-                        record_devices=args.record)
+                        record_devices=args.record, link=link)
     except (ScenarioError, ValueError, TimeoutError, RuntimeError) as err:
         print(f"qz hil: {err}", file=sys.stderr)
         return 2
+    if not args.no_report:
+        from ground.report import write_report  # matplotlib only when asked
+
+        write_report(out)
     _print_summary(s, out)
     dock = s.get("docking") or {}
     return 1 if dock.get("collided") or (dock.get("contact") and not dock.get("captured")) else 0
@@ -155,6 +201,7 @@ def _print_summary(s: dict, out: Path) -> None:
           f"final mode {s['final_mode']}")
     print(f"frame-start lateness p50 {lat.get('p50_us', 0):.1f} us, p99 {lat.get('p99_us', 0):.1f} us, "
           f"max {lat.get('max_us', 0):.1f} us; cycle slips {t['cycle_slips']}")
+    _print_link(s)
     for link in s["hil"]["links"]:
         print(f"link {link['name']}: frames rx {link['frames_rx']} tx {link['frames_tx']}, CRC errors "
               f"{link['crc_errors']}, gaps {link['gaps']}, resyncs {link['resyncs']}, reconnects {link['reconnects']}, "

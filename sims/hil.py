@@ -29,6 +29,7 @@ from fsw.executive.events import make_log_sink
 from fsw.topology import build_flight
 from hal.serial_link import SerialBackend, load_bench_file, stale_devices
 from sims.bench import PTY_SCHEME, RESULT_FILE
+from sims.link import LinkOptions, finish_link, open_ground_link
 from sims.runner import CommandScript, build_summary, flight_overrides, prepare_run_folder, write_summary
 from sims.scenario import load_scenario
 from telemetry.archive import ArchiveWriter
@@ -43,19 +44,27 @@ BENCH_RESULT_WAIT_S = 10.0    # [s] wait for the emulator's result file after th
 
 def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s: float | None = None,
             seed: int | None = None, bench_file=None, connect_timeout_s: float = 60.0, progress: bool = True,
-            handshake: bool = True, record_devices: bool = False, prepared: bool = False) -> dict:
+            handshake: bool = True, record_devices: bool = False, prepared: bool = False,
+            link: LinkOptions | None = None) -> dict:
     """Fly ``scenario`` against ``port``; return the summary also written to ``summary.json``.
 
-    ``seed`` only labels the run (the truth, and its seed, live in the bench device).
+    ``seed`` only labels the run (the truth, and its seed, live in the bench device). ``link`` serves
+    the ground link while it flies (``summary["ground_link"]``).
     """
     sc = load_scenario(scenario)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
     if not duration_s > 0:
         raise ValueError(f"--duration must be > 0 s, got {duration_s}")
-    out = Path(out_dir) if prepared else prepare_run_folder(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     links = load_bench_file(bench_file, url=port)
+    setup = open_ground_link(link) if link is not None else None
+    try:
+        out = Path(out_dir) if prepared else prepare_run_folder(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        if setup is not None:
+            setup.transport.close()
+        raise
     rx_archive = ArchiveWriter(out / "device_rx.ccsds") if record_devices else None
     backend = SerialBackend(links, sc.minor_frame_ns, lockstep=lockstep,
                             record=rx_archive.write if rx_archive else None)
@@ -86,7 +95,7 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
     wall0 = time.perf_counter()
     try:
         flight = build_flight(backend, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
-                              pre_frame=pre_frame, post_frame=post_frame)
+                              pre_frame=pre_frame, post_frame=post_frame, link=setup)
         script = CommandScript(sc.commands, flight)
         if handshake:
             backend.connect(connect_timeout_s)
@@ -116,6 +125,10 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
             bar.close()
     finally:
         wall_s = time.perf_counter() - wall0
+        if flight is not None:
+            finish_link(flight.apps["ground_link"], setup)
+        elif setup is not None:
+            setup.transport.close()
         backend.close()
         archive.close()
         log_sink.close()
@@ -151,7 +164,7 @@ def _wait_for_bench_result(path: Path, since: float, wait_s: float) -> dict | No
 
 def run_pty_pair(scenario, out_dir, *, lockstep: bool = True, duration_s: float | None = None,
                  seed: int | None = None, bench_args: list[str] = (), progress: bool = True,
-                 record: bool = False, connect_timeout_s: float = 120.0) -> dict:
+                 record: bool = False, connect_timeout_s: float = 120.0, link: LinkOptions | None = None) -> dict:
     """Two processes over a new pseudo-terminal pair: ``qz bench-device`` (child) and the flight (this one)."""
     out = prepare_run_folder(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix="qz-hil-"))
@@ -172,7 +185,7 @@ def run_pty_pair(scenario, out_dir, *, lockstep: bool = True, duration_s: float 
             time.sleep(0.05)
         summary = run_hil(str(link), scenario, out, lockstep=lockstep, duration_s=duration_s, seed=seed,
                           progress=progress, prepared=True, record_devices=record,
-                          connect_timeout_s=connect_timeout_s)
+                          connect_timeout_s=connect_timeout_s, link=link)
         bench.wait(timeout=30)
     finally:
         if bench.poll() is None:

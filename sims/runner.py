@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from fsw.executive.clock import SimClock
+from fsw.executive.clock import SimClock, WallClock
 from fsw.executive.events import make_log_sink
 from fsw.executive.stats import histograms
 from fsw.topology import build_flight
 from hal.sim import SimBackend
+from sims.link import LinkOptions, finish_link, open_ground_link
 from sims.scenario import load_scenario
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
@@ -197,7 +198,8 @@ def warm_up(sc, seconds: float = WARM_UP_S) -> float:
 
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
-            timeline: int = 0, keep_telemetry: bool = True) -> dict:
+            timeline: int = 0, keep_telemetry: bool = True, pace: float | None = None,
+            link: LinkOptions | None = None) -> dict:
     """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
 
     ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
@@ -205,17 +207,36 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     that many worst frames (start lateness, each task's start and duration) in ``timeline.json``.
     ``keep_telemetry=False`` encodes every packet as usual but writes no ``telemetry.ccsds`` (a Monte
     Carlo case keeps its summary row only; ``qz mc --rerun`` rebuilds any case with its archive).
+    ``pace`` X flies at X times real time on the executive's wall clock (lateness and cycle slips as
+    in real-time HIL); None flies as fast as it can. ``link`` serves the ground link while it flies
+    (``summary["ground_link"]``).
     """
     sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
     if not duration_s > 0:
         raise ValueError(f"--duration must be > 0 s, got {duration_s}")
+    check_pace(pace)
+    setup = open_ground_link(link) if link is not None else None
+    try:
+        return _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup)
+    finally:
+        if setup is not None:
+            setup.transport.close()
+
+
+def check_pace(pace: float | None) -> None:
+    """Refuse a pace that is not a finite number > 0 (one line)."""
+    if pace is not None and not (isinstance(pace, int | float) and 0 < pace < math.inf):
+        raise ValueError(f"--pace must be a number > 0 (1 = real time), got {pace!r}")
+
+
+def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup) -> dict:
     out = prepare_run_folder(out_dir)
     warm_up_s = warm_up(sc)
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
-    clock = SimClock(sc.minor_frame_ns)
+    clock = SimClock(sc.minor_frame_ns) if pace is None else WallClock(sc.minor_frame_ns, pace=pace)
     archive = ArchiveWriter(out / "telemetry.ccsds", batched=True) if keep_telemetry else None
     flush_archive = archive.flush if archive else (lambda: None)
     log_sink = make_log_sink(out / "events.log")
@@ -232,7 +253,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     overruns = TaskFaults(sc.faults)
     flight = build_flight(hal, clock, archive.write if archive else _discard, overrides=flight_overrides(sc),
                           event_sinks=[log_sink],
-                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None)
+                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None,
+                          link=setup)
     script = CommandScript(sc.commands, flight)
     overruns.check(flight.executive.stats_by_task)
     if timeline:
@@ -264,13 +286,15 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
                     stop_reason = "docked"
                     break
     finally:
+        wall_s = time.perf_counter() - wall0
         bar.close()
+        finish_link(flight.apps["ground_link"], setup)
         if archive:
             archive.close()
         log_sink.close()
-    wall_s = time.perf_counter() - wall0
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=truth)
     summary["warm_up_wall_s"] = warm_up_s
+    summary["pace"] = pace
     summary["docking"]["collision_avoidance"] = watch.as_dict()
     if timeline:
         flight.executive.write_timeline(out / "timeline.json")
@@ -309,6 +333,7 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
         },
         "thermal": flight.apps["thermal"].summary() if "thermal" in flight.apps else None,
         "fdir": flight.apps["fdir"].summary() if "fdir" in flight.apps else None,
+        "ground_link": flight.apps["ground_link"].summary() if flight.apps["ground_link"].transport else None,
         "propellant_flight_estimate_kg": float(flight.bus.get("PROPULSION", "runner")["prop_used_kg"])
         if "PROPULSION" in flight.bus else None,
     }

@@ -44,6 +44,8 @@ REJECT_REASONS = MappingProxyType({
     0: "NONE", 1: "BAD_CHECKSUM", 2: "BAD_LENGTH", 3: "UNKNOWN_FUNCTION", 4: "ARG_OUT_OF_RANGE",
     5: "NOT_ARMED", 6: "ILLEGAL_IN_MODE", 7: "QUEUE_FULL", 8: "UNKNOWN_APID", 9: "EXECUTION_FAILED",
     10: "MALFORMED",
+    # refused by the ground link before the dispatcher (docs/ground-link.md)
+    11: "UNAUTHENTICATED", 12: "UNKNOWN_SPI", 13: "BAD_MAC", 14: "REPLAY", 15: "RATE_LIMITED",
 })
 NAV_SENSORS = MappingProxyType({0: "NONE", 1: "GNSS", 2: "LIDAR", 3: "CAMERA"})
 GUIDANCE_PHASES = MappingProxyType({
@@ -54,6 +56,9 @@ ABORT_TRIGGERS = MappingProxyType({
     0: "NONE", 1: "CLOSING_RATE", 2: "CORRIDOR", 3: "ATTITUDE_ERROR", 4: "NAV_INVALID", 5: "COMMAND",
     6: "FDIR",
 })
+# EVENT.source_id of the event sources that are not scheduled tasks (a task's id is its schedule index, as
+# EXEC_TASK_TIMING.task_id); the names are those of events.log.
+EVENT_SOURCES = MappingProxyType({254: "modes", 255: "executive"})
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,8 @@ TELEMETRY: tuple[Telemetry, ...] = (
     Telemetry("EVENT", 0x103, "An event message", (
         F("event_id", "u16", "", "event identifier"),
         F("severity", "u8", "", "severity", enum=SEVERITIES),
-        F("source_id", "u8", "", "task index of the source, 255 for the executive"),
+        F("source_id", "u8", "", "source: its schedule index (EXEC_TASK_TIMING.task_id) for a task, "
+          "254 the mode manager (modes), 255 the executive"),
         F("args", "f64", "", "numeric arguments of the event", count=2),
         F("text", "char", "", "event text, ASCII", count=48),
     )),
@@ -223,6 +229,25 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("resyncs", "u32", "", "times the deframer resynchronised"),
         F("reconnects", "u32", "", "times the port was reopened"),
         F("stale_mask", "u32", "", "bit i set: device i is stale"),
+    )),
+    Telemetry("GROUND_LINK", 0x131, "Ground link statistics (qz sim/hil --link), 1 Hz while a link is served", (
+        F("clients", "u8", "", "clients connected now"),
+        F("clients_total", "u32", "", "connections accepted since start"),
+        F("clients_refused", "u32", "", "connections refused (client limit, plain commands off loopback)"),
+        F("frames_in", "u32", "", "uplink frames received with a good CRC (datagrams: well-formed)"),
+        F("frames_out", "u32", "", "downlink frames or datagrams written, all clients"),
+        F("bytes_in", "u32", "", "uplink bytes read, wraps at 2**32"),
+        F("bytes_out", "u32", "", "downlink bytes written, wraps at 2**32"),
+        F("crc_errors", "u32", "", "uplink frames refused for a bad CRC"),
+        F("bytes_skipped", "u32", "", "uplink bytes given up on (garbage, bad headers, truncated frames)"),
+        F("drops", "u32", "", "downlink packets dropped from full client queues (oldest first), all clients"),
+        F("tc_accepted", "u32", "", "telecommands passed to the dispatcher"),
+        F("rej_unauthenticated", "u32", "", "plain telecommands refused (keys configured, or not on loopback)"),
+        F("rej_unknown_spi", "u32", "", "telecommands refused: security parameter index not in the key file"),
+        F("rej_bad_mac", "u32", "", "telecommands refused: MAC does not verify"),
+        F("rej_replay", "u32", "", "telecommands refused: ARSN not above the last accepted for the SPI"),
+        F("rej_rate_limited", "u32", "", "telecommands refused unchecked: over the per-cycle limit of a client"),
+        F("rej_malformed", "u32", "", "datagrams that are no telecommand frame (too short, bad length)"),
     )),
     # Device packets: sensors -> flight software, flight software -> actuators (HIL links).
     Telemetry("DEV_GYRO", 0x200, "Rate-integrating gyro sample (100 Hz)", (

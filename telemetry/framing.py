@@ -7,6 +7,10 @@ Frame = attached sync marker 0x1ACFFC1D + space packet + CRC-16/CCITT-FALSE of t
 it skipped and how many bytes it is done with; it resynchronises after garbage, a bad CRC, a false
 sync marker inside data, an impossible length or a truncated frame, and never loses a valid frame
 that follows: after any failure it resumes the search one byte after the rejected marker.
+
+``Deframer(layouts=...)`` also reads frames whose body wraps the packet between a fixed-size header and
+trailer (the ground link's authenticated telecommands: security header + packet + MAC, see
+``telemetry.sdls``); each layout is tried at every marker, the first whose CRC verifies wins.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ SKIP_BAD_CRC = "bad_crc"            # a marker whose frame failed its CRC (or a 
 SKIP_BAD_HEADER = "bad_header"      # a marker followed by an impossible header or length
 SKIP_TRUNCATED = "truncated"        # an incomplete frame at the end of the stream
 SKIP_FALSE_SYNC = "false_sync"      # an incomplete frame with a complete valid frame inside its span
+PLAIN = (0, 0)                      # frame body layout: the packet alone ([B] before it, [B] after it)
 
 
 def crc16_ccitt_false(data) -> int:
@@ -88,7 +93,8 @@ class FeedResult:
     Attributes
     ----------
     packets : list[bytes]
-        Space packets (sync marker and CRC removed) in stream order.
+        Space packets (sync marker and CRC removed) in stream order; with several layouts, the frame
+        bodies (what the CRC covers: header + packet + trailer).
     skipped : list[tuple[int, int]]
         Absolute stream byte ranges ``[start, end)`` given up on in this call, in order.
     consumed : int
@@ -106,6 +112,7 @@ class FeedResult:
     consumed: int = 0
     offsets: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    layouts: list[int] = field(default_factory=list)  # index into Deframer.layouts of each packet's frame
 
 
 class Deframer:
@@ -119,9 +126,16 @@ class Deframer:
     max_packet : int, optional
         [B] largest packet accepted for an APID not in ``sizes``; defaults to the dictionary's
         largest packet, which bounds how long a false marker can hold frames back.
+    layouts : sequence of (int, int), optional
+        Frame body layouts to try, in order: [B] before the packet and [B] after it, inside the CRC.
+        Default: the packet alone, ``(PLAIN,)``.
     """
 
-    def __init__(self, sizes: dict[int, frozenset[int]] | None = None, max_packet: int | None = None):
+    def __init__(self, sizes: dict[int, frozenset[int]] | None = None, max_packet: int | None = None,
+                 layouts=(PLAIN,)):
+        self.layouts = tuple((int(a), int(b)) for a, b in layouts)
+        if not self.layouts or any(a < 0 or b < 0 for a, b in self.layouts):
+            raise ValueError(f"Deframer: layouts must be (prefix, suffix) byte counts >= 0, got {layouts!r}")
         self.sizes = dictionary_sizes() if sizes is None else dict(sizes)
         self.max_packet = max_packet if max_packet is not None else max(max(s) for s in self.sizes.values())
         self.stats = DeframerStats()
@@ -167,15 +181,46 @@ class Deframer:
         buf = self._buf
         j = buf.find(ASM, i + 1)
         while 0 <= j <= n - ASM_SIZE - PRIMARY_HEADER_SIZE:
-            w0, w1, w2 = _HEADER.unpack_from(buf, j + ASM_SIZE)
-            total = w2 + LENGTH_OFFSET
-            end = j + ASM_SIZE + total + CRC_SIZE
-            if self._plausible(w0, w1, total) and end <= n:
-                crc = binascii.crc_hqx(bytes(buf[j + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
-                if crc == (buf[end - 2] << 8 | buf[end - 1]):
-                    return True
+            for prefix, suffix in self.layouts:
+                h = j + ASM_SIZE + prefix
+                if n - h < PRIMARY_HEADER_SIZE:
+                    continue
+                w0, w1, w2 = _HEADER.unpack_from(buf, h)
+                total = w2 + LENGTH_OFFSET
+                end = h + total + suffix + CRC_SIZE
+                if self._plausible(w0, w1, total) and end <= n:
+                    crc = binascii.crc_hqx(bytes(buf[j + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
+                    if crc == (buf[end - 2] << 8 | buf[end - 1]):
+                        return True
             j = buf.find(ASM, j + 1)
         return False
+
+    def _match(self, i: int, n: int):
+        """Try each layout at the marker at ``i``: ``(layout, end, apid)`` of a CRC-valid frame, else the
+        verdict: ``"header"`` (more bytes needed to read a header), ``"body"`` (a plausible frame is not
+        complete yet), ``"crc"`` (plausible frames failed their CRC) or ``"bad"`` (no plausible header)."""
+        buf = self._buf
+        verdict = "bad"
+        for k, (prefix, suffix) in enumerate(self.layouts):
+            h = i + ASM_SIZE + prefix
+            if n - h < PRIMARY_HEADER_SIZE:
+                if verdict == "bad":
+                    verdict = "header"
+                continue
+            w0, w1, w2 = _HEADER.unpack_from(buf, h)
+            total = w2 + LENGTH_OFFSET
+            if not self._plausible(w0, w1, total):
+                continue
+            end = h + total + suffix + CRC_SIZE
+            if end > n:
+                verdict = "body"
+                continue
+            crc = binascii.crc_hqx(bytes(buf[i + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
+            if crc == (buf[end - 2] << 8 | buf[end - 1]):
+                return k, end, w0 & APID_MAX
+            if verdict != "body":
+                verdict = "crc"
+        return verdict
 
     def feed(self, chunk) -> FeedResult:
         """Add ``chunk`` (any length, possibly empty) to the stream; never raises on content."""
@@ -199,17 +244,15 @@ class Deframer:
             if i > pos:
                 self._open_skip(self._base + pos, SKIP_NO_SYNC)
                 pos = i
-            if n - i < ASM_SIZE + PRIMARY_HEADER_SIZE:
+            match = self._match(i, n)
+            if match == "header":
                 break
-            w0, w1, w2 = _HEADER.unpack_from(buf, i + ASM_SIZE)
-            total = w2 + LENGTH_OFFSET
-            if not self._plausible(w0, w1, total):
+            if match == "bad":
                 stats.bad_lengths += 1
                 self._open_skip(self._base + i, SKIP_BAD_HEADER)
                 pos = i + 1
                 continue
-            end = i + ASM_SIZE + total + CRC_SIZE
-            if end > n:
+            if match == "body":
                 if self._complete_frame_after(i, n):
                     # a valid frame inside the span this marker claims: the marker was false, and
                     # waiting for its end would hold the valid frame back (a stall on a quiet link)
@@ -218,21 +261,22 @@ class Deframer:
                     pos = i + 1
                     continue
                 break
-            packet = bytes(buf[i + ASM_SIZE:end - CRC_SIZE])
-            if binascii.crc_hqx(packet, CRC_INIT) != (buf[end - 2] << 8 | buf[end - 1]):
+            if match == "crc":
                 stats.crc_errors += 1
                 self._open_skip(self._base + i, SKIP_BAD_CRC)
                 pos = i + 1
                 continue
+            layout, end, apid = match
             if self._lost_sync:
                 stats.resyncs += 1
                 self._lost_sync = False
                 self._close_skip(self._base + i, out)
-            if (w0 & APID_MAX) not in sizes:
+            if apid not in sizes:
                 stats.unknown_apids += 1
             stats.frames_ok += 1
-            out.packets.append(packet)
+            out.packets.append(bytes(buf[i + ASM_SIZE:end - CRC_SIZE]))
             out.offsets.append(self._base + i)
+            out.layouts.append(layout)
             pos = end
         # report what is already given up on now, so a reader learns of garbage without waiting
         self._close_skip(self._base + pos, out)

@@ -97,3 +97,21 @@ def test_no_module_reads_system_time_outside_the_clocks():
         if any(call in text for call in ("time.time(", "time.perf_counter", "time.monotonic", "datetime.now")):
             offenders.append(rel)
     assert not offenders, f"read the system time directly: {offenders}"
+
+
+LINK_LOGIC = _files("fsw/link") + [ROOT / "fsw/apps/ground_link.py"]
+
+
+@pytest.mark.parametrize("path", LINK_LOGIC, ids=lambda p: str(p.relative_to(ROOT)))
+def test_ground_link_logic_in_fsw_does_no_io(path):
+    """Queues and authentication are pure: sockets and ports are hal.ground_link's, chosen by the runner."""
+    bad = {n for n in _imports(path) if _top(n) in ("socket", "select", "selectors", "serial", "os", "hal", "io")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "ground/link.py", ROOT / "ground/link_cli.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_ground_link_tools_talk_to_the_flight_only_over_the_link(path):
+    """``qz cmd`` and ``qz tlm listen`` use the link and the telemetry library, never the flight software."""
+    bad = {n for n in _imports(path) if _top(n) in ("fsw", "hal", "sims")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"

@@ -60,11 +60,14 @@ class SimClock:
 
 
 class WallClock:
-    """Real time: holds minor-frame boundaries with sleep-then-spin.
+    """Real time, or real time scaled by ``pace``: holds minor-frame boundaries with sleep-then-spin.
 
     The run's epoch (mission time 0) is the moment of the first :meth:`wait_next`, so frame 0
     starts on time. Frame ``k``'s boundary is ``epoch + k * minor_frame_ns``: boundaries do not
-    drift when a frame starts late.
+    drift when a frame starts late. With ``pace`` X, mission time runs X times faster than wall time
+    (``qz sim --pace X``): boundaries are ``minor_frame_ns / X`` wall nanoseconds apart, and
+    ``now_ns`` and the lateness are mission nanoseconds (wall lateness times X), so a frame that
+    starts one minor frame late is a cycle slip whatever the pace.
 
     Parameters
     ----------
@@ -77,15 +80,20 @@ class WallClock:
         ``sleep(seconds)``; tests inject a fake that advances a fake counter.
     counter_ns : callable, optional
         Monotonic counter in ns; defaults to :data:`perf_ns`.
+    pace : float
+        Mission seconds per wall second (1: real time).
     """
 
-    __slots__ = ("minor_frame_ns", "spin_ns", "frame", "_sleep", "_counter", "_epoch")
+    __slots__ = ("minor_frame_ns", "spin_ns", "frame", "pace", "_sleep", "_counter", "_epoch")
 
     def __init__(self, minor_frame_ns: int = defaults.MINOR_FRAME_NS, spin_ns: int = defaults.SPIN_NS,
-                 sleep=time.sleep, counter_ns=None):
+                 sleep=time.sleep, counter_ns=None, pace: float = 1.0):
         self.minor_frame_ns = _check_period(minor_frame_ns)
         if not 0 <= spin_ns:
             raise ValueError(f"WallClock: spin_ns must be >= 0, got {spin_ns}")
+        if not (isinstance(pace, int | float) and 0 < pace < float("inf")):
+            raise ValueError(f"WallClock: pace must be a finite number > 0, got {pace!r}")
+        self.pace = float(pace)
         self.spin_ns = int(spin_ns)
         self.frame = -1
         self._sleep = sleep
@@ -101,7 +109,9 @@ class WallClock:
         """[ns] mission time now (0 before the run starts)."""
         if self._epoch is None:
             return 0
-        return self._counter() - self._epoch
+        if self.pace == 1.0:
+            return self._counter() - self._epoch
+        return int((self._counter() - self._epoch) * self.pace)
 
     def wait_next(self) -> int:
         """Block until the next frame boundary; return how late [ns] the frame started."""
@@ -111,7 +121,7 @@ class WallClock:
             self.frame = 0
             return 0
         self.frame += 1
-        boundary = self._epoch + self.frame * self.minor_frame_ns
+        boundary = self._boundary(self.frame)
         now = counter()
         remaining = boundary - now
         if remaining > self.spin_ns:
@@ -119,14 +129,23 @@ class WallClock:
             now = counter()
         while now < boundary:
             now = counter()
-        return now - boundary
+        return self._mission(now - boundary)
+
+    def _boundary(self, frame: int) -> int:
+        """[ns] wall counter value of frame ``frame``'s start."""
+        if self.pace == 1.0:
+            return self._epoch + frame * self.minor_frame_ns
+        return self._epoch + round(frame * self.minor_frame_ns / self.pace)
+
+    def _mission(self, wall_ns: int) -> int:
+        return wall_ns if self.pace == 1.0 else int(wall_ns * self.pace)
 
     def skip(self, n: int) -> int:
         """Move ``n`` frames on without waiting; return the lateness [ns] of the new frame."""
         if self._epoch is None:
             raise RuntimeError("WallClock.skip before the first wait_next")
         self.frame += n
-        return self._counter() - (self._epoch + self.frame * self.minor_frame_ns)
+        return self._mission(self._counter() - self._boundary(self.frame))
 
 
 def _check_period(minor_frame_ns) -> int:
