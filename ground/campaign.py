@@ -18,6 +18,13 @@ running, which the scheduler runs again elsewhere (``retries`` more attempts for
 When the cases are done the campaign writes ``cases.csv`` (and ``cases.parquet`` with pyarrow),
 ``summary.json``, ``summary.md`` and ``plots/*.png``. ``qz mc --rerun CASE`` flies one case again as a
 normal run folder (archive, summary, report) and checks that it reproduces the case's row.
+
+Nothing touches the disk before everything is checked: the options, the scenario, the campaign folder
+(a folder that holds something else is refused; one that holds a campaign is resumed only with the
+same scenario, seed, duration and dispersions, and never shrunk to fewer cases) and the Dask
+scheduler (an address with nothing behind it fails after ``connect_timeout_s``). A scenario without
+``[dispersions]`` flies identical cases (they differ only in the truth's noise seed): that takes
+``undispersed=True`` (``--undispersed``).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -37,10 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
+from telemetry.errors import InputError
+
 log = logging.getLogger(__name__)
 
 ROWS_FILE = "cases.jsonl"
 META_FILE = "campaign.json"
+INDEX_FILE = "index.html"
+PERCENTILES = (5, 25, 50, 75, 95)  # [%] of the time to docking in the campaign reports
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile (Wilson interval)
 SIGMA_K = 3.0
 DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half of each limit
@@ -49,6 +61,7 @@ DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half 
 CONTACT_SPEED_TOL_MPS = 0.02
 # Row columns that depend on the machine, not on the case: left out when a rerun is compared.
 NONDETERMINISTIC = ("wall_time_s", "case_wall_s")
+SCHEDULER_TIMEOUT_S = 10.0  # [s] wait for an existing Dask scheduler to answer
 # Contact quantities of a row: column -> (limit key(s) in [docking.limits], how the limit applies)
 CONTACT_COLUMNS = {
     "axial_rate_mps": (("axial_rate_min_mps", "axial_rate_max_mps"), "range"),
@@ -63,7 +76,7 @@ CONTACT_COLUMNS = {
 }
 
 
-class CampaignError(Exception):
+class CampaignError(InputError):
     """A campaign cannot start or resume (conflicting output folder, unknown case); the message says why."""
 
 
@@ -165,6 +178,8 @@ def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
         for axis, v in zip("xyz", dock["rates_deg_s"]["value"], strict=True):
             row[f"rate_{axis}_deg_s"] = v
     cam = guidance.get("cam_trigger")
+    final = (summary.get("final_relative_state") or {}).get("r_LVLH_m")  # truth: CoM w.r.t. the station port
+    fired = (summary.get("fdir") or {}).get("fired") or {}  # FDIR actionpoint -> times it fired
     ca = dock.get("collision_avoidance") or {}  # truth after a CAM: KOS exit and closest return
     row.update({"cam_time_s": ca.get("cam_time_s"), "cam_kos_exit_time_s": ca.get("exit_time_s"),
                 "cam_min_range_after_exit_m": ca.get("min_range_after_exit_m"),
@@ -173,7 +188,9 @@ def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
                 "propellant_flight_estimate_kg": summary.get("propellant_flight_estimate_kg"),
                 "dv_commanded_mps": guidance.get("dv_commanded_mps"),
                 "mission_time_s": summary.get("mission_time_s"), "final_mode": summary.get("final_mode"),
-                "cam_trigger": cam, "aborted": cam not in (None, "NONE"), "error": None,
+                "cam_trigger": cam, "aborted": cam not in (None, "NONE"),
+                "fdir_fired": ";".join(f"{k} x{v}" for k, v in fired.items()),
+                "final_range_m": float(np.linalg.norm(final)) if final else None, "error": None,
                 "wall_time_s": summary.get("wall_time_s")})
     row.update(draws)
     return row
@@ -266,33 +283,77 @@ class RowLog:
         self._fh.close()
 
 
-def _meta(scenario: str, seed: int, duration_s: float | None, sc) -> dict:
+def _meta(scenario: str, seed: int, duration_s: float | None, sc, runs: int | None = None) -> dict:
     meta = {"scenario": str(scenario), "seed": int(seed), "duration_s": duration_s,
-            "dispersions": sc.raw["dispersions"]}
+            "dispersions": sc.raw["dispersions"], "runs": runs}
     return json.loads(json.dumps(meta))  # as it will read back from campaign.json
 
 
+def _check_folder(out: Path) -> None:
+    """Refuse an output that is a file, or a folder holding something other than a campaign (read only)."""
+    if out.exists() and not out.is_dir():
+        raise CampaignError(f"--out {out}: is a file, expected a campaign folder")
+    if out.is_dir() and not (out / META_FILE).is_file() and any(out.iterdir()):
+        raise CampaignError(f"--out {out}: holds files but no campaign ({META_FILE}); choose an empty or new folder")
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise CampaignError(f"--out {out}: {probe} is not a writable folder")
+
+
 def _check_meta(out: Path, meta: dict) -> None:
+    """A campaign folder is resumed or extended with its own parameters only, never shrunk."""
     path = out / META_FILE
     if not path.is_file():
         return
-    old = json.loads(path.read_text())
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CampaignError(f"{path}: unreadable ({err}); choose another --out") from None
     for key in ("scenario", "seed", "duration_s", "dispersions"):
         if old.get(key) != meta[key]:
             was = "" if key == "dispersions" else f" ({old.get(key)!r}, now {meta[key]!r})"
             raise CampaignError(f"{out}: holds a campaign with a different {key}{was}; resume it with the same "
                                 f"arguments and scenario file, or choose another --out")
+    before = max(old.get("runs") or 0, max(read_rows(out), default=-1) + 1)
+    if meta["runs"] is not None and meta["runs"] < before:
+        raise CampaignError(f"{out}: holds a campaign of {before} cases; --runs {meta['runs']} would shrink it "
+                            f"(give --runs {before} or more, or choose another --out)")
+
+
+def _check_options(runs: int, workers: int | None, retries: int, duration_s: float | None,
+                   seed: int | None) -> None:
+    for name, value, lo in (("--runs", runs, 1), ("--workers", workers, 1), ("--retries", retries, 0),
+                            ("--seed", seed, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lo):
+            raise CampaignError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if duration_s is not None and not (isinstance(duration_s, (int, float)) and 0 < duration_s < math.inf):
+        raise CampaignError(f"--duration must be a number of seconds > 0, got {duration_s!r}")
+
+
+def _scenario_arg(scenario: str) -> str:
+    """A shipped name stays a name; a file becomes its absolute path (workers may run elsewhere)."""
+    from sims.scenario import SCENARIO_DIR, resolve_scenario
+
+    path = resolve_scenario(scenario)
+    return path.stem if path.parent == SCENARIO_DIR and path.stem == str(scenario) else str(path)
 
 
 # ---------------------------------------------------------------------------------------------- Dask
 
 
-def _client(workers: int | None, scheduler: str | None):
+def _client(workers: int | None, scheduler: str | None, timeout_s: float = SCHEDULER_TIMEOUT_S):
     """A Dask client: an existing scheduler, or a local cluster of single-threaded worker processes."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
+        try:
+            return Client(scheduler, timeout=timeout_s), None
+        except Exception as err:  # distributed raises OSError, ValueError, TimeoutError ... for a bad address
+            reason = " ".join(str(err).split()) or type(err).__name__
+            raise CampaignError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout_s:g} s "
+                                f"({type(err).__name__}: {reason[:200]})") from None
     n = workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                            silence_logs=logging.ERROR)
@@ -302,6 +363,7 @@ def _client(workers: int | None, scheduler: str | None):
 def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | None = None,
                  workers: int | None = None, scheduler: str | None = None, duration_s: float | None = None,
                  retries: int = 2, progress: bool = True, keep_runs: bool = False, retry_errors: bool = False,
+                 undispersed: bool = False, connect_timeout_s: float = SCHEDULER_TIMEOUT_S,
                  case_fn=run_case) -> dict:
     """Fly cases ``0 .. runs-1`` of ``scenario`` (those not already in ``OUT/cases.jsonl``) and write the outputs.
 
@@ -315,6 +377,8 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
     retries : further attempts of a case that raised (a case whose worker died is rerun by the scheduler)
     keep_runs : keep each case's run folder (telemetry archive and all) under ``OUT/runs/``
     retry_errors : fly again the cases whose stored row is an error
+    undispersed : fly a scenario without ``[dispersions]`` (its cases differ only in the truth's seed)
+    connect_timeout_s : [s] wait for ``scheduler`` to answer
     case_fn : the function a worker calls with a :func:`case_spec` (tests substitute it)
 
     Returns
@@ -323,23 +387,33 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
     """
     from sims.scenario import load_scenario
 
-    if runs < 1:
-        raise CampaignError(f"--runs must be >= 1, got {runs}")
+    # everything is checked before anything is written
+    _check_options(runs, workers, retries, duration_s, seed)
+    scenario = _scenario_arg(scenario)
     sc = load_scenario(scenario)
+    if not sc.raw["dispersions"] and not undispersed:
+        raise CampaignError(f"scenario {sc.name} ({sc.source}) has no [dispersions]: its cases would differ only "
+                            f"in the truth's noise seed; give --undispersed to fly them, or add a [dispersions] "
+                            f"table (docs/scenarios.md)")
     seed = sc.seed if seed is None else int(seed)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = _meta(scenario, seed, duration_s, sc)
+    _check_folder(out)
+    meta = _meta(scenario, seed, duration_s, sc, runs)
     _check_meta(out, meta)
-    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     done = read_rows(out)
     todo = [c for c in range(runs) if c not in done or (retry_errors and done[c].get("error"))]
     stats = {"skipped": runs - len(todo), "submitted": len(todo), "errors": 0, "elapsed_s": 0.0,
              "startup_s": 0.0, "done_at_s": []}
     t0 = time.perf_counter()
+    client = _client(workers, scheduler, connect_timeout_s) if todo else None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    except BaseException:
+        _close(client)
+        raise
     if todo:
-        _fly(todo, scenario, seed, duration_s, out, workers, scheduler, retries, progress, keep_runs, case_fn,
-             stats, t0)
+        _fly(todo, scenario, seed, duration_s, out, client, retries, progress, keep_runs, case_fn, stats, t0)
     stats["elapsed_s"] = time.perf_counter() - t0
     summary = write_outputs(out, sc, runs)
     summary["run"] = {k: v for k, v in stats.items() if k != "done_at_s"}
@@ -347,12 +421,12 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
     return summary
 
 
-def _fly(todo, scenario, seed, duration_s, out, workers, scheduler, retries, progress, keep_runs, case_fn,
+def _fly(todo, scenario, seed, duration_s, out, client_cluster, retries, progress, keep_runs, case_fn,
          stats, t0) -> None:
     from dask.distributed import as_completed
     from tqdm import tqdm
 
-    client, cluster = _client(workers, scheduler)
+    client, cluster = client_cluster
     stats["startup_s"] = time.perf_counter() - t0
     rowlog = RowLog(out)
     token = uuid.uuid4().hex[:8]
@@ -384,6 +458,12 @@ def _fly(todo, scenario, seed, duration_s, out, workers, scheduler, retries, pro
                 fut.release()
     finally:
         rowlog.close()
+        _close(client_cluster)
+
+
+def _close(client_cluster) -> None:
+    if client_cluster is not None:
+        client, cluster = client_cluster
         client.close()
         if cluster is not None:
             cluster.close()
@@ -446,8 +526,53 @@ def quantity_stats(values: np.ndarray, limit, how: str, design: list[float] | No
     return out
 
 
+def case_outcome(row: dict) -> tuple[str, str]:
+    """(outcome, reason) of one case: how it ended and, unless it docked, why (stop reason, final mode and
+    range, CAM trigger, FDIR responses, contact limits failed, error)."""
+    if row.get("error"):
+        return "error", str(row["error"]).splitlines()[0][:200]
+    if row.get("captured"):
+        return "docked", ""
+    final = row.get("final_mode")
+    rng = row.get("final_range_m")
+    if row.get("collided"):
+        outcome = "COLLISION"
+    elif row.get("contact"):
+        outcome = "contact outside the envelope"
+    elif row.get("aborted") or final == "CAM":
+        outcome = "CAM"
+    elif final in ("HOLD", "RETREAT"):
+        outcome = "held" if final == "HOLD" else "retreated"
+    else:
+        outcome = f"not docked ({final})"
+    parts = [f"stop: {row.get('stop_reason')}", f"final mode {final}"]
+    if rng is not None:
+        parts.append(f"final range {rng:.0f} m")
+    if row.get("aborted"):
+        parts.append(f"CAM trigger {row.get('cam_trigger')}")
+        if row.get("cam_reentered_kos"):
+            parts.append("re-entered the keep-out sphere after the CAM")
+    if row.get("fdir_fired"):
+        parts.append(f"FDIR: {row['fdir_fired'].replace(';', ', ')}")
+    if row.get("failed_limits"):
+        parts.append(f"failed limits: {row['failed_limits'].replace(';', ', ')}")
+    return outcome, "; ".join(parts)
+
+
+def percentiles(values, qs=PERCENTILES) -> dict:
+    """n, min, the ``qs`` percentiles (linear interpolation), max and mean of ``values`` ({"n": 0} if empty)."""
+    v = np.asarray(values, float)
+    if not len(v):
+        return {"n": 0}
+    out = {"n": len(v), "min": float(v.min())}
+    out.update({f"p{q:g}": float(np.percentile(v, q)) for q in qs})
+    out.update(max=float(v.max()), mean=float(v.mean()))
+    return out
+
+
 def summarise(rows: list[dict], limits, meta: dict) -> dict:
-    """Capture rate with its Wilson 95 % interval, per-quantity statistics, outcome counts."""
+    """Capture rate with its Wilson 95 % interval, per-quantity statistics, the distribution of time to docking,
+    outcome counts and the outcome and reason of every case that did not dock."""
     n = len(rows)
     k = sum(bool(r.get("captured")) for r in rows)
     lo, hi = wilson_interval(k, n)
@@ -469,6 +594,16 @@ def summarise(rows: list[dict], limits, meta: dict) -> dict:
                     out[str(item)] = out.get(str(item), 0) + 1
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
+    outcomes: dict = {}
+    not_docked = []
+    for r in rows:
+        outcome, reason = case_outcome(r)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome != "docked":
+            not_docked.append({"case": r["case"], "seed": r.get("seed"), "outcome": outcome, "reason": reason,
+                               **{k: r.get(k) for k in ("stop_reason", "final_mode", "final_range_m", "cam_trigger",
+                                                        "fdir_fired", "failed_limits", "error")}})
+    docked_at = [r["contact_time_s"] for r in rows if r.get("captured") and r.get("contact_time_s") is not None]
     return {
         "scenario": meta["scenario"], "campaign_seed": meta["seed"], "duration_s": meta["duration_s"],
         "cases": n, "captured": k, "capture_rate": k / n if n else None,
@@ -479,6 +614,8 @@ def summarise(rows: list[dict], limits, meta: dict) -> dict:
         "failed_limits": counts("failed_limits"), "contact_quantities": quantities,
         "propellant_used_kg": quantity_stats(prop, float("inf"), "max") if len(prop) else {"n": 0},
         "mission_time_s": {"mean": float(mt.mean()), "max": float(mt.max())} if len(mt) else {},
+        "time_to_docking_s": percentiles(docked_at),
+        "outcomes": dict(sorted(outcomes.items(), key=lambda kv: -kv[1])), "not_docked": not_docked,
         "design_target": f"3-sigma within {DESIGN_FRACTION:g} of each limit; axial rate within the profile's "
                          f"contact speed +- {CONTACT_SPEED_TOL_MPS:g} m/s (REFERENCE.md)",
     }
@@ -521,6 +658,22 @@ def _fmt(v, spec=".4g") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def contact_rows(s: dict, no: str = "NO") -> list[tuple[str, ...]]:
+    """One row of text per contact quantity: name, n, mean, 3 sigma, mean -/+ 3 sigma, min, max, limit, and
+    whether 3 sigma is within the limit and within the design target (``no`` when not)."""
+    yes = {True: "yes", False: no, None: "-"}
+    out = []
+    for name, q in s["contact_quantities"].items():
+        lim = q["limit"]
+        lim_s = f"{lim[0]:g} .. {lim[1]:g}" if isinstance(lim, list) else f"abs <= {lim:g}" \
+            if CONTACT_COLUMNS[name][1] == "abs" else f"<= {lim:g}"
+        std3 = None if q.get("std") is None else SIGMA_K * q["std"]
+        out.append((name, str(q["n"]), _fmt(q.get("mean")), _fmt(std3), _fmt(q.get("mean_minus_3sigma")),
+                    _fmt(q.get("mean_plus_3sigma")), _fmt(q.get("min")), _fmt(q.get("max")), lim_s,
+                    yes[q.get("within_limit_3sigma")], yes[q.get("within_design_3sigma")]))
+    return out
+
+
 def summary_markdown(s: dict) -> str:
     lo, hi = s["capture_rate_wilson95"]
     rate = s["capture_rate"]
@@ -536,27 +689,39 @@ def summary_markdown(s: dict) -> str:
              "| quantity | n | mean | 3-sigma | mean - 3 sigma | mean + 3 sigma | min | max | limit | 3-sigma within "
              "limit | within design |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"]
-    for name, q in s["contact_quantities"].items():
-        lim = q["limit"]
-        lim_s = f"{lim[0]:g} .. {lim[1]:g}" if isinstance(lim, list) else f"abs <= {lim:g}" \
-            if CONTACT_COLUMNS[name][1] == "abs" else f"<= {lim:g}"
-        std3 = None if q.get("std") is None else SIGMA_K * q["std"]
-        yes = {True: "yes", False: "**NO**", None: "-"}
-        lines.append(f"| {name} | {q['n']} | {_fmt(q.get('mean'))} | {_fmt(std3)} | "
-                     f"{_fmt(q.get('mean_minus_3sigma'))} | {_fmt(q.get('mean_plus_3sigma'))} | {_fmt(q.get('min'))} | "
-                     f"{_fmt(q.get('max'))} | {lim_s} | {yes[q.get('within_limit_3sigma')]} | "
-                     f"{yes[q.get('within_design_3sigma')]} |")
+    for row in contact_rows(s, no="**NO**"):
+        lines.append("| " + " | ".join(row) + " |")
     p = s["propellant_used_kg"]
     if p.get("n"):
         lines += ["", f"Propellant used: mean {p['mean']:.3f} kg, 3-sigma {SIGMA_K * p['std']:.3f} kg, "
                       f"max {p['max']:.3f} kg."]
     if s["mission_time_s"]:
         lines.append(f"Mission time: mean {s['mission_time_s']['mean']:.0f} s, max {s['mission_time_s']['max']:.0f} s.")
+    ttd = s.get("time_to_docking_s") or {}
+    if ttd.get("n"):
+        lines.append(f"Time to docking (mission time at capture, {ttd['n']} cases): "
+                     + ", ".join(f"{k} {ttd[k]:.0f} s" for k in ("min", *(f"p{q:g}" for q in PERCENTILES), "max"))
+                     + ".")
+    bad = s.get("not_docked") or []
+    if bad:
+        lines += ["", f"## The {len(bad)} case(s) that did not dock", "", "| case | seed | outcome | reason |",
+                  "| ---: | ---: | --- | --- |"]
+        lines += [f"| {b['case']} | {b['seed']} | {b['outcome']} | {b['reason']} |" for b in bad]
     return "\n".join(lines) + "\n"
 
 
+def column_label(col: str) -> str:
+    """Axis label of a row column: its name with the unit its suffix gives (``axial_rate_mps`` -> ``[m/s]``)."""
+    for suffix, unit in (("_deg_s", "deg/s"), ("_mps", "m/s"), ("_deg", "deg"), ("_kg", "kg"), ("_m", "m"),
+                         ("_s", "s")):
+        if col.endswith(suffix):
+            return f"{col.removesuffix(suffix).replace('_', ' ')} [{unit}]"
+    return col.replace("_", " ")
+
+
 def plot_campaign(out: Path, rows: list[dict], limits, summary: dict) -> list[Path]:
-    """``plots/contact_scatter.png`` (contact pairs against the envelope) and ``plots/histograms.png``."""
+    """``plots/contact_scatter.png`` (contact pairs against the envelope), ``plots/histograms.png`` and
+    ``plots/time_to_docking.png``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -634,7 +799,8 @@ def plot_campaign(out: Path, rows: list[dict], limits, summary: dict) -> list[Pa
                 ax.axvline(v, color="C3", lw=1.5)
             ax.axvline(q["mean_minus_3sigma"], color="k", ls="--", lw=1)
             ax.axvline(q["mean_plus_3sigma"], color="k", ls="--", lw=1)
-        ax.set_title(c, fontsize=9)
+        ax.set_xlabel(column_label(c), fontsize=8)
+        ax.set_ylabel("cases per bin", fontsize=8)
         ax.tick_params(labelsize=8)
     for ax in axes.flat[len(cols):]:
         ax.set_visible(False)
@@ -642,7 +808,34 @@ def plot_campaign(out: Path, rows: list[dict], limits, summary: dict) -> list[Pa
                  "propellant and mission time of every case", fontsize=10)
     paths.append(plots / "histograms.png")
     fig.savefig(paths[1], dpi=90)
+    paths.append(plots / "time_to_docking.png")
+    time_to_docking_figure(rows, summary).savefig(paths[2], dpi=90)
     return paths
+
+
+def time_to_docking_figure(rows: list[dict], summary: dict):
+    """Histogram of the mission time at capture of the docked cases, with its percentiles."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax = fig.subplots()
+    t = np.array([r["contact_time_s"] for r in rows if r.get("captured") and r.get("contact_time_s") is not None])
+    ttd = summary.get("time_to_docking_s") or {}
+    if len(t):
+        ax.hist(t, bins=min(60, max(10, len(t) // 10)), color="C0", alpha=0.85, label=f"docked cases ({len(t)})")
+        for q, ls in zip(PERCENTILES, (":", "--", "-", "--", ":"), strict=False):
+            v = ttd.get(f"p{q:g}")
+            if v is not None:
+                ax.axvline(v, color="C3", ls=ls, lw=1.2, label=f"p{q:g} {v:.0f} s", gid=f"p{q:g}")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.text(0.5, 0.5, "no case docked", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("time to docking: mission time at capture [s]")
+    ax.set_ylabel("cases per bin")
+    ax.grid(alpha=0.3)
+    n = summary.get("cases", 0)
+    ax.set_title(f"{summary.get('scenario')}: time to docking of the {len(t)} docked cases of {n}")
+    return fig
 
 
 def write_outputs(out: Path, sc, runs: int | None = None) -> dict:
@@ -656,7 +849,100 @@ def write_outputs(out: Path, sc, runs: int | None = None) -> dict:
         plot_campaign(out, rows, sc.docking.limits, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary))
+    write_index(out, rows, summary)
     return summary
+
+
+def rerun_command(out: Path, case: int) -> str:
+    """The command that flies case ``case`` of the campaign in ``out`` again (from where the campaign was run)."""
+    return f"qz mc --out {shlex.quote(str(out))} --rerun {int(case)}"
+
+
+def write_index(out: Path, rows: list[dict] | None = None, summary: dict | None = None) -> Path:
+    """``OUT/index.html``: capture rate, the cases that did not dock and why, time to docking, the contact
+    statistics, the plots and the table of every case with the command that reruns it."""
+    import html
+
+    from ground.report import CSS
+
+    out = Path(out)
+    if rows is None:
+        stored = read_rows(out)
+        rows = [stored[c] for c in sorted(stored)]
+    if summary is None:
+        summary = json.loads((out / "summary.json").read_text())
+    esc = html.escape
+
+    def table(header, body, classes=None):
+        head = "".join(f"<th>{esc(str(h))}</th>" for h in header)
+        trs = []
+        for i, r in enumerate(body):
+            cls = f" class='{classes[i]}'" if classes and classes[i] else ""
+            trs.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(trs)}</tbody></table>"
+
+    def rerun_cell(case):
+        report = out / "rerun" / f"case-{case:05d}" / "report.html"
+        link = f" (<a href='rerun/case-{case:05d}/report.html'>report</a>)" if report.is_file() else ""
+        return f"<code>{esc(rerun_command(out, case))}</code>{link}"
+
+    s = summary
+    rate = s.get("capture_rate")
+    lo, hi = s["capture_rate_wilson95"]
+    title = f"Monte Carlo campaign: {s['scenario']} (campaign seed {s['campaign_seed']})"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style>"
+             f"</head><body><h1>{esc(title)}</h1>",
+             f"<p class='{'ok' if rate == 1.0 else 'bad'}'><b>Capture {s['captured']} of {s['cases']}"
+             f" ({_fmt(None if rate is None else 100 * rate, '.2f')} %), Wilson 95 % interval "
+             f"{100 * lo:.2f} - {100 * hi:.2f} %</b>; contacts {s['contacts']}, CAM {s['aborted']} (re-entered the "
+             f"keep-out sphere after the CAM: {s['cam_reentered_kos']}), errors {s['errors']}.</p>",
+             "<p>Outcomes: " + esc(", ".join(f"{k} {v}" for k, v in (s.get("outcomes") or {}).items())) + ". "
+             f"Files: <a href='summary.md'>summary.md</a>, <a href='summary.json'>summary.json</a>, "
+             f"<a href='cases.csv'>cases.csv</a>. A rerun command flies one case again as a normal run folder "
+             f"(archive, events, report) under <code>{esc(str(out))}/rerun/</code>"
+             + (", from the folder the campaign was started in" if not out.is_absolute() else "") + ".</p>",
+             "<nav><a href='#not-docked'>Cases that did not dock</a><a href='#time-to-docking'>Time to docking</a>"
+             "<a href='#contact'>Contact statistics</a><a href='#plots'>Plots</a><a href='#cases'>Every case</a></nav>"]
+    bad = s.get("not_docked") or []
+    parts.append(f"<section id='not-docked'><h2>Cases that did not dock ({len(bad)})</h2>")
+    if bad:
+        parts.append(table(["case", "seed", "outcome", "why", "rerun"],
+                           [(b["case"], b["seed"], esc(b["outcome"]), esc(b["reason"]), rerun_cell(b["case"]))
+                            for b in bad], ["bad"] * len(bad)))
+    else:
+        parts.append("<p class='ok'>Every case docked.</p>")
+    ttd = s.get("time_to_docking_s") or {}
+    parts.append("</section><section id='time-to-docking'><h2>Time to docking</h2>")
+    if ttd.get("n"):
+        keys = ["min", *(f"p{q:g}" for q in PERCENTILES), "max", "mean"]
+        parts.append("<p>Mission time at capture of the docked cases.</p>"
+                     + table(["cases", *keys], [(ttd["n"], *(f"{ttd[k]:.0f} s" for k in keys))]))
+    parts.append("<img alt='time to docking' src='plots/time_to_docking.png'></section>")
+    parts.append(f"<section id='contact'><h2>Contact statistics</h2><p>{esc(s['design_target'])}</p>")
+    quantities = contact_rows(s)
+    parts.append(table(["quantity", "n", "mean", "3-sigma", "mean - 3 sigma", "mean + 3 sigma", "min", "max", "limit",
+                        "3-sigma within limit", "within design"], [[esc(c) for c in r] for r in quantities],
+                       ["bad" if "NO" in r[-2:] else "" for r in quantities]))
+    parts.append("</section><section id='plots'><h2>Plots</h2>")
+    for name, caption in (("contact_scatter", "contact quantities in pairs against the envelope"),
+                          ("histograms", "contact quantities, propellant and mission time")):
+        if (out / "plots" / f"{name}.png").is_file():
+            parts.append(f"<figure><img alt='{esc(caption)}' src='plots/{name}.png'>"
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.append(f"</section><section id='cases'><h2>Every case ({len(rows)})</h2>")
+    body, classes = [], []
+    for r in rows:
+        outcome, reason = case_outcome(r)
+        body.append((r["case"], r.get("seed"), esc(outcome), _fmt(r.get("contact_time_s"), ".0f"),
+                     _fmt(r.get("axial_rate_mps"), ".3f"), _fmt(r.get("lateral_misalignment_m"), ".3f"),
+                     _fmt(r.get("propellant_used_kg"), ".2f"), esc(reason), rerun_cell(r["case"])))
+        classes.append("" if outcome == "docked" else "bad")
+    parts.append(table(["case", "seed", "outcome", "docked at [s]", "axial rate [m/s]", "lateral misalignment [m]",
+                        "propellant [kg]", "why not docked", "rerun"], body, classes))
+    parts.append("</section></body></html>\n")
+    path = out / INDEX_FILE
+    path.write_text("\n".join(parts))
+    return path
 
 
 # ---------------------------------------------------------------------------------------------- rerun
@@ -684,12 +970,15 @@ def rerun_case(out_dir: str | Path, case: int, *, scenario: str | None = None, s
     else:
         meta = {"scenario": scenario, "seed": load_scenario(scenario).seed if seed is None else seed,
                 "duration_s": duration_s}
-    if case < 0:
-        raise CampaignError(f"case must be >= 0, got {case}")
+    if case < 0 or (meta.get("runs") and case >= meta["runs"]):
+        raise CampaignError(f"--rerun {case}: no such case (the campaign's cases are 0 .. "
+                            f"{(meta.get('runs') or 1) - 1})")
     run_dir = Path(run_dir) if run_dir else out / "rerun" / f"case-{case:05d}"
     spec = case_spec(meta["scenario"], meta["seed"], case, meta["duration_s"], str(run_dir), write_report=True)
     row = json.loads(json.dumps(run_case(spec)))  # through JSON, as the stored rows went
     (run_dir / "row.json").write_text(json.dumps(row, indent=2) + "\n")
+    if (out / "summary.json").is_file() and (out / ROWS_FILE).is_file():
+        write_index(out)  # the index links the rerun's report
     old = read_rows(out).get(case)
     return row, old, rows_equal(row, old) if old is not None else []
 
@@ -719,17 +1008,32 @@ def mc_bench(out_dir: str | Path, *, scenario: str = "final_approach", runs: int
              seed: int | None = None, full: bool = True, progress: bool = True) -> dict:
     """1 vs 2 workers on ``speedup_runs`` cases, then ``runs`` cases on 2 workers; writes bench.json / bench.md.
 
-    Every campaign starts fresh (its folder under ``out_dir`` is replaced).
+    Every campaign starts fresh: a previous benchmark in ``out_dir`` is moved aside to ``<out_dir>-N``
+    (as run folders are), never deleted.
     """
+    for name, value in (("--runs", runs), ("--speedup-runs", speedup_runs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CampaignError(f"{name} must be an integer >= 1, got {value!r}")
+    _check_options(1, None, 0, None, seed)
+    scenario = _scenario_arg(scenario)
+    from sims.scenario import load_scenario
+
+    if not load_scenario(scenario).raw["dispersions"]:
+        raise CampaignError(f"scenario {scenario} has no [dispersions] to benchmark a campaign of")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CampaignError(f"--out {out}: is a file, expected a folder")
+    if out.is_dir() and any(out.iterdir()):
+        n = 1
+        while out.with_name(f"{out.name}-{n}").exists():
+            n += 1
+        out.rename(out.with_name(f"{out.name}-{n}"))
+        log.warning("previous benchmark in %s moved to %s", out, out.with_name(f"{out.name}-{n}"))
     out.mkdir(parents=True, exist_ok=True)
     result: dict = {"scenario": scenario, "cpu_count": os.cpu_count(), "speedup": {}}
 
     def fresh(name):
-        d = out / name
-        if (d / META_FILE).is_file():
-            shutil.rmtree(d)
-        return d
+        return out / name
 
     for k in (1, 2):
         s = run_campaign(scenario, speedup_runs, fresh(f"speedup-{k}w"), seed=seed, workers=k, progress=progress)
@@ -780,33 +1084,40 @@ def bench_markdown(r: dict) -> str:
 
 def register(sub) -> None:
     """``qz mc`` and ``qz mc-bench``."""
+    from ground.options import count, nonneg_count, positive_seconds, seed
+
     p = sub.add_parser("mc", help="Monte Carlo campaign of a scenario on Dask (resumable), or rerun one case",
                        description="Fly N dispersed cases of a scenario on a local Dask cluster or an existing "
                                    "scheduler. Finished cases are kept in OUT/cases.jsonl: the same command resumes "
                                    "an interrupted campaign. Writes cases.csv/.parquet, summary.json/.md, plots/.")
     p.add_argument("--scenario", default=None, help="scenario name or TOML path (default: the campaign's in OUT, "
                                                     "else final_approach)")
-    p.add_argument("--runs", type=int, default=None, help="number of cases (required unless --rerun)")
+    p.add_argument("--runs", type=count, default=None, help="number of cases (required unless --rerun)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--workers", type=int, default=None, help="local Dask worker processes (default: CPU count)")
+    g.add_argument("--workers", type=count, default=None, help="local Dask worker processes (default: CPU count)")
     g.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
+    p.add_argument("--connect-timeout", type=positive_seconds, default=SCHEDULER_TIMEOUT_S, metavar="S",
+                   help=f"[s] wait for --scheduler to answer (default {SCHEDULER_TIMEOUT_S:g})")
     p.add_argument("--out", default=None, help="campaign folder (default runs/mc-<scenario>)")
-    p.add_argument("--seed", type=int, default=None, help="campaign seed (default: the scenario's seed)")
-    p.add_argument("--duration", type=float, default=None, help="mission-time limit per case [s]")
-    p.add_argument("--retries", type=int, default=2, help="further attempts of a case that raises (default 2)")
+    p.add_argument("--seed", type=seed, default=None, help="campaign seed (default: the scenario's seed)")
+    p.add_argument("--duration", type=positive_seconds, default=None, help="mission-time limit per case [s]")
+    p.add_argument("--retries", type=nonneg_count, default=2, help="further attempts of a case that raises "
+                                                                   "(default 2)")
     p.add_argument("--keep-runs", action="store_true", help="keep every case's run folder (archives) in OUT/runs/")
     p.add_argument("--retry-errors", action="store_true", help="fly again the cases stored as errors")
-    p.add_argument("--rerun", type=int, default=None, metavar="CASE",
+    p.add_argument("--undispersed", action="store_true",
+                   help="fly a scenario without [dispersions] (cases differ only in the truth's noise seed)")
+    p.add_argument("--rerun", type=nonneg_count, default=None, metavar="CASE",
                    help="fly case CASE again as a normal run folder (OUT/rerun/case-CASE) and compare its row")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_mc_cmd)
 
     b = sub.add_parser("mc-bench", help="Monte Carlo throughput: 1 vs 2 workers, then a full campaign, timed")
-    b.add_argument("--scenario", default="final_approach")
-    b.add_argument("--runs", type=int, default=1000, help="cases of the full campaign (default 1000)")
-    b.add_argument("--speedup-runs", type=int, default=20, help="cases of each 1- and 2-worker campaign")
-    b.add_argument("--seed", type=int, default=None)
-    b.add_argument("--out", default="runs/mc-bench")
+    b.add_argument("--scenario", default="final_approach", help="scenario name or TOML path, with [dispersions]")
+    b.add_argument("--runs", type=count, default=1000, help="cases of the full campaign (default 1000)")
+    b.add_argument("--speedup-runs", type=count, default=20, help="cases of each 1- and 2-worker campaign")
+    b.add_argument("--seed", type=seed, default=None)
+    b.add_argument("--out", default="runs/mc-bench", help="benchmark folder (a previous one is moved aside)")
     b.add_argument("--no-full", action="store_true", help="only the 1-vs-2-worker comparison")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_bench_cmd)
@@ -824,8 +1135,6 @@ def _interrupt(signum, frame):
 
 def _mc_cmd(args) -> int:
     import signal
-
-    from sims.scenario import ScenarioError
 
     signal.signal(signal.SIGTERM, _interrupt)  # a batch system's stop: close the cluster, keep the rows
     out = _out_dir(args)
@@ -846,18 +1155,18 @@ def _mc_cmd(args) -> int:
             print("reproduces the stored row exactly")
             return 0
         if args.runs is None:
-            print("qz mc: --runs is required (or --rerun CASE)", file=sys.stderr)
-            return 2
+            raise CampaignError("--runs is required (or --rerun CASE)")
         scenario = args.scenario
         if scenario is None:
             meta = out / META_FILE
-            scenario = json.loads(meta.read_text())["scenario"] if meta.is_file() else "final_approach"
+            try:
+                scenario = json.loads(meta.read_text())["scenario"] if meta.is_file() else "final_approach"
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise CampaignError(f"{meta}: unreadable ({err}); give --scenario or choose another --out") from None
         s = run_campaign(scenario, args.runs, out, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                          duration_s=args.duration, retries=args.retries, progress=not args.no_progress,
-                         keep_runs=args.keep_runs, retry_errors=args.retry_errors)
-    except (CampaignError, ScenarioError) as err:
-        print(f"qz mc: {err}", file=sys.stderr)
-        return 2
+                         keep_runs=args.keep_runs, retry_errors=args.retry_errors, undispersed=args.undispersed,
+                         connect_timeout_s=args.connect_timeout)
     except KeyboardInterrupt:
         print(f"qz mc: interrupted; finished cases are kept in {out / ROWS_FILE}: run the same command to resume",
               file=sys.stderr)
@@ -874,5 +1183,5 @@ def _bench_cmd(args) -> int:
     r = mc_bench(args.out, scenario=args.scenario, runs=args.runs, speedup_runs=args.speedup_runs, seed=args.seed,
                  full=not args.no_full, progress=not args.no_progress)
     print(bench_markdown(r))
+    print(f"benchmark folder {args.out}: bench.md, bench.json")
     return 0
-
