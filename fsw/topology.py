@@ -8,6 +8,7 @@ run-time monitor, ``make bench`` and the reports all read it through ``load_flig
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,12 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     gnc_path = config_dir / "gnc.toml"
     gnc = read_toml(gnc_path)
     vehicle = load_vehicle(config_dir / "vehicle.toml")
+    if "mass_kg" in overrides:  # the loaded mass the ground uplinks (loading manifest)
+        mass = overrides.pop("mass_kg")
+        if not isinstance(mass, int | float) or isinstance(mass, bool) or not 0.0 < mass < 1e5:
+            raise ConfigError(f"scenario [flight]: mass_kg (the uplinked loaded mass) must be a number in (0, 1e5) kg, "
+                              f"got {mass!r}")
+        vehicle = dataclasses.replace(vehicle, mass_kg=float(mass))
     bus = Bus()
     # Device records are on the bus too, so monitors (FDIR) watch exactly what the apps read.
     for name, record in {**hal.sensors, **hal.actuators}.items():

@@ -156,9 +156,13 @@ def prepare_run_folder(out_dir: str | Path) -> Path:
 
 
 def flight_overrides(sc) -> dict:
-    """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector."""
+    """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector and
+    the vehicle's loaded mass from the loading manifest (off by the scenario's ``manifest_error_kg``)."""
     overrides = dict(sc.flight)
     overrides["station_rv_N"] = [float(x) for x in np.concatenate(station_initial_state(sc))]
+    m = sc.vehicle["mass"]
+    overrides.setdefault("mass_kg", float(m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"]
+                                          + (m["manifest_error_kg"] if "manifest_error_kg" in m else 0.0)))
     return overrides
 
 

@@ -191,7 +191,7 @@ THRUSTER_SCHEMA = {"name": Str(), "pos": Vec(3), "dir": Vec(3, unit=True), "thru
 
 VEHICLE_SCHEMA = {
     "mass": {"dry_kg": POS, "cargo_kg": NONNEG, "propellant_kg": NONNEG, "inertia_kg_m2": Vec(3, POS),
-             "com_offset_B_m": Vec(3), "inertia_ref_mass_kg": POS},
+             "com_offset_B_m": Vec(3), "inertia_ref_mass_kg": POS, "manifest_error_kg": Num()},
     "geometry": {"diameter_m": POS, "docking_port_B_m": Vec(3), "length_m": POS, "hull_radius_m": POS,
                  "drag_cd": NONNEG, "drag_area_m2": NONNEG},
     "propulsion": {"isp_s": POS, "min_impulse_bit_Ns": NONNEG, "min_impulse_bit_translation_Ns": NONNEG,

@@ -42,6 +42,23 @@ def test_missing_station_state_vector_is_refused_by_name(scenario):
         build(scenario, overrides)
 
 
+def test_the_uplinked_loaded_mass_is_the_mass_thruster_control_flies_with(scenario):
+    flight = build(scenario, flight_overrides(scenario) | {"mass_kg": 4321.0})
+    assert flight.apps["thruster_control"].mass_kg == 4321.0
+
+
+def test_the_manifest_error_of_a_scenario_reaches_the_uplinked_mass():
+    sc = load_scenario("final_approach", overrides={"vehicle": {"mass": {"manifest_error_kg": -30.0}}})
+    m = sc.vehicle["mass"]
+    assert flight_overrides(sc)["mass_kg"] == m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"] - 30.0
+
+
+@pytest.mark.parametrize("mass", [0.0, -5.0, float("nan"), "heavy", 1e6])
+def test_a_meaningless_uplinked_mass_is_refused_by_name(scenario, mass):
+    with pytest.raises(ConfigError, match="mass_kg"):
+        build(scenario, flight_overrides(scenario) | {"mass_kg": mass})
+
+
 def test_unknown_flight_key_in_a_scenario_is_refused_by_name(scenario):
     overrides = flight_overrides(scenario) | {"warp_drive": True}
     with pytest.raises(ConfigError, match="warp_drive"):
