@@ -535,3 +535,29 @@ def test_lost_navigation_far_out_never_aborts_or_enters_the_ellipsoid(nav_lost_f
     assert run.first("docking", "abort trigger") is None
     assert_never_collided(run)
     assert run.range_m.min() > 2000.0  # stayed outside the approach ellipsoid's largest semi-axis
+
+
+# --------------------------------------------------------------------------------------------
+# 15. attitude error outside the keep-out sphere: the star tracker 8 deg off for 4 s at ~295 m. FDIR
+#     holds; once the error has been within 1 deg for 30 s its recovery retreats to 400 m and retries
+
+
+@pytest.fixture(scope="module")
+def attitude_hold(tmp_path_factory) -> Flight:
+    return _fly("fault_attitude_error_hold", tmp_path_factory)
+
+
+def test_attitude_error_outside_the_kos_holds_then_retries_once_the_attitude_has_settled(attitude_hold):
+    run = attitude_hold
+    hold = run.first("fdir", "attitude error > 5 deg, hold")
+    retry = run.first("fdir", "attitude recovered, retreat and retry")
+    assert hold is not None and 480.0 < hold.t_s < 486.0, hold
+    assert retry is not None and retry.t_s - hold.t_s >= 30.0  # 300 evaluations within 1 deg, after the HOLD
+    assert run.first("guidance", "retry: retreat to hold 1", after_s=retry.t_s) is not None
+    assert run.first("guidance", "GO at hold 1", after_s=retry.t_s) is not None
+    assert run.summary["fdir"]["retries"] == {"attitude_recovered": 1}
+    assert run.summary["guidance"]["cam_trigger"] == "NONE"
+
+
+def test_attitude_error_retry_docks_inside_the_envelope(attitude_hold):
+    assert_docked_safely(attitude_hold)
