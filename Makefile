@@ -78,6 +78,17 @@ mc-bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check fsw hal telemetry sims ground tests
 
+# Screenshots for the README through headless Chromium (ground/screenshot.py: Debian's `chromium`, or CHROMIUM=path).
+# One line per page: `$(SHOT) PAGE PNG` (PAGE a file or an http:// URL); the check first fails in one line when no
+# Chromium is there. docs/report.png: the report of a real nominal run.
+SHOT := $(BIN)/python -m ground.screenshot
+.PHONY: screenshot
+screenshot: $(STAMP)
+	@$(SHOT) --check
+	rm -rf runs/screenshot/nominal
+	$(BIN)/qz sim --scenario nominal --out runs/screenshot/nominal --no-progress
+	$(SHOT) runs/screenshot/nominal/report.html docs/report.png
+
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .benchmarks runs build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

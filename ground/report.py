@@ -8,8 +8,9 @@ corridor, speed profile, abort thresholds) comes from ``fsw/config/gnc.toml``, t
 from ``fsw/config/thermal.toml``, the chaser's docking port from ``fsw/config/vehicle.toml``, as the
 flight software reads them.
 
-The page is self-contained (PNG images embedded as base64). A section whose packets are absent
-says so; a section that fails to draw shows the error and the others are still written.
+Each section builds matplotlib figures (kept in :class:`Section`, so tests read their data); the page
+embeds them as PNG (base64) and is self-contained. A section whose packets are absent says so; a
+section that fails to draw shows the error and the others are still written.
 
 >>> write_report("runs/nominal")          # -> runs/nominal/report.html
 """
@@ -24,7 +25,6 @@ import logging
 import math
 import re
 import sys
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 import fsw
 from ground.campaign import contact_speed_design
 from telemetry.archive import records_to_columns, scan_apid
-from telemetry.dictionary import MODES, SEVERITIES
+from telemetry.dictionary import EVENT_SOURCES, GUIDANCE_PHASES, MODES, SEVERITIES
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,33 @@ PACKETS = ("NAV_STATE", "ATT_STATE", "GUIDANCE_STATE", "DOCKING_MONITOR", "PROPU
            "EXEC_STATUS", "EXEC_TASK_TIMING", "EVENT", "HK_STATUS")
 NS_PER_S = 1e9
 DPI = 90
-EXECUTIVE_SOURCE_ID = 255  # EVENT.source_id of the executive itself
 DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half of each limit
+MODE_CODE = {name: code for code, name in MODES.items()}
+PHASE_CODE = {name: code for code, name in GUIDANCE_PHASES.items()}
+# Background shading per vehicle mode, and the line colour of a trajectory flown in that mode.
 MODE_COLORS = {"STANDBY": "#eeeeee", "PHASING": "#dde7f5", "HOMING": "#d6ecf3", "CLOSING": "#e3f1dc",
                "FINAL_APPROACH": "#fdf1cf", "DOCKED": "#d5dcf0", "HOLD": "#ece2f3", "RETREAT": "#f8dfc9",
                "CAM": "#f6cccc", "SAFE": "#f0c0c0"}
+MODE_LINES = {"STANDBY": "0.5", "PHASING": "C9", "HOMING": "C0", "CLOSING": "C2", "FINAL_APPROACH": "C1",
+              "DOCKED": "k", "HOLD": "C4", "RETREAT": "C5", "CAM": "C3", "SAFE": "m"}
 UNSIGNED_CONTACT = ("lateral_rate_mps", "lateral_misalignment_m")  # magnitudes; the other limits bound |value|
-PROFILE_MODES = ("HOMING", "CLOSING", "FINAL_APPROACH")  # modes in which the closing-rate monitor applies
+# The modes in which the speed profile applies: those of the docking monitor's closing-rate check
+# (fsw/apps/docking.py _CLOSING; a test holds the two equal). Transfers, holds, retreats and a CAM are not
+# flown on the profile and are not drawn against it.
+PROFILE_MODES = ("CLOSING", "FINAL_APPROACH")
+# What the vehicle is doing, from the guidance phase (mode CAM overrides): (label, line colour).
+REGIMES = {"transfer": ("CW transfer", "C0"), "closing": ("closing on the speed profile", "C2"),
+           "hold": ("station keeping / go-no-go", "C4"), "retreat": ("retreat", "C5"),
+           "cam": ("collision-avoidance manoeuvre (CAM)", "C3")}
+_PHASE_REGIME = {"TRANSFER": "transfer", "CLOSING": "closing", "FINAL": "closing", "STATION_KEEP": "hold",
+                 "GO_NOGO": "hold", "IDLE": "hold", "RETREAT": "retreat", "CAM": "cam"}
+_MODE_REGIME = {"HOMING": "transfer", "PHASING": "transfer", "CLOSING": "closing", "FINAL_APPROACH": "closing",
+                "HOLD": "hold", "STANDBY": "hold", "SAFE": "hold", "RETREAT": "retreat", "CAM": "cam"}
+ZOOMS_M = (400.0, 20.0)  # [m] the closer trajectory views: the inner hold points, then the last metres
+ENVELOPE_BINS = 400  # time bins of the attitude envelopes (min/max per bin)
+LIMIT_IN_VIEW = 4.0  # a limit more than this many times the largest error is stated, not drawn in scale
 SEVERITY_COLORS = {"DEBUG": "0.6", "INFO": "C0", "WARNING": "C1", "ERROR": "C3", "CRITICAL": "m"}
+BODY_AXES = ("x (to the port)", "y", "z")
 
 
 class ReportError(Exception):
@@ -74,6 +93,7 @@ class RunData:
     thermal: dict
     port_L_m: np.ndarray  # [m] chaser docking port w.r.t. its CoM in the docking attitude, LVLH
     notes: list[str] = field(default_factory=list)
+    flight: dict = field(default_factory=dict)  # flight.toml (schedule order names the event sources)
 
     def has(self, name: str) -> bool:
         return name in self.packets and len(self.packets[name]["t_ns"]) > 0
@@ -123,7 +143,8 @@ def load_run(run_dir: str | Path) -> RunData:
     vehicle = _read_toml(CONFIG_DIR / "vehicle.toml")
     port_B = np.asarray(vehicle.get("geometry", {}).get("docking_port_B_m", [0.0, 0.0, 0.0]), float)
     C_RL = np.asarray(gnc.get("attitude_reference", {}).get("C_RL", np.eye(3)), float)
-    return RunData(run_dir, summary, packets, damage, gnc, thermal, C_RL.T @ port_B, notes)
+    return RunData(run_dir, summary, packets, damage, gnc, thermal, C_RL.T @ port_B, notes,
+                   _read_toml(CONFIG_DIR / "flight.toml"))
 
 
 # ---------------------------------------------------------------------------------------------- drawing helpers
@@ -143,6 +164,21 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _held(t_src: np.ndarray, values: np.ndarray, t: np.ndarray, missing=-1) -> np.ndarray:
+    """The value of a 1 Hz housekeeping field in force at each time ``t`` (last sample at or before it)."""
+    k = np.searchsorted(t_src, t, side="right") - 1
+    out = np.asarray(values)[np.maximum(k, 0)].astype(int)
+    return np.where(k >= 0, out, missing)
+
+
+def _modes_at(run: RunData, t: np.ndarray) -> np.ndarray:
+    """Vehicle mode code (HK_STATUS) at each time, -1 where unknown."""
+    if not run.has("HK_STATUS"):
+        return np.full(len(t), -1)
+    hk = run.packets["HK_STATUS"]
+    return _held(hk["t"], hk["mode"], t)
+
+
 def _mode_spans(run: RunData) -> list[tuple[float, float, str]]:
     """(t0, t1, mode name) of each stretch of constant vehicle mode, from HK_STATUS."""
     if not run.has("HK_STATUS"):
@@ -155,12 +191,47 @@ def _mode_spans(run: RunData) -> list[tuple[float, float, str]]:
                                                                                                  strict=True)]
 
 
-def _shade_modes(ax, spans, legend: bool = False) -> None:
-    seen = set()
+def _mode_changes(run: RunData) -> list[tuple[float, str]]:
+    """(time, new mode) of every mode change seen in HK_STATUS."""
+    return [(t0, name) for t0, _, name in _mode_spans(run)[1:]]
+
+
+def _docked_at(run: RunData) -> float | None:
+    return next((t0 for t0, _, name in _mode_spans(run) if name == "DOCKED"), None)
+
+
+def _shade_modes(ax, spans) -> None:
     for t0, t1, name in spans:
-        label = name if legend and name not in seen else None
-        seen.add(name)
-        ax.axvspan(t0, t1, color=MODE_COLORS.get(name, "#f4f4f4"), lw=0, zorder=0, label=label)
+        ax.axvspan(t0, t1, color=MODE_COLORS.get(name, "#f4f4f4"), lw=0, zorder=0)
+
+
+def _mode_legend(fig, spans, extra=()) -> None:
+    """One legend above the figure: the mode shading (and ``extra`` handles), never over the data."""
+    from matplotlib.patches import Patch
+
+    names = list(dict.fromkeys(name for _, _, name in spans))
+    handles = [Patch(color=MODE_COLORS.get(n, "#f4f4f4"), label=f"mode {n}") for n in names] + list(extra)
+    if handles:
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 7), fontsize=8,
+                   frameon=False)
+
+
+def _mark_mode_changes(ax, changes, label: bool = False) -> None:
+    """A dotted line at each mode change; with ``label``, the new mode's name along it."""
+    for t0, name in changes:
+        ax.axvline(t0, color=MODE_LINES.get(name, "0.4"), lw=0.8, ls=":", zorder=1, gid="mode-change")
+        if label:
+            ax.annotate(f" {name}", (t0, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                        ha="right", fontsize=7, color=MODE_LINES.get(name, "0.4"))
+
+
+def _legend_right(ax, handles=None, **kw) -> None:
+    """The axes' legend outside it, on the right: it never covers data."""
+    kw = {"fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0), **kw}
+    if handles is None:
+        ax.legend(**kw)
+    else:
+        ax.legend(handles=handles, **kw)
 
 
 def _approach_mask(run: RunData, t: np.ndarray) -> np.ndarray:
@@ -168,28 +239,67 @@ def _approach_mask(run: RunData, t: np.ndarray) -> np.ndarray:
     ok = np.ones(len(t), bool)
     if run.has("NAV_STATE"):
         nav = run.packets["NAV_STATE"]
-        k = np.searchsorted(nav["t"], t, side="right") - 1
-        ok &= (k >= 0) & nav["valid"].astype(bool)[np.maximum(k, 0)]
-    docked = [t0 for t0, _, name in _mode_spans(run) if name == "DOCKED"]
-    if docked:
-        ok &= t < docked[0]
+        ok &= _held(nav["t"], nav["valid"], t, missing=0).astype(bool)
+    docked = _docked_at(run)
+    if docked is not None:
+        ok &= t < docked
     return ok
 
 
-def _closing_mask(run: RunData, t: np.ndarray) -> np.ndarray:
-    """Approach times in the modes where the speed profile applies (not CAM, RETREAT, HOLD, SAFE, DOCKED)."""
-    ok = _approach_mask(run, t)
-    if run.has("HK_STATUS"):
-        hk = run.packets["HK_STATUS"]
-        k = np.maximum(np.searchsorted(hk["t"], t, side="right") - 1, 0)
-        codes = [c for c, name in MODES.items() if name in PROFILE_MODES]
-        ok &= np.isin(hk["mode"].astype(int)[k], codes)
-    return ok
+def _profile_mask(run: RunData, t: np.ndarray) -> np.ndarray:
+    """Approach times in the modes where the speed profile applies (PROFILE_MODES)."""
+    codes = [MODE_CODE[m] for m in PROFILE_MODES]
+    return _approach_mask(run, t) & np.isin(_modes_at(run, t), codes)
+
+
+def _regimes_at(run: RunData, t: np.ndarray) -> np.ndarray:
+    """REGIMES key at each time (object array; "" where none applies: docked, unknown)."""
+    modes = _modes_at(run, t)
+    out = np.array([_MODE_REGIME.get(MODES.get(int(m), ""), "") for m in modes], dtype=object)
+    if run.has("GUIDANCE_STATE"):
+        g = run.packets["GUIDANCE_STATE"]
+        phases = _held(g["t"], g["phase"], t)
+        by_phase = np.array([_PHASE_REGIME.get(GUIDANCE_PHASES.get(int(p), ""), "") for p in phases], dtype=object)
+        out = np.where(by_phase != "", by_phase, out)
+    out[modes == MODE_CODE["CAM"]] = "cam"
+    out[modes == MODE_CODE["DOCKED"]] = ""
+    return out
+
+
+def _runs_of(mask: np.ndarray) -> np.ndarray:
+    """``mask`` widened by one sample on each side, so that consecutive regimes' lines meet."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    return out
 
 
 def _profile(gnc: dict) -> tuple[np.ndarray, np.ndarray]:
     g = gnc.get("guidance", {})
     return np.asarray(g.get("profile_range_m", []), float), np.asarray(g.get("profile_speed_mps", []), float)
+
+
+def _abort_threshold(gnc: dict, v_profile: np.ndarray) -> tuple[np.ndarray, str] | None:
+    d = gnc.get("docking", {})
+    f, m = float(d.get("closing_rate_factor", 0.0)), float(d.get("closing_rate_margin_mps", 0.0))
+    if not f:
+        return None
+    return f * v_profile + m, f"closing-rate abort: {f:g} x profile + {m:g} m/s"
+
+
+def envelope(t: np.ndarray, y: np.ndarray, bins: int = ENVELOPE_BINS):
+    """(bin centres, min, max, mean) of ``y`` in ``bins`` equal time bins (empty bins dropped)."""
+    edges = np.linspace(float(t[0]), float(t[-1]) + 1e-9, bins + 1)
+    k = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, bins - 1)
+    n = np.bincount(k, minlength=bins)
+    lo = np.full(bins, np.inf)
+    hi = np.full(bins, -np.inf)
+    np.minimum.at(lo, k, y)
+    np.maximum.at(hi, k, y)
+    mean = np.bincount(k, weights=y, minlength=bins) / np.maximum(n, 1)
+    keep = n > 0
+    centre = 0.5 * (edges[:-1] + edges[1:])
+    return centre[keep], lo[keep], hi[keep], mean[keep]
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -199,7 +309,7 @@ def _profile(gnc: dict) -> tuple[np.ndarray, np.ndarray]:
 class Section:
     key: str
     title: str
-    images: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG)
+    figures: list[tuple[str, object]] = field(default_factory=list)  # (caption, matplotlib Figure)
     html: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -212,21 +322,115 @@ def _absent(sec: Section, *names: str) -> Section:
 def section_overview(run: RunData) -> Section:
     sec = Section("overview", "Run")
     s = run.summary
-    dock = s.get("docking", {})
+    dock = s.get("docking") or {}
     rows = [("scenario", s.get("scenario")), ("seed", s.get("seed")), ("stop reason", s.get("stop_reason")),
             ("mission time [s]", _num(s.get("mission_time_s"), "{:.1f}")),
             ("wall time [s]", _num(s.get("wall_time_s"), "{:.1f}")),
             ("speed factor", _num(s.get("speed_factor"), "{:.0f}x")), ("final mode", s.get("final_mode")),
-            ("captured", dock.get("captured")), ("collided", dock.get("collided")),
+            ("captured", dock.get("captured")), ("contact at [s]", _num(dock.get("time_s"), "{:.1f}")),
+            ("collided", dock.get("collided")),
             ("propellant used, truth [kg]", _num(dock.get("propellant_used_kg"), "{:.3f}")),
             ("propellant used, flight estimate [kg]", _num(s.get("propellant_flight_estimate_kg"), "{:.3f}")),
-            ("CAM trigger", s.get("guidance", {}).get("cam_trigger"))]
+            ("CAM trigger", (s.get("guidance") or {}).get("cam_trigger"))]
+    fdir = (s.get("fdir") or {}).get("fired")
+    if fdir:
+        rows.append(("FDIR responses fired", ", ".join(f"{k} x{v}" for k, v in fdir.items())))
     sec.html += _table(["item", "value"], [(k, v) for k, v in rows if v is not None])
+    spans = _mode_spans(run)
+    if spans:
+        sec.html += "<h3>Vehicle modes (HK_STATUS)</h3>" + _table(
+            ["mode", "from t [s]", "to t [s]", "duration [s]"],
+            [(name, f"{t0:.0f}", f"{t1:.0f}", f"{t1 - t0:.0f}") for t0, t1, name in spans])
     counts = [(name, len(run.packets[name]["t_ns"]), run.damage[name]) for name in PACKETS]
     sec.html += "<h3>Packets decoded from the archive</h3>" + _table(
         ["packet", "count", "damaged ranges"], counts)
     sec.notes += run.notes
     return sec
+
+
+@dataclass
+class _Geometry:
+    """Reference geometry of the approach (gnc.toml), in the LVLH frame centred on the station port."""
+
+    kos_m: float
+    tan_cone: float
+    half_angle_deg: float
+    floor_m: float
+    axis: np.ndarray
+    holds: list[float]
+    semi_m: list[float] | None
+
+    @classmethod
+    def of(cls, gnc: dict) -> _Geometry:
+        d = gnc.get("docking", {})
+        half = float(d.get("corridor_half_angle_deg", 0.0))
+        return cls(float(d.get("kos_radius_m", 0.0)), math.tan(math.radians(half)), half,
+                   float(d.get("corridor_min_radius_m", 0.0)),
+                   np.asarray(gnc.get("station", {}).get("docking_axis_LVLH", [0.0, -1.0, 0.0]), float),
+                   [float(h) for h in gnc.get("guidance", {}).get("hold_distances_m", [])],
+                   d.get("ellipsoid_semi_axes_m"))
+
+
+VIEW_RATIO = 0.62  # height / width of a trajectory view's data box (two views side by side, 4 in high)
+_VIEW_AXES = ((0, "x radial (R-bar) [m]", "in-plane (y, x)"), (2, "z cross-track (H-bar) [m]", "out-of-plane (y, z)"))
+
+
+def _trajectory_view(ax, geo: _Geometry, p: np.ndarray, modes: np.ndarray, valid: np.ndarray, j: int,
+                     reach_m: float | None, docked: bool) -> None:
+    """One equal-aspect view of the chaser's port: along-track (y) across, ``j`` (x or z) up."""
+    ang = np.linspace(0.0, 2.0 * np.pi, 721)
+    if reach_m is None:  # the whole run: the data and the port
+        y0, y1 = min(float(p[:, 1].min()), 0.0), max(float(p[:, 1].max()), 0.0)
+        v0, v1 = min(float(p[:, j].min()), 0.0), max(float(p[:, j].max()), 0.0)
+        reach = max(y1 - y0, v1 - v0, 1.0)
+    else:  # the last reach_m metres along the docking axis
+        y0, y1 = sorted((geo.axis[1] * reach_m, 0.0))
+        v0 = v1 = 0.0
+        reach = reach_m
+    # equal scales: the limits fill a box of VIEW_RATIO (height / width), the box then fits the panel
+    pad = 0.06 * reach
+    width = max(y1 - y0, (v1 - v0) / VIEW_RATIO) + 2 * pad
+    yc, vc = 0.5 * (y0 + y1), 0.5 * (v0 + v1)
+    xlim = (yc - 0.5 * width, yc + 0.5 * width)
+    ylim = (vc - 0.5 * VIEW_RATIO * width, vc + 0.5 * VIEW_RATIO * width)
+    if geo.semi_m and reach_m is None and reach > 0.5 * min(geo.semi_m):
+        ax.plot(geo.semi_m[1] * np.cos(ang), geo.semi_m[j] * np.sin(ang), color="0.5", lw=1, ls=":",
+                label="approach ellipsoid")
+    if geo.kos_m:
+        ax.plot(geo.kos_m * np.cos(ang), geo.kos_m * np.sin(ang), color="C3", lw=1, ls="--",
+                label=f"keep-out sphere {geo.kos_m:g} m")
+        dist = np.concatenate(([0.0], np.geomspace(1e-3, geo.kos_m, 400)))
+        lat = np.maximum(dist * geo.tan_cone, geo.floor_m)
+        ax.fill_between(dist * geo.axis[1], -lat, lat, color="0.5", alpha=0.12, lw=0)
+        for sgn in (1, -1):
+            ax.plot(dist * geo.axis[1], sgn * lat, color="0.35", lw=0.9,
+                    label=f"corridor {geo.half_angle_deg:g} deg (floor {geo.floor_m:g} m)" if sgn > 0 else None)
+    for name in dict.fromkeys(MODES.get(int(m), "?") for m in modes):
+        sel = _runs_of(modes == MODE_CODE.get(name, -2))
+        ax.plot(np.where(sel, p[:, 1], np.nan), np.where(sel, p[:, j], np.nan), color=MODE_LINES.get(name, "0.3"),
+                lw=1.3, label=f"chaser port in {name}", gid="trajectory")
+    change = np.flatnonzero(np.diff(modes) != 0) + 1
+    if len(change):
+        ax.plot(p[change, 1], p[change, j], "o", mfc="w", mec="k", ms=5, label="mode change", gid="mode-change")
+    if (~valid).any():
+        ax.plot(p[~valid, 1], p[~valid, j], ".", color="C3", ms=2, label="navigation invalid")
+    shown = [h for h in geo.holds if h <= 1.05 * reach]
+    if shown:
+        ax.plot([h * geo.axis[1] for h in shown], [0.0] * len(shown), "v", color="C4", ms=7, label="hold points")
+        last = None
+        for h in sorted(shown, reverse=True):  # the outer ones first: the inner crowd near the port
+            if h >= 0.03 * reach and (last is None or last - h >= 0.06 * reach):
+                ax.annotate(f"{h:g} m", (h * geo.axis[1], 0), textcoords="offset points", xytext=(0, 8),
+                            ha="center", fontsize=8, color="C4")
+                last = h
+    ax.plot(0, 0, "s", color="k", ms=6, label="station port")
+    if docked:
+        ax.plot(0, 0, "*", color="gold", mec="k", ms=10, label="docked")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_gid("trajectory-view")
+    ax.grid(alpha=0.3)
 
 
 def section_trajectory(run: RunData) -> Section:
@@ -235,88 +439,74 @@ def section_trajectory(run: RunData) -> Section:
         return _absent(sec, "NAV_STATE")
     nav = run.packets["NAV_STATE"]
     # the guided point: chaser docking port relative to the station port (the navigation frame origin)
-    keep = _approach_mask(run, nav["t"])
+    t_all = nav["t"]
+    keep = _approach_mask(run, t_all)
+    docked_t = _docked_at(run)
+    if docked_t is not None:  # the docked state closes the line at the port
+        keep |= t_all >= docked_t
     p = nav["r_LVLH_m"].astype(float)[keep] + run.port_L_m
     valid = nav["valid"].astype(bool)[keep]
     if not len(p):
-        sec.notes.append("NAV_STATE never had a valid solution before docking: no trajectory to draw.")
+        sec.notes.append("NAV_STATE never had a valid solution: no trajectory to draw.")
         return sec
-    d = run.gnc.get("docking", {})
-    holds = run.gnc.get("guidance", {}).get("hold_distances_m", [])
-    axis = np.asarray(run.gnc.get("station", {}).get("docking_axis_LVLH", [0.0, -1.0, 0.0]), float)
-    kos = float(d.get("kos_radius_m", 0.0))
-    tan_c = math.tan(math.radians(float(d.get("corridor_half_angle_deg", 0.0))))
-    floor = float(d.get("corridor_min_radius_m", 0.0))
-    fig, axes = _figure(12, 5.2, 1, 2)
-    span = float(np.max(np.abs(p[valid]))) if valid.any() else 1.0
-    for ax, (j, jname) in zip(axes[0], ((0, "x radial (R-bar) [m]"), (2, "z cross-track (H-bar) [m]")), strict=True):
-        ax.plot(p[:, 1], p[:, j], color="C0", lw=1.2, label="chaser port (NAV_STATE)")
-        ax.plot(p[~valid, 1], p[~valid, j], ".", color="C3", ms=2, label="navigation invalid")
-        ax.plot(p[0, 1], p[0, j], "o", color="C0", ms=5)
-        ax.plot(0, 0, "s", color="k", ms=6, label="station port")
-        ang = np.linspace(0, 2 * np.pi, 361)
-        if kos:
-            ax.plot(kos * np.cos(ang), kos * np.sin(ang), color="C3", lw=1, ls="--", label=f"keep-out sphere {kos:g} m")
-            dist = np.linspace(0.0, kos, 200)
-            lat = np.maximum(dist * tan_c, floor)
-            for sgn in (1, -1):
-                ax.plot(dist * axis[1], sgn * lat, color="C2", lw=1,
-                        label=f"corridor {d.get('corridor_half_angle_deg', 0):g} deg" if sgn > 0 else None)
-        semi = d.get("ellipsoid_semi_axes_m")
-        if semi and span > 0.5 * min(semi):
-            ax.plot(semi[1] * np.cos(ang), semi[j] * np.sin(ang), color="0.5", lw=1, ls=":",
-                    label="approach ellipsoid")
-        for k, h in enumerate(holds):
-            if h <= 1.3 * span:
-                ax.plot(h * axis[1], 0, "v", color="C4", ms=7, label="hold points" if k == 0 else None)
-            nearer = [x for x in holds if x < h]
-            if h <= 1.3 * span and h >= 0.04 * span and (not nearer or h - max(nearer) >= 0.04 * span):
-                ax.annotate(f"{h:g} m", (h * axis[1], 0), textcoords="offset points", xytext=(0, 8),
-                            ha="center", fontsize=8, color="C4")
-        ax.set_xlabel("y along-track (V-bar) [m]")
-        ax.set_ylabel(jname)
-        lim = 1.1 * span
-        ax.set_xlim(-lim, 0.15 * lim)
-        side = max(0.12 * lim, 1.3 * float(np.max(np.abs(p[:, j]))))
-        ax.set_ylim(-side, side)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    axes[0][0].set_title("in-plane (y, x)")
-    axes[0][1].set_title("out-of-plane (y, z)")
-    sec.images.append(("Chaser docking port relative to the station port (navigation estimate), with the "
-                       "hold points, keep-out sphere and approach corridor.", _png(fig)))
+    modes = _modes_at(run, t_all[keep])
+    geo = _Geometry.of(run.gnc)
+    rng = np.linalg.norm(p, axis=1)
+    views = [("whole run", None)] + [(f"last {z:g} m", z) for z in ZOOMS_M if rng.min() < z]
+    fig, axes = _figure(12, 1.0 + 4.0 * len(views), len(views), 2)
+    for row, (title, reach) in enumerate(views):
+        for col, (j, label, plane) in enumerate(_VIEW_AXES):
+            ax = axes[row][col]
+            _trajectory_view(ax, geo, p, modes, valid, j, reach, docked_t is not None)
+            ax.set_xlabel("y along-track (V-bar) [m]")
+            ax.set_ylabel(label)
+            ax.set_title(f"{plane}: {title}", fontsize=10)
+    handles, labels = [], []
+    for ax in axes.flat:  # one legend for the whole figure, above it
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside upper center", ncol=5, fontsize=8, frameon=False)
+    sec.figures.append(("Chaser docking port relative to the station port (navigation estimate, coloured by "
+                        "vehicle mode), equal scales on both axes: the whole run, the last "
+                        f"{ZOOMS_M[0]:g} m (the inner hold points) and the last {ZOOMS_M[1]:g} m, with the hold "
+                        "points, keep-out sphere, approach corridor and the station port.", fig))
     if run.has("DOCKING_MONITOR"):
-        dm = run.packets["DOCKING_MONITOR"]
-        rng, lat = dm["range_m"].astype(float), dm["lateral_m"].astype(float)
-        axial = np.sqrt(np.maximum(rng ** 2 - lat ** 2, 0.0))
-        inside = _approach_mask(run, dm["t"]) & (axial > 0.05)
-        if kos:
-            inside &= rng < 1.2 * kos
-        fig, axes = _figure(12, 3.8)
-        ax = axes[0][0]
-        if inside.any():
-            ax.plot(axial[inside], lat[inside], color="C0", lw=1, label="lateral offset (DOCKING_MONITOR)")
-            dd = np.geomspace(max(float(axial[inside].min()), 0.05), max(kos, float(axial[inside].max())), 200)
-            ax.plot(dd, np.maximum(dd * tan_c, floor), color="C2", label="corridor bound")
-            ax.set_xscale("log")
-            ax.set_yscale("symlog", linthresh=0.01)
-            ax.set_ylim(bottom=0.0)
-            ax.invert_xaxis()
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "the chaser never came inside the keep-out sphere", ha="center",
-                    transform=ax.transAxes)
-        ax.set_xlabel("axial distance port to port [m] (log)")
-        ax.set_ylabel("lateral offset [m]")
-        ax.grid(alpha=0.3, which="both")
-        ax.set_title("approach corridor")
-        sec.images.append(("Lateral offset from the docking axis against the corridor cone inside the "
-                           "keep-out sphere.", _png(fig)))
+        sec.figures.append(_corridor_figure(run, geo))
     return sec
 
 
+def _corridor_figure(run: RunData, geo: _Geometry):
+    dm = run.packets["DOCKING_MONITOR"]
+    rng, lat = dm["range_m"].astype(float), dm["lateral_m"].astype(float)
+    axial = np.sqrt(np.maximum(rng ** 2 - lat ** 2, 0.0))
+    inside = _approach_mask(run, dm["t"]) & (axial > 0.05)
+    if geo.kos_m:
+        inside &= rng < 1.2 * geo.kos_m
+    fig, axes = _figure(12, 3.8)
+    ax = axes[0][0]
+    if inside.any():
+        ax.plot(axial[inside], lat[inside], color="C0", lw=1, label="lateral offset (DOCKING_MONITOR)")
+        dd = np.geomspace(max(float(axial[inside].min()), 0.05), max(geo.kos_m, float(axial[inside].max())), 200)
+        ax.plot(dd, np.maximum(dd * geo.tan_cone, geo.floor_m), color="C2", label="corridor bound")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(bottom=0.0)
+        ax.invert_xaxis()
+        ax.legend(fontsize=8, loc="upper right")
+    else:
+        ax.text(0.5, 0.5, "the chaser never came inside the keep-out sphere", ha="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("axial distance port to port [m] (log)")
+    ax.set_ylabel("lateral offset [m]")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title("approach corridor")
+    return ("Lateral offset from the docking axis against the corridor cone inside the keep-out sphere.", fig)
+
+
 def section_range(run: RunData) -> Section:
-    sec = Section("range", "Range and range rate")
+    sec = Section("range", "Range and closing rate")
     if not run.has("DOCKING_MONITOR"):
         return _absent(sec, "DOCKING_MONITOR")
     dm = run.packets["DOCKING_MONITOR"]
@@ -324,53 +514,84 @@ def section_range(run: RunData) -> Section:
     lat = dm["lateral_m"].astype(float)
     axial = np.sqrt(np.maximum(rng ** 2 - lat ** 2, 0.0))
     spans = _mode_spans(run)
+    changes = _mode_changes(run)
     holds = run.gnc.get("guidance", {}).get("hold_distances_m", [])
-    d = run.gnc.get("docking", {})
     prof_r, prof_v = _profile(run.gnc)
-    fig, axes = _figure(12, 8.5, 3, 1)
-    ax = axes[0][0]
-    _shade_modes(ax, spans, legend=True)
-    nav_ok = _approach_mask(run, t) | (t >= max((a for a, _, m in spans if m == "DOCKED"), default=np.inf))
-    rng = np.where(nav_ok, rng, np.nan)  # before the first valid navigation solution the range is meaningless
-    rdot = np.where(nav_ok, rdot, np.nan)
-    ax.plot(t, rng, color="C0", lw=1.2, label="range")
+    docked_t = _docked_at(run)
+    nav_ok = _approach_mask(run, t)
+    on_profile = _profile_mask(run, t)
+    regimes = _regimes_at(run, t)
+    closing = np.where(nav_ok, -rdot, np.nan)
+    fig = _figure(12, 10.5, 3, 1)[0]
+    ax_r, ax_v, ax_d = fig.axes
+    ax_v.sharex(ax_r)
+
+    _shade_modes(ax_r, spans)
+    _mark_mode_changes(ax_r, changes, label=True)
+    ax_r.plot(t, np.where(nav_ok, rng, np.nan), color="C0", lw=1.2, label="range (DOCKING_MONITOR)")
+    top = float(np.nanmax(np.where(nav_ok, rng, np.nan))) if nav_ok.any() else 1.0
     for h in holds:
-        if h < 1.5 * rng.max():
-            ax.axhline(h, color="C4", lw=0.8, ls="--")
-            ax.annotate(f"hold {h:g} m", (t[0], h), fontsize=7, color="C4", va="bottom")
-    ax.set_yscale("log")
-    ax.set_ylabel("port-to-port range [m]")
-    ax.legend(fontsize=7, ncol=6, loc="upper right")
-    ax.grid(alpha=0.3, which="both")
-    ax = axes[1][0]
-    _shade_modes(ax, spans)
-    ax.plot(t, -rdot, color="C0", lw=1, label="closing rate (-range rate)")
+        if h < 1.5 * top:
+            ax_r.axhline(h, color="C4", lw=0.8, ls="--")
+            ax_r.annotate(f"hold {h:g} m", (t[0], h), fontsize=7, color="C4", va="bottom")
+    extra = []
+    if docked_t is not None:
+        bottom = max(float(np.nanmin(np.where(nav_ok & (rng > 0), rng, np.nan))) if nav_ok.any() else 0.01, 1e-3)
+        extra = ax_r.plot([docked_t], [bottom], "*", color="gold", mec="k", ms=13,
+                          label=f"docked at t = {docked_t:.0f} s (range held at 0)")
+    ax_r.set_yscale("log")
+    ax_r.set_ylabel("port-to-port range [m] (log)")
+    ax_r.tick_params(labelbottom=False)
+    ax_r.grid(alpha=0.3, which="both")
+
+    _shade_modes(ax_v, spans)
+    _mark_mode_changes(ax_v, changes)
+    for key, (label, color) in REGIMES.items():
+        sel = regimes == key
+        if sel.any():
+            ax_v.plot(t, np.where(_runs_of(sel), closing, np.nan), color=color, lw=1.1, label=label, gid=key,
+                      zorder=3)
     if len(prof_r):
-        ax.plot(t, np.where(nav_ok, np.interp(axial, prof_r, prof_v), np.nan), color="C2", lw=1,
-                label="speed profile at this distance")
-    ax.set_ylabel("closing rate [m/s]")
-    ax.set_xlabel("mission time [s]")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    ax = axes[2][0]
-    close = _closing_mask(run, t) & (axial > 0.05)
-    ax.plot(axial[close], -rdot[close], color="C0", lw=1, label="closing rate")
-    if len(prof_r):
-        dd = np.geomspace(0.1, max(float(axial[close].max()) if close.any() else 1.0, 1.0), 300)
-        v = np.interp(dd, prof_r, prof_v)
-        ax.plot(dd, v, color="C2", lw=1.5, label="speed profile")
-        f, m = float(d.get("closing_rate_factor", 0.0)), float(d.get("closing_rate_margin_mps", 0.0))
-        if f:
-            ax.plot(dd, f * v + m, color="C3", lw=1, ls="--", label=f"abort: {f:g} x profile + {m:g} m/s")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("axial distance port to port [m] (log)")
-    ax.set_ylabel("closing rate [m/s]")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    sec.images.append(("Range (top, background: vehicle mode), closing rate in time (middle) and against "
-                       "distance with the speed profile and the closing-rate abort threshold (bottom, only while "
-                       f"in {', '.join(PROFILE_MODES)}).", _png(fig)))
+        v_prof = np.interp(axial, prof_r, prof_v)
+        ax_v.plot(t, np.where(on_profile, v_prof, np.nan), color="k", lw=2.5, alpha=0.3, label="speed profile",
+                  gid="profile", zorder=2)
+        thr = _abort_threshold(run.gnc, v_prof)
+        if thr is not None:
+            ax_v.plot(t, np.where(on_profile, thr[0], np.nan), color="C3", lw=1, ls="--", label=thr[1],
+                      gid="abort-threshold")
+    ax_v.set_gid("closing-rate-time")
+    ax_v.set_ylabel("closing rate [m/s]")
+    ax_v.set_xlabel("mission time [s]")
+    _legend_right(ax_v, fontsize=7)
+    ax_v.grid(alpha=0.3)
+
+    close = on_profile & (axial > 0.05)
+    ax_d.set_gid("closing-rate-distance")
+    if close.any():
+        ax_d.plot(axial[close], closing[close], ".", color="C2", ms=2.5, label="closing rate (closing modes)",
+                  gid="closing-rate")
+        if len(prof_r):
+            dd = np.geomspace(float(axial[close].min()), float(axial[close].max()), 300)
+            v = np.interp(dd, prof_r, prof_v)
+            ax_d.plot(dd, v, color="k", lw=2.5, alpha=0.3, label="speed profile", gid="profile")
+            thr = _abort_threshold(run.gnc, v)
+            if thr is not None:
+                ax_d.plot(dd, thr[0], color="C3", lw=1, ls="--", label=thr[1], gid="abort-threshold")
+        ax_d.set_xscale("log")
+        ax_d.invert_xaxis()
+        _legend_right(ax_d, fontsize=7)
+    else:
+        ax_d.text(0.5, 0.5, f"never in {' / '.join(PROFILE_MODES)} with a valid navigation solution",
+                  ha="center", transform=ax_d.transAxes)
+    ax_d.set_xlabel("axial distance port to port [m] (log)")
+    ax_d.set_ylabel("closing rate [m/s]")
+    ax_d.grid(alpha=0.3, which="both")
+    _mode_legend(fig, spans, extra)
+    sec.figures.append((
+        "Top: range (background: vehicle mode; dotted: mode changes). Middle: closing rate in time, by what "
+        f"the vehicle was doing, with the speed profile and the closing-rate abort threshold only in "
+        f"{' and '.join(PROFILE_MODES)} (where the docking monitor applies them). Bottom: closing rate against "
+        "distance in those modes only.", fig))
     return sec
 
 
@@ -384,33 +605,44 @@ def section_attitude(run: RunData) -> Section:
     rate = np.degrees(att["rate_err_rad_s"].astype(float))
     spans = _mode_spans(run)
     limit = run.gnc.get("docking", {}).get("attitude_error_limit_deg")
-    env = run.summary.get("docking", {}).get("rates_deg_s", {}).get("limit")
-    fig, axes = _figure(12, 6.5, 2, 1, sharex=True)
-    ax = axes[0][0]
-    _shade_modes(ax, spans)
-    for k in range(3):
-        ax.plot(t, err[:, k], lw=0.9, label=f"axis {k + 1}")
-    ax.plot(t, np.linalg.norm(err, axis=1), color="k", lw=0.8, label="norm")
-    if limit:
-        ax.axhline(limit, color="C3", ls="--", lw=1, label=f"abort limit {limit:g} deg (inside the KOS)")
-    ax.set_yscale("symlog", linthresh=0.01)
-    ax.set_ylabel("attitude error [deg]")
-    ax.legend(fontsize=8, ncol=5)
-    ax.grid(alpha=0.3)
-    ax = axes[1][0]
-    _shade_modes(ax, spans)
-    for k in range(3):
-        ax.plot(t, rate[:, k], lw=0.9, label=f"axis {k + 1}")
-    if env:
-        ax.axhline(env, color="C3", ls="--", lw=1, label=f"contact envelope {env:g} deg/s")
-        ax.axhline(-env, color="C3", ls="--", lw=1)
-    ax.set_yscale("symlog", linthresh=0.001)
-    ax.set_ylabel("rate error [deg/s]")
-    ax.set_xlabel("mission time [s]")
-    ax.legend(fontsize=8, ncol=4)
-    ax.grid(alpha=0.3)
-    sec.images.append(("Attitude error (2 x vector part of q_BR) and rate error from ATT_STATE, body axes.",
-                       _png(fig)))
+    env = ((run.summary.get("docking") or {}).get("rates_deg_s") or {}).get("limit")
+    binned = len(t) > 3 * ENVELOPE_BINS
+    fig, axes = _figure(12, 8.5, 3, 2, sharex=True)
+    cols = ((err, "attitude error", "deg", limit, "abort limit inside the keep-out sphere"),
+            (rate, "rate error", "deg/s", env, "contact envelope"))
+    for c, (y, what, unit, lim, lim_name) in enumerate(cols):
+        for k in range(3):
+            ax = axes[k][c]
+            _shade_modes(ax, spans)
+            if binned:
+                tc, lo, hi, _ = envelope(t, y[:, k])
+                ax.fill_between(tc, lo, hi, step="mid", color=f"C{k}", alpha=0.45, lw=0.6, edgecolor=f"C{k}",
+                                label=f"min / max per {(t[-1] - t[0]) / ENVELOPE_BINS:.0f} s bin", gid="envelope")
+            else:
+                ax.plot(t, y[:, k], color=f"C{k}", lw=0.9, label="ATT_STATE")
+            peak = float(np.nanmax(np.abs(y[:, k]))) if np.isfinite(y[:, k]).any() else 0.0
+            if lim:
+                ax.axhline(lim, color="C3", ls="--", lw=1, label=f"{lim_name} +-{lim:g} {unit}", gid="limit")
+                ax.axhline(-lim, color="C3", ls="--", lw=1)
+                if peak * LIMIT_IN_VIEW < lim:  # the limit far away would flatten the data: say where it is
+                    ax.set_ylim(-1.3 * peak, 1.3 * peak)
+                    ax.text(0.99, 0.96, f"{lim_name} +-{lim:g} {unit} off the scale "
+                            f"({lim / peak:.0f} x the largest |error|)", transform=ax.transAxes, ha="right",
+                            va="top", fontsize=7, color="C3")
+                else:
+                    ax.set_ylim(-1.1 * max(lim, peak), 1.1 * max(lim, peak))
+            ax.set_ylabel(f"axis {BODY_AXES[k]}\n{what} [{unit}]", fontsize=8)
+            ax.grid(alpha=0.3)
+            if k == 0:
+                ax.set_title(f"{what} ({'2 x vector part of q_BR' if c == 0 else 'omega_BR'}), body axes",
+                             fontsize=10)
+                ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.07), ncol=2, frameon=False)
+        axes[2][c].set_xlabel("mission time [s]")
+    _mode_legend(fig, spans)
+    sec.figures.append(("Attitude error and rate error from ATT_STATE per body axis, in degrees"
+                        + (f" (long run: the band is each {((t[-1] - t[0]) / ENVELOPE_BINS):.0f} s bin's minimum "
+                           "to maximum, the line its mean)" if binned else "")
+                        + ", against the attitude abort limit and the contact envelope's rate limit.", fig))
     return sec
 
 
@@ -421,15 +653,15 @@ def section_propulsion(run: RunData) -> Section:
     pr = run.packets["PROPULSION"]
     t = pr["t"]
     spans = _mode_spans(run)
-    fig, axes = _figure(12, 7.5, 3, 1, sharex=True)
+    fig, axes = _figure(12, 8, 3, 1, sharex=True)
     ax = axes[0][0]
-    _shade_modes(ax, spans, legend=True)
+    _shade_modes(ax, spans)
     ax.plot(t, pr["prop_used_kg"], color="C0", label="flight estimate (PROPULSION)")
-    truth = run.summary.get("docking", {}).get("propellant_used_kg")
+    truth = (run.summary.get("docking") or {}).get("propellant_used_kg")
     if truth is not None:
         ax.plot(t[-1], truth, "D", color="C3", label=f"truth at the end: {truth:.2f} kg")
     ax.set_ylabel("propellant used [kg]")
-    ax.legend(fontsize=7, ncol=6)
+    _legend_right(ax)
     ax.grid(alpha=0.3)
     ax = axes[1][0]
     dt = np.diff(t)
@@ -437,24 +669,24 @@ def section_propulsion(run: RunData) -> Section:
     for key, label, c in (("trans_on_time_s", "translation", "C0"), ("att_on_time_s", "attitude", "C1")):
         duty = np.diff(pr[key].astype(float))[ok] / dt[ok]
         ax.plot(t[1:][ok], duty, lw=0.8, color=c, label=f"{label} thrusters")
-    ax.set_ylabel("on-time per second\n(summed over thrusters)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("thruster on-time\nper second [s/s]")
+    _legend_right(ax)
     ax.grid(alpha=0.3)
     ax = axes[2][0]
     pulses = np.diff(pr["pulses"].astype(float))[ok] / dt[ok]
-    ax.plot(t[1:][ok], pulses, lw=0.8, color="C2", label="pulses per second")
-    ax.set_ylabel("pulses / s")
+    handles = ax.plot(t[1:][ok], pulses, lw=0.8, color="C2", label="pulses per second")
+    ax.set_ylabel("pulse rate [1/s]")
     if run.has("GUIDANCE_STATE"):
         g = run.packets["GUIDANCE_STATE"]
         ax2 = ax.twinx()
-        ax2.plot(g["t"], g["dv_total_mps"], color="C4", lw=1.2, label="guidance delta-v commanded")
-        ax2.set_ylabel("delta-v [m/s]", color="C4")
-        ax2.legend(fontsize=8, loc="upper center")
+        handles += ax2.plot(g["t"], g["dv_total_mps"], color="C4", lw=1.2, label="guidance delta-v commanded")
+        ax2.set_ylabel("delta-v commanded [m/s]", color="C4")
     ax.set_xlabel("mission time [s]")
-    ax.legend(fontsize=8, loc="upper left")
+    _legend_right(ax, handles, bbox_to_anchor=(1.07, 1.0))
     ax.grid(alpha=0.3)
-    sec.images.append(("Propellant used, thruster on-time rate and pulse rate (PROPULSION), and the guidance "
-                       "delta-v (GUIDANCE_STATE).", _png(fig)))
+    _mode_legend(fig, spans)
+    sec.figures.append(("Propellant used, thruster on-time rate and pulse rate (PROPULSION), and the guidance "
+                        "delta-v (GUIDANCE_STATE).", fig))
     return sec
 
 
@@ -478,30 +710,30 @@ def section_thermal(run: RunData) -> Section:
                 ax.axhline(lim, color="C3", lw=1, ls=":")
         if lo is not None and hi is not None:
             ax.axhspan(lo, hi, color="C2", alpha=0.06, lw=0, label=f"limits {lo:g} .. {hi:g} C")
-        ax.set_ylabel(f"{cfg.get('name', f'zone {z}')}\n[degC]", fontsize=8)
+        ax.set_ylabel(f"{cfg.get('name', f'zone {z}')}\ntemperature [degC]", fontsize=8)
         ax2 = ax.twinx()
         ax2.fill_between(t, tz["duty"][:, z], step="post", color="C1", alpha=0.25, lw=0)
         ax2.set_ylim(0, 1.05)
-        ax2.set_ylabel("duty", color="C1", fontsize=8)
+        ax2.set_ylabel("heater duty [0-1]", color="C1", fontsize=8)
         ax.set_zorder(ax2.get_zorder() + 1)  # temperature over the duty shading
         ax.patch.set_visible(False)
         ax.grid(alpha=0.3)
         if z == 0:
-            ax.legend(fontsize=7, ncol=3, loc="upper left")
+            _legend_right(ax, bbox_to_anchor=(1.06, 1.0))
     ax = axes[n][0]
     ax.plot(t, tz["power_W"], color="C1", label="heater power")
     ax.plot(t, tz["power_limit_W"], color="C3", ls="--", label="power budget")
-    ax.set_ylabel("[W]")
+    ax.set_ylabel("heater power [W]")
     ax.set_xlabel("mission time [s]")
-    ax.legend(fontsize=8)
+    _legend_right(ax, bbox_to_anchor=(1.06, 1.0))
     ax.grid(alpha=0.3)
-    sec.images.append(("Each zone's temperature with its limits (thermal.toml) and setpoint; shaded: heater "
-                       "duty (right axis); bottom: total heater power against the budget.", _png(fig)))
+    sec.figures.append(("Each zone's temperature with its limits (thermal.toml) and setpoint; shaded: heater "
+                        "duty (right axis); bottom: total heater power against the budget.", fig))
     return sec
 
 
 def section_timing(run: RunData) -> Section:
-    from ground.timing import plot_groups, run_timing
+    from ground.timing import group_figures, run_timing
 
     sec = Section("timing", "Task timing")
     if not run.has("EXEC_TASK_TIMING"):
@@ -509,15 +741,13 @@ def section_timing(run: RunData) -> Section:
     rep = run_timing(run.run_dir)
     sec.notes += rep["notes"]
     if rep["tasks"]:
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in plot_groups(rep, tmp):
-                sec.images.append((f"Rate group {path.stem.removeprefix('timing_')}: execution time per task "
-                                   "(dashed: budget).", path.read_bytes()))
+        for group, fig in group_figures(rep):
+            sec.figures.append((f"Rate group {group}: execution time per task (dashed: budget).", fig))
         rows = [(r["task"], r["group"], r["calls"], f"{r['budget_us']:g}", f"{r['p50_us']:.1f}",
                  f"{r['p99_us']:.1f}", f"{r['max_us']:.1f}", r["overruns"], r["errors"]) for r in rep["tasks"]]
         sec.html += _table(["task", "group", "calls", "budget us", "p50 us", "p99 us", "max us", "overruns",
                             "errors"], rows)
-    st = run.summary.get("timing", {})
+    st = run.summary.get("timing") or {}
     if st:
         sec.html += _table(["executive", "value"], [
             ("frames", st.get("frames")), ("cycle slips", st.get("cycle_slips")),
@@ -529,6 +759,18 @@ def section_timing(run: RunData) -> Section:
 _NUMBERS = re.compile(r"[-+]?\d+(\.\d+)?")
 
 
+def event_source_names(run: RunData) -> dict[int, str]:
+    """EVENT.source_id -> name, as events.log spells it: the fixed ids of telemetry.dictionary.EVENT_SOURCES,
+    the task names of the EXEC_TASK_TIMING packets (task_id = schedule index), else flight.toml's schedule order."""
+    names = {i: row["task"] for i, row in enumerate(run.flight.get("schedule", [])) if "task" in row}
+    if run.has("EXEC_TASK_TIMING"):
+        tt = run.packets["EXEC_TASK_TIMING"]
+        for i, name in zip(tt["task_id"], tt["task_name"], strict=True):
+            names[int(i)] = bytes(name).rstrip(b"\0").decode("ascii", "replace")
+    names.update(EVENT_SOURCES)
+    return names
+
+
 def section_events(run: RunData) -> Section:
     sec = Section("events", "Event timeline")
     if not run.has("EVENT"):
@@ -537,27 +779,30 @@ def section_events(run: RunData) -> Section:
     t = ev["t"]
     sev = [SEVERITIES.get(int(s), str(s)) for s in ev["severity"]]
     texts = [bytes(x).rstrip(b"\0").decode("ascii", "replace") for x in ev["text"]]
-    names = {EXECUTIVE_SOURCE_ID: "executive"}
-    if run.has("EXEC_TASK_TIMING"):
-        tt = run.packets["EXEC_TASK_TIMING"]
-        for i, name in zip(tt["task_id"], tt["task_name"], strict=True):
-            names[int(i)] = bytes(name).rstrip(b"\0").decode("ascii", "replace")
-    src = [names.get(int(s), f"task {int(s)}") for s in ev["source_id"]]
+    names = event_source_names(run)
+    src = [names.get(int(s), f"source {int(s)}") for s in ev["source_id"]]
     order = sorted(set(src))
     ypos = {s: k for k, s in enumerate(order)}
-    fig, axes = _figure(12, 1.2 + 0.32 * len(order))
+    spans = _mode_spans(run)
+    fig, axes = _figure(12, 1.6 + 0.32 * len(order))
     ax = axes[0][0]
-    _shade_modes(ax, _mode_spans(run), legend=True)
+    _shade_modes(ax, spans)
+    _mark_mode_changes(ax, _mode_changes(run))
+    handles = []
     for level, color in SEVERITY_COLORS.items():
         idx = [i for i, s in enumerate(sev) if s == level]
         if idx:
-            ax.scatter(t[idx], [ypos[src[i]] for i in idx], s=14 if level in ("DEBUG", "WARNING") else 30,
-                       color=color, marker="|" if level in ("DEBUG", "WARNING") else "o", label=level, zorder=3)
+            handles.append(ax.scatter(t[idx], [ypos[src[i]] for i in idx],
+                                      s=14 if level in ("DEBUG", "WARNING") else 30, color=color,
+                                      marker="|" if level in ("DEBUG", "WARNING") else "o", label=level, zorder=3))
     ax.set_yticks(range(len(order)), order, fontsize=8)
+    ax.set_ylim(-0.7, len(order) - 0.3)
+    ax.set_ylabel("event source")
     ax.set_xlabel("mission time [s]")
-    ax.legend(fontsize=7, ncol=8, loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(order) < 6 else -0.12))
     ax.grid(alpha=0.3, axis="x")
-    sec.images.append(("Every EVENT packet by source and severity (background: vehicle mode).", _png(fig)))
+    _mode_legend(fig, spans, handles)
+    sec.figures.append(("Every EVENT packet by source and severity (background: vehicle mode; dotted: mode "
+                        "changes).", fig))
     groups: dict[tuple, list] = {}
     for i, text in enumerate(texts):
         key = (sev[i], src[i], _NUMBERS.sub("#", text))
@@ -571,6 +816,13 @@ def section_events(run: RunData) -> Section:
     sec.html += _table(["first t [s]", "last t [s]", "count", "severity", "source", "text (first)"], rows,
                        row_class=lambda r: r[3].lower())
     return sec
+
+
+# Contact quantity -> (axis label with unit) for the envelope plot.
+CONTACT_LABELS = {"axial_rate_mps": "axial closing rate [m/s]", "lateral_rate_mps": "lateral rate [m/s]",
+                  "lateral_misalignment_m": "lateral misalignment [m]", "pitch_deg": "pitch misalignment [deg]",
+                  "yaw_deg": "yaw misalignment [deg]", "roll_deg": "roll misalignment [deg]",
+                  "rates_deg_s": "angular rate per body axis [deg/s]"}
 
 
 def _envelope_items(dock: dict) -> list[tuple[str, list[float], list, bool]]:
@@ -597,7 +849,7 @@ def section_docking(run: RunData) -> Section:
     verdict = "CAPTURED" if dock.get("captured") else "NOT CAPTURED (" + ", ".join(dock.get("failed_limits", [])) + ")"
     sec.html += f"<p class='{'ok' if dock.get('captured') else 'bad'}'>Contact at t = {dock.get('time_s', 0):.2f} s: " \
                 f"<b>{html.escape(verdict)}</b></p>"
-    fig, axes = _figure(12, 0.6 * len(items) + 1.0, len(items), 1)
+    fig, axes = _figure(12, 0.95 * len(items) + 1.2, len(items), 1)
     for ax, (name, vals, limit, ok) in zip(axes[:, 0], items, strict=True):
         if isinstance(limit, list):
             lo, hi = float(limit[0]), float(limit[1])
@@ -615,15 +867,22 @@ def section_docking(run: RunData) -> Section:
             ax.axvspan(lo, lim, color="C2", alpha=0.25, lw=0)
             ax.axvspan(DESIGN_FRACTION * lo, DESIGN_FRACTION * lim, color="C2", alpha=0.25, lw=0)
         xs = np.clip(vals, band[0], band[1])
-        ax.plot(xs, np.zeros(len(xs)), "o" if ok else "X", color="k" if ok else "C3", ms=7)
+        # several values (the angular rate per body axis): one row each, named, so none hides another
+        ys = np.linspace(0.5, -0.5, len(xs)) if len(xs) > 1 else np.zeros(1)
+        ax.plot(xs, ys, "o" if ok else "X", color="k" if ok else "C3", ms=7, ls="none", gid="contact-value")
+        names = [f"{axis}: " for axis in "xyz"] if len(xs) > 1 else [""]
+        for x, y, v, prefix in zip(xs, ys, vals, names, strict=False):
+            ax.annotate(f"{prefix}{v:.3g}", (x, y), textcoords="offset points", xytext=(8, -3), fontsize=7)
         ax.set_xlim(*band)
+        ax.set_ylim(-1.0, 1.0)
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_xlabel(CONTACT_LABELS.get(name, name), fontsize=8, labelpad=1)
         ax.tick_params(axis="x", labelsize=8)
     axes[0][0].set_title("green: envelope; darker: design target (half of each limit; axial rate: the profile's "
                          "contact speed +- tolerance)\nmarker: contact value (X: out of the envelope, clipped to the "
                          "axis)", fontsize=9)
-    sec.images.append(("Contact quantities (summary.json, truth) on their allowed ranges.", _png(fig)))
+    sec.figures.append(("Contact quantities (summary.json, truth) on their allowed ranges.", fig))
     rows = [(name, ", ".join(f"{v:.4g}" for v in vals),
              " .. ".join(f"{x:g}" for x in limit) if isinstance(limit, list)
              else f"<= {limit:g}" if name in UNSIGNED_CONTACT else f"|value| <= {limit:g}",
@@ -653,7 +912,7 @@ def _table(header, rows, row_class=None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;color:#222}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-top:.6em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3}tr.bad td,p.bad{color:#b00}p.ok{color:#070}tr.critical td,tr.error td{color:#b00}
@@ -666,7 +925,7 @@ def render_html(run: RunData, sections: list[Section]) -> str:
     s = run.summary
     title = f"Run report: {s.get('scenario', run.run_dir.name)} (seed {s.get('seed', '?')})"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Run folder <code>{html.escape(str(run.run_dir.resolve()))}</code>. Plots are drawn from "
              f"<code>{ARCHIVE_NAME}</code> (what the ground received); contact values and truth propellant "
              "come from summary.json.</p><nav>"]
@@ -675,8 +934,8 @@ def render_html(run: RunData, sections: list[Section]) -> str:
     for sec in sections:
         parts.append(f"<section id='{sec.key}'><h2>{html.escape(sec.title)}</h2>")
         parts += [f"<p class='note'>{html.escape(n)}</p>" for n in sec.notes]
-        for caption, png in sec.images:
-            data = base64.b64encode(png).decode("ascii")
+        for caption, fig in sec.figures:
+            data = base64.b64encode(_png(fig)).decode("ascii")
             parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         parts.append(sec.html + "</section>")
@@ -686,6 +945,9 @@ def render_html(run: RunData, sections: list[Section]) -> str:
 
 def build_sections(run: RunData) -> list[Section]:
     """Every section; one that fails to draw becomes a note with the error, the others still come out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     out = []
     for builder in SECTIONS:
         try:
@@ -706,9 +968,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     ReportError
         when the run folder or its telemetry archive is missing
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     run = load_run(run_dir)
     page = render_html(run, build_sections(run))
     path = Path(out) if out is not None else run.run_dir / REPORT_NAME
@@ -718,17 +977,14 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
 def write_pngs(run_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Every plot of the report as a separate PNG in ``out_dir`` (for review and for other documents)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     run = load_run(run_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for sec in build_sections(run):
-        for k, (_, png) in enumerate(sec.images):
+        for k, (_, fig) in enumerate(sec.figures):
             p = out_dir / f"{sec.key}_{k}.png"
-            p.write_bytes(png)
+            p.write_bytes(_png(fig))
             written.append(p)
     return written
 
@@ -758,5 +1014,3 @@ def _report_cmd(args) -> int:
         return 2
     print(f"wrote {path}")
     return 0
-
-

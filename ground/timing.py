@@ -421,22 +421,20 @@ def format_run_timing(report: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_groups(report: dict, out_dir) -> list[Path]:
-    """One PNG per rate group, ``timing_<group>.png``: each task's execution-time histogram with its budget.
+def group_figures(report: dict) -> list[tuple[str, object]]:
+    """(rate group, matplotlib Figure) per rate group: each task's execution-time histogram with its budget.
 
     Uses ``timing_histograms`` of summary.json; without it, bars of p50/p99/max per task from the packets.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot global state
 
     by_group: dict[str, list[dict]] = {}
     for r in report["tasks"]:
         by_group.setdefault(r["group"], []).append(r)
-    written = []
+    out = []
     for group, rows in by_group.items():
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        fig = Figure(figsize=(9, 4.5), layout="constrained")
+        ax = fig.subplots()
         hist = report["histograms"]
         if all(r["task"] in hist for r in rows):
             for k, r in enumerate(rows):
@@ -451,8 +449,8 @@ def plot_groups(report: dict, out_dir) -> list[Path]:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylim(bottom=0.5)
-            ax.set_xlabel("execution time [us] (dashed: budget)")
-            ax.set_ylabel(f"calls per bin (1/{1 << SUB_BITS} octave)")
+            ax.set_xlabel("execution time [us] (log; dashed: budget)")
+            ax.set_ylabel(f"calls per 1/{1 << SUB_BITS}-octave bin [count]")
             ax.set_title(f"{group} rate group: execution-time histograms")
         else:
             x = range(len(rows))
@@ -461,42 +459,56 @@ def plot_groups(report: dict, out_dir) -> list[Path]:
             ax.scatter(list(x), [r["budget_us"] for r in rows], marker="_", s=800, color="k", label="budget")
             ax.set_xticks(list(x), [r["task"] for r in rows])
             ax.set_yscale("log")
-            ax.set_ylabel("execution time [us]")
+            ax.set_xlabel("task")
+            ax.set_ylabel("execution time [us] (log)")
             ax.set_title(f"{group} rate group: percentiles (no histogram bins in summary.json)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        out.append((group, fig))
+    return out
+
+
+def plot_groups(report: dict, out_dir) -> list[Path]:
+    """One PNG per rate group, ``timing_<group>.png`` (:func:`group_figures`)."""
+    written = []
+    for group, fig in group_figures(report):
         path = Path(out_dir) / f"timing_{group}.png"
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         written.append(path)
     return written
 
 
-def plot_timeline(frames: list[dict], path, n: int = 10) -> Path:
-    """Gantt chart of the ``n`` worst frames of a timeline (``Executive.write_timeline`` JSON)."""
-    import matplotlib
+def timeline_figure(frames: list[dict], n: int = 10):
+    """Gantt chart of the ``n`` worst frames of a timeline (``Executive.write_timeline`` JSON).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The time axis is logarithmic above 1 us (linear below): one frame that took 100 ms must not flatten
+    the tasks of a few microseconds in the others."""
+    from matplotlib.figure import Figure
 
     frames = frames[:n]
     names = sorted({s["task"] for f in frames for s in f["tasks"]})
     color = {t: f"C{k % 10}" for k, t in enumerate(names)}
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(frames) + 1.5))
+    fig = Figure(figsize=(10, 0.4 * len(frames) + 1.8), layout="constrained")
+    ax = fig.subplots()
     for y, f in enumerate(frames):
         ax.barh(y, f["lateness_ns"] / _NS_PER_US, left=0, color="0.8")
         for s in f["tasks"]:
             ax.barh(y, s["duration_ns"] / _NS_PER_US, left=s["start_ns"] / _NS_PER_US, color=color[s["task"]])
     for t, c in color.items():
         ax.barh(0, 0, color=c, label=t)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(left=0.0)
     ax.set_yticks(range(len(frames)), [f"frame {f['frame']}" for f in frames])
     ax.invert_yaxis()
-    ax.set_xlabel("time after the frame's nominal boundary [us] (grey: start lateness)")
+    ax.set_xlabel("time after the frame's nominal boundary [us] (log above 1 us; grey: start lateness)")
+    ax.set_ylabel("frame (worst first)")
     ax.set_title("worst frames")
-    ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def plot_timeline(frames: list[dict], path, n: int = 10) -> Path:
+    """:func:`timeline_figure` written to ``path``."""
+    timeline_figure(frames, n).savefig(path, dpi=100)
     return Path(path)
 
 
