@@ -11,14 +11,22 @@ import numpy as np
 import pytest
 
 from ground.campaign import (
+    CONTACT_COLUMNS,
     CampaignError,
+    RowLog,
+    case_outcome,
     case_seed,
+    case_spec,
     draw_dispersions,
+    error_row,
     read_rows,
     rerun_case,
+    row_from_summary,
     run_campaign,
     summarise,
+    time_to_docking_figure,
     wilson_interval,
+    write_outputs,
 )
 from sims.scenario import load_scenario
 
@@ -128,6 +136,97 @@ def test_axial_rate_design_target_is_the_profile_contact_speed_band(scenario):
     axial = s["contact_quantities"]["axial_rate_mps"]
     assert axial["design"] == pytest.approx([0.08, 0.12])  # gnc.toml contact speed 0.10 +- 0.02 (REFERENCE.md)
     assert axial["within_design_3sigma"] is True
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+META = {"scenario": SCENARIO, "seed": 1, "duration_s": None}
+ENDINGS = {  # rows of cases that did not dock, as row_from_summary writes them
+    "held": {"captured": False, "contact": False, "stop_reason": "duration", "final_mode": "HOLD",
+             "final_range_m": 412.0, "fdir_fired": "att_error_hold x1", "contact_time_s": None},
+    "cam": {"captured": False, "contact": False, "stop_reason": "duration", "final_mode": "CAM", "aborted": True,
+            "cam_trigger": "NAV_INVALID", "final_range_m": 3500.0, "contact_time_s": None},
+}
+
+
+def _row(case: int, **changes) -> dict:
+    """A docked case's row (contact 1 s later per case number), with ``changes``."""
+    row = {"case": case, "campaign_seed": 1, "seed": case_seed(1, case), "scenario": SCENARIO,
+           "stop_reason": "docked", "captured": True, "contact": True, "collided": False, "failed_limits": "",
+           "contact_time_s": 2000.0 + case, "aborted": False, "cam_trigger": "NONE", "final_mode": "DOCKED",
+           "final_range_m": 3.0, "fdir_fired": "", "error": None, "propellant_used_kg": 4.0,
+           "mission_time_s": 2010.0 + case, **{c: 0.01 for c in CONTACT_COLUMNS}, "axial_rate_mps": 0.1}
+    row.update(changes)
+    return row
+
+
+def _campaign_rows() -> list[dict]:
+    return [_row(c) for c in range(20)] + [_row(20, **ENDINGS["held"]), _row(21, **ENDINGS["cam"])]
+
+
+def test_a_case_that_did_not_dock_says_how_it_ended_and_why():
+    outcome, reason = case_outcome(_row(1, **ENDINGS["held"]))
+    assert outcome == "held"
+    assert {"stop: duration", "final mode HOLD", "final range 412 m", "FDIR: att_error_hold x1"} <= set(
+        reason.split("; "))
+    outcome, reason = case_outcome(_row(2, **ENDINGS["cam"]))
+    assert outcome == "CAM" and "CAM trigger NAV_INVALID" in reason
+    assert case_outcome(_row(3)) == ("docked", "")
+    assert case_outcome(_row(4, captured=False, collided=True))[0] == "COLLISION"
+    assert case_outcome(error_row(case_spec(SCENARIO, 1, 5), RuntimeError("refused\ntraceback"))) == (
+        "error", "RuntimeError: refused")
+
+
+def test_a_row_keeps_the_fdir_responses_and_the_final_range_of_its_run():
+    summary = {"scenario": SCENARIO, "stop_reason": "duration", "final_mode": "HOLD", "docking": {}, "guidance": {},
+               "fdir": {"fired": {"att_error_hold": 2}}, "final_relative_state": {"r_LVLH_m": [3.0, -400.0, 0.0]}}
+    row = row_from_summary(case_spec(SCENARIO, 1, 0), 7, summary, {})
+    assert row["fdir_fired"] == "att_error_hold x2"
+    assert row["final_range_m"] == pytest.approx(np.hypot(3.0, 400.0))
+
+
+def test_summary_lists_every_case_that_did_not_dock_and_the_time_to_docking(scenario):
+    s = summarise(_campaign_rows(), scenario.docking.limits, META)
+    assert s["outcomes"] == {"docked": 20, "held": 1, "CAM": 1}
+    assert [(b["case"], b["outcome"]) for b in s["not_docked"]] == [(20, "held"), (21, "CAM")]
+    assert s["capture_rate_wilson95"] == list(wilson_interval(20, 22))
+    ttd = s["time_to_docking_s"]
+    t = 2000.0 + np.arange(20)  # the docked cases only
+    assert (ttd["n"], ttd["min"], ttd["max"]) == (20, 2000.0, 2019.0)
+    for q in (5, 50, 95):
+        assert ttd[f"p{q}"] == pytest.approx(np.percentile(t, q))
+
+
+def test_time_to_docking_histogram_counts_the_docked_cases_and_marks_the_percentiles(scenario):
+    rows = _campaign_rows()
+    s = summarise(rows, scenario.docking.limits, META)
+    fig = time_to_docking_figure(rows, s)
+    ax = fig.axes[0]
+    assert sum(p.get_height() for p in ax.patches) == 20
+    assert [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_gid() == "p50"] == [s["time_to_docking_s"]["p50"]]
+    assert "[s]" in ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_campaign_folder_gets_an_index_with_capture_rate_outcomes_plots_and_reruns(tmp_path, scenario):
+    out = tmp_path / "mc"
+    out.mkdir()
+    (out / "campaign.json").write_text(json.dumps({**META, "dispersions": {}, "runs": 22}))
+    log = RowLog(out)
+    for row in _campaign_rows():
+        log.append(row)
+    log.close()
+    s = write_outputs(out, scenario)
+    page = (out / "index.html").read_text()
+    lo, hi = s["capture_rate_wilson95"]
+    assert "Capture 20 of 22 (90.91 %)" in page and f"Wilson 95 % interval {100 * lo:.2f} - {100 * hi:.2f} %" in page
+    assert "final range 412 m" in page and "CAM trigger NAV_INVALID" in page
+    for case in range(22):
+        assert f"qz mc --out {out} --rerun {case}</code>" in page
+    for name in ("contact_scatter", "histograms", "time_to_docking"):
+        assert f"src='plots/{name}.png'" in page and (out / "plots" / f"{name}.png").stat().st_size > 0
+    assert f"{s['time_to_docking_s']['p50']:.0f} s" in page
+    md = (out / "summary.md").read_text()
+    assert "The 2 case(s) that did not dock" in md and "| 21 |" in md
 
 
 # ---------------------------------------------------------------------------------------------- Dask

@@ -266,6 +266,23 @@ def test_qz_timing_refuses_a_folder_without_an_archive(tmp_path, capsys):
     assert "no telemetry archive" in capsys.readouterr().err
 
 
+def test_worst_frame_timeline_keeps_a_microsecond_task_visible_beside_a_100_ms_frame():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    frames = [{"frame": 7, "lateness_ns": 2_000, "tasks": [{"task": "navigation", "start_ns": 3_000,
+                                                              "duration_ns": 100_000_000}]},
+              {"frame": 9, "lateness_ns": 1_000, "tasks": [{"task": "attitude", "start_ns": 2_000,
+                                                              "duration_ns": 5_000}]}]
+    fig = timing.timeline_figure(frames)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    small = next(p for p in ax.patches if abs(p.get_width() - 5.0) < 1e-9)  # [us] the 5 us task
+    width_px = abs(ax.transData.transform((small.get_x() + small.get_width(), 0))[0]
+                   - ax.transData.transform((small.get_x(), 0))[0])
+    assert width_px > 0.05 * ax.get_window_extent().width  # linear: 5 us of 100 ms would be 0.005 %
+    assert ax.get_xlabel() and ax.get_ylabel()
+
+
 # ------------------------------------------------------------------------- the make-bench plugin
 
 
