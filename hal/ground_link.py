@@ -27,8 +27,9 @@ from hal import timebase
 from hal.serial_link import open_url
 from telemetry.errors import InputError
 
-LISTEN_BACKLOG = 32
+LISTEN_BACKLOG = socket.SOMAXCONN  # connections the kernel holds between two cycles (accepted once per cycle)
 UDP_MAX = 65535          # [B] largest datagram read
+CLIENT_SNDBUF = 4096     # [B] kernel send buffer per TCP client (Linux doubles it)
 SERIAL_REOPEN_S = 1.0    # [s] between attempts to reopen a failed serial port
 
 
@@ -143,6 +144,8 @@ class TcpServer:
             s.setblocking(False)
             try:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # the per-client queue, not a kernel buffer of megabytes, decides what a slow client loses
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CLIENT_SNDBUF)
             except OSError:
                 pass
             cid = self._next

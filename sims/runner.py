@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -272,6 +273,11 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     mode_rec = flight.modes.record
     wall0 = time.perf_counter()
     bar = tqdm(total=total_s, unit="s", desc=f"qz sim {sc.name}", disable=not progress, mininterval=0.5)
+    interrupted = False
+    if pace is not None:
+        # a paced run keeps real-time frames: what start-up built is never scanned again by the collector
+        gc.collect()
+        gc.freeze()
     try:
         for second in range(total_s):
             script.run_until(flight.executive, (second + 1) * NS_PER_S)
@@ -289,6 +295,9 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
                 if second >= capture_end_s:
                     stop_reason = "docked"
                     break
+    except KeyboardInterrupt:  # Ctrl-C on a paced, live run: the run folder is still written, then it goes on up
+        stop_reason = "interrupted"
+        interrupted = True
     finally:
         wall_s = time.perf_counter() - wall0
         bar.close()
@@ -303,6 +312,8 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     if timeline:
         flight.executive.write_timeline(out / "timeline.json")
     write_summary(out, summary)
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 

@@ -176,8 +176,8 @@ class Deframer:
             return total in allowed
         return MIN_PACKET <= total <= self.max_packet
 
-    def _complete_frame_after(self, i: int, n: int) -> bool:
-        """True when a complete, CRC-valid frame starts after offset ``i`` of the buffer."""
+    def _complete_frame_after(self, i: int, n: int) -> int:
+        """Offset of the first complete, CRC-valid frame after offset ``i`` of the buffer, -1 if none."""
         buf = self._buf
         j = buf.find(ASM, i + 1)
         while 0 <= j <= n - ASM_SIZE - PRIMARY_HEADER_SIZE:
@@ -191,9 +191,9 @@ class Deframer:
                 if self._plausible(w0, w1, total) and end <= n:
                     crc = binascii.crc_hqx(bytes(buf[j + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
                     if crc == (buf[end - 2] << 8 | buf[end - 1]):
-                        return True
+                        return j
             j = buf.find(ASM, j + 1)
-        return False
+        return -1
 
     def _match(self, i: int, n: int):
         """Try each layout at the marker at ``i``: ``(layout, end, apid)`` of a CRC-valid frame, else the
@@ -232,6 +232,7 @@ class Deframer:
         pos = 0
         stats = self.stats
         sizes = self.sizes
+        valid_at = -1  # a complete valid frame found by the false-sync search: markers before it are false
         while True:
             i = buf.find(ASM, pos)
             if i < 0:
@@ -253,7 +254,10 @@ class Deframer:
                 pos = i + 1
                 continue
             if match == "body":
-                if self._complete_frame_after(i, n):
+                # one search serves every incomplete marker before the frame it finds (linear on hostile input)
+                if valid_at <= i:
+                    valid_at = self._complete_frame_after(i, n)
+                if valid_at > i:
                     # a valid frame inside the span this marker claims: the marker was false, and
                     # waiting for its end would hold the valid frame back (a stall on a quiet link)
                     stats.false_syncs += 1

@@ -6,7 +6,7 @@ new and closed connections, reads at most ``rx_bytes_per_cycle`` per client, def
 client's queue as far as the client takes it. Every downlinked packet is queued to every client
 (``enqueue``, the downlink's tee); a full queue drops its oldest packet and counts it for that client.
 Rejections never reach the dispatcher: they are counted by reason, reported in GROUND_LINK, in a
-throttled event and (up to ``reject_acks_per_cycle`` per cycle) in a CMD_ACK REJECTED.
+throttled event per reason and cycle and (up to ``reject_acks_per_cycle`` per cycle) in a CMD_ACK REJECTED.
 
 The transport (``hal.ground_link``, chosen by the runner) is duck-typed:
 
@@ -101,6 +101,7 @@ class GroundLink(App):
         self._calls = 0
         self._now_ns = 0
         self._acks_left = 0
+        self._cycle_rejects: dict[str, list] = {}
         self.totals = dict.fromkeys(("clients_total", "clients_refused", "frames_in", "bytes_in", "tc_accepted",
                                      "arsn_store_errors", "closed_frames_out", "closed_bytes_out", "closed_drops",
                                      "closed_crc_errors", "closed_bytes_skipped", "acks_suppressed"), 0)
@@ -132,6 +133,11 @@ class GroundLink(App):
             c.tc_this_cycle = 0
         for cid, chunk, loopback in data:
             self._ingest(cid, chunk, loopback, t_ns)
+        if self._cycle_rejects:
+            for reason, (n, peer) in self._cycle_rejects.items():  # one event per reason and cycle, not per frame
+                self.emit(EVT_TC_REJECTED, "WARNING", f"link: {n} {reason} from {peer}"[:48],
+                          (float(REASON_CODES[reason]), float(n)))
+            self._cycle_rejects.clear()
         try:
             self.auth.flush()
         except OSError as exc:  # a full disk must not stop the link; the next accepted command retries
@@ -234,8 +240,11 @@ class GroundLink(App):
             self.downlink.send_values("CMD_ACK", t_ns, (apid, fc, seq, ACK_REJECTED, code))
         else:
             self.totals["acks_suppressed"] += 1
-        peer = c.peer if c is not None else "?"
-        self.emit(EVT_TC_REJECTED, "WARNING", f"link: {reason} from {peer}"[:48], (float(code), 0.0))
+        seen = self._cycle_rejects.get(reason)
+        if seen is None:
+            self._cycle_rejects[reason] = [1, c.peer if c is not None else "?"]
+        else:
+            seen[0] += 1
 
     # ------------------------------------------------------------------ reporting
     def counters(self) -> dict:

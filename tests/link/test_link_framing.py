@@ -47,3 +47,15 @@ def test_garbage_truncated_frames_and_absurd_lengths_are_skipped_and_what_follow
     res = d.feed(stream)
     assert res.packets == [WRAPPED]
     assert d.stats.crc_errors >= 1 and d.stats.bad_lengths >= 2 and d.stats.bytes_skipped > 500
+
+
+def test_false_sync_search_runs_once_for_a_run_of_truncated_frames(monkeypatch):
+    """Truncated long frames whose spans pass the end of the data: one search finds the valid frame for all."""
+    long = sdls.wrap(tc_codec("TIME_TAG").pack(1, exec_time_s=1.0, packet_len=8, packet=(0,) * 64), 7, 1, KEY)
+    stream = frame(long)[:20] * 5 + frame(WRAPPED)  # the last three markers claim bytes beyond the data
+    d = Deframer(layouts=LAYOUTS)
+    calls = []
+    search = d._complete_frame_after
+    monkeypatch.setattr(d, "_complete_frame_after", lambda i, n: calls.append(i) or search(i, n))
+    assert d.feed(stream).packets == [WRAPPED]
+    assert len(calls) == 1 and d.stats.false_syncs == 3 and d.stats.crc_errors == 2
