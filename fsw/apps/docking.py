@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from fsw.app import App, Bus
+from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core import docking as dk
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.docking import docking_step
 from telemetry.dictionary import ABORT_TRIGGERS, MODES
 
@@ -31,51 +31,55 @@ class DockingMonitor(App):
         g = Section(gnc, path, "guidance")
         st = Section(gnc, path, "station")
         self.guidance = guidance
-        self.prm = np.zeros(dk.N_PRM)
-        self.prm[dk.PRM_KOS] = self.kos = d.float("kos_radius_m", 0.0)
-        self.prm[dk.PRM_SEMI:dk.PRM_SEMI + 3] = d.array("ellipsoid_semi_axes_m", (3,), 1.0)
-        self.prm[dk.PRM_TAN_CONE] = math.tan(math.radians(d.float("corridor_half_angle_deg", 0.0, 89.0)))
-        self.prm[dk.PRM_CONE_FLOOR] = d.float("corridor_min_radius_m", 0.0)
-        self.prm[dk.PRM_RATE_FACTOR] = d.float("closing_rate_factor", 1.0)
-        self.prm[dk.PRM_RATE_MARGIN] = d.float("closing_rate_margin_mps", 0.0)
-        self.prm[dk.PRM_RATE_SIGMA] = d.float("closing_rate_max_sigma_v_mps", 0.0)
-        self.prm[dk.PRM_ATT_LIMIT] = math.radians(d.float("attitude_error_limit_deg", 0.0))
-        self.prm[dk.PRM_READY] = d.float("contact_ready_range_m", 0.0)
-        self.state = np.zeros(dk.N_STATE, np.int64)
-        self.state[dk.ST_NAV_BAD_SINCE] = -1
-        self.state[dk.ST_NAV_LIMIT] = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
-        self.state[dk.ST_TRIGGER] = TRIGGER["NONE"]
-        self.state[dk.ST_NAV_MAX_AGE] = int(Section(gnc, path, "navigation").float("max_age_s", 0.0) * NS_PER_S)
-        self.trg = np.array([TRIGGER[k] for k in ("NONE", "NAV_INVALID", "CORRIDOR", "CLOSING_RATE",
-                                                  "ATTITUDE_ERROR")], np.int64)
-        n_modes = max(MODES) + 1
-        self.approach_mode = np.array([MODES.get(m) in _APPROACH for m in range(n_modes)])
-        self.closing_mode = np.array([MODES.get(m) in _CLOSING for m in range(n_modes)])
-        self.prof_r = g.array("profile_range_m", None, 0.0)
-        self.prof_v = g.array("profile_speed_mps", None, 0.0)
-        self.axis = st.array("docking_axis_LVLH", (3,))
+        if max(MODES) >= dk.MAX_MODES:
+            raise ConfigError(f"{name}: mode codes up to {max(MODES)}, the monitor's tables hold {dk.MAX_MODES}")
+        self.prm = np.zeros(1, dk.MONITOR_PARAMS)
+        p = self.prm[0]
+        p["kos_radius_m"] = self.kos = d.float("kos_radius_m", 0.0)
+        p["ellipsoid_semi_axes_m"] = d.array("ellipsoid_semi_axes_m", (3,), 1.0)
+        p["tan_corridor"] = math.tan(math.radians(d.float("corridor_half_angle_deg", 0.0, 89.0)))
+        p["corridor_floor_m"] = d.float("corridor_min_radius_m", 0.0)
+        p["closing_rate_factor"] = d.float("closing_rate_factor", 1.0)
+        p["closing_rate_margin_mps"] = d.float("closing_rate_margin_mps", 0.0)
+        p["closing_rate_max_sigma_v_mps"] = d.float("closing_rate_max_sigma_v_mps", 0.0)
+        p["attitude_limit_rad"] = math.radians(d.float("attitude_error_limit_deg", 0.0))
+        p["contact_ready_range_m"] = d.float("contact_ready_range_m", 0.0)
+        p["nav_invalid_limit_ns"] = int(d.float("nav_invalid_limit_s", 0.0) * NS_PER_S)
+        p["nav_max_age_ns"] = int(Section(gnc, path, "navigation").float("max_age_s", 0.0) * NS_PER_S)
         C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
-        self.port_L = C_RL.T @ np.asarray(port_B_m, dtype=np.float64)
+        p["port_L_m"] = C_RL.T @ np.asarray(port_B_m, dtype=np.float64)
+        p["docking_axis_L"] = st.array("docking_axis_LVLH", (3,))
+        p["approach_mode"] = [MODES.get(m) in _APPROACH for m in range(dk.MAX_MODES)]
+        p["closing_mode"] = [MODES.get(m) in _CLOSING for m in range(dk.MAX_MODES)]
+        p["trigger_codes"] = [TRIGGER[k] for k in ("NONE", "NAV_INVALID", "CORRIDOR", "CLOSING_RATE",
+                                                   "ATTITUDE_ERROR")]
+        self.state = np.zeros(1, dk.MONITOR_STATE)
+        self.state[0]["nav_bad_since_ns"] = -1
+        self.state[0]["trigger"] = TRIGGER["NONE"]
+        self.profile = np.array([g.array("profile_range_m", None, 0.0), g.array("profile_speed_mps", None, 0.0)])
         self.mech = hal.sensor("DEV_DOCK_MECH")
         self.out = bus.publish("DOCKING_MONITOR", name)
-        self.geo = np.zeros(7)
-        self.r_port = np.zeros(3)
+        self.geo = self.state[0]["geometry"]
+
+    @property
+    def port_L(self) -> np.ndarray:
+        """[m] chaser port from its CoM, LVLH, at the docking attitude."""
+        return self.prm[0]["port_L_m"]
 
     @property
     def trigger(self) -> int:
         """The latched abort trigger (telemetry.dictionary.ABORT_TRIGGERS code)."""
-        return int(self.state[dk.ST_TRIGGER])
+        return int(self.state[0]["trigger"])
 
     def start(self) -> None:
         b = self.bus
         views = (b.get("NAV_STATE", self.name), b.get("ATT_STATE", self.name), b.get("MODE", self.name), self.mech,
                  self.out)
-        self._args = (self.prm, self.state, self.trg, self.approach_mode, self.closing_mode, self.port_L, self.axis,
-                      self.prof_r, self.prof_v, self.geo, self.r_port, *(r.reshape(1) for r in views))
-        self._kernel = compiled_entry(docking_step, 0, *self._args)
+        self._step = bind(docking_step, self.prm, self.state, self.profile, *(r.reshape(1) for r in views),
+                          sample=(0,))
 
     def step(self, t_ns: int) -> None:
-        flags = self._kernel(t_ns, *self._args)
+        flags = self._step(t_ns)
         if not flags:
             return
         if flags & dk.F_CAPTURED:
