@@ -621,16 +621,14 @@ def section_attitude(run: RunData) -> Section:
             else:
                 ax.plot(t, y[:, k], color=f"C{k}", lw=0.9, label="ATT_STATE")
             peak = float(np.nanmax(np.abs(y[:, k]))) if np.isfinite(y[:, k]).any() else 0.0
-            if lim:
+            if lim and peak * LIMIT_IN_VIEW < lim:  # the limit far away would flatten the data: say where it is
+                ax.set_ylim(-1.3 * peak, 1.3 * peak)
+                ax.text(0.99, 0.96, f"{lim_name} +-{lim:g} {unit}: off the scale, {lim / peak:.0f} x the largest "
+                        "|error|", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="C3")
+            elif lim:
                 ax.axhline(lim, color="C3", ls="--", lw=1, label=f"{lim_name} +-{lim:g} {unit}", gid="limit")
                 ax.axhline(-lim, color="C3", ls="--", lw=1)
-                if peak * LIMIT_IN_VIEW < lim:  # the limit far away would flatten the data: say where it is
-                    ax.set_ylim(-1.3 * peak, 1.3 * peak)
-                    ax.text(0.99, 0.96, f"{lim_name} +-{lim:g} {unit} off the scale "
-                            f"({lim / peak:.0f} x the largest |error|)", transform=ax.transAxes, ha="right",
-                            va="top", fontsize=7, color="C3")
-                else:
-                    ax.set_ylim(-1.1 * max(lim, peak), 1.1 * max(lim, peak))
+                ax.set_ylim(-1.1 * max(lim, peak), 1.1 * max(lim, peak))
             ax.set_ylabel(f"axis {BODY_AXES[k]}\n{what} [{unit}]", fontsize=8)
             ax.grid(alpha=0.3)
             if k == 0:
@@ -640,8 +638,8 @@ def section_attitude(run: RunData) -> Section:
         axes[2][c].set_xlabel("mission time [s]")
     _mode_legend(fig, spans)
     sec.figures.append(("Attitude error and rate error from ATT_STATE per body axis, in degrees"
-                        + (f" (long run: the band is each {((t[-1] - t[0]) / ENVELOPE_BINS):.0f} s bin's minimum "
-                           "to maximum, the line its mean)" if binned else "")
+                        + (f" (long run: the band spans each {((t[-1] - t[0]) / ENVELOPE_BINS):.0f} s bin's minimum "
+                           "to maximum)" if binned else "")
                         + ", against the attitude abort limit and the contact envelope's rate limit.", fig))
     return sec
 
