@@ -15,40 +15,16 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
-    N_PRM,
-    N_SP,
-    N_ST,
-    PRM_BAND,
-    PRM_CAM_S,
-    PRM_CAM_SA,
-    PRM_DV_FRAC,
-    PRM_EARTH,
-    PRM_GATE3,
-    PRM_GATE6,
-    PRM_GNSS_SR,
-    PRM_GNSS_SV,
-    PRM_LIDAR_SA,
-    PRM_LIDAR_SF,
-    PRM_LIDAR_SR,
-    PRM_Q_ACCEL,
     REJECT_SHIFT,
+    RELNAV_FILTER,
+    RELNAV_PARAMS,
     SENSOR_CAMERA,
     SENSOR_GNSS,
     SENSOR_LIDAR,
-    SEQ_CAMERA,
-    SEQ_GNSS,
-    SEQ_LIDAR,
-    SEQ_THR,
-    SP_RV,
-    SP_SET,
-    ST_LAST_ACCEPT,
-    ST_T_PREV,
-    ST_TIMEOUT,
-    ST_WAS_VALID,
     relnav_app_step,
 )
 from telemetry.dictionary import MODES
@@ -71,62 +47,47 @@ class RelativeNavigation(App):
         super().__init__(name, bus, events)
         nav = Section(gnc, path, "navigation")
         st = Section(gnc, path, "station")
-        self.q_accel = nav.float("q_accel_m2_s3", 0.0)
+        earth = Section(gnc, path, "earth")
         self.init_sr = nav.float("init_sigma_r_m", 0.0)
         self.init_sv = nav.float("init_sigma_v_mps", 0.0)
-        self.timeout_ns = int(nav.float("valid_timeout_s", 0.0) * NS_PER_S)
-        self.max_sr = nav.float("valid_max_sigma_r_m", 0.0)
-        self.gate3 = nav.float("gate_chi2_3dof", 0.0)
-        self.gate6 = nav.float("gate_chi2_6dof", 0.0)
         self.bands = {s: nav.array(f"{s}_range_m", (2,), 0.0) for s in ("gnss", "lidar", "camera")}
-        self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)
-        self.gnss_sv = nav.float("gnss_sigma_v_mps", 0.0)
-        self.lidar_sr = nav.float("lidar_sigma_range_m", 0.0)
-        self.lidar_sf = nav.float("lidar_sigma_range_frac", 0.0)
-        self.lidar_sa = nav.float("lidar_sigma_angle_rad", 0.0)
-        self.cam_s = nav.float("camera_sigma_m", 0.0)
-        self.sensor_B = nav.array("sensor_B_m", (3,))
-        self.h_offset = np.zeros(6)
-        self.h_offset[:3] = st.array("port_LVLH_m", (3,))
-        self.reflector = st.array("lidar_reflector_LVLH_m", (3,))
-        self.cam_target = st.array("camera_target_LVLH_m", (3,))
+        self.prm = np.zeros(1, RELNAV_PARAMS)
+        p = self.prm[0]
+        p["q_accel_m2_s3"] = nav.float("q_accel_m2_s3", 0.0)
+        p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
+        p["gate_chi2_6dof"] = nav.float("gate_chi2_6dof", 0.0)
+        p["gnss_sigma_r_m"] = self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)
+        p["gnss_sigma_v_mps"] = self.gnss_sv = nav.float("gnss_sigma_v_mps", 0.0)
+        p["lidar_sigma_range_m"] = self.lidar_sr = nav.float("lidar_sigma_range_m", 0.0)
+        p["lidar_sigma_range_frac"] = self.lidar_sf = nav.float("lidar_sigma_range_frac", 0.0)
+        p["lidar_sigma_angle_rad"] = self.lidar_sa = nav.float("lidar_sigma_angle_rad", 0.0)
+        p["camera_sigma_m"] = self.cam_s = nav.float("camera_sigma_m", 0.0)
+        p["camera_sigma_angle_rad"] = nav.float("camera_sigma_angle_rad", 0.0)
+        p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = (self.bands[s] for s in ("gnss", "lidar", "camera"))
+        p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
+        p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
+        p["port_L_m"] = st.array("port_LVLH_m", (3,))
+        p["sensor_B_m"] = self.sensor_B = nav.array("sensor_B_m", (3,))
+        p["reflector_L_m"] = self.reflector = st.array("lidar_reflector_LVLH_m", (3,))
+        p["camera_target_L_m"] = self.cam_target = st.array("camera_target_LVLH_m", (3,))
+        p["valid_timeout_ns"] = int(nav.float("valid_timeout_s", 0.0) * NS_PER_S)
+        p["valid_max_sigma_r_m"] = nav.float("valid_max_sigma_r_m", 0.0)
+        self.port_L = p["port_L_m"]
+        self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
+        self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
         self.gnss = hal.sensor("DEV_GNSS_REL")
         self.lidar = hal.sensor("DEV_LIDAR")
         self.camera = hal.sensor("DEV_CAMERA")
         self.out = bus.publish("NAV_STATE", name)
-        self.prm = np.zeros(N_PRM)
-        self.prm[PRM_Q_ACCEL] = self.q_accel
-        self.prm[PRM_GATE3] = self.gate3
-        self.prm[PRM_GATE6] = self.gate6
-        self.prm[PRM_GNSS_SR], self.prm[PRM_GNSS_SV] = self.gnss_sr, self.gnss_sv
-        self.prm[PRM_LIDAR_SR] = self.lidar_sr
-        self.prm[PRM_LIDAR_SF] = self.lidar_sf
-        self.prm[PRM_LIDAR_SA] = self.lidar_sa
-        self.prm[PRM_CAM_S] = self.cam_s
-        self.prm[PRM_CAM_SA] = nav.float("camera_sigma_angle_rad", 0.0)
-        self.prm[PRM_DV_FRAC] = nav.float("dv_sigma_frac", 0.0, 1.0)
-        earth = Section(gnc, path, "earth")
-        self.prm[PRM_EARTH:PRM_EARTH + 3] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0),
-                                             earth.float("j2", 0.0, 1.0))
-        self.station_prev = np.zeros(N_SP)  # the station's ephemeris at the filter's time
-        self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
-        self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
-        self.rejects = np.zeros(4, np.int64)  # rejections in a row, by sensor code
-        self.prm[PRM_BAND:PRM_BAND + 6] = np.concatenate([self.bands[s] for s in ("gnss", "lidar", "camera")])
-        self.geo = np.array([self.sensor_B, self.reflector, self.cam_target])
-        self.last_seq = np.zeros(4, dtype=np.int64)
-        self._dv = np.zeros(3)
-        self.x = np.zeros(6)
-        self.P = np.zeros((6, 6))
+        self.flt = np.zeros(1, RELNAV_FILTER)
+        f = self.flt[0]
+        self.x, self.P, self.rejects, self.C_B_LVLH = f["x"], f["P"], f["rejects"], f["C_B_LVLH"]  # views
         self.work = np.zeros(WORK_SHAPE)
         self.C_BN = np.zeros((3, 3))
-        self.C_B_LVLH = np.zeros((3, 3))
         self.initialised = False
         self._v_prior = None  # (velocity, sigma) the filter had before a reset
         self._distrusted = 0  # sensor whose repeated rejections caused the last reset
         self._distrust_until_ns = 0
-        self.st = np.zeros(N_ST, np.int64)  # fsw.core.navigation.relnav_app_step state
-        self.st[ST_TIMEOUT] = self.timeout_ns
         # Docked, the ports coincide: the CoM sits at minus the chaser's port (docking attitude, LVLH).
         C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
         self.r_docked = -(C_RL.T @ np.asarray(port_B_m, dtype=np.float64))
@@ -140,9 +101,7 @@ class RelativeNavigation(App):
         # 1-element views: the kernel reads and writes the records' fields in place
         views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar, self.camera,
                                              self.out))
-        self._args = (self.max_sr, self.x, self.P, self.work, self._dv, self.C_B_LVLH, self.h_offset, self.geo,
-                      self.prm, self.last_seq, self.station_prev, *views)
-        self._kernel = compiled_entry(relnav_app_step, 0, self.st, self.rejects, *self._args)
+        self._step = bind(relnav_app_step, self.prm, self.flt, self.work, *views, sample=(0,))
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
@@ -158,10 +117,11 @@ class RelativeNavigation(App):
             self.P[i, i] = sigma_r ** 2 + self.init_sr ** 2
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
         self.initialised = True
-        self.station_prev[SP_RV:SP_RV + 6] = self.orbit["rv_N"]  # the relative state's frame is the ephemeris' now
-        self.station_prev[SP_SET] = 1.0
-        self.st[ST_T_PREV] = t_ns
-        self.st[ST_LAST_ACCEPT] = t_ns
+        f = self.flt[0]
+        f["station_rv_N"] = self.orbit["rv_N"]  # the relative state's frame is the ephemeris' now
+        f["station_set"] = 1
+        f["t_prev_ns"] = t_ns
+        f["last_accept_ns"] = t_ns
         self.emit(EVT_NAV_INIT, "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))
 
     def _in_band(self, sensor: str, rng: float) -> bool:
@@ -173,11 +133,11 @@ class RelativeNavigation(App):
         att_ok = bool(self.att["valid"])
         if att_ok:
             quat_to_dcm(self.att["q_BN"], self.C_BN)
-            np.dot(self.C_BN, self.orbit["C_LVLH_N"].T, out=self.C_B_LVLH)
+            self.C_B_LVLH[:] = self.C_BN @ self.orbit["C_LVLH_N"].T
         g, li, ca = self.gnss, self.lidar, self.camera
-        seq = self.last_seq
+        f = self.flt[0]
         # each sensor's own measured range, which decides its band
-        rng = {"gnss": float(np.linalg.norm(g["r_LVLH_m"] - self.h_offset[:3])), "lidar": float(li["range_m"]),
+        rng = {"gnss": float(np.linalg.norm(g["r_LVLH_m"] - self.port_L)), "lidar": float(li["range_m"]),
                "camera": float(np.linalg.norm(ca["r_B_m"]))}
         # The sensor whose rejections caused a reset is not the one to restart from, unless no other
         # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor), or no
@@ -188,30 +148,29 @@ class RelativeNavigation(App):
             name = _SENSOR_BAND[distrusted]
             if not any(self._in_band(other, rng[name]) for other in self.bands if other != name):
                 distrusted = 0
-        if distrusted != SENSOR_GNSS and g["seq"] != seq[SEQ_GNSS] and g["valid"] and self._in_band(
+        if distrusted != SENSOR_GNSS and g["seq"] != f["seq_gnss"] and g["valid"] and self._in_band(
                 "gnss", rng["gnss"]):
-            self._initialise(g["r_LVLH_m"] - self.h_offset[:3], g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
+            self._initialise(g["r_LVLH_m"] - self.port_L, g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
                              t_ns)
-        elif distrusted != SENSOR_LIDAR and li["seq"] != seq[SEQ_LIDAR] and li["valid"] and att_ok \
+        elif distrusted != SENSOR_LIDAR and li["seq"] != f["seq_lidar"] and li["valid"] and att_ok \
                 and self._in_band("lidar", rng["lidar"]):
             r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])
             los = r * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
             self._initialise(self._los_to_r(los, self.reflector), np.zeros(3),
                              self.lidar_sr + self.lidar_sf * r + r * self.lidar_sa, self.init_sv, "LIDAR", t_ns)
-        elif distrusted != SENSOR_CAMERA and ca["seq"] != seq[SEQ_CAMERA] and ca["valid"] and att_ok and self._in_band(
+        elif distrusted != SENSOR_CAMERA and ca["seq"] != f["seq_camera"] and ca["valid"] and att_ok and self._in_band(
                 "camera", rng["camera"]):
             self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3), self.cam_s, self.init_sv,
                              "CAMERA", t_ns)
-        seq[SEQ_GNSS], seq[SEQ_LIDAR], seq[SEQ_CAMERA] = g["seq"], li["seq"], ca["seq"]
-        seq[SEQ_THR] = self.thr["seq"]
+        f["seq_gnss"], f["seq_lidar"], f["seq_camera"], f["seq_thr"] = g["seq"], li["seq"], ca["seq"], self.thr["seq"]
 
     def _publish_invalid(self, t_ns: int) -> None:
         out = self.out
         out["valid"] = 0
         out["t_ns"] = t_ns
         out["seq"] += 1
-        if self.st[ST_WAS_VALID]:
-            self.st[ST_WAS_VALID] = 0
+        if self.flt[0]["was_valid"]:
+            self.flt[0]["was_valid"] = 0
             self.emit(EVT_NAV_INVALID, "WARNING", "navigation invalid", (0.0, 0.0))
 
     def _los_to_r(self, los_B, target) -> np.ndarray:
@@ -228,7 +187,7 @@ class RelativeNavigation(App):
             if not self.initialised:
                 self._publish_invalid(t_ns)
                 return
-        result = self._kernel(t_ns, self.st, self.rejects, *self._args)
+        result = self._step(t_ns)
         if result >> REJECT_SHIFT:
             self._after(result, t_ns)
 
@@ -246,7 +205,7 @@ class RelativeNavigation(App):
             out["r_LVLH_m"] = self.r_docked
             out["v_LVLH_mps"] = 0.0
             out["valid"] = 1
-            self.st[ST_WAS_VALID] = 1
+            self.flt[0]["was_valid"] = 1
             self.emit(EVT_NAV_DOCKED, "INFO", "docked: relative state held at the port geometry", (0.0, 0.0))
         out["t_ns"] = t_ns
         out["seq"] += 1
@@ -270,6 +229,6 @@ class RelativeNavigation(App):
                 # keep what the filter knew of the velocity, with its uncertainty widened
                 self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
         if result & F_VALID_CHANGED:
-            valid = bool(self.st[ST_WAS_VALID])
+            valid = bool(self.flt[0]["was_valid"])
             self.emit(EVT_NAV_VALID if valid else EVT_NAV_INVALID, "INFO" if valid else "WARNING",
                       "navigation valid" if valid else "navigation invalid", (0.0, 0.0))

@@ -34,7 +34,7 @@ MONITOR_PARAMS = np.dtype([
     ("approach_mode", "u1", (MAX_MODES,)),   # 1 for the mode codes in which the monitors may abort
     ("closing_mode", "u1", (MAX_MODES,)),    # 1 for those in which the closing-rate monitor applies
     ("trigger_codes", "i8", (5,)),           # ABORT_TRIGGERS codes of NONE, NAV_INVALID, CORRIDOR,
-])                                           # CLOSING_RATE, ATTITUDE_ERROR (the kernel stays table-free)
+], align=True)                               # CLOSING_RATE, ATTITUDE_ERROR (the kernel stays table-free)
 
 #: What the monitor keeps between steps, and its geometry of the last step.
 MONITOR_STATE = np.dtype([
@@ -44,7 +44,7 @@ MONITOR_STATE = np.dtype([
     ("geometry", "f8", (7,)),     # fsw.core.guidance.approach_monitor: range, range rate, axial, lateral,
                                   # corridor angle, closing speed, profile speed
     ("r_port_L_m", "f8", (3,)),   # chaser port w.r.t. the station port, LVLH
-])
+], align=True)
 TRG_NONE, TRG_NAV_INVALID, TRG_CORRIDOR, TRG_CLOSING_RATE, TRG_ATTITUDE = range(5)  # trigger_codes entries
 
 # returned flags

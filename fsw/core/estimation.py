@@ -283,7 +283,7 @@ def _apply_relnav_correction(x_LVLH, work):
 
 
 @njit(cache=True)
-def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, h_offset, sigma_r_m, sigma_v_m_s,
+def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, port_L_m, sigma_r_m, sigma_v_m_s,
                        gate_chi2, work):
     """Relative-GNSS update (position and velocity of the chaser CoM w.r.t. the station CoM), in place.
 
@@ -291,8 +291,8 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, h_offset, sigm
     ----------
     x_LVLH, P : (6,), (6, 6) in/out filter state and covariance.
     r_meas_LVLH_m, v_meas_LVLH_m_s : (3,) measured relative position/velocity, LVLH.
-    h_offset : (6,) ``[station port w.r.t. station CoM (3) m, 0 0 0]`` LVLH; the measurement model
-        is h(x) = x + h_offset, H = I.
+    port_L_m : (3,) station port w.r.t. the station CoM, LVLH; the measurement model is
+        h(x) = x + [port_L_m, 0, 0, 0], H = I.
     sigma_r_m, sigma_v_m_s : 1-sigma noise per axis.
     gate_chi2 : chi-square gate for 6 dof.
     work : scratch.
@@ -310,8 +310,8 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, h_offset, sigm
     for i in range(3):
         R[i, i] = sigma_r_m * sigma_r_m
         R[3 + i, 3 + i] = sigma_v_m_s * sigma_v_m_s
-        work[_VEC, 0, i] = r_meas_LVLH_m[i] - x_LVLH[i] - h_offset[i]
-        work[_VEC, 0, 3 + i] = v_meas_LVLH_m_s[i] - x_LVLH[3 + i] - h_offset[3 + i]
+        work[_VEC, 0, i] = r_meas_LVLH_m[i] - x_LVLH[i] - port_L_m[i]
+        work[_VEC, 0, 3 + i] = v_meas_LVLH_m_s[i] - x_LVLH[3 + i]
     accepted, d2 = kalman_update(P, 6, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .attitude import c_b_lvlh
@@ -20,53 +21,64 @@ from .estimation import (
     relnav_update_lidar,
 )
 
-# prm indices
-PRM_Q_ACCEL = 0          # [m^2/s^3] process noise PSD
-PRM_GATE3 = 1            # chi-square gate, 3 dof
-PRM_GATE6 = 2            # chi-square gate, 6 dof
-PRM_GNSS_SR = 3          # [m]
-PRM_GNSS_SV = 4          # [m/s]
-PRM_LIDAR_SR = 5         # [m]
-PRM_LIDAR_SF = 6         # [-] range-proportional sigma
-PRM_LIDAR_SA = 7         # [rad]
-PRM_CAM_S = 8            # [m]
-PRM_BAND = 9             # range bands [lo, hi] for GNSS, lidar, camera (6)
-PRM_DV_FRAC = 15         # [-] 1-sigma execution error of a commanded delta-v, fraction of its size
-PRM_CAM_SA = 16          # [rad] camera bearing noise: its position noise grows with range
-PRM_EARTH = 17           # (3) mu [m^3/s^2], equatorial radius [m], J2: the relative motion's gravity model
-N_PRM = 20
-# station memory (the ``station_prev`` argument): the ephemeris at the filter's time
-SP_RV = 0                # (6) [m, m/s] station inertial state at the time the filter state holds
-SP_SET = 6               # 1 once set: the relative motion is propagated on the two orbits (else CW)
-N_SP = 7
-# geo rows
-GEO_SENSOR_B = 0         # [m] lidar/camera position rel. CoM, B
-GEO_REFLECTOR = 1        # [m] lidar reflector rel. station port, LVLH
-GEO_CAM_TARGET = 2       # [m] camera target rel. station port, LVLH
-# last_seq indices
-SEQ_GNSS, SEQ_LIDAR, SEQ_CAMERA, SEQ_THR = 0, 1, 2, 3
+#: The filter's parameters (fsw/config/gnc.toml [navigation], [station], [earth]), one record.
+RELNAV_PARAMS = np.dtype([
+    ("q_accel_m2_s3", "f8"),            # process noise PSD of the unmodelled acceleration, per axis
+    ("gate_chi2_3dof", "f8"),           # innovation gates
+    ("gate_chi2_6dof", "f8"),
+    ("gnss_sigma_r_m", "f8"),           # relative GNSS, per axis
+    ("gnss_sigma_v_mps", "f8"),
+    ("lidar_sigma_range_m", "f8"),      # laser radar: range sigma = floor + fraction x range
+    ("lidar_sigma_range_frac", "f8"),
+    ("lidar_sigma_angle_rad", "f8"),
+    ("camera_sigma_m", "f8"),           # docking camera: sigma = floor + bearing sigma x range
+    ("camera_sigma_angle_rad", "f8"),
+    ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
+    ("lidar_band_m", "f8", (2,)),
+    ("camera_band_m", "f8", (2,)),
+    ("dv_sigma_frac", "f8"),            # 1-sigma execution error of a commanded delta-v, fraction of its size
+    ("earth", "f8", (3,)),              # mu [m^3/s^2], equatorial radius [m], J2: the relative motion's gravity
+    ("port_L_m", "f8", (3,)),           # station port w.r.t. the station CoM, LVLH (relative GNSS measures CoMs)
+    ("sensor_B_m", "f8", (3,)),         # lidar / camera w.r.t. the chaser CoM, B
+    ("reflector_L_m", "f8", (3,)),      # lidar reflector w.r.t. the station port, LVLH
+    ("camera_target_L_m", "f8", (3,)),  # camera target w.r.t. the station port, LVLH
+    ("valid_timeout_ns", "i8"),         # valid only while a measurement was accepted this recently ...
+    ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this
+], align=True)
+
+#: The filter: its state, covariance and bookkeeping between steps.
+RELNAV_FILTER = np.dtype([
+    ("x", "f8", (6,)),                  # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH
+    ("P", "f8", (6, 6)),                # its covariance
+    ("t_prev_ns", "i8"),                # time the state holds
+    ("last_accept_ns", "i8"),           # last accepted measurement
+    ("was_valid", "i8"),                # valid flag published at the last step
+    ("seq_gnss", "i8"),                 # seq of the last GNSS, lidar, camera sample and thruster period used
+    ("seq_lidar", "i8"),
+    ("seq_camera", "i8"),
+    ("seq_thr", "i8"),
+    ("rejects", "i8", (4,)),            # rejections in a row, by sensor code
+    ("station_rv_N", "f8", (6,)),       # the station ephemeris at the time the state holds ...
+    ("station_set", "u1"),              # ... once set: the relative motion is that of the two orbits (else CW)
+    ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate
+    ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
+], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA = 1, 2, 3
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
+F_VALID_CHANGED = 1 << 12  # returned: NAV_STATE.valid changed at this step
 
 
 @njit(cache=True)
-def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_prev, dt_s, att, orbit, thr, gnss,
-                lidar, cam, out):
+def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
     """Advance the relative-navigation EKF to now and fuse every new, in-band, valid measurement.
 
     Parameters
     ----------
-    x, P, work : filter state (6,), covariance (6, 6), ``estimation.WORK_SHAPE`` scratch.
-    dv : (3,) scratch for the thruster delta-v of the period.
-    C_B_LVLH : (3, 3) out, rotation LVLH -> B from the attitude estimate (when it is valid).
-    h_offset : (6,) GNSS measurement offset [station port rel. station CoM (3) m, 0, 0, 0], LVLH.
-    geo : (3, 3) rows GEO_SENSOR_B, GEO_REFLECTOR, GEO_CAM_TARGET. prm : (N_PRM,) parameters.
-    last_seq : (4,) int64 in/out, ``seq`` of the last GNSS, lidar, camera sample and thruster period used.
-    station_prev : (N_SP,) in/out, the station's ephemeris at the filter's time (layout SP_*).
-    dt_s : [s] time since the last step.
+    prm : RELNAV_PARAMS (1,). flt : RELNAV_FILTER (1,), in/out. work : ``estimation.WORK_SHAPE`` scratch.
     att, orbit, thr : 1-element views of ATT_STATE, ORBIT_REF, THRUSTER_PERIOD.
     gnss, lidar, cam : 1-element views of DEV_GNSS_REL, DEV_LIDAR, DEV_CAMERA.
     out : 1-element view of NAV_STATE: r, v, sigmas, sensor, accepted and rejected are written.
+    dt_s : [s] time since the last step.
 
     Returns
     -------
@@ -78,6 +90,12 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_
     sensor's band (GNSS beyond 200 m, lidar inside 5 km, camera inside 150 m in the shipped
     configuration). Lidar and camera need a valid attitude to map B into LVLH.
     """
+    p = prm[0]
+    f = flt[0]
+    x = f.x
+    P = f.P
+    C_B_LVLH = f.C_B_LVLH
+    dv = f.dv_L_mps
     result = 0
     att_ok = att[0].valid != 0
     if att_ok:
@@ -86,53 +104,53 @@ def relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_
     for i in range(3):
         dv[i] = 0.0
     t = thr[0]
-    if t.seq != last_seq[SEQ_THR]:
-        last_seq[SEQ_THR] = t.seq
+    if t.seq != f.seq_thr:
+        f.seq_thr = t.seq
         for i in range(3):
             dv[i] = t.dv_LVLH_mps[i]
     ob = orbit[0]
     if dt_s > 0.0:
-        if station_prev[SP_SET] != 0.0 and ob.seq != 0:
-            relnav_predict_orbit(x, P, station_prev[SP_RV:SP_RV + 6], ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s,
-                                 h_offset[0:3], prm[PRM_EARTH:PRM_EARTH + 3], dt_s, dv, prm[PRM_Q_ACCEL], work)
+        if f.station_set != 0 and ob.seq != 0:
+            relnav_predict_orbit(x, P, f.station_rv_N, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
+                                 p.earth, dt_s, dv, p.q_accel_m2_s3, work)
         else:
-            relnav_predict(x, P, ob.n_rad_s, dt_s, dv, prm[PRM_Q_ACCEL], work)
+            relnav_predict(x, P, ob.n_rad_s, dt_s, dv, p.q_accel_m2_s3, work)
         # Thrust magnitude and direction errors: the executed delta-v is uncertain in proportion
         # to its size (thruster tolerance, misalignment), on top of the white acceleration noise.
         dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
         if dv2 > 0.0:
-            var = prm[PRM_DV_FRAC] * prm[PRM_DV_FRAC] * dv2
+            var = p.dv_sigma_frac * p.dv_sigma_frac * dv2
             for i in range(3):
                 P[3 + i, 3 + i] += var
     if ob.seq != 0:  # an ephemeris is published: from now on the relative motion is that of the two orbits
         for i in range(6):
-            station_prev[SP_RV + i] = ob.rv_N[i]
-        station_prev[SP_SET] = 1.0
+            f.station_rv_N[i] = ob.rv_N[i]
+        f.station_set = 1
     g = gnss[0]
-    if g.seq != last_seq[SEQ_GNSS]:
-        last_seq[SEQ_GNSS] = g.seq
-        rng = math.sqrt((g.r_LVLH_m[0] - h_offset[0]) ** 2 + (g.r_LVLH_m[1] - h_offset[1]) ** 2
-                        + (g.r_LVLH_m[2] - h_offset[2]) ** 2)
-        if g.valid != 0 and prm[PRM_BAND] <= rng <= prm[PRM_BAND + 1]:
-            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, h_offset, prm[PRM_GNSS_SR],
-                                       prm[PRM_GNSS_SV], prm[PRM_GATE6], work)
+    if g.seq != f.seq_gnss:
+        f.seq_gnss = g.seq
+        rng = math.sqrt((g.r_LVLH_m[0] - p.port_L_m[0]) ** 2 + (g.r_LVLH_m[1] - p.port_L_m[1]) ** 2
+                        + (g.r_LVLH_m[2] - p.port_L_m[2]) ** 2)
+        if g.valid != 0 and p.gnss_band_m[0] <= rng <= p.gnss_band_m[1]:
+            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m,
+                                       p.gnss_sigma_v_mps, p.gate_chi2_6dof, work)
             result = _count(o, ok, SENSOR_GNSS, result)
     li = lidar[0]
-    if li.seq != last_seq[SEQ_LIDAR]:
-        last_seq[SEQ_LIDAR] = li.seq
-        if li.valid != 0 and att_ok and prm[PRM_BAND + 2] <= li.range_m <= prm[PRM_BAND + 3]:
-            ok, _ = relnav_update_lidar(x, P, li.range_m, li.az_rad, li.el_rad, C_B_LVLH, geo[GEO_SENSOR_B],
-                                        geo[GEO_REFLECTOR], prm[PRM_LIDAR_SR], prm[PRM_LIDAR_SF],
-                                        prm[PRM_LIDAR_SA], prm[PRM_GATE3], work)
+    if li.seq != f.seq_lidar:
+        f.seq_lidar = li.seq
+        if li.valid != 0 and att_ok and p.lidar_band_m[0] <= li.range_m <= p.lidar_band_m[1]:
+            ok, _ = relnav_update_lidar(x, P, li.range_m, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m,
+                                        p.reflector_L_m, p.lidar_sigma_range_m, p.lidar_sigma_range_frac,
+                                        p.lidar_sigma_angle_rad, p.gate_chi2_3dof, work)
             result = _count(o, ok, SENSOR_LIDAR, result)
     c = cam[0]
-    if c.seq != last_seq[SEQ_CAMERA]:
-        last_seq[SEQ_CAMERA] = c.seq
+    if c.seq != f.seq_camera:
+        f.seq_camera = c.seq
         rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
-        if c.valid != 0 and att_ok and prm[PRM_BAND + 4] <= rng <= prm[PRM_BAND + 5]:
-            sigma = prm[PRM_CAM_S] + prm[PRM_CAM_SA] * rng
-            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, geo[GEO_SENSOR_B], geo[GEO_CAM_TARGET], sigma,
-                                         prm[PRM_GATE3], work)
+        if c.valid != 0 and att_ok and p.camera_band_m[0] <= rng <= p.camera_band_m[1]:
+            sigma = p.camera_sigma_m + p.camera_sigma_angle_rad * rng
+            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sigma,
+                                         p.gate_chi2_3dof, work)
             result = _count(o, ok, SENSOR_CAMERA, result)
     for i in range(3):
         o.r_LVLH_m[i] = x[i]
@@ -152,46 +170,37 @@ def _count(o, accepted, sensor, result):
     return result | (1 << (REJECT_SHIFT + sensor))
 
 
-# relnav_app_step state (int64)
-ST_T_PREV = 0        # [ns] time the filter state holds
-ST_LAST_ACCEPT = 1   # [ns] last accepted measurement
-ST_TIMEOUT = 2       # [ns] valid only if a measurement was accepted this recently (parameter)
-ST_WAS_VALID = 3     # valid flag published at the last step
-N_ST = 4
-F_VALID_CHANGED = 1 << 12  # returned: NAV_STATE.valid changed at this step
-
-
 @njit(cache=True)
-def relnav_app_step(t_ns, st, rejects, max_sigma_r_m, x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq,
-                    station_prev, att, orbit, thr, gnss, lidar, cam, out):
+def relnav_app_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, t_ns):
     """The navigation app's step once the filter is initialised: :func:`relnav_step`, then validity.
 
-    ``st`` : (N_ST,) int64 in/out. ``rejects`` : (4,) int64 in/out, rejections in a row per sensor
-    code (an accepted measurement zeroes its sensor's count). The solution is valid while a
-    measurement was accepted within ``st[ST_TIMEOUT]`` and every position sigma is at most
-    ``max_sigma_r_m``. Writes NAV_STATE (``out``) valid / t_ns / seq as well.
+    ``flt.rejects`` counts rejections in a row per sensor code (an accepted measurement zeroes its
+    sensor's count). The solution is valid while a measurement was accepted within
+    ``prm.valid_timeout_ns`` and every position sigma is at most ``prm.valid_max_sigma_r_m``. Writes
+    NAV_STATE (``out``) valid / t_ns / seq as well.
 
     Returns :func:`relnav_step`'s bits, OR'ed with F_VALID_CHANGED.
     """
-    dt = (t_ns - st[ST_T_PREV]) * 1e-9
-    st[ST_T_PREV] = t_ns
-    result = relnav_step(x, P, work, dv, C_B_LVLH, h_offset, geo, prm, last_seq, station_prev, dt, att, orbit, thr,
-                         gnss, lidar, cam, out)
+    f = flt[0]
+    p = prm[0]
+    dt = (t_ns - f.t_prev_ns) * 1e-9
+    f.t_prev_ns = t_ns
+    result = relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt)
     used = result & 0xF
     if used:
-        st[ST_LAST_ACCEPT] = t_ns
-        rejects[used] = 0
+        f.last_accept_ns = t_ns
+        f.rejects[used] = 0
     for s in range(1, 4):
         if result & (1 << (REJECT_SHIFT + s)):
-            rejects[s] += 1
+            f.rejects[s] += 1
     o = out[0]
     sig = max(o.sigma_r_m[0], o.sigma_r_m[1], o.sigma_r_m[2])
-    valid = t_ns - st[ST_LAST_ACCEPT] <= st[ST_TIMEOUT] and sig <= max_sigma_r_m
+    valid = t_ns - f.last_accept_ns <= p.valid_timeout_ns and sig <= p.valid_max_sigma_r_m
     o.valid = valid
     o.t_ns = t_ns
     o.seq += 1
     v = 1 if valid else 0
-    if v != st[ST_WAS_VALID]:
-        st[ST_WAS_VALID] = v
+    if v != f.was_valid:
+        f.was_valid = v
         result |= F_VALID_CHANGED
     return result

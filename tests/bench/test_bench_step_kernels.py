@@ -51,23 +51,24 @@ def test_bench_relnav_step_with_a_lidar_sample(benchmark):
     gnss, lidar, cam, out = new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), \
         new_message("NAV_STATE")
     lidar["range_m"], lidar["valid"] = 250.0, 1
-    prm = np.zeros(navigation.N_PRM)
-    prm[navigation.PRM_EARTH:navigation.PRM_EARTH + 3] = 3.986004418e14, 6378137.0, 1.08263e-3
-    prm[navigation.PRM_GATE3] = 1e9
-    prm[navigation.PRM_LIDAR_SR], prm[navigation.PRM_LIDAR_SA] = 0.04, 8.7e-4
-    prm[navigation.PRM_BAND:navigation.PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
-    x = np.array([0.0, -253.0, 0.0, 0.0, 0.2, 0.0])
-    P = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
-    last_seq = np.zeros(4, dtype=np.int64)
-    args = (x, P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6),
-            np.array([[3.0, 0, 0], [0, 0, 0], [0, 0, 0]]), prm, last_seq, np.zeros(navigation.N_SP), 0.1,
-            *_views(att, orbit, thr, gnss, lidar, cam, out))
-    lidar_view = args[-3]
+    prm = np.zeros(1, navigation.RELNAV_PARAMS)
+    p = prm[0]
+    p["earth"] = 3.986004418e14, 6378137.0, 1.08263e-3
+    p["gate_chi2_3dof"] = 1e9
+    p["lidar_sigma_range_m"], p["lidar_sigma_angle_rad"] = 0.04, 8.7e-4
+    p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = [200.0, 1e6], [0.0, 5000.0], [0.0, 150.0]
+    p["sensor_B_m"] = [3.0, 0.0, 0.0]
+    flt = np.zeros(1, navigation.RELNAV_FILTER)
+    flt[0]["x"] = [0.0, -253.0, 0.0, 0.0, 0.2, 0.0]
+    flt[0]["P"] = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
+    views = _views(att, orbit, thr, gnss, lidar, cam, out)
+    lidar_view = views[4]
     relnav_step = navigation.relnav_step
+    work = np.zeros(WORK_SHAPE)
 
     def step():  # a new lidar sample each call, as at 5 Hz
         lidar_view[0]["seq"] += 1
-        return relnav_step(*args)
+        return relnav_step(prm, flt, work, *views, 0.1)
 
     _timed(benchmark, step)
 

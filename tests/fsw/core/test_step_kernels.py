@@ -15,19 +15,7 @@ from fsw.core.control import (
     thruster_torque_check,
 )
 from fsw.core.estimation import WORK_SHAPE, relnav_predict, relnav_update_lidar
-from fsw.core.navigation import (
-    N_PRM,
-    N_SP,
-    PRM_BAND,
-    PRM_DV_FRAC,
-    PRM_GATE3,
-    PRM_LIDAR_SA,
-    PRM_LIDAR_SF,
-    PRM_LIDAR_SR,
-    PRM_Q_ACCEL,
-    SENSOR_LIDAR,
-    relnav_step,
-)
+from fsw.core.navigation import RELNAV_FILTER, RELNAV_PARAMS, SENSOR_LIDAR, relnav_step
 from fsw.messages import new_message
 from hal.devices import new_record
 
@@ -64,14 +52,18 @@ def test_relnav_step_equals_predict_then_lidar_update():
     gnss, lidar, cam, out = (new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"),
                              new_message("NAV_STATE"))
     lidar["range_m"], lidar["az_rad"], lidar["el_rad"], lidar["valid"], lidar["seq"] = 251.0, 0.01, -0.02, 1, 1
-    prm = np.zeros(N_PRM)
-    prm[PRM_Q_ACCEL], prm[PRM_GATE3] = 1e-8, 1e6
-    prm[PRM_LIDAR_SR], prm[PRM_LIDAR_SF], prm[PRM_LIDAR_SA] = 0.02, 1e-3, 8.7e-4
-    prm[PRM_BAND:PRM_BAND + 6] = [200.0, 1e6, 0.0, 5000.0, 0.0, 150.0]
+    prm = np.zeros(1, RELNAV_PARAMS)
+    p = prm[0]
+    p["q_accel_m2_s3"], p["gate_chi2_3dof"] = 1e-8, 1e6
+    p["lidar_sigma_range_m"], p["lidar_sigma_range_frac"], p["lidar_sigma_angle_rad"] = 0.02, 1e-3, 8.7e-4
+    p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = [200.0, 1e6], [0.0, 5000.0], [0.0, 150.0]
+    p["sensor_B_m"] = [3.0, 0.0, 0.0]
+    x0_rec = np.zeros(1, RELNAV_FILTER)
+    x0_rec[0]["x"], x0_rec[0]["P"] = x0, P0
+    flt, work = x0_rec.copy(), np.zeros(WORK_SHAPE)
+    result = relnav_step(prm, flt, work, *(r.reshape(1) for r in (att, orbit, thr, gnss, lidar, cam, out)), 0.1)
+    x, P, C = flt[0]["x"], flt[0]["P"], flt[0]["C_B_LVLH"]
     geo = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    x, P, work, C = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE), np.zeros((3, 3))
-    result = relnav_step(x, P, work, np.zeros(3), C, np.zeros(6), geo, prm, np.zeros(4, np.int64), np.zeros(N_SP), 0.1,
-                         *(r.reshape(1) for r in (att, orbit, thr, gnss, lidar, cam, out)))
     assert result == SENSOR_LIDAR
     # the same with the separate kernels
     x2, P2, work2 = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE)
@@ -85,16 +77,16 @@ def test_relnav_step_equals_predict_then_lidar_update():
 
 
 def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
-    prm = np.zeros(N_PRM)
-    prm[PRM_DV_FRAC] = 0.02
+    prm = np.zeros(1, RELNAV_PARAMS)
+    prm[0]["dv_sigma_frac"] = 0.02
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
     orbit["n_rad_s"] = N
     thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
     recs = (att, orbit, thr, new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"),
             new_message("NAV_STATE"))
-    P = np.zeros((6, 6))
-    relnav_step(np.zeros(6), P, np.zeros(WORK_SHAPE), np.zeros(3), np.zeros((3, 3)), np.zeros(6), np.zeros((3, 3)),
-                prm, np.zeros(4, np.int64), np.zeros(N_SP), 1e-9, *(r.reshape(1) for r in recs))
+    flt = np.zeros(1, RELNAV_FILTER)
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 1e-9)
+    P = flt[0]["P"]
     assert np.allclose(np.diag(P)[3:], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
 
 
