@@ -1,25 +1,50 @@
-"""The run commands: ``qz sim`` (software in the loop), ``qz hil`` and ``qz bench-device`` (hardware in the loop)."""
+"""The run commands: ``qz sim`` (software in the loop), ``qz hil`` and ``qz bench-device`` (hardware in the loop).
+
+Every option is checked before anything touches the disk (argument types of ``ground.options``, the
+scenario, the output folder, the port); a bad one is one line on stderr and exit 2 (``ground.cli``).
+A run that completes prints its summary and, last, the report it wrote.
+"""
 
 from __future__ import annotations
 
+import argparse
+import signal
 import sys
 from pathlib import Path
 
+from ground.options import (
+    UsageError,
+    check_out_dir,
+    existing_file,
+    nonneg_count,
+    nonneg_seconds,
+    number,
+    positive_seconds,
+    probability,
+    seed,
+)
 from sims.bench import PTY_SCHEME, RESULT_FILE, LineFaults, run_bench_device
 from sims.hil import run_hil, run_pty_pair
+from telemetry.errors import InputError
+
+pace = number(float, 0.0, lo_open=True)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sim", help="run a scenario software-in-the-loop and write a run folder")
-    p.add_argument("--scenario", required=True, help="scenario name (sims/scenarios/NAME.toml) or a TOML path")
-    p.add_argument("--out", default=None, help="run folder (default runs/<scenario>)")
-    p.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    p = sub.add_parser("sim", help="run a scenario software-in-the-loop and write a run folder",
+                       description="Fly a scenario software-in-the-loop into a run folder (telemetry.ccsds, "
+                                   "events.log, summary.json, report.html). Scenario format: docs/scenarios.md.")
+    p.add_argument("--scenario", default=None,
+                   help="a shipped scenario's name (qz sim --list) or the path of a TOML file")
+    p.add_argument("--list", action="store_true", help="list the shipped scenarios with their descriptions")
+    p.add_argument("--out", default=None, help="run folder (default runs/<scenario>; a previous run is moved aside)")
+    p.add_argument("--duration", type=positive_seconds, default=None, help="mission seconds (default: the scenario's)")
+    p.add_argument("--seed", type=seed, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--timeline", type=int, default=0, metavar="N",
+    p.add_argument("--timeline", type=nonneg_count, default=0, metavar="N",
                    help="keep the N worst frames (lateness, each task's start and duration) in timeline.json")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
-    p.add_argument("--pace", type=float, default=None, metavar="X",
+    p.add_argument("--pace", type=pace, default=None, metavar="X",
                    help="fly at X times real time on the wall clock (1 = real time; default: as fast as possible)")
     _add_link_args(p)
     p.set_defaults(func=_sim)
@@ -42,7 +67,7 @@ def _link_options(args):
 
     for flag in ("key_file", "arsn_file", "tm_dest"):
         if getattr(args, flag) is not None and args.link is None:
-            raise ValueError(f"--{flag.replace('_', '-')} needs --link")
+            raise UsageError(f"--{flag.replace('_', '-')} needs --link")
     if args.link is None:
         return None
     return LinkOptions(args.link, args.key_file, args.arsn_file, args.tm_dest)
@@ -56,22 +81,51 @@ def _print_link(s: dict) -> None:
               f"drops {gl['drops']}, telecommands accepted {gl['tc_accepted']}, rejected: {rej}")
 
 
+def _stop_on_sigterm() -> None:
+    """A batch system's stop ends the run as Ctrl-C does: summary written, archive kept."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _list_scenarios() -> int:
+    from sims.scenario import describe_scenarios
+
+    rows = describe_scenarios()
+    width = max(len(name) for name, _ in rows)
+    for name, text in rows:
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def _report_line(out: Path, no_report: bool) -> None:
+    """The last line of a run: where to look."""
+    if no_report:
+        print(f"run folder {out} (no report: --no-report)")
+        return
+    from ground.report import write_report  # matplotlib only when asked
+
+    print(f"report: {write_report(out)}")
+
+
 def _sim(args) -> int:
     from sims.runner import run_sil
-    from sims.scenario import ScenarioError
 
-    out = Path(args.out) if args.out else Path("runs") / Path(args.scenario).stem
+    if args.list:
+        return _list_scenarios()
+    if args.scenario is None:
+        raise UsageError("--scenario is required (qz sim --list shows the shipped scenarios)")
+    out = check_out_dir(args.out if args.out else Path("runs") / Path(args.scenario).stem)
+    _stop_on_sigterm()
     try:
         s = run_sil(args.scenario, out, duration_s=args.duration, seed=args.seed,
                     progress=not args.no_progress, timeline=args.timeline, pace=args.pace,
                     link=_link_options(args))
-    except (ScenarioError, ValueError) as err:
-        print(f"qz sim: {err}", file=sys.stderr)
-        return 2
-    if not args.no_report:
-        from ground.report import write_report  # matplotlib only when asked
-
-        write_report(out)
+    except InputError:
+        raise
+    except ValueError as err:  # the ground link's refusals (sims.link) are ValueErrors with one-line messages
+        raise UsageError(str(err)) from None
     dock = s["docking"]
     print(f"{s['scenario']} seed {s['seed']}: {s['mission_time_s']:.0f} s mission in {s['wall_time_s']:.1f} s "
           f"({s['speed_factor']:.0f}x), stop: {s['stop_reason']}, final mode {s['final_mode']}")
@@ -82,29 +136,37 @@ def _sim(args) -> int:
     _print_link(s)
     print(f"docking: {'captured' if dock.get('captured') else 'not captured'}; "
           f"propellant {dock['propellant_used_kg']:.2f} kg; run folder {out}")
+    _report_line(out, args.no_report)
     return 0 if s["stop_reason"] not in ("collision", "failed docking contact") else 1
 
 
-
 def _add_fault_args(p) -> None:
-    g = p.add_argument_group("line emulation (bench device, seeded)")
-    g.add_argument("--baud-pacing", type=int, default=0, metavar="BAUD", help="pace sent bytes at BAUD/10 B/s")
-    g.add_argument("--bit-error-rate", type=float, default=0.0, metavar="P", help="probability a bit flips")
-    g.add_argument("--drop-rate", type=float, default=0.0, metavar="P", help="probability a byte is lost")
-    g.add_argument("--delay", type=float, default=0.0, metavar="S", help="[s] delay of every byte sent")
+    g = p.add_argument_group("line emulation (in the bench device, seeded; times are wall seconds after the "
+                             "handshake, in lockstep too)")
+    g.add_argument("--baud-pacing", type=nonneg_count, default=0, metavar="BAUD",
+                   help="pace sent bytes at BAUD/10 B/s")
+    g.add_argument("--bit-error-rate", type=probability, default=0.0, metavar="P", help="probability a bit flips")
+    g.add_argument("--drop-rate", type=probability, default=0.0, metavar="P", help="probability a byte is lost")
+    g.add_argument("--delay", type=nonneg_seconds, default=0.0, metavar="S", help="[s] delay of every byte sent")
     g.add_argument("--disconnect", type=_at_for, default=None, metavar="AT:FOR",
-                   help="[s] the line goes silent AT seconds after start FOR seconds")
+                   help="[s] the line goes silent AT seconds after the handshake FOR seconds")
     g.add_argument("--hangup", type=_at_for, default=None, metavar="AT:FOR",
-                   help="[s] the port closes AT seconds after start and reappears FOR seconds later")
-    g.add_argument("--fault-seed", type=int, default=0, help="seed of the line emulation")
+                   help="[s] the port closes AT seconds after the handshake and reappears FOR seconds later")
+    g.add_argument("--fault-seed", type=seed, default=0, help="seed of the line emulation")
 
 
 def _at_for(text: str) -> tuple[float, float]:
+    """AT:FOR, wall seconds: AT >= 0, FOR > 0, both finite."""
     try:
-        at, dur = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise ValueError(f"expected AT:FOR seconds, got {text!r}") from None
+        at, dur = (nonneg_seconds(x) for x in text.split(":"))
+        positive_seconds(str(dur))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected AT:FOR, two [s] values (AT >= 0, FOR > 0), got {text!r}") \
+            from None
     return at, dur
+
+
+FAULT_FLAGS = ("baud_pacing", "bit_error_rate", "drop_rate", "delay", "disconnect", "hangup")
 
 
 def _faults(args) -> LineFaults | None:
@@ -138,10 +200,11 @@ def _register_hil(sub) -> None:
     p.add_argument("--scenario", required=True, help="scenario name or TOML path")
     p.add_argument("--lockstep", action="store_true", help="SimClock, one BENCH_TICK per frame (else WallClock)")
     p.add_argument("--out", default=None, help="run folder (default runs/hil-<scenario>)")
-    p.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
-    p.add_argument("--seed", type=int, default=None, help="truth seed (--pty) / label of the run")
-    p.add_argument("--bench", default=None, help="bench file (default hal/bench.toml)")
-    p.add_argument("--connect-timeout", type=float, default=60.0, help="[s] wait for the device's handshake")
+    p.add_argument("--duration", type=positive_seconds, default=None, help="mission seconds (default: the scenario's)")
+    p.add_argument("--seed", type=seed, default=None, help="truth seed (--pty) / label of the run")
+    p.add_argument("--bench", type=existing_file, default=None, help="bench file (default hal/bench.toml)")
+    p.add_argument("--connect-timeout", type=positive_seconds, default=60.0,
+                   help="[s] wait for the device's handshake (--no-handshake: for its first packet)")
     p.add_argument("--no-handshake", action="store_true", help="the far end does not play BENCH_TICK (real time)")
     p.add_argument("--record", action="store_true",
                    help="also archive every device packet accepted (device_rx.ccsds; --pty: bench_tx.ccsds)")
@@ -156,20 +219,36 @@ def _register_hil(sub) -> None:
                                                  "slave published as symlink PATH)")
     b.add_argument("--scenario", required=True, help="scenario name or TOML path")
     b.add_argument("--lockstep", action="store_true", help="advance one frame per BENCH_TICK (else real time)")
-    b.add_argument("--seed", type=int, default=None, help="truth seed (default: the scenario's)")
+    b.add_argument("--seed", type=seed, default=None, help="truth seed (default: the scenario's)")
     b.add_argument("--out", default=None, help=f"folder for {RESULT_FILE} (default: none written)")
-    b.add_argument("--duration", type=float, default=None, help="mission seconds (default: the scenario's)")
-    b.add_argument("--bench", default=None, help="bench file (default hal/bench.toml)")
+    b.add_argument("--duration", type=positive_seconds, default=None, help="mission seconds (default: the scenario's)")
+    b.add_argument("--bench", type=existing_file, default=None, help="bench file (default hal/bench.toml)")
     b.add_argument("--record", action="store_true", help="archive every sensor packet sent (bench_tx.ccsds)")
-    b.add_argument("--idle-timeout", type=float, default=120.0, help="[s] end when the flight side is silent")
+    b.add_argument("--idle-timeout", type=positive_seconds, default=120.0,
+                   help="[s] end when the flight side is silent (no handshake in that time: exit 2)")
     _add_fault_args(b)
     b.set_defaults(func=_bench_device)
 
 
-def _hil(args) -> int:
-    from sims.scenario import ScenarioError
+def _check_hil_options(args) -> None:
+    given = [f"--{f.replace('_', '-')}" for f in FAULT_FLAGS if getattr(args, f) not in (None, 0, 0.0)]
+    if given and not args.pty:
+        raise UsageError(f"{given[0]}: line emulation runs in the bench device; with --port give it to qz "
+                         f"bench-device on the far end (or fly --pty)")
+    if args.no_handshake and (args.lockstep or args.pty):
+        raise UsageError("--no-handshake: a far end without BENCH_TICK cannot run "
+                         + ("in --lockstep" if args.lockstep else "with --pty (its bench device plays BENCH_TICK)"))
+    if args.pty and args.bench is not None:
+        raise UsageError("--bench: --pty flies the default bench file (its first link on the new pty)")
 
-    out = Path(args.out) if args.out else Path("runs") / f"hil-{Path(args.scenario).stem}"
+
+def _hil(args) -> int:
+    from sims.scenario import load_scenario
+
+    _check_hil_options(args)
+    load_scenario(args.scenario)  # refused here, before the run folder or a bench process exists
+    out = check_out_dir(args.out if args.out else Path("runs") / f"hil-{Path(args.scenario).stem}")
+    _stop_on_sigterm()
     try:
         link = _link_options(args)
         if args.pty:
@@ -181,14 +260,18 @@ def _hil(args) -> int:
                         seed=args.seed, bench_file=args.bench, connect_timeout_s=args.connect_timeout,
                         progress=not args.no_progress, handshake=not args.no_handshake,
                         record_devices=args.record, link=link)
-    except (ScenarioError, ValueError, TimeoutError, RuntimeError) as err:
-        print(f"qz hil: {err}", file=sys.stderr)
-        return 2
-    if not args.no_report:
-        from ground.report import write_report  # matplotlib only when asked
-
-        write_report(out)
+    except (TimeoutError, RuntimeError) as err:  # the pty pair's bench process did not come up
+        raise UsageError(str(err)) from None
+    except InputError:
+        raise
+    except ValueError as err:  # the ground link's refusals (sims.link) are ValueErrors with one-line messages
+        raise UsageError(str(err)) from None
     _print_summary(s, out)
+    _report_line(out, args.no_report)
+    if not s["hil"].get("device_packets_rx"):
+        print(f"qz hil: error: no device packet was received on {s['hil']['port']}: the run flew blind and is not "
+              f"a success (is the far end sending?)", file=sys.stderr)
+        return 1
     dock = s.get("docking") or {}
     return 1 if dock.get("collided") or (dock.get("contact") and not dock.get("captured")) else 0
 
@@ -215,17 +298,17 @@ def _print_summary(s: dict, out: Path) -> None:
 
 
 def _bench_device(args) -> int:
-    from sims.scenario import ScenarioError
-
-    try:
-        s = run_bench_device(args.port, args.scenario, lockstep=args.lockstep, seed=args.seed, faults=_faults(args),
-                             out=args.out, duration_s=args.duration, bench_file=args.bench, record=args.record,
-                             idle_timeout_s=args.idle_timeout)
-    except (ScenarioError, ValueError) as err:
-        print(f"qz bench-device: {err}", file=sys.stderr)
-        return 2
+    if args.out is not None:
+        check_out_dir(args.out)
+    s = run_bench_device(args.port, args.scenario, lockstep=args.lockstep, seed=args.seed, faults=_faults(args),
+                         out=args.out, duration_s=args.duration, bench_file=args.bench, record=args.record,
+                         idle_timeout_s=args.idle_timeout)
     dock = s["docking"]
     print(f"bench device {s['scenario']} seed {s['seed']} ({s['pacing']}): {s['frames']} frames, "
           f"{s['mission_time_s']:.0f} s mission, stop: {s['stop_reason']}; docking: "
           f"{'captured' if dock['captured'] else ('contact, not captured' if dock['contact'] else 'no contact')}")
+    if s["stop_reason"].startswith("idle"):
+        print(f"qz bench-device: error: the flight side went silent ({s['stop_reason']}) after {s['frames']} frames",
+              file=sys.stderr)
+        return 1
     return 0

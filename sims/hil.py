@@ -29,6 +29,8 @@ from fsw.executive.events import make_log_sink
 from fsw.topology import build_flight
 from hal.serial_link import SerialBackend, load_bench_file, stale_devices
 from sims.bench import PTY_SCHEME, RESULT_FILE
+from sims.deferred import DeferredSink
+from sims.deferred import attach as attach_sinks
 from sims.link import LinkOptions, finish_link, open_ground_link
 from sims.runner import CommandScript, build_summary, flight_overrides, prepare_run_folder, write_summary
 from sims.scenario import load_scenario
@@ -57,23 +59,17 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
     if not duration_s > 0:
         raise ValueError(f"--duration must be > 0 s, got {duration_s}")
     links = load_bench_file(bench_file, url=port)
-    setup = open_ground_link(link) if link is not None else None
-    try:
-        out = Path(out_dir) if prepared else prepare_run_folder(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-    except BaseException:
-        if setup is not None:
-            setup.transport.close()
-        raise
-    rx_archive = ArchiveWriter(out / "device_rx.ccsds") if record_devices else None
+    rx_archive = None
     backend = SerialBackend(links, sc.minor_frame_ns, lockstep=lockstep,
-                            record=rx_archive.write if rx_archive else None)
+                            record=(lambda pkt: rx_archive.write(pkt)) if record_devices else None)
     clock = SimClock(sc.minor_frame_ns) if lockstep else WallClock(sc.minor_frame_ns)
-    archive = ArchiveWriter(out / "telemetry.ccsds")
-    log_sink = make_log_sink(out / "events.log")
-    link_log = open(out / "link.log", "w")  # noqa: SIM115 - closed in the finally below
+    # Nothing is written until the flight is built, the port open and the far end heard: a refusal leaves no
+    # run folder behind (and moves no previous run aside). The handshake comes last, just before the first
+    # frame, so a real-time bench device's clock starts with the flight's.
+    packets, events = DeferredSink(), DeferredSink()
     script = None
     flight = None
+    archive = log_sink = link_log = None
     last_mask = 0
 
     def pre_frame(t_ns: int) -> None:
@@ -93,15 +89,24 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
     t_run0 = time.time()
     stop_reason = "duration"
     wall0 = time.perf_counter()
+    setup = None
     try:
-        flight = build_flight(backend, clock, archive.write, overrides=flight_overrides(sc), event_sinks=[log_sink],
+        setup = open_ground_link(link) if link is not None else None
+        flight = build_flight(backend, clock, packets, overrides=flight_overrides(sc), event_sinks=[events],
                               pre_frame=pre_frame, post_frame=post_frame, link=setup)
         script = CommandScript(sc.commands, flight)
         if handshake:
             backend.connect(connect_timeout_s)
         else:
-            for link in backend.links:
-                link.open()
+            for serial_link in backend.links:
+                serial_link.open_now()
+        out = Path(out_dir) if prepared else prepare_run_folder(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        rx_archive = ArchiveWriter(out / "device_rx.ccsds") if record_devices else None
+        archive = ArchiveWriter(out / "telemetry.ccsds")
+        log_sink = make_log_sink(out / "events.log")
+        link_log = open(out / "link.log", "w")  # noqa: SIM115 - closed in the finally below
+        attach_sinks(flight, packets, archive.write, events, log_sink)
         frames_per_s = NS_PER_S // sc.minor_frame_ns
         total_s = int(math.ceil(duration_s))
         capture_end_s = None
@@ -116,25 +121,29 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
                 if backend.peer_ended:
                     stop_reason = "bench device ended the run"
                     break
+                if not backend.device_packets_rx and time.perf_counter() - wall0 > connect_timeout_s:
+                    stop_reason = f"no device packet within the {connect_timeout_s:g} s connect timeout"
+                    break
                 if int(flight.modes.record["mode"]) == DOCKED:
                     capture_end_s = capture_end_s or second + POST_CAPTURE_S
                     if second >= capture_end_s:
                         stop_reason = "docked"
                         break
+        except KeyboardInterrupt:  # Ctrl-C: the run folder is still written, then it goes on up
+            stop_reason = "interrupted"
         finally:
             bar.close()
     finally:
         wall_s = time.perf_counter() - wall0
         if flight is not None:
+            flight.events.flush_suppressed()  # throttled events not yet reported, with their counts
             finish_link(flight.apps["ground_link"], setup)
         elif setup is not None:
             setup.transport.close()
         backend.close()
-        archive.close()
-        log_sink.close()
-        link_log.close()
-        if rx_archive is not None:
-            rx_archive.close()
+        for f in (archive, log_sink, link_log, rx_archive):
+            if f is not None:
+                f.close()
     summary = build_summary(sc, seed, flight, wall_s, stop_reason, truth=None)
     summary["hil"] = {"port": port, **backend.summary()}
     bench = _wait_for_bench_result(out / RESULT_FILE, t_run0, BENCH_RESULT_WAIT_S)
@@ -143,6 +152,8 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
         summary["final_relative_state"] = bench.get("final_relative_state")
         summary["bench"] = {k: v for k, v in bench.items() if k not in ("docking", "final_relative_state")}
     write_summary(out, summary)
+    if stop_reason == "interrupted":
+        raise KeyboardInterrupt
     return summary
 
 
@@ -166,10 +177,11 @@ def run_pty_pair(scenario, out_dir, *, lockstep: bool = True, duration_s: float 
                  seed: int | None = None, bench_args: list[str] = (), progress: bool = True,
                  record: bool = False, connect_timeout_s: float = 120.0, link: LinkOptions | None = None) -> dict:
     """Two processes over a new pseudo-terminal pair: ``qz bench-device`` (child) and the flight (this one)."""
+    load_scenario(scenario)  # refused before the run folder or the bench process exists
     out = prepare_run_folder(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix="qz-hil-"))
-    link = tmp / "port"
-    cmd = [sys.executable, "-m", "ground.cli", "bench-device", "--port", f"{PTY_SCHEME}{link}", "--scenario",
+    port = tmp / "port"
+    cmd = [sys.executable, "-m", "ground.cli", "bench-device", "--port", f"{PTY_SCHEME}{port}", "--scenario",
            str(scenario), "--out", str(out), *(["--lockstep"] if lockstep else []),
            *(["--seed", str(seed)] if seed is not None else []),
            *(["--duration", str(duration_s)] if duration_s is not None else []),
@@ -177,13 +189,13 @@ def run_pty_pair(scenario, out_dir, *, lockstep: bool = True, duration_s: float 
     bench = subprocess.Popen(cmd)
     try:
         deadline = time.perf_counter() + connect_timeout_s
-        while not link.is_symlink():
+        while not port.is_symlink():
             if bench.poll() is not None:
-                raise RuntimeError(f"qz bench-device exited with {bench.returncode} before opening {link}")
+                raise RuntimeError(f"qz bench-device exited with {bench.returncode} before opening {port}")
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"qz bench-device did not create {link} within {connect_timeout_s} s")
+                raise TimeoutError(f"qz bench-device did not create {port} within {connect_timeout_s} s")
             time.sleep(0.05)
-        summary = run_hil(str(link), scenario, out, lockstep=lockstep, duration_s=duration_s, seed=seed,
+        summary = run_hil(str(port), scenario, out, lockstep=lockstep, duration_s=duration_s, seed=seed,
                           progress=progress, prepared=True, record_devices=record,
                           connect_timeout_s=connect_timeout_s, link=link)
         bench.wait(timeout=30)
