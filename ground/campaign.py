@@ -1175,7 +1175,7 @@ def _mc_cmd(args) -> int:
     print(f"{run['submitted']} cases flown ({run['skipped']} already done, {run['errors']} errors) in "
           f"{run['elapsed_s']:.1f} s")
     print(summary_markdown(s).split("\n\n")[1])
-    print(f"campaign folder {out}: cases.csv, summary.md, plots/")
+    print(f"campaign folder {out}: index.html (open it in a browser), cases.csv, summary.md, plots/")
     return 0
 
 
