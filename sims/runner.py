@@ -19,13 +19,15 @@ from tqdm import tqdm
 from fsw.executive.clock import SimClock, WallClock
 from fsw.executive.events import make_log_sink
 from fsw.executive.stats import histograms
-from fsw.topology import build_flight
+from fsw.topology import build_flight, load_flight_config
 from hal.sim import SimBackend
+from sims.compile_progress import CompileProgress
+from sims.deferred import DeferredSink
+from sims.deferred import attach as attach_sinks
 from sims.link import LinkOptions, finish_link, open_ground_link
-from sims.scenario import load_scenario
+from sims.scenario import ScenarioError, command_packet, load_scenario
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
-from telemetry.codec import tc_codec
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
 
 log = logging.getLogger(__name__)
@@ -41,18 +43,17 @@ class CommandScript:
     """Ground commands of the scenario, uplinked when mission time reaches them."""
 
     def __init__(self, commands, flight):
-        self._pending = sorted(
-            (int(round(c["time_s"] * NS_PER_S)), i, c["name"], dict(c.get("args", {})))
-            for i, c in enumerate(commands))
+        # (uplink time, order, command); a command with exec_time_s goes up time-tagged (sims.scenario.command_packet)
+        self._pending = sorted((int(round(c["time_s"] * NS_PER_S)), i, c) for i, c in enumerate(commands))
         self._flight = flight
         self._seq = 0
         self.next_t_ns = self._pending[0][0] if self._pending else math.inf
 
     def __call__(self, t_ns: int) -> None:
         while self._pending and self._pending[0][0] <= t_ns:
-            _, _, name, args = self._pending.pop(0)
-            self._flight.uplink(tc_codec(name).pack(self._seq, **args))
-            self._seq = (self._seq + 1) % (1 << 14)
+            command = self._pending.pop(0)[2]
+            self._flight.uplink(command_packet(command, self._seq))
+            self._seq = (self._seq + (1 if command.get("exec_time_s") is None else 2)) % (1 << 14)
         self.next_t_ns = self._pending[0][0] if self._pending else math.inf
 
     def run_until(self, executive, end_ns: int) -> None:
@@ -84,10 +85,11 @@ class TaskFaults:
 
     def check(self, tasks) -> None:
         """Refuse a fault on a task the flight software does not schedule, naming it."""
+        tasks = sorted(tasks)
         unknown = sorted(set(self._windows) - set(tasks))
         if unknown:
-            raise ValueError(f"scenario faults: task_overrun/task_exception targets {unknown} are not scheduled "
-                             f"tasks; tasks: {sorted(tasks)}")
+            raise ScenarioError(f"scenario faults: task_overrun/task_exception targets {unknown} are not scheduled "
+                                f"tasks; tasks: {tasks}")
 
     def __bool__(self) -> bool:
         return bool(self._windows)
@@ -178,25 +180,27 @@ def _discard(packet: bytes) -> None:
 _warmed = False  # this process has flown a warm-up: numba's kernels are loaded for good
 
 
-def warm_up(sc, seconds: float = WARM_UP_S) -> float:
+def warm_up(sc, seconds: float = WARM_UP_S, progress: bool = False) -> float:
     """Fly a throw-away copy of the run for a few seconds so numba loads (or compiles) its kernels.
 
     A flight build has no JIT; without this the first frames of a run would carry the load time
     (milliseconds per kernel) as overruns. Paths first taken later (docking camera updates, CAM
     selection) still show their one-off load as an overrun event. Once per process: kernels stay
-    loaded, so the later runs of a process (Monte Carlo cases on a worker) skip it. Returns the
-    wall time spent.
+    loaded, so the later runs of a process (Monte Carlo cases on a worker) skip it. With ``progress``,
+    a first run that compiles says so and shows the kernels compiled (``sims.compile_progress``).
+    Returns the wall time spent.
     """
     global _warmed
     if _warmed:
         return 0.0
     t0 = time.perf_counter()
-    truth = Truth(sc, seed=sc.seed)
-    step_truth = truth.step
-    flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
-                          overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth(),
-                          idle_frames=lambda t_ns, n: truth.run(n))
-    flight.executive.run(until_ns=int(seconds * NS_PER_S))
+    with CompileProgress(enabled=progress):
+        truth = Truth(sc, seed=sc.seed)
+        step_truth = truth.step
+        flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
+                              overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth(),
+                              idle_frames=lambda t_ns, n: truth.run(n))
+        flight.executive.run(until_ns=int(seconds * NS_PER_S))
     _warmed = True
     return time.perf_counter() - t0
 
@@ -216,12 +220,16 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     in real-time HIL); None flies as fast as it can. ``link`` serves the ground link while it flies
     (``summary["ground_link"]``).
     """
+    # everything is checked, and the flight built, before the run folder is made or a previous one moved aside
     sc = load_scenario(scenario, overrides=overrides)
     seed = sc.seed if seed is None else seed
     duration_s = sc.duration_s if duration_s is None else duration_s
-    if not duration_s > 0:
-        raise ValueError(f"--duration must be > 0 s, got {duration_s}")
+    if not (isinstance(duration_s, int | float) and 0 < duration_s < math.inf):
+        raise ScenarioError(f"--duration must be a number of seconds > 0, got {duration_s!r}")
+    if isinstance(timeline, bool) or not isinstance(timeline, int) or timeline < 0:
+        raise ScenarioError(f"--timeline must be an integer >= 0, got {timeline!r}")
     check_pace(pace)
+    TaskFaults(sc.faults).check(row["task"] for row in load_flight_config()["schedule"])
     setup = open_ground_link(link) if link is not None else None
     try:
         return _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup)
@@ -237,14 +245,11 @@ def check_pace(pace: float | None) -> None:
 
 
 def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup) -> dict:
-    out = prepare_run_folder(out_dir)
-    warm_up_s = warm_up(sc)
+    warm_up_s = warm_up(sc, progress=progress)
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
     clock = SimClock(sc.minor_frame_ns) if pace is None else WallClock(sc.minor_frame_ns, pace=pace)
-    archive = ArchiveWriter(out / "telemetry.ccsds", batched=True) if keep_telemetry else None
-    flush_archive = archive.flush if archive else (lambda: None)
-    log_sink = make_log_sink(out / "events.log")
+    archive = None
     step_truth = truth.step
     run_truth = truth.run
 
@@ -256,14 +261,19 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
         run_truth(n)
 
     overruns = TaskFaults(sc.faults)
-    flight = build_flight(hal, clock, archive.write if archive else _discard, overrides=flight_overrides(sc),
-                          event_sinks=[log_sink],
+    packets, events = DeferredSink(), DeferredSink()
+    flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc), event_sinks=[events],
                           post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None,
                           link=setup)
     script = CommandScript(sc.commands, flight)
     overruns.check(flight.executive.stats_by_task)
     if timeline:
         flight.executive.enable_timeline(timeline)
+    out = prepare_run_folder(out_dir)
+    archive = ArchiveWriter(out / "telemetry.ccsds", batched=True) if keep_telemetry else None
+    flush_archive = archive.flush if archive else (lambda: None)
+    log_sink = make_log_sink(out / "events.log")
+    attach_sinks(flight, packets, archive.write if archive else _discard, events, log_sink)
 
     total_s = int(math.ceil(duration_s))
     stop_reason = "duration"
@@ -295,12 +305,16 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
                 if second >= capture_end_s:
                     stop_reason = "docked"
                     break
+        if bar.n < bar.total:  # the run ended early: the bar ends at 100 % of what was flown
+            bar.total = bar.n
+            bar.refresh()
     except KeyboardInterrupt:  # Ctrl-C on a paced, live run: the run folder is still written, then it goes on up
         stop_reason = "interrupted"
         interrupted = True
     finally:
         wall_s = time.perf_counter() - wall0
         bar.close()
+        flight.events.flush_suppressed()  # throttled events not yet reported, with their counts
         finish_link(flight.apps["ground_link"], setup)
         if archive:
             archive.close()
