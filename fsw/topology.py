@@ -27,7 +27,7 @@ from fsw.apps.thermal import ThermalControl
 from fsw.apps.thrusters import ThrusterControl
 from fsw.config_loader import load_vehicle, read_toml
 from fsw.downlink import Downlink
-from fsw.executive.events import EventService
+from fsw.executive.events import EventService, packet_text
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
 from hal.interface import Hal
@@ -105,7 +105,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     def event_packet(ev) -> None:
         downlink.send_values("EVENT", ev.t_ns, (
             ev.event_id, ev.severity, task_ids.get(ev.source, SOURCE_IDS.get(ev.source, EXECUTIVE_SOURCE_ID)),
-            ev.args[0], ev.args[1], ev.text.encode("ascii", "replace")[:48]))
+            ev.args[0], ev.args[1], packet_text(ev)))  # the dictionary's text length, suppressed count kept
 
     events = EventService(sinks=[event_packet, *event_sinks], time_source=clock.now_ns)
     table = load_schedule_table(cfg)
