@@ -10,39 +10,16 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section, load_vehicle
-from fsw.core.adcs import (
-    CHK_TR,
-    MAX_TR,
-    N_CHECK,
-    N_GYRO_MEM,
-    N_PRM,
-    PRM_ARW,
-    PRM_CHECK_TAU,
-    PRM_GATE,
-    PRM_GYRO_MAX,
-    PRM_K,
-    PRM_P,
-    PRM_RRW,
-    PRM_ST_SIGMA,
-    PRM_TR_GATE,
-    PRM_TR_MEMORY,
-    PRM_TR_N,
-    PRM_TR_PRIOR,
-    PRM_TR_SIG,
-    PRM_U_MAX,
-    ST_REJECTED,
-    attitude_step,
-)
+from fsw.core.adcs import ATT_FILTER, ATT_PARAMS, ST_REJECTED, attitude_step
 from fsw.core.control import (
+    MAX_TR,
     N_GROUPS,
-    N_SIG,
-    TR_RATIO,
-    TR_WEAKEST,
+    TR_CHECK,
     group_authority,
     thruster_group_wrench,
     translation_signatures,
 )
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
 from telemetry.dictionary import MODES
 
@@ -67,29 +44,33 @@ class AttitudeControl(App):
     def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, inertia_kg_m2, vehicle=None):
         super().__init__(name, bus, events)
         a = Section(gnc, path, "attitude")
-        self.arw = a.float("gyro_arw_rad_sqrt_s", 0.0)
-        self.rrw = a.float("gyro_rrw_rad_s_sqrt_s", 0.0)
-        self.st_sigma = a.float("star_tracker_sigma_rad", 0.0)
-        self.gate = a.float("gate_chi2", 0.0)
         self.init_att = a.float("init_sigma_att_rad", 0.0)
         self.init_bias = a.float("init_sigma_bias_rad_s", 0.0)
         self.max_rejects = a.int("reset_after_rejections", 1, 10_000)
         self.reset_bias = a.float("reset_sigma_bias_rad_s", 0.0)
-        self.K = a.array("K_Nm", (3,), 0.0)
-        self.Pg = a.array("P_Nms", (3,), 0.0)
-        self.u_max = a.array("u_max_Nm", (3,), 0.0)
-        self.check_tau = a.float("thruster_check_tau_s", 0.0)
-        self.prm = np.zeros(N_PRM)
-        self.prm[PRM_ARW], self.prm[PRM_RRW] = self.arw, self.rrw
-        self.prm[PRM_ST_SIGMA], self.prm[PRM_GATE] = self.st_sigma, self.gate
-        self.prm[PRM_K:PRM_K + 3] = self.K
-        self.prm[PRM_P:PRM_P + 3] = self.Pg
-        self.prm[PRM_U_MAX:PRM_U_MAX + 3] = self.u_max
-        self.prm[PRM_CHECK_TAU] = self.check_tau
-        self.prm[PRM_GYRO_MAX] = a.float("gyro_max_rate_rad_s", 0.0)
-        self.prm[PRM_TR_PRIOR] = a.float("thruster_check_prior_Ns", 0.0) ** 2
-        self.prm[PRM_TR_MEMORY] = a.float("thruster_check_memory_Ns", 0.0) ** 2
-        self.prm[PRM_TR_GATE] = a.float("thruster_check_gate_Nm", 0.0)
+        self.prm = np.zeros(1, ATT_PARAMS)
+        p = self.prm[0]
+        p["arw_rad_sqrt_s"] = a.float("gyro_arw_rad_sqrt_s", 0.0)
+        p["rrw_rad_s_sqrt_s"] = a.float("gyro_rrw_rad_s_sqrt_s", 0.0)
+        p["star_tracker_sigma_rad"] = a.float("star_tracker_sigma_rad", 0.0)
+        p["gate_chi2"] = a.float("gate_chi2", 0.0)
+        p["K_Nm"] = a.array("K_Nm", (3,), 0.0)
+        p["P_Nms"] = a.array("P_Nms", (3,), 0.0)
+        p["u_max_Nm"] = a.array("u_max_Nm", (3,), 0.0)
+        p["check_tau_s"] = a.float("thruster_check_tau_s", 0.0)
+        p["gyro_max_rad_s"] = a.float("gyro_max_rate_rad_s", 0.0)
+        p["inertia_kg_m2"] = np.array(inertia_kg_m2, dtype=np.float64)
+        C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
+        if not np.allclose(C_RL @ C_RL.T, np.eye(3), atol=1e-9):
+            raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
+        p["C_RL"] = self.C_RL = C_RL
+        self.tr = np.zeros(1, TR_CHECK)
+        t = self.tr[0]
+        t["prior_N2s2"] = a.float("thruster_check_prior_Ns", 0.0) ** 2
+        t["memory_N2s2"] = a.float("thruster_check_memory_Ns", 0.0) ** 2
+        t["gate_Nm"] = a.float("thruster_check_gate_Nm", 0.0)
+        t["tau_s"] = p["check_tau_s"]
+        t["ratio"], t["weakest"] = np.nan, -1
         v = load_vehicle(Path(path).parent / "vehicle.toml") if vehicle is None else vehicle
         wrench = np.zeros((N_GROUPS, 6))
         thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.zeros(3), wrench)
@@ -97,14 +78,9 @@ class AttitudeControl(App):
         group_authority(wrench, authority, np.zeros(N_GROUPS))
         if np.count_nonzero(v.group_idx < 6) > MAX_TR:
             raise ConfigError(f"{name}: more than {MAX_TR} translation thrusters for the thruster check")
-        sig = np.zeros((MAX_TR, N_SIG))
-        self.prm[PRM_TR_N] = translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, authority, sig)
-        self.prm[PRM_TR_SIG:] = sig.ravel()
+        translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, authority, self.tr)
         self._tr_names = tuple(n for n, g in zip(v.thruster_names, v.group_idx, strict=True) if g < 6)
-        self.C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
-        if not np.allclose(self.C_RL @ self.C_RL.T, np.eye(3), atol=1e-9):
-            raise ValueError(f"{path}: [attitude_reference].C_RL is not a rotation matrix")
-        self.I = np.array(inertia_kg_m2, dtype=np.float64)
+        self.I = p["inertia_kg_m2"]
         self.gyro = hal.sensor("DEV_GYRO")
         self.st = hal.sensor("DEV_STAR_TRACKER")
         self.out = bus.publish("ATT_STATE", name)
@@ -112,21 +88,12 @@ class AttitudeControl(App):
         self.check = bus.publish("THRUSTER_CHECK", name)
         self.check["accel_resid_mps2"] = np.nan  # not computed: see the class doc
         self.check["response_ratio"] = np.nan
-        self._omega_prev = np.zeros(3)
-        self._gyro_mem = np.zeros(N_GYRO_MEM)
-        self._resid = np.zeros(N_CHECK)
-        self._resid[CHK_TR + TR_RATIO] = np.nan
-        self._resid[CHK_TR + TR_WEAKEST] = -1.0
-        self.q = np.array([1.0, 0.0, 0.0, 0.0])
-        self.bias = np.zeros(3)
-        self.P = np.zeros((6, 6))
+        self.flt = np.zeros(1, ATT_FILTER)
+        f = self.flt[0]
+        self.q, self.bias, self.P, self.omega = f["q_BN"], f["bias_B_rad_s"], f["P"], f["omega_BN_B_rad_s"]  # views
+        self.err = f["err"]
+        self.q[0] = 1.0
         self.work = np.zeros(WORK_SHAPE)
-        self.omega = np.zeros(3)
-        self.q_RN = np.zeros(4)
-        self.w_RN_R = np.zeros(3)
-        self.C_RN = np.zeros((3, 3))
-        self.err = np.zeros(6)
-        self.u = np.zeros(3)
         self.initialised = False
         self._rejects = 0  # star-tracker samples rejected in a row
         self._st_seq = 0
@@ -138,11 +105,9 @@ class AttitudeControl(App):
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
         self._gyro_w = self.gyro["omega_BN_B_rad_s"]
         self._st_q = self.st["q_BN"]
-        self._views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
-                                                   self.check))
-        self._args = (self.q, self.bias, self.P, self.work, self.omega, self._omega_prev, self._gyro_mem, self._resid,
-                      self.prm, self.I, self.C_RL, self.C_RN, self.q_RN, self.w_RN_R, self.err, self.u, *self._views)
-        self._kernel = compiled_entry(attitude_step, 0, 0.0, False, False, *self._args)
+        views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
+                                             self.check))
+        self._step = bind(attitude_step, self.prm, self.flt, self.tr, self.work, *views, sample=(0, 0.0, False, False))
 
     def step(self, t_ns: int) -> None:
         st = self.st
@@ -159,12 +124,12 @@ class AttitudeControl(App):
             self.initialised = True
             self._t_ns = t_ns
             self.omega[:] = self._gyro_w
-            self._omega_prev[:] = self._gyro_w
+            self.flt[0]["omega_prev_B_rad_s"] = self._gyro_w
             self.emit(EVT_ATT_INIT, "INFO", "attitude initialised from the star tracker")
             new_st = False
         dt = (t_ns - self._t_ns) / NS_PER_S
         self._t_ns = t_ns
-        flags = self._kernel(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED, *self._args)
+        flags = self._step(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED)
         if flags & ST_REJECTED:
             self._rejects += 1
             self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
@@ -186,10 +151,10 @@ class AttitudeControl(App):
     @property
     def weakest_translation_thruster(self) -> tuple[str, float] | None:
         """Name and estimated thrust / nominal of the weakest judged translation thruster (None: none yet)."""
-        i = int(self._resid[CHK_TR + TR_WEAKEST])
+        i = int(self.tr[0]["weakest"])
         if not 0 <= i < len(self._tr_names):
             return None
-        return self._tr_names[i], float(self._resid[CHK_TR + TR_RATIO])
+        return self._tr_names[i], float(self.tr[0]["ratio"])
 
     @property
     def attitude_error_rad(self) -> float:

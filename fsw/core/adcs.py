@@ -10,90 +10,91 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .attitude import lvlh_target_attitude, quat_feedback_torque
-from .control import N_SIG, N_TR, thruster_torque_check, translation_response_check
+from .control import thruster_torque_check, translation_response_check
 from .estimation import mekf_propagate, mekf_update_star_tracker
 
-# prm indices
-PRM_ARW = 0          # [rad/s^0.5] gyro angle random walk
-PRM_RRW = 1          # [rad/s^1.5] gyro bias random walk
-PRM_ST_SIGMA = 2     # [rad] star tracker, per axis
-PRM_GATE = 3         # chi-square gate, 3 dof
-PRM_K = 4            # [N m] attitude gain per axis (3)
-PRM_P = 7            # [N m s] rate gain per axis (3)
-PRM_U_MAX = 10       # [N m] torque limit per axis (3)
-PRM_CHECK_TAU = 13   # [s] low-pass of the thruster-health residual
-PRM_TR_PRIOR = 14    # [N^2 s^2] translation check: information before a group is judged
-PRM_TR_MEMORY = 15   # [N^2 s^2] translation check: forgetting
-PRM_TR_GATE = 16     # [N m] translation check: no learning above this unexplained torque
-PRM_TR_N = 17        # number of rows of the translation-thruster signature table
-PRM_GYRO_MAX = 18    # [rad/s] gyro plausibility: a sample with a component above this is not used (0: no limit)
-PRM_TR_SIG = 19      # the table, PRM_TR_N rows of control.N_SIG (control.translation_signatures)
-MAX_TR = 16          # rows the table can hold
-N_PRM = PRM_TR_SIG + MAX_TR * N_SIG
-# check state (the ``resid`` argument)
-CHK_ALPHA = 0        # (3) [rad/s^2] filtered angular-acceleration residual
-CHK_GYRO_OK = 3      # 1 when the last step's gyro sample was valid (its rate is a measurement)
-CHK_TR = 4           # (control.N_TR) translation-response estimator
-N_CHECK = CHK_TR + N_TR
+#: Attitude determination and control parameters (fsw/config/gnc.toml [attitude]), one record.
+ATT_PARAMS = np.dtype([
+    ("arw_rad_sqrt_s", "f8"),             # gyro angle random walk
+    ("rrw_rad_s_sqrt_s", "f8"),           # gyro bias random walk
+    ("star_tracker_sigma_rad", "f8"),     # per axis
+    ("gate_chi2", "f8"),                  # star-tracker innovation gate, 3 dof
+    ("K_Nm", "f8", (3,)),                 # attitude gain per body axis [N m per unit quaternion]
+    ("P_Nms", "f8", (3,)),                # rate gain per body axis [N m s/rad]
+    ("u_max_Nm", "f8", (3,)),             # torque limit per axis
+    ("check_tau_s", "f8"),                # low-pass of the thruster-health residual
+    ("gyro_max_rad_s", "f8"),             # a gyro increment with a mean rate component above this is not used
+    ("inertia_kg_m2", "f8", (3, 3)),      # B frame
+    ("C_RL", "f8", (3, 3)),               # docking attitude in LVLH (rows: B axes in L)
+], align=True)
+
+#: The attitude filter and controller state between steps, and the outputs of the last step.
+ATT_FILTER = np.dtype([
+    ("q_BN", "f8", (4,)),                 # MEKF attitude estimate, scalar first
+    ("bias_B_rad_s", "f8", (3,)),         # gyro bias estimate
+    ("P", "f8", (6, 6)),                  # covariance of [dtheta_B rad, dbias rad/s]
+    ("omega_BN_B_rad_s", "f8", (3,)),     # bias-corrected rate now ...
+    ("omega_prev_B_rad_s", "f8", (3,)),   # ... and at the last step
+    ("gyro_theta_B_rad", "f8", (3,)),     # the rate-integrating gyro's last sample used: its angle counter,
+    ("gyro_rate_B_rad_s", "f8", (3,)),    # the mean rate of its last increment (held without a new sample),
+    ("gyro_t_ns", "i8"),                  # its sample time,
+    ("gyro_set", "u1"),                   # 1 once a sample has been taken
+    ("alpha_resid_rad_s2", "f8", (3,)),   # filtered angular-acceleration residual (thruster checks)
+    ("gyro_ok_prev", "u1"),               # the last step's gyro sample was valid (its rate is a measurement)
+    ("C_RN", "f8", (3, 3)),               # reference attitude, its quaternion and rate (R frame)
+    ("q_RN", "f8", (4,)),
+    ("omega_RN_R_rad_s", "f8", (3,)),
+    ("err", "f8", (6,)),                  # attitude error (2 x vector part of q_BR) and rate error
+    ("u_B_Nm", "f8", (3,)),               # commanded torque
+], align=True)
 ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
-# gyro memory (the ``gyro_mem`` argument): the rate-integrating gyro's last sample used
-GM_THETA = 0         # (3) [rad] its angle counter
-GM_RATE = 3          # (3) [rad/s] the mean rate of the last increment (held while no new sample arrives)
-GM_T_NS = 6          # [ns] its sample time (float64 holds any mission time to the nanosecond)
-GM_SET = 7           # 1 once a sample has been taken
-N_GYRO_MEM = 8
 
 
 @njit(cache=True)
-def gyro_mean_rate(gyro, mem):
+def gyro_mean_rate(gyro, flt):
     """Mean body rate since the last gyro sample used, from the rate-integrating gyro's angle counter.
 
     A new sample (time stamp changed): rate = (theta - theta_prev) / (t - t_prev), the exact mean over
     the interval, however many 100 Hz samples it spans and however the rate varied inside it (a rate
     sample held over the 10 Hz step is wrong by up to alpha dt^2 / 2 per step during slews and burns).
     The first sample uses the unit's own mean rate. Without a new sample the last rate is held. The
-    memory advances on every new sample, so a glitch affects one increment only. Returns True when the
-    rate comes from a new sample.
+    memory (``flt``: ATT_FILTER (1,)) advances on every new sample, so a glitch affects one increment
+    only. Returns True when the rate comes from a new sample.
     """
     g = gyro[0]
-    t = float(g.t_ns)
-    if g.valid == 0 or (mem[GM_SET] != 0.0 and t == mem[GM_T_NS]):
+    f = flt[0]
+    if g.valid == 0 or (f.gyro_set != 0 and g.t_ns == f.gyro_t_ns):
         return False
     th = g.theta_B_rad
-    dt = (t - mem[GM_T_NS]) * 1e-9
+    dt = (g.t_ns - f.gyro_t_ns) * 1e-9
     for i in range(3):
-        if mem[GM_SET] != 0.0 and dt > 0.0:
-            mem[GM_RATE + i] = (th[i] - mem[GM_THETA + i]) / dt
+        if f.gyro_set != 0 and dt > 0.0:
+            f.gyro_rate_B_rad_s[i] = (th[i] - f.gyro_theta_B_rad[i]) / dt
         else:
-            mem[GM_RATE + i] = g.omega_BN_B_rad_s[i]
-        mem[GM_THETA + i] = th[i]
-    mem[GM_T_NS] = t
-    mem[GM_SET] = 1.0
+            f.gyro_rate_B_rad_s[i] = g.omega_BN_B_rad_s[i]
+        f.gyro_theta_B_rad[i] = th[i]
+    f.gyro_t_ns = g.t_ns
+    f.gyro_set = 1
     return True
 
 
 @njit(cache=True)
-def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega_prev, gyro_mem, resid, prm, inertia,
-                  C_RL, C_RN, q_RN, w_RN_R, err, u, gyro, st, orbit, thr, out, torque, check):
+def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, out, torque, check, t_ns, dt_s, new_st, controlled):
     """Propagate, update, control; write ATT_STATE, TORQUE_CMD and THRUSTER_CHECK.
 
     Parameters
     ----------
-    t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
-    new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
-    q, bias, P, work : MEKF state, covariance and scratch (``estimation.WORK_SHAPE``).
-    omega, omega_prev : (3,) bias-corrected rate now / at the last step [rad/s].
-    gyro_mem : (N_GYRO_MEM,) the last gyro sample used (:func:`gyro_mean_rate`).
-    resid : (N_CHECK,) thruster-check state (layout CHK_*): the filtered angular-acceleration
-        residual [rad/s^2] and the translation-response estimator; a (3,) array holds the residual
-        alone and the translation check is not run (response_ratio nan).
-    prm : (N_PRM,) parameters; inertia : (3, 3) [kg m^2]; C_RL : (3, 3) docking attitude in LVLH.
-    C_RN, q_RN, w_RN_R, err, u : scratch / outputs of the reference, error and torque.
+    prm : ATT_PARAMS (1,). flt : ATT_FILTER (1,), in/out. tr : control.TR_CHECK (1,), in/out: the
+        translation-thruster response check (with no signature rows, response_ratio stays nan).
+    work : ``estimation.WORK_SHAPE`` scratch.
     gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
     out, torque, check : 1-element views of ATT_STATE, TORQUE_CMD, THRUSTER_CHECK (written).
+    t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
+    new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
 
     Returns
     -------
@@ -105,32 +106,33 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     this one at the same rate); the translation check skips a step whose record is not from the
     previous step.
     """
+    p = prm[0]
+    f = flt[0]
+    q, bias, P, omega, omega_prev = f.q_BN, f.bias_B_rad_s, f.P, f.omega_BN_B_rad_s, f.omega_prev_B_rad_s
+    inertia = p.inertia_kg_m2
     flags = 0
-    gyro_mean_rate(gyro, gyro_mem)
-    w = gyro_mem[GM_RATE:GM_RATE + 3]
-    gyro_ok = gyro[0].valid != 0 and gyro_mem[GM_SET] != 0.0
-    gm = prm[PRM_GYRO_MAX] if prm.shape[0] > PRM_GYRO_MAX else 0.0
+    gyro_mean_rate(gyro, flt)
+    w = f.gyro_rate_B_rad_s
+    gyro_ok = gyro[0].valid != 0 and f.gyro_set != 0
+    gm = p.gyro_max_rad_s
     if gyro_ok and gm > 0.0:
         gyro_ok = abs(w[0]) <= gm and abs(w[1]) <= gm and abs(w[2]) <= gm
     if dt_s > 0.0:
         if gyro_ok:  # an implausible increment is neither integrated nor used to judge the thrusters
-            mekf_propagate(q, bias, P, w, dt_s, prm[PRM_ARW], prm[PRM_RRW], work, omega)
+            mekf_propagate(q, bias, P, w, dt_s, p.arw_rad_sqrt_s, p.rrw_rad_s_sqrt_s, work, omega)
         c = check[0]
         tp = thr[0]
-        f = tp.force_B_N
-        translating = f[0] != 0.0 or f[1] != 0.0 or f[2] != 0.0
+        fB = tp.force_B_N
+        translating = fB[0] != 0.0 or fB[1] != 0.0 or fB[2] != 0.0
         if gyro_ok:  # without a measured rate the residual keeps its last value
             c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
-                                                         dt_s, prm[PRM_CHECK_TAU], resid[CHK_ALPHA:CHK_ALPHA + 3])
-        if resid.shape[0] >= N_CHECK and prm.shape[0] >= N_PRM:
-            n = min(max(int(prm[PRM_TR_N]), 0), MAX_TR)
-            rates = gyro_ok and resid[CHK_GYRO_OK] != 0.0  # measured now and one step ago
-            resid[CHK_GYRO_OK] = 1.0 if gyro_ok else 0.0
+                                                         dt_s, p.check_tau_s, f.alpha_resid_rad_s2)
+        if tr[0].n_thrusters > 0:
+            rates = gyro_ok and f.gyro_ok_prev != 0  # measured now and one step ago
+            f.gyro_ok_prev = 1 if gyro_ok else 0
             if rates and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # and what fired over this step
-                c.response_ratio = translation_response_check(
-                    omega, omega_prev, tp.torque_B_Nm, f, inertia, dt_s,
-                    prm[PRM_TR_SIG:PRM_TR_SIG + n * N_SIG].reshape((n, N_SIG)), prm[PRM_TR_PRIOR],
-                    prm[PRM_TR_MEMORY], prm[PRM_TR_GATE], prm[PRM_CHECK_TAU], resid[CHK_TR:CHK_TR + N_TR])
+                c.response_ratio = translation_response_check(omega, omega_prev, tp.torque_B_Nm, fB, inertia, dt_s,
+                                                              tr)
         else:
             c.response_ratio = math.nan
         c.t_ns = t_ns
@@ -138,13 +140,13 @@ def attitude_step(t_ns, dt_s, new_st, controlled, q, bias, P, work, omega, omega
     for i in range(3):
         omega_prev[i] = omega[i]
     if new_st:
-        ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, prm[PRM_ST_SIGMA], prm[PRM_GATE], work)
+        ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, p.star_tracker_sigma_rad, p.gate_chi2, work)
         if not ok:
             flags |= ST_REJECTED
     o = orbit[0]
-    lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, C_RL, C_RN, q_RN, w_RN_R)
-    quat_feedback_torque(q, omega, q_RN, w_RN_R, inertia, prm[PRM_K:PRM_K + 3], prm[PRM_P:PRM_P + 3],
-                         prm[PRM_U_MAX:PRM_U_MAX + 3], err, u)
+    err, u = f.err, f.u_B_Nm
+    lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, p.C_RL, f.C_RN, f.q_RN, f.omega_RN_R_rad_s)
+    quat_feedback_torque(q, omega, f.q_RN, f.omega_RN_R_rad_s, inertia, p.K_Nm, p.P_Nms, p.u_max_Nm, err, u)
     tq = torque[0]
     for i in range(3):
         tq.torque_B_Nm[i] = u[i] if controlled else 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .attitude import c_b_lvlh
@@ -249,22 +250,29 @@ def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, translating, ine
     return total ** 0.5
 
 
-# Translation-thruster signature table (:func:`translation_signatures`): one row per translation thruster.
-SIG_GROUP = 0        # its group, 0-5 (a float holding the index)
-SIG_LEVER = 1        # (3) [m] its torque about the nominal centre of mass per newton of its group's authority, B
-N_SIG = 4
-# State vector of :func:`translation_response_check` (zero at start, TR_RATIO nan, TR_WEAKEST -1).
-TR_BIAS = 0          # (3) [N m] unexplained torque, low-passed over the steps without translation firing, B
-TR_INFO = 3          # (6) [N^2 s^2] per translation group: forgetting sum of its squared impulses
-TR_NUM = 9           # (6 x 3) [N^2 m s^2] per group: forgetting sum of impulse x unexplained angular impulse
-TR_LEVER = 27        # (6 x 3) [m] per group: estimated parasitic torque per newton of its force, B
-TR_RATIO = 45        # [-] estimated thrust / nominal of the weakest judged thruster (nan: none judged yet)
-TR_WEAKEST = 46      # its row in the signature table (-1: none)
-N_TR = 47
+MAX_TR = 16  # translation thrusters the signature table holds
+
+#: The translation-thruster response check (:func:`translation_response_check`): its parameters, the
+#: signature table of the vehicle's translation thrusters (:func:`translation_signatures`) and its state.
+TR_CHECK = np.dtype([
+    ("prior_N2s2", "f8"),               # a group is judged once its information reaches this
+    ("memory_N2s2", "f8"),              # forgetting: a pulse J keeps exp(-J^2 / memory) of the past
+    ("gate_Nm", "f8"),                  # no learning while the quiet steps' unexplained torque exceeds this
+    ("tau_s", "f8"),                    # low-pass time constant of that unexplained torque
+    ("n_thrusters", "i8"),              # rows of the signature table in use
+    ("group", "i8", (MAX_TR,)),         # per translation thruster: its group, 0-5
+    ("lever_m", "f8", (MAX_TR, 3)),     # its torque about the nominal CoM per newton of its group's authority, B
+    ("bias_Nm", "f8", (3,)),            # unexplained torque, low-passed over the steps without translation, B
+    ("info_N2s2", "f8", (6,)),          # per translation group: forgetting sum of its squared impulses
+    ("num_N2ms2", "f8", (6, 3)),        # per group: forgetting sum of impulse x unexplained angular impulse
+    ("lever_est_m", "f8", (6, 3)),      # per group: estimated parasitic torque per newton of its force, B
+    ("ratio", "f8"),                    # estimated thrust / nominal of the weakest judged thruster (nan: none yet)
+    ("weakest", "i8"),                  # its row in the signature table (-1: none)
+], align=True)
 
 
 @njit(cache=True)
-def translation_signatures(pos_B_m, dir_B, thrust_N, group_idx, authority, sig_out):
+def translation_signatures(pos_B_m, dir_B, thrust_N, group_idx, authority, tr):
     """Signature of each translation thruster: the torque it adds to its group, per newton of the group.
 
     Parameters
@@ -272,12 +280,12 @@ def translation_signatures(pos_B_m, dir_B, thrust_N, group_idx, authority, sig_o
     pos_B_m, dir_B, thrust_N, group_idx : thruster table (see :func:`thruster_group_wrench`); the
         centre of mass is the origin of B.
     authority : (12,) group authority [N] from :func:`group_authority`.
-    sig_out : (m, N_SIG) out, one row per translation thruster (group < 6) in table order:
-        ``[group, (r x F) / authority(group)]``; rows beyond those are left alone.
+    tr : TR_CHECK (1,), its ``group``, ``lever_m`` (one row per translation thruster, group < 6, in
+        table order: ``(r x F) / authority(group)``) and ``n_thrusters`` are written.
 
     Returns
     -------
-    int : number of rows written (at most m).
+    int : number of rows written (at most MAX_TR).
 
     Notes
     -----
@@ -285,26 +293,27 @@ def translation_signatures(pos_B_m, dir_B, thrust_N, group_idx, authority, sig_o
     fraction k_i of its thrust (the others nominal) leaves the parasitic torque
     ``(k_i - 1) r_i x F_i`` while the group fires: the lever written here times the group force.
     """
+    t = tr[0]
     n = 0
     for i in range(pos_B_m.shape[0]):
         g = group_idx[i]
-        if g < 0 or g >= 6 or n >= sig_out.shape[0] or authority[g] <= 0.0:
+        if g < 0 or g >= 6 or n >= MAX_TR or authority[g] <= 0.0:
             continue
         fx = thrust_N[i] * dir_B[i, 0]
         fy = thrust_N[i] * dir_B[i, 1]
         fz = thrust_N[i] * dir_B[i, 2]
         rx, ry, rz = pos_B_m[i, 0], pos_B_m[i, 1], pos_B_m[i, 2]
-        sig_out[n, SIG_GROUP] = g
-        sig_out[n, SIG_LEVER] = (ry * fz - rz * fy) / authority[g]
-        sig_out[n, SIG_LEVER + 1] = (rz * fx - rx * fz) / authority[g]
-        sig_out[n, SIG_LEVER + 2] = (rx * fy - ry * fx) / authority[g]
+        t.group[n] = g
+        t.lever_m[n, 0] = (ry * fz - rz * fy) / authority[g]
+        t.lever_m[n, 1] = (rz * fx - rx * fz) / authority[g]
+        t.lever_m[n, 2] = (rx * fy - ry * fx) / authority[g]
         n += 1
+    t.n_thrusters = n
     return n
 
 
 @njit(cache=True)
-def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_B, inertia_B, dt_s, sig, prior,
-                               memory, gate_Nm, tau_s, state):
+def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_B, inertia_B, dt_s, tr):
     """Thrust of each translation thruster relative to nominal, from the torque its group should not make.
 
     Parameters
@@ -314,18 +323,12 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
     force_prev_B : (3,) [N] mean force the translation groups were commanded to deliver over that
         step (per axis one group of the pair fires: that of the sign), B.
     inertia_B : (3, 3) [kg m^2]. dt_s : [s] the step (the thruster control period).
-    sig : (n, N_SIG) signature table from :func:`translation_signatures`.
-    prior : [N^2 s^2] a group is judged once its information (sum of squared impulses) reaches
-        this; the estimate is shrunk towards "healthy" by info / (info + prior).
-    memory : [N^2 s^2] forgetting: a pulse of impulse J keeps exp(-J^2 / memory) of what came before.
-    gate_Nm : the estimate does not learn while the unexplained torque of the quiet steps exceeds
-        this (a stuck-on thruster or another disturbance is the attitude check's business).
-    tau_s : [s] low-pass time constant of that unexplained torque.
-    state : (N_TR,) in/out (layout TR_*).
+    tr : TR_CHECK (1,), in/out: parameters, the signature table from :func:`translation_signatures`,
+        and the estimator's state (zero at start, ``ratio`` nan, ``weakest`` -1).
 
     Returns
     -------
-    float : [-] state[TR_RATIO], the smallest estimated thrust / nominal among the judged thrusters
+    float : [-] ``tr.ratio``, the smallest estimated thrust / nominal among the judged thrusters
         (nan while none is judged).
 
     Notes
@@ -335,12 +338,16 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
     fired with impulses J_g = |F| dt is modelled as ``h - b dt = sum_g J_g p_g + noise``, with p_g
     [m] the parasitic torque per newton of group g (its centre-of-mass offset and misalignment
     part, and a failed thruster's). Each fired group's p_g is a forgetting least-squares fit of
-    the residual left by the other fired groups' current estimates. A thruster with lever s_i
-    (:func:`translation_signatures`) then delivers ``k_i = 1 + p_g . s_i / |s_i|^2`` of its thrust
-    (single-fault assumption): about 0 for a failed-off thruster, about 1 for a healthy one.
+    the residual left by the other fired groups' current estimates; ``prior`` shrinks it towards
+    "healthy" by info / (info + prior) and a group is judged once its information reaches ``prior``.
+    A thruster with lever s_i (:func:`translation_signatures`) then delivers
+    ``k_i = 1 + p_g . s_i / |s_i|^2`` of its thrust (single-fault assumption): about 0 for a
+    failed-off thruster, about 1 for a healthy one.
     """
+    t = tr[0]
     if not dt_s > 0.0:
-        return state[TR_RATIO]
+        return t.ratio
+    prior, memory = t.prior_N2s2, t.memory_N2s2
     w0, w1, w2 = omega_B[0], omega_B[1], omega_B[2]
     d0, d1, d2 = w0 - omega_prev_B[0], w1 - omega_prev_B[1], w2 - omega_prev_B[2]
     L0 = inertia_B[0, 0] * w0 + inertia_B[0, 1] * w1 + inertia_B[0, 2] * w2
@@ -356,18 +363,20 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
     for c in range(3):
         if force_prev_B[c] != 0.0:
             fired += 1
+    bias = t.bias_Nm
     if fired == 0:
-        g = dt_s / (tau_s + dt_s)
-        state[TR_BIAS] += g * (h0 / dt_s - state[TR_BIAS])
-        state[TR_BIAS + 1] += g * (h1 / dt_s - state[TR_BIAS + 1])
-        state[TR_BIAS + 2] += g * (h2 / dt_s - state[TR_BIAS + 2])
-        return state[TR_RATIO]
-    b0, b1, b2 = state[TR_BIAS], state[TR_BIAS + 1], state[TR_BIAS + 2]
-    if not b0 * b0 + b1 * b1 + b2 * b2 < gate_Nm * gate_Nm:
-        return state[TR_RATIO]
+        g = dt_s / (t.tau_s + dt_s)
+        bias[0] += g * (h0 / dt_s - bias[0])
+        bias[1] += g * (h1 / dt_s - bias[1])
+        bias[2] += g * (h2 / dt_s - bias[2])
+        return t.ratio
+    b0, b1, b2 = bias[0], bias[1], bias[2]
+    if not b0 * b0 + b1 * b1 + b2 * b2 < t.gate_Nm * t.gate_Nm:
+        return t.ratio
     h0 -= b0 * dt_s
     h1 -= b1 * dt_s
     h2 -= b2 * dt_s
+    info_g, num, est = t.info_N2s2, t.num_N2ms2, t.lever_est_m
     for c in range(3):
         f = force_prev_B[c]
         if f == 0.0:
@@ -380,39 +389,36 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
             f2 = force_prev_B[c2]
             if c2 == c or f2 == 0.0:
                 continue
-            o = TR_LEVER + 3 * (2 * c2 if f2 > 0.0 else 2 * c2 + 1)
+            g2 = 2 * c2 if f2 > 0.0 else 2 * c2 + 1
             J2 = abs(f2) * dt_s
-            r0 -= J2 * state[o]
-            r1 -= J2 * state[o + 1]
-            r2 -= J2 * state[o + 2]
+            r0 -= J2 * est[g2, 0]
+            r1 -= J2 * est[g2, 1]
+            r2 -= J2 * est[g2, 2]
         keep = math.exp(-J * J / memory) if memory > 0.0 else 0.0
-        info = keep * state[TR_INFO + g] + J * J
-        state[TR_INFO + g] = info
-        n = TR_NUM + 3 * g
-        state[n] = keep * state[n] + J * r0
-        state[n + 1] = keep * state[n + 1] + J * r1
-        state[n + 2] = keep * state[n + 2] + J * r2
+        info = keep * info_g[g] + J * J
+        info_g[g] = info
+        num[g, 0] = keep * num[g, 0] + J * r0
+        num[g, 1] = keep * num[g, 1] + J * r1
+        num[g, 2] = keep * num[g, 2] + J * r2
         den = info + prior
-        o = TR_LEVER + 3 * g
-        state[o] = state[n] / den
-        state[o + 1] = state[n + 1] / den
-        state[o + 2] = state[n + 2] / den
+        est[g, 0] = num[g, 0] / den
+        est[g, 1] = num[g, 1] / den
+        est[g, 2] = num[g, 2] / den
     worst = math.inf
     weakest = -1
-    for i in range(sig.shape[0]):
-        g = int(sig[i, SIG_GROUP])
-        if g < 0 or g >= 6 or not state[TR_INFO + g] >= prior or state[TR_INFO + g] <= 0.0:
+    for i in range(t.n_thrusters):
+        g = t.group[i]
+        if g < 0 or g >= 6 or not info_g[g] >= prior or info_g[g] <= 0.0:
             continue
-        s0, s1, s2 = sig[i, SIG_LEVER], sig[i, SIG_LEVER + 1], sig[i, SIG_LEVER + 2]
+        s0, s1, s2 = t.lever_m[i, 0], t.lever_m[i, 1], t.lever_m[i, 2]
         ss = s0 * s0 + s1 * s1 + s2 * s2
         if ss <= 0.0:
             continue
-        o = TR_LEVER + 3 * g
-        k = 1.0 + (state[o] * s0 + state[o + 1] * s1 + state[o + 2] * s2) / ss
+        k = 1.0 + (est[g, 0] * s0 + est[g, 1] * s1 + est[g, 2] * s2) / ss
         if k < worst:
             worst = k
             weakest = i
     if weakest >= 0:
-        state[TR_RATIO] = worst
-        state[TR_WEAKEST] = weakest
-    return state[TR_RATIO]
+        t.ratio = worst
+        t.weakest = weakest
+    return t.ratio

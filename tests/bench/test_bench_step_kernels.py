@@ -76,22 +76,22 @@ def test_bench_relnav_step_with_a_lidar_sample(benchmark):
 def test_bench_attitude_step(benchmark):
     """The whole step with the translation-thruster check running: a +x translation group firing in the
     period before, the thruster table of the flight vehicle, gyro valid now and at the last step."""
-    prm = np.zeros(adcs.N_PRM)
-    prm[adcs.PRM_ARW], prm[adcs.PRM_ST_SIGMA], prm[adcs.PRM_GATE] = 2.9e-6, 4.85e-5, 16.0
-    prm[adcs.PRM_K:adcs.PRM_K + 3], prm[adcs.PRM_P:adcs.PRM_P + 3] = 60.0, 700.0
-    prm[adcs.PRM_U_MAX:adcs.PRM_U_MAX + 3], prm[adcs.PRM_CHECK_TAU] = 150.0, 0.5
-    prm[adcs.PRM_TR_PRIOR], prm[adcs.PRM_TR_MEMORY], prm[adcs.PRM_TR_GATE] = 100.0, 900.0, 25.0
+    prm = np.zeros(1, adcs.ATT_PARAMS)
+    p = prm[0]
+    p["arw_rad_sqrt_s"], p["star_tracker_sigma_rad"], p["gate_chi2"] = 2.9e-6, 4.85e-5, 16.0
+    p["K_Nm"], p["P_Nms"], p["u_max_Nm"], p["check_tau_s"] = 60.0, 700.0, 150.0, 0.5
+    p["inertia_kg_m2"], p["C_RL"] = INERTIA, C_DOCK
     v = load_vehicle()
     wrench = np.zeros((control.N_GROUPS, 6))
     control.thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.zeros(3), wrench)
     auth = np.zeros(control.N_GROUPS)
     control.group_authority(wrench, auth, np.zeros(control.N_GROUPS))
-    sig = np.zeros((adcs.MAX_TR, control.N_SIG))
-    prm[adcs.PRM_TR_N] = control.translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, auth, sig)
-    prm[adcs.PRM_TR_SIG:] = sig.ravel()
-    check = np.zeros(adcs.N_CHECK)
-    check[adcs.CHK_GYRO_OK] = 1.0
-    check[adcs.CHK_TR + control.TR_RATIO] = np.nan
+    tr = np.zeros(1, control.TR_CHECK)
+    tr[0]["prior_N2s2"], tr[0]["memory_N2s2"], tr[0]["gate_Nm"], tr[0]["tau_s"] = 100.0, 900.0, 25.0, 0.5
+    tr[0]["ratio"], tr[0]["weakest"] = np.nan, -1
+    control.translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, auth, tr)
+    flt = np.zeros(1, adcs.ATT_FILTER)
+    flt[0]["q_BN"], flt[0]["P"], flt[0]["gyro_ok_prev"] = Q, np.eye(6) * 1e-6, 1
     gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
     gyro["valid"], st["q_BN"] = 1, Q
     orbit = new_message("ORBIT_REF")
@@ -101,10 +101,7 @@ def test_bench_attitude_step(benchmark):
     thr["t_ns"] = -100_000_000  # the period commanded at the previous step
     views = _views(gyro, st, orbit, thr, new_message("ATT_STATE"), new_message("TORQUE_CMD"),
                    new_message("THRUSTER_CHECK"))
-    _timed(benchmark, adcs.attitude_step, 0, 0.1, True, True, Q.copy(), np.zeros(3), np.eye(6) * 1e-6,
-           np.zeros(WORK_SHAPE), np.zeros(3), np.zeros(3), np.zeros(adcs.N_GYRO_MEM), check, prm, INERTIA, C_DOCK,
-           np.zeros((3, 3)),
-           np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3), *views)
+    _timed(benchmark, adcs.attitude_step, prm, flt, tr, np.zeros(WORK_SHAPE), *views, 0, 0.1, True, True)
 
 
 def test_bench_thruster_control_step(benchmark):

@@ -145,20 +145,9 @@ def test_torque_check_residual_is_zero_for_a_consistent_response_and_the_couple_
 
 
 def test_attitude_step_equals_the_separate_kernels():
-    from fsw.core.adcs import (
-        N_GYRO_MEM,
-        PRM_ARW,
-        PRM_CHECK_TAU,
-        PRM_GATE,
-        PRM_K,
-        PRM_P,
-        PRM_RRW,
-        PRM_ST_SIGMA,
-        PRM_U_MAX,
-        attitude_step,
-    )
-    from fsw.core.adcs import N_PRM as N_ATT
+    from fsw.core.adcs import ATT_FILTER, ATT_PARAMS, attitude_step
     from fsw.core.attitude import lvlh_target_attitude, quat_feedback_torque
+    from fsw.core.control import TR_CHECK
     from fsw.core.estimation import mekf_propagate, mekf_update_star_tracker
 
     rng = np.random.default_rng(11)
@@ -166,10 +155,11 @@ def test_attitude_step_equals_the_separate_kernels():
     P0 = np.diag([1e-4, 1e-4, 1e-4, 1e-10, 1e-10, 1e-10])
     inertia = np.diag([6800.0, 20000.0, 20000.0])
     C_RL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
-    prm = np.zeros(N_ATT)
-    prm[PRM_ARW], prm[PRM_RRW], prm[PRM_ST_SIGMA], prm[PRM_GATE] = 2.9e-6, 1e-9, 4.85e-5, 1e6
-    prm[PRM_K:PRM_K + 3], prm[PRM_P:PRM_P + 3], prm[PRM_U_MAX:PRM_U_MAX + 3] = 60.0, 700.0, 150.0
-    prm[PRM_CHECK_TAU] = 0.5
+    prm = np.zeros(1, ATT_PARAMS)
+    p = prm[0]
+    p["arw_rad_sqrt_s"], p["rrw_rad_s_sqrt_s"], p["star_tracker_sigma_rad"], p["gate_chi2"] = 2.9e-6, 1e-9, 4.85e-5, 1e6
+    p["K_Nm"], p["P_Nms"], p["u_max_Nm"], p["check_tau_s"] = 60.0, 700.0, 150.0, 0.5
+    p["inertia_kg_m2"], p["C_RL"] = inertia, C_RL
     gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
     gyro["omega_BN_B_rad_s"], gyro["valid"] = [1e-3, -2e-3, 5e-4], 1
     st["q_BN"] = rotation(rng.normal(size=3), 0.401)
@@ -177,13 +167,11 @@ def test_attitude_step_equals_the_separate_kernels():
     orbit["C_LVLH_N"] = quat_to_dcm_np(rotation([0.0, 0.0, 1.0], 0.2))
     orbit["omega_LN_L_rad_s"] = [0.0, 0.0, N]
     out, torque, check = new_message("ATT_STATE"), new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK")
-    q, bias, P = q0.copy(), np.zeros(3), P0.copy()
-    omega, scratch = np.zeros(3), [np.zeros(3) for _ in range(4)]
-    err, u, q_RN, w_RN = np.zeros(6), np.zeros(3), np.zeros(4), np.zeros(3)
-    attitude_step(0, 0.1, True, True, q, bias, P, np.zeros(WORK_SHAPE), omega, scratch[0], np.zeros(N_GYRO_MEM),
-                  scratch[1], prm,
-                  inertia, C_RL, np.zeros((3, 3)), q_RN, w_RN, err, u,
-                  *(r.reshape(1) for r in (gyro, st, orbit, thr, out, torque, check)))
+    flt = np.zeros(1, ATT_FILTER)
+    flt[0]["q_BN"], flt[0]["P"] = q0, P0
+    attitude_step(prm, flt, np.zeros(1, TR_CHECK), np.zeros(WORK_SHAPE),
+                  *(r.reshape(1) for r in (gyro, st, orbit, thr, out, torque, check)), 0, 0.1, True, True)
+    q, P = flt[0]["q_BN"], flt[0]["P"]
     # separately
     q2, b2, P2, w2, work = q0.copy(), np.zeros(3), P0.copy(), np.zeros(3), np.zeros(WORK_SHAPE)
     mekf_propagate(q2, b2, P2, gyro["omega_BN_B_rad_s"].copy(), 0.1, 2.9e-6, 1e-9, work, w2)
