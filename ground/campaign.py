@@ -351,9 +351,11 @@ def _client(workers: int | None, scheduler: str | None, timeout_s: float = SCHED
         try:
             return Client(scheduler, timeout=timeout_s), None
         except Exception as err:  # distributed raises OSError, ValueError, TimeoutError ... for a bad address
-            reason = " ".join(str(err).split()) or type(err).__name__
+            reason = " ".join(str(err).split())[:200] or type(err).__name__
+            if isinstance(err, ValueError):
+                raise CampaignError(f"--scheduler {scheduler}: not a scheduler address ({reason})") from None
             raise CampaignError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout_s:g} s "
-                                f"({type(err).__name__}: {reason[:200]})") from None
+                                f"({type(err).__name__}: {reason})") from None
     n = workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                            silence_logs=logging.ERROR)

@@ -24,11 +24,14 @@ class UsageError(InputError):
 def number(kind: type = float, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
            hi_open: bool = False):
     """Argument type: a finite ``kind`` (int or float) within [lo, hi] (open ends where asked)."""
+    def fmt(x) -> str:
+        return str(x) if kind is int else f"{x:g}"
+
     parts = []
     if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        parts.append(f"{'>' if lo_open else '>='} {fmt(lo)}")
     if hi is not None:
-        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+        parts.append(f"{'<' if hi_open else '<='} {fmt(hi)}")
     want = ("an integer" if kind is int else "a number") + (" " + " and ".join(parts) if parts else "")
 
     def parse(text: str):
