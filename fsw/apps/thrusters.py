@@ -12,7 +12,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.propulsion import thruster_app_step
 from telemetry.dictionary import MODES
 
@@ -40,33 +40,29 @@ class ThrusterControl(App):
         bad = np.nonzero((self.authority <= 0) | (crosstalk > _MAX_CROSSTALK * np.maximum(self.authority, 1.0)))[0]
         if bad.size:
             raise ConfigError(f"{name}: thruster groups {bad.tolist()} are missing or not pure forces/couples")
+        if max(MODES) >= pr.MAX_MODES:
+            raise ConfigError(f"{name}: mode codes up to {max(MODES)}, the mode table holds {pr.MAX_MODES}")
+        self.prm = np.zeros(1, pr.THRUSTER_PARAMS)
+        p = self.prm[0]
+        p["dv_done_mps"] = _DV_DONE_MPS
+        p["mass_kg"] = vehicle.mass_kg
+        p["period_s"] = self.period_s
+        p["thrusters_off"] = [MODES.get(m) in _THRUSTERS_OFF for m in range(pr.MAX_MODES)]
+        p["authority"] = self.authority
         # The valve's minimum on-time, from the attitude thrusters' minimum impulse bit.
-        t_min = vehicle.mib_Ns / float(vehicle.thrust_N[vehicle.group_idx >= 6].min())
-        self.t_min = np.full(N_GROUPS, t_min)
+        p["t_min_s"] = vehicle.mib_Ns / float(vehicle.thrust_N[vehicle.group_idx >= 6].min())
         self.mdot_kg_s = vehicle.thrust_N / (vehicle.isp_s * G0_MPS2)
-        self.carry = np.zeros(6)
-        self.on_group = np.zeros(N_GROUPS)
-        self.C_BL = np.zeros((3, 3))
-        self.pending_dv = np.zeros(3)
-        self.force_B = np.zeros(3)
+        self.state = np.zeros(1, pr.THRUSTER_STATE)
+        self.totals = self.state[0]["totals"]  # propellant used [kg], translation / attitude on-time [s], pulses
         self.out = bus.publish("THRUSTER_PERIOD", name)
         self.prop = bus.publish("PROPULSION", name)
-        self.prm = np.zeros(pr.N_PRM)
-        self.prm[pr.PRM_DV_DONE] = _DV_DONE_MPS
-        self.prm[pr.PRM_MASS] = vehicle.mass_kg
-        self.prm[pr.PRM_PERIOD] = self.period_s
-        self.state = np.zeros(pr.N_STATE, np.int64)
-        self.thrusters_off = np.array([MODES.get(m) in _THRUSTERS_OFF for m in range(max(MODES) + 1)])
-        self.totals = np.zeros(4)  # propellant used [kg], translation / attitude on-time [s], pulses
 
     def start(self) -> None:
         b = self.bus
         views = (b.get("GUIDANCE_CMD", self.name), b.get("TORQUE_CMD", self.name), b.get("ATT_STATE", self.name),
                  b.get("ORBIT_REF", self.name), b.get("MODE", self.name), self.act, self.out, self.prop)
-        self._args = (self.prm, self.state, self.thrusters_off, self.authority, self.t_min, self.v.group_idx,
-                      self.mdot_kg_s, self.carry, self.on_group, self.C_BL, self.force_B, self.pending_dv,
-                      np.zeros(3), self.totals, *(r.reshape(1) for r in views))
-        self._kernel = compiled_entry(thruster_app_step, 0, *self._args)
+        self._step = bind(thruster_app_step, self.prm, self.state, self.v.group_idx, self.mdot_kg_s,
+                          *(r.reshape(1) for r in views), sample=(0,))
 
     @property
     def mass_kg(self) -> float:
@@ -74,4 +70,4 @@ class ThrusterControl(App):
         return self.v.mass_kg - self.totals[0]
 
     def step(self, t_ns: int) -> None:
-        self._kernel(t_ns, *self._args)
+        self._step(t_ns)

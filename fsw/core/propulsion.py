@@ -7,45 +7,62 @@ allocation and modulation).
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from fsw.core.control import thruster_control_step
+from fsw.core.control import N_CHANNELS, N_GROUPS, thruster_control_step
 
-# prm
-PRM_DV_DONE = 0   # [m/s] an impulse request below this is complete
-PRM_MASS = 1      # [kg] loaded mass (the flight estimate subtracts the propellant used)
-PRM_PERIOD = 2    # [s] control period
-N_PRM = 3
+MAX_MODES = 16  # mode codes the per-mode table holds (telemetry.dictionary.MODES; the app checks)
 
-# state (int64)
-ST_DV_SEQ = 0     # GUIDANCE_CMD.dv_seq last taken
-N_STATE = 1
+#: Thruster control's parameters (vehicle table, schedule), one record.
+THRUSTER_PARAMS = np.dtype([
+    ("dv_done_mps", "f8"),                   # an impulse request with less than this left is complete
+    ("mass_kg", "f8"),                       # loaded mass (the flight estimate subtracts the propellant used)
+    ("period_s", "f8"),                      # control period
+    ("thrusters_off", "u1", (MAX_MODES,)),   # 1 for the mode codes in which no thruster fires
+    ("authority", "f8", (N_GROUPS,)),        # group authority [N or N m] (fsw.core.control.group_authority)
+    ("t_min_s", "f8", (N_GROUPS,)),          # minimum on-time per group
+], align=True)
+
+#: Thruster control's state between periods and the scratch of the last one.
+THRUSTER_STATE = np.dtype([
+    ("dv_seq", "i8"),                        # GUIDANCE_CMD.dv_seq last taken
+    ("pending_dv_L_mps", "f8", (3,)),        # impulse still to deliver, LVLH
+    ("carry", "f8", (N_CHANNELS,)),          # modulator: impulse not yet delivered per channel
+    ("on_group_s", "f8", (N_GROUPS,)),       # on-time per group of the last period
+    ("accel_L_mps2", "f8", (3,)),            # acceleration asked, LVLH
+    ("C_BL", "f8", (3, 3)),                  # rotation LVLH -> B of the last period
+    ("force_B_N", "f8", (3,)),               # force asked, B
+    ("totals", "f8", (4,)),                  # propellant used [kg], translation / attitude on-time [s], pulses
+], align=True)
 
 
 @njit(cache=True)
-def thruster_app_step(t_ns, prm, state, thrusters_off, authority, t_min, group_idx, mdot_kg_s, carry, on_group, C_BL,
-                      force_B, pending_dv, accel, totals, gcmd, tcmd, att, orbit, mode, act, out, prop):
+def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mode, act, out, prop, t_ns):
     """One control period; returns the saturation bits of the allocation (0 when thrusters are off).
 
     Parameters
     ----------
-    t_ns : mission time [ns]. prm : (N_PRM,). state : (N_STATE,) int64, in/out.
-    thrusters_off : bool per mode code: modes in which no thruster fires.
-    authority ... totals : as :func:`fsw.core.control.thruster_control_step`; pending_dv (3,) in/out
-        is the impulse still to deliver, LVLH; accel : (3,) scratch, the acceleration asked.
+    prm : THRUSTER_PARAMS (1,). st : THRUSTER_STATE (1,), in/out.
+    group_idx, mdot_kg_s : (n,) per thruster: its group, its propellant flow when on [kg/s].
     gcmd, tcmd, att, orbit, mode : 1-element record views read (GUIDANCE_CMD, TORQUE_CMD, ATT_STATE,
         ORBIT_REF, MODE). act, out, prop : ACT_THRUSTERS, THRUSTER_PERIOD, PROPULSION written.
+    t_ns : mission time [ns].
     """
+    p = prm[0]
+    s = st[0]
+    pending_dv = s.pending_dv_L_mps
+    totals = s.totals
     g = gcmd[0]
-    if g.dv_seq != state[ST_DV_SEQ]:
-        state[ST_DV_SEQ] = g.dv_seq
+    if g.dv_seq != s.dv_seq:
+        s.dv_seq = g.dv_seq
         for i in range(3):
             pending_dv[i] += g.dv_LVLH_mps[i]
     m = mode[0].mode
     o = out[0]
     a = act[0]
     sat = 0
-    if (0 <= m < thrusters_off.shape[0] and thrusters_off[m]) or att[0].valid == 0:
+    if (0 <= m < MAX_MODES and p.thrusters_off[m] != 0) or att[0].valid == 0:
         for k in range(a.on_time_s.shape[0]):
             a.on_time_s[k] = 0.0
         for i in range(3):
@@ -53,19 +70,20 @@ def thruster_app_step(t_ns, prm, state, thrusters_off, authority, t_min, group_i
             o.torque_B_Nm[i] = 0.0
             o.dv_LVLH_mps[i] = 0.0
     else:
+        accel = s.accel_L_mps2
         for i in range(3):
             accel[i] = g.accel_LVLH_mps2[i] if g.translation_enabled != 0 else 0.0
-        sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, prm[PRM_DV_DONE],
-                                    tcmd[0].torque_B_Nm, prm[PRM_MASS] - totals[0], prm[PRM_PERIOD], authority, t_min,
-                                    group_idx, mdot_kg_s, carry, on_group, a.on_time_s, C_BL, force_B, o.force_B_N,
-                                    o.torque_B_Nm, o.dv_LVLH_mps, totals)
-        p = prop[0]
-        p.prop_used_kg = totals[0]
-        p.trans_on_time_s = totals[1]
-        p.att_on_time_s = totals[2]
-        p.pulses = totals[3]
-        p.t_ns = t_ns
-        p.seq += 1
+        sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
+                                    tcmd[0].torque_B_Nm, p.mass_kg - totals[0], p.period_s, p.authority, p.t_min_s,
+                                    group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
+                                    o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals)
+        pr = prop[0]
+        pr.prop_used_kg = totals[0]
+        pr.trans_on_time_s = totals[1]
+        pr.att_on_time_s = totals[2]
+        pr.pulses = totals[3]
+        pr.t_ns = t_ns
+        pr.seq += 1
     o.t_ns = t_ns
     o.seq += 1
     a.t_ns = t_ns
