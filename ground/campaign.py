@@ -55,9 +55,9 @@ INDEX_FILE = "index.html"
 PERCENTILES = (5, 25, 50, 75, 95)  # [%] of the time to docking in the campaign reports
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile (Wilson interval)
 SIGMA_K = 3.0
-DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half of each limit
+DESIGN_FRACTION = 0.5  # docs/reference.md: GNC design target is 3-sigma within half of each limit
 # The axial closing rate has a band, not a ceiling: its design target is the contact speed of the speed
-# profile (gnc.toml profile_speed_mps[0]) +- this tolerance (REFERENCE.md: 0.10 +- 0.02 m/s at contact).
+# profile (gnc.toml profile_speed_mps[0]) +- this tolerance (docs/reference.md: 0.10 +- 0.02 m/s at contact).
 CONTACT_SPEED_TOL_MPS = 0.02
 # Row columns that depend on the machine, not on the case: left out when a rerun is compared.
 NONDETERMINISTIC = ("wall_time_s", "case_wall_s")
@@ -619,7 +619,7 @@ def summarise(rows: list[dict], limits, meta: dict) -> dict:
         "time_to_docking_s": percentiles(docked_at),
         "outcomes": dict(sorted(outcomes.items(), key=lambda kv: -kv[1])), "not_docked": not_docked,
         "design_target": f"3-sigma within {DESIGN_FRACTION:g} of each limit; axial rate within the profile's "
-                         f"contact speed +- {CONTACT_SPEED_TOL_MPS:g} m/s (REFERENCE.md)",
+                         f"contact speed +- {CONTACT_SPEED_TOL_MPS:g} m/s (docs/reference.md)",
     }
 
 

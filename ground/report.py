@@ -45,7 +45,7 @@ PACKETS = ("NAV_STATE", "ATT_STATE", "GUIDANCE_STATE", "DOCKING_MONITOR", "PROPU
            "EXEC_STATUS", "EXEC_TASK_TIMING", "EVENT", "HK_STATUS")
 NS_PER_S = 1e9
 DPI = 90
-DESIGN_FRACTION = 0.5  # REFERENCE.md: GNC design target is 3-sigma within half of each limit
+DESIGN_FRACTION = 0.5  # docs/reference.md: GNC design target is 3-sigma within half of each limit
 MODE_CODE = {name: code for code, name in MODES.items()}
 PHASE_CODE = {name: code for code, name in GUIDANCE_PHASES.items()}
 # Background shading per vehicle mode, and the line colour of a trajectory flown in that mode.

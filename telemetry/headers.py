@@ -46,7 +46,7 @@ from construct import (
 
 from telemetry.dictionary import CMD_BY_NAME, TM_BY_NAME, Field
 
-# --- CCSDS constants (REFERENCE.md "Packets") ---------------------------------------------------
+# --- CCSDS constants (docs/reference.md "Packets") ---------------------------------------------------
 CCSDS_VERSION = 0            # packet version number 1 is encoded as 0b000
 TYPE_TM = 0                  # packet type bit: telemetry
 TYPE_TC = 1                  # packet type bit: telecommand

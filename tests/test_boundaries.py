@@ -1,4 +1,4 @@
-"""Package boundaries of ARCHITECTURE.md, enforced by reading every import with ``ast``."""
+"""Package boundaries of docs/architecture.md, enforced by reading every import with ``ast``."""
 
 from __future__ import annotations
 

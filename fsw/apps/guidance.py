@@ -1,6 +1,6 @@
 """Approach guidance: hold points on -V-bar, CW transfers, closing law, go/no-go, retreat, CAM.
 
-Segments run from hold point to hold point (REFERENCE.md: 5 km, 400 m, 200 m, 19 m, contact).
+Segments run from hold point to hold point (docs/reference.md: 5 km, 400 m, 200 m, 19 m, contact).
 Beyond ``transfer_max_range_m`` a segment is a CW two-impulse transfer with mid-course
 re-targeting; inside it, a closing law follows the speed profile down the docking axis. At each
 hold the vehicle station-keeps, then a go/no-go check decides: go on, or retreat to the previous

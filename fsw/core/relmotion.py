@@ -30,7 +30,7 @@ def cw_stm(n_rad_s, dt_s, Phi_out):
 
     Notes
     -----
-    With s = sin(n dt), c = cos(n dt) (Vallado 2013, Eq. 6-66; REFERENCE.md):
+    With s = sin(n dt), c = cos(n dt) (Vallado 2013, Eq. 6-66; docs/reference.md):
     Phi_rr = [[4-3c,0,0],[6(s-nt),1,0],[0,0,c]];
     Phi_rv = [[s/n,2(1-c)/n,0],[2(c-1)/n,(4s-3nt)/n,0],[0,0,s/n]];
     Phi_vr = [[3ns,0,0],[6n(c-1),0,0],[0,0,-ns]]; Phi_vv = [[c,2s,0],[-2s,4c-3,0],[0,0,c]].

@@ -2,7 +2,7 @@
 
 Pure ``@njit`` functions over float64/int64 arrays; outputs go into caller-given arrays and
 nothing is allocated per call. One call of :func:`thermal_step` per control period (1 Hz,
-REFERENCE.md "Flight-software timing") runs the whole zone set:
+docs/reference.md "Flight-software timing") runs the whole zone set:
 
 1. select each zone's temperature from its primary / backup thermistor (:func:`select_zone_temps`),
 2. run the zone's control law (thermostat with hysteresis, or PI -> PWM duty),
@@ -106,7 +106,7 @@ def thermostat_update(temp_C, setpoint_C, hyst_C, on_state):
 
     Notes
     -----
-    On when ``T <= sp - h``, off when ``T >= sp + h``, unchanged in between (REFERENCE.md
+    On when ``T <= sp - h``, off when ``T >= sp + h``, unchanged in between (docs/reference.md
     Thermal: cabin setpoint 21 C, +-1 C hysteresis). A non-finite temperature leaves the
     latch unchanged; :func:`thermal_step` requests no power for such a zone.
     """
@@ -177,7 +177,7 @@ def allocate_power(request_W, order, limit_W, granted_W):
         Zone indices, highest priority first (e.g. ``np.argsort(priority, kind="stable")``,
         computed once at start-up since priorities are configuration).
     limit_W : float
-        [W] heater power budget (REFERENCE.md Vehicle: at most 600 W).
+        [W] heater power budget (docs/reference.md Vehicle: at most 600 W).
     granted_W : (n,) float64
         [W] out: power granted to each zone.
 

@@ -2,12 +2,12 @@
 
 Every value here is a default that a schedule table file (``[executive]`` table, see
 :func:`fsw.executive.schedule.load_schedule_table`) or a constructor argument can override.
-Sources: REFERENCE.md "Flight-software timing"; ``[est]`` marks an engineering estimate.
+Sources: docs/reference.md "Flight-software timing"; ``[est]`` marks an engineering estimate.
 """
 
-#: [ns] minor frame, 10 ms = 100 Hz, as cFS SCH (REFERENCE.md).
+#: [ns] minor frame, 10 ms = 100 Hz, as cFS SCH (docs/reference.md).
 MINOR_FRAME_NS = 10_000_000
-#: [ns] major frame, 1 s = 100 slots, as cFS SCH (REFERENCE.md).
+#: [ns] major frame, 1 s = 100 slots, as cFS SCH (docs/reference.md).
 MAJOR_FRAME_NS = 1_000_000_000
 #: [-] budgets due in one slot may use at most this fraction of the minor frame
 #: (GSFC Table 3.07-1: <= 50 % at design reviews, <= 30 % at flight).

@@ -25,7 +25,7 @@ from fsw.core.attitude import quat_from_dcm
 from sims.runner import run_sil
 from sims.scenario import docking_dcm_LB
 
-ORBIT_S = 5544.0  # REFERENCE.md: Tiangong period
+ORBIT_S = 5544.0  # docs/reference.md: Tiangong period
 _EVENT = re.compile(r"^\s*(?P<t>\d+\.\d+)\s+(?P<sev>[A-Z]+)\s+(?P<app>\S+)\s+(?P<text>.*)$")
 _Q_DL = np.zeros(4)
 quat_from_dcm(docking_dcm_LB([0.0, 0.0, 0.0]).T, _Q_DL)  # the docking attitude w.r.t. LVLH (C_DL)

@@ -74,7 +74,7 @@ def test_lost_relative_sensors_invalidate_navigation_and_abort_after_10_s(nav_lo
     assert fdir["fired"].get("nav_invalid_in_kos") == 1, fdir
     assert fdir["by_kind"].get("CAM") == 1, fdir
     cam = nav_lost.first("guidance", "CAM: dv")
-    # REFERENCE.md: invalid > 10 s. FDIR's persistence of 100 fires on the 100th invalid evaluation,
+    # docs/reference.md: invalid > 10 s. FDIR's persistence of 100 fires on the 100th invalid evaluation,
     # 9.9 s after the first one it sees (~10.0 s after the navigation's own event).
     assert cam is not None and 9.8 <= cam.t_s - invalid.t_s <= 11.0, (invalid, cam)
     assert nav_lost.summary["guidance"]["cam_trigger"] in ("FDIR", "NAV_INVALID")

@@ -44,8 +44,8 @@ from telemetry.archive import decode_apid
 
 SEED = int(os.environ["QZ_FAULT_SEED"]) if os.environ.get("QZ_FAULT_SEED") else None  # None: the scenario's
 GNC = tomllib.loads((Path(__file__).resolve().parents[2] / "fsw/config/gnc.toml").read_text())
-ATTITUDE_LIMIT_DEG = GNC["docking"]["attitude_error_limit_deg"]  # REFERENCE.md CAM trigger: 5 deg
-ENVELOPE_PITCH_YAW_DEG = 3.0  # REFERENCE.md docking envelope: pitch / yaw misalignment <= 3 deg
+ATTITUDE_LIMIT_DEG = GNC["docking"]["attitude_error_limit_deg"]  # docs/reference.md CAM trigger: 5 deg
+ENVELOPE_PITCH_YAW_DEG = 3.0  # docs/reference.md docking envelope: pitch / yaw misalignment <= 3 deg
 
 
 def _fly(name: str, tmp_path_factory) -> Flight:
@@ -474,7 +474,7 @@ def nav_lost_outside(tmp_path_factory) -> Flight:
 
 
 def test_lost_navigation_inside_the_ellipsoid_is_answered_with_a_cam_after_10_s(nav_lost_outside):
-    """REFERENCE.md: navigation invalid > 10 s is a CAM trigger; inside the approach ellipsoid the docking
+    """docs/reference.md: navigation invalid > 10 s is a CAM trigger; inside the approach ellipsoid the docking
     monitor flies it (FDIR's HOLD is for outside the ellipsoid)."""
     run = nav_lost_outside
     invalid = run.first("navigation", "navigation invalid")

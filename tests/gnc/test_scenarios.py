@@ -44,7 +44,7 @@ def test_nominal_docks_inside_the_envelope(nominal):
 
 
 def test_nominal_contact_is_within_half_the_envelope(nominal):
-    """The GNC design target (REFERENCE.md): contact values within half of each limit."""
+    """The GNC design target (docs/reference.md): contact values within half of each limit."""
     dock = nominal["docking"]
     lo, hi = dock["axial_rate_mps"]["limit"]
     assert abs(dock["axial_rate_mps"]["value"] - 0.5 * (lo + hi)) <= 0.25 * (hi - lo) + 0.02
@@ -71,7 +71,7 @@ def test_abort_at_100m_ends_in_cam(abort):
 
 def test_abort_at_100m_stays_outside_the_keep_out_sphere_for_two_orbits(abort):
     cam = abort["docking"]["collision_avoidance"]
-    two_orbits_s = 2 * 5544.0  # REFERENCE.md: period 5,544 s
+    two_orbits_s = 2 * 5544.0  # docs/reference.md: period 5,544 s
     assert cam["exit_time_s"] is not None
     assert abort["mission_time_s"] - cam["cam_time_s"] >= two_orbits_s
     assert not cam["reentered"] and cam["min_range_after_exit_m"] >= cam["keep_out_radius_m"]

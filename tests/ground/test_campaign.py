@@ -134,7 +134,7 @@ def test_axial_rate_design_target_is_the_profile_contact_speed_band(scenario):
             enumerate([0.099, 0.100, 0.101, 0.100])]
     s = summarise(rows, scenario.docking.limits, {"scenario": SCENARIO, "seed": 1, "duration_s": None})
     axial = s["contact_quantities"]["axial_rate_mps"]
-    assert axial["design"] == pytest.approx([0.08, 0.12])  # gnc.toml contact speed 0.10 +- 0.02 (REFERENCE.md)
+    assert axial["design"] == pytest.approx([0.08, 0.12])  # gnc.toml contact speed 0.10 +- 0.02 (docs/reference.md)
     assert axial["within_design_3sigma"] is True
 
 

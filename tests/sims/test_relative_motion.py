@@ -1,4 +1,4 @@
-"""The truth's nonlinear two-body + J2 relative motion against the CW closed form (REFERENCE.md)."""
+"""The truth's nonlinear two-body + J2 relative motion against the CW closed form (docs/reference.md)."""
 
 from __future__ import annotations
 

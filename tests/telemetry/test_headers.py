@@ -1,4 +1,4 @@
-"""Golden bytes of the headers and a few packets, annotated byte by byte (REFERENCE.md "Packets")."""
+"""Golden bytes of the headers and a few packets, annotated byte by byte (docs/reference.md "Packets")."""
 
 from __future__ import annotations
 

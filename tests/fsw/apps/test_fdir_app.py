@@ -215,7 +215,7 @@ class ZonePlant:
     G_W_K = np.array([8.0, 3.0, 1.0, 2.0, 1.0])              # [W/K] to the environment
     T_ENV_C = np.array([8.0, 0.0, 0.0, -20.0, -30.0])        # [degC] heaters needed in every zone
     HEATER_W = 150.0
-    NOISE_C, QUANTUM_C = 0.1, 0.05                           # REFERENCE.md thermistors
+    NOISE_C, QUANTUM_C = 0.1, 0.05                           # docs/reference.md thermistors
 
     def __init__(self, start_C, seed):
         self.T_C = np.array(start_C, float)

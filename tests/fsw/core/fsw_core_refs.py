@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-N_RAD_S = 1.1339e-3  # REFERENCE.md: Tiangong mean motion
+N_RAD_S = 1.1339e-3  # docs/reference.md: Tiangong mean motion
 
 
 def cw_deriv(x, n, a=None):

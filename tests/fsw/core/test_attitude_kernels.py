@@ -18,7 +18,7 @@ from fsw.core.attitude import (
 
 # Docking attitude relative to LVLH: x_B = +y_L, y_B = -z_L, z_B = -x_L (rows are B axes in LVLH).
 C_DOCK_RL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
-INERTIA = np.diag([6800.0, 20000.0, 20000.0])  # REFERENCE.md [est]
+INERTIA = np.diag([6800.0, 20000.0, 20000.0])  # docs/reference.md [est]
 
 
 def _dcm(q):

@@ -8,7 +8,7 @@ import numpy as np
 
 from fsw.core.ephemeris import ephemeris_step
 
-MU = 3.986004418e14  # REFERENCE.md
+MU = 3.986004418e14  # docs/reference.md
 RE = 6378137.0
 J2 = 1.08263e-3
 A_M = RE + 390e3  # Tiangong, circular

@@ -60,7 +60,7 @@ def test_relnav_filter_is_consistent_on_linear_gaussian_cw_truth():
     """Average NEES over a seeded Monte Carlo lies in the 99 % chi-square interval (Bar-Shalom Sec. 5.4)."""
     rng = np.random.default_rng(21)
     runs, steps, dt, q = 40, 60, 1.0, 1e-8
-    sig_r, sig_v = 1.0, 0.01  # REFERENCE.md relative GNSS
+    sig_r, sig_v = 1.0, 0.01  # docs/reference.md relative GNSS
     h_off = np.array([0.0, 12.0, 0.0, 0.0, 0.0, 0.0])  # station port w.r.t. station CoM
     Phi = np.empty((6, 6))
     cw_stm(N, dt, Phi)

@@ -20,7 +20,7 @@ from fsw.core.guidance import (
 N = N_RAD_S
 PERIOD_S = 2.0 * math.pi / N
 AXIS = np.array([0.0, -1.0, 0.0])  # aft port on -V-bar: docking axis points backwards along V-bar
-# REFERENCE.md speed profile: <= 0.5 m/s at 400 m, 0.2 at 200 m, 0.1 at 19 m, 0.10 at contact.
+# docs/reference.md speed profile: <= 0.5 m/s at 400 m, 0.2 at 200 m, 0.1 at 19 m, 0.10 at contact.
 RANGE_BP = np.array([0.0, 19.0, 200.0, 400.0])
 SPEED_BP = np.array([0.10, 0.10, 0.20, 0.50])
 KOS_M = 200.0

@@ -35,7 +35,7 @@ def test_radial_impulse_hops_4dv_over_n_along_track_after_half_orbit():
     x = _propagate([0, 0, 0, dv, 0, 0], PERIOD_S / 2.0)
     # Closed form y(T/2) = 2(c-1)/n dv = -4 dv/n exactly; only trig rounding remains.
     assert abs(x[1] + 4.0 * dv / N) < 1e-9
-    assert abs(abs(x[1]) - 353.0) < 0.5  # REFERENCE.md quotes 353 m (rounded)
+    assert abs(abs(x[1]) - 353.0) < 0.5  # docs/reference.md quotes 353 m (rounded)
     assert abs(x[0]) < 1e-9  # back on V-bar
 
 
@@ -43,7 +43,7 @@ def test_tangential_impulse_drifts_6pi_dv_over_n_per_orbit():
     dv = 0.1
     x = _propagate([0, 0, 0, 0, dv, 0], PERIOD_S)
     assert abs(x[1] + 6.0 * math.pi * dv / N) < 1e-9
-    assert abs(abs(x[1]) - 1660.0) < 5.0  # REFERENCE.md quotes 1.66 km (rounded)
+    assert abs(abs(x[1]) - 1660.0) < 5.0  # docs/reference.md quotes 1.66 km (rounded)
 
 
 def test_stm_composes_over_consecutive_intervals():
