@@ -30,7 +30,7 @@ UNAUTHENTICATED, REPLAY = 11, 14
 MODE_HOLD = 6
 SPI = 7
 PACE = 50
-WAIT_S = 60.0  # [s] wall, for anything the flight is asked (it flies at 50x: a mission minute is 1.2 s)
+WAIT_S = 300.0  # [s] wall: a cold numba cache compiles at start-up; once flying, a mission minute is 1.2 s
 
 
 def crc16(data: bytes) -> int:

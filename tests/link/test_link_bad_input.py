@@ -30,6 +30,7 @@ FLOOD_RATE = 10_000      # telecommands per second
 FLOOD_S = 2.0
 CYCLES = 100
 SPI = 7
+START_S = 300.0          # [s] generous: a cold numba cache compiles at start-up, on a shared machine
 
 
 def _free_port() -> int:
@@ -38,7 +39,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _connect(port: int, timeout_s: float = 60.0, rcvbuf: int | None = None) -> socket.socket:
+def _connect(port: int, timeout_s: float = START_S, rcvbuf: int | None = None) -> socket.socket:
     deadline = time.monotonic() + timeout_s
     while True:
         s = socket.socket()
@@ -65,7 +66,7 @@ class Reader(threading.Thread):
         self.first = threading.Event()
 
     def run(self):
-        deadline = time.monotonic() + DURATION_S + 120
+        deadline = time.monotonic() + DURATION_S + START_S
         while time.monotonic() < deadline:
             try:
                 chunk = self.sock.recv(65536)
@@ -144,7 +145,7 @@ def hostile_run(tmp_path_factory):
     try:
         reader = Reader(port)
         reader.start()
-        assert reader.first.wait(90), "no telemetry from the flight"
+        assert reader.first.wait(START_S), "no telemetry from the flight"
         sink = _connect(port, rcvbuf=4096)   # never reads
         sinks.append(sink)
         rng = random.Random(13)
@@ -158,7 +159,7 @@ def hostile_run(tmp_path_factory):
         for _ in range(CYCLES):                                                      # connect / disconnect
             _connect(port).close()
             time.sleep(0.01)
-        out_text = proc.communicate(timeout=DURATION_S + 120)[0].decode(errors="replace")
+        out_text = proc.communicate(timeout=DURATION_S + START_S)[0].decode(errors="replace")
         reader.join(timeout=30)
         yield {"summary": json.loads((out / "summary.json").read_text()), "received": bytes(reader.data),
                "archive": (out / "telemetry.ccsds").read_bytes(), "flooded": flooded, "rc": proc.returncode,
