@@ -100,9 +100,8 @@ def _list_scenarios() -> int:
 
 
 def _report_line(out: Path, no_report: bool) -> None:
-    """The last line of a run: where to look."""
+    """The last line of a run: the report to open (the run folder was named just before)."""
     if no_report:
-        print(f"run folder {out} (no report: --no-report)")
         return
     from ground.report import write_report  # matplotlib only when asked
 
