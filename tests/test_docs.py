@@ -79,13 +79,9 @@ def test_reference_number_is_what_its_file_holds(line, file, key, literal):
     assert _same(_repo_value(file, key), documented), f"docs/reference.md:{line}: {file} {key} is not {literal}"
 
 
-# written by the ground-link work (issue 13); linked from here already
-PENDING = {"ground-link.md"} - {p.name for p in DOCS.glob("*.md")}
-
-
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")) + [ROOT / "README.md"], ids=lambda p: p.name)
 def test_every_relative_link_resolves(page):
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
-        if "://" in target or target in PENDING:
+        if "://" in target:
             continue
         assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to missing {target}"
