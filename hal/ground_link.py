@@ -29,7 +29,7 @@ from telemetry.errors import InputError
 
 LISTEN_BACKLOG = socket.SOMAXCONN  # connections the kernel holds between two cycles (accepted once per cycle)
 UDP_MAX = 65535          # [B] largest datagram read
-CLIENT_SNDBUF = 4096     # [B] kernel send buffer per TCP client (Linux doubles it)
+CLIENT_SNDBUF = 65536    # [B] kernel send buffer per TCP client (Linux doubles it)
 SERIAL_REOPEN_S = 1.0    # [s] between attempts to reopen a failed serial port
 
 

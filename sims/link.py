@@ -30,8 +30,11 @@ class LinkOptions:
     tm_dest: str | None = None       # udp:// only: HOST:PORT telemetry goes to
 
 
-def open_ground_link(opts: LinkOptions) -> LinkSetup:
-    """Check the options and open the link; ValueError (one line) when it must not be served."""
+def open_ground_link(opts: LinkOptions, write_every: int = 1) -> LinkSetup:
+    """Check the options and open the link; ValueError (one line) when it must not be served.
+
+    ``write_every``: link cycles between writes to the clients (a SIL flying unpaced writes less often).
+    """
     keys = sdls.load_keys(opts.key_file) if opts.key_file else {}
     arsn_file = opts.arsn_file or (opts.key_file + FLIGHT_ARSN_SUFFIX if opts.key_file else None)
     last = sdls.load_arsn(arsn_file) if arsn_file else {}
@@ -43,7 +46,7 @@ def open_ground_link(opts: LinkOptions) -> LinkSetup:
         raise LinkUrlError(f"--link {opts.url}: not a loopback address; serving it needs --key-file "
                            "(plain telecommands are accepted on loopback only)")
     persist = (lambda arsn: sdls.save_arsn(arsn_file, arsn)) if arsn_file else None
-    return LinkSetup(transport, keys, last, persist)
+    return LinkSetup(transport, keys, last, persist, write_every)
 
 
 def finish_link(app, setup: LinkSetup | None, wait_s: float = DRAIN_AT_END_S) -> None:
