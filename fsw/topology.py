@@ -132,7 +132,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
     docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
     thruster_control = ThrusterControl("thruster_control", bus, events, hal, vehicle, period_s("thruster_control"))
-    thermal = ThermalControl("thermal", bus, events, hal, config_dir / "thermal.toml", commanding=commanding)
+    thermal = ThermalControl("thermal", bus, events, hal, config_dir / "thermal.toml", period_s("thermal"),
+                             commanding=commanding)
     responders = {
         "HOLD": lambda r: guidance.hold(r.t_ns),
         "RETREAT": lambda r: guidance.retreat(r.t_ns),

@@ -1,6 +1,6 @@
 """Thermal control: heater zones (thermostat or PI), the heater power budget, redundant units.
 
-Once per call (1 Hz, thermal.toml ``control_period_s``) the app reads DEV_THERMISTORS, runs
+Once per call (at its schedule rate, flight.toml: 1 Hz) the app reads DEV_THERMISTORS, runs
 :func:`fsw.core.thermal.thermal_step` over every zone, writes ACT_HEATERS.duty (zone z primary at
 2z, backup at 2z+1 per the zone's active unit) and publishes THERMAL_ZONES and HEATER_CHECK.
 Limit violations (entering and leaving, after a persistence) and changes of the shed zones are
@@ -19,7 +19,7 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section, read_toml
 from fsw.core import thermal as th
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from telemetry.dictionary import N_HEATER_ZONES
 
 NS_PER_S = 1e9
@@ -32,7 +32,6 @@ EVT_SHED_CHANGED = 702
 EVT_HEATER_SWITCHED = 703
 EVT_THERMISTOR_SWITCHED = 704
 EVT_SETPOINT_CHANGED = 705
-EVT_PERIOD_MISMATCH = 706
 
 
 
@@ -55,33 +54,36 @@ class ThermalControl(App):
         Gives ``sensor("DEV_THERMISTORS")`` and ``actuator("ACT_HEATERS")`` records.
     thermal_cfg_path : path
         fsw/config/thermal.toml.
+    period_s : float
+        [s] the app's period: the schedule's (flight.toml), the one source of rates.
     commanding : CommandDispatcher, optional
         When given, SET_HEATER_SETPOINT and SELECT_HEATER are registered with it.
     """
 
-    def __init__(self, name: str, bus: Bus, events, hal, thermal_cfg_path, commanding=None):
+    def __init__(self, name: str, bus: Bus, events, hal, thermal_cfg_path, period_s: float, commanding=None):
         super().__init__(name, bus, events)
         path = Path(thermal_cfg_path)
         doc = read_toml(path)
         budget = Section(doc, path, "budget")
-        self.power_limit_W = budget.float("power_limit_W", 0.0)
-        self.dt_s = budget.float("control_period_s", 1e-3, 3600.0)
-        self.rate_tau_s = budget.float("rate_filter_tau_s", 0.0)
+        n = N_HEATER_ZONES
+        if n > th.MAX_ZONES:
+            raise ConfigError(f"{name}: {n} heater zones, the zone records hold {th.MAX_ZONES}")
+        self.prm = np.zeros(1, th.THERMAL_PARAMS)
+        p = self.prm[0]
+        p["n_zones"] = n
+        p["limit_W"] = self.power_limit_W = budget.float("power_limit_W", 0.0)
+        if not 1e-3 <= period_s <= 3600.0:
+            raise ConfigError(f"{name}: schedule period {period_s} s outside 0.001 .. 3600 s")
+        p["dt_s"] = self.dt_s = float(period_s)
+        p["rate_tau_s"] = budget.float("rate_filter_tau_s", 0.0)
         limit_s = Section(doc, path, "events").float("limit_persistence_s", 0.0)
-        self.limit_persistence = max(1, round(limit_s / self.dt_s))
+        p["persistence"] = max(1, round(limit_s / self.dt_s))
         check_tau_s = Section(doc, path, "heater_check").float("temp_filter_tau_s", 0.0)
+        p["check_alpha"] = self.dt_s / (check_tau_s + self.dt_s)
         plausible = Section(doc, path, "thermistors").array("plausible_range_C", (2,))
         if not plausible[0] < plausible[1]:
             raise ConfigError(f"{path}: [thermistors].plausible_range_C must be [low, high], got {plausible.tolist()}")
-        self.plausible_C = (float(plausible[0]), float(plausible[1]))
-        self._check_alpha = self.dt_s / (check_tau_s + self.dt_s)
-
-        n = N_HEATER_ZONES
-        self.params = np.zeros((th.N_PARAMS, n))
-        self.mode = np.zeros(n, np.int64)
-        self.limit_lo_C = np.zeros(n)
-        self.limit_hi_C = np.zeros(n)
-        self.full_duty = np.zeros(n)
+        p["plausible_C"] = plausible
         priority = np.zeros(n, np.int64)
         self.zone_names: list[str] = []
         for z, sec in enumerate(_zone_sections(doc, path)):
@@ -91,20 +93,21 @@ class ThermalControl(App):
                 raise ConfigError(f"{path}: [[zone]] #{z}: needs a string name and mode in {sorted(MODES)}, "
                                   f"got name={zname!r} mode={mode!r}")
             self.zone_names.append(zname)
-            self.mode[z] = MODES[mode]
-            self.params[th.P_SETPOINT_C, z] = sec.float("setpoint_C")
-            self.params[th.P_HYST_C, z] = sec.float("hysteresis_C", 0.0)
-            self.params[th.P_KP_PER_C, z] = sec.float("kp_per_C", 0.0)
-            self.params[th.P_KI_PER_C_S, z] = sec.float("ki_per_C_s", 0.0)
-            self.params[th.P_HEATER_W, z] = sec.float("heater_W", 0.0)
-            self.limit_lo_C[z] = sec.float("limit_lo_C")
-            self.limit_hi_C[z] = sec.float("limit_hi_C", self.limit_lo_C[z])
-            self.full_duty[z] = sec.float("full_duty", 1e-3, 1.0)
+            p["mode"][z] = MODES[mode]
+            p["setpoint_C"][z] = sec.float("setpoint_C")
+            p["hysteresis_C"][z] = sec.float("hysteresis_C", 0.0)
+            p["kp_per_C"][z] = sec.float("kp_per_C", 0.0)
+            p["ki_per_C_s"][z] = sec.float("ki_per_C_s", 0.0)
+            p["heater_W"][z] = sec.float("heater_W", 0.0)
+            p["limit_lo_C"][z] = sec.float("limit_lo_C")
+            p["limit_hi_C"][z] = sec.float("limit_hi_C", p["limit_lo_C"][z])
+            p["full_duty"][z] = sec.float("full_duty", 1e-3, 1.0)
             priority[z] = sec.int("priority", 0, n - 1)
-            self._check_setpoint(z, self.params[th.P_SETPOINT_C, z], ConfigError, f"{path}: [[zone]] #{z}")
+            self._check_setpoint(z, p["setpoint_C"][z], ConfigError, f"{path}: [[zone]] #{z}")
         if len(set(priority.tolist())) != n:
             raise ConfigError(f"{path}: [[zone]] priorities must be distinct, got {priority.tolist()}")
-        self.order = np.argsort(priority, kind="stable").astype(np.int64)
+        p["order"][:n] = np.argsort(priority, kind="stable")
+        self.limit_lo_C, self.limit_hi_C = p["limit_lo_C"][:n], p["limit_hi_C"][:n]  # views
 
         self.therm = hal.sensor("DEV_THERMISTORS")
         self.heaters = hal.actuator("ACT_HEATERS")
@@ -112,33 +115,17 @@ class ThermalControl(App):
         self.check = bus.publish("HEATER_CHECK", name)
         self.out["power_limit_W"] = self.power_limit_W
 
-        self.unit = np.zeros(n, np.int64)
-        self.state = th.init_state(n)
-        self.temp_C = np.full(n, np.nan)
-        self.granted_W = np.zeros(n)
-        self.duty = np.zeros(2 * n)
-        self._therm_C = np.zeros(2 * n)
-        self._therm_inhibit = 0  # bit i set: thermistor i deselected (FDIR or ground)
+        self.state = th.new_state()
+        s = self.state[0]
+        # views into the state record, for the Python side (events, summary, switching)
+        self.unit, self.temp_C, self.energy_J = s["unit"][:n], s["temp_C"][:n], s["energy_J"][:2 * n]
+        self.in_violation, self.min_C, self.max_C = s["in_violation"][:n], s["min_C"][:n], s["max_C"][:n]
         self.shed_mask = 0
         self.power_W = 0.0
-        # Heater check (filtered temperature, its value at full duty) and the run's extremes, per zone.
-        self._book = np.full((th.N_BOOK, n), np.nan)
-        self._book[th.B_MIN_C] = np.inf
-        self._book[th.B_MAX_C] = -np.inf
-        # Limit monitor: consecutive samples outside / inside limits and the latched violation.
-        self._counts = np.zeros((2, n), np.int64)
-        self.in_violation = np.zeros(n, np.bool_)
-        self.energy_J = np.zeros(2 * n)  # commanded heater energy, primary at 2z, backup at 2z+1
         self.max_power_W = 0.0
         self.violations = 0
-        self._last_t_ns: int | None = None
-        self._period_warned = False
-        self._args = (self._therm_C, self.params, self.mode, self.unit, self.order, self.power_limit_W, self.dt_s,
-                      self.rate_tau_s, self.state, self.temp_C, self.granted_W, self.duty, self._check_alpha,
-                      self.full_duty, self.limit_lo_C, self.limit_hi_C, self.limit_persistence, self._book,
-                      self._counts, self.in_violation, self.energy_J,
-                      *(r.reshape(1) for r in (self.therm, self.heaters, self.out, self.check)))
-        self._kernel = compiled_entry(th.thermal_app_step, 0, 0, *self.plausible_C, *self._args)
+        self._step = bind(th.thermal_app_step, self.prm, self.state,
+                          *(r.reshape(1) for r in (self.therm, self.heaters, self.out, self.check)), sample=(0,))
 
         if commanding is not None:
             commanding.register("SET_HEATER_SETPOINT", self._cmd_set_setpoint)
@@ -147,8 +134,9 @@ class ThermalControl(App):
     # ------------------------------------------------------------------ checks
     def _check_setpoint(self, zone: int, setpoint_C: float, error, where: str) -> None:
         """The thermostat band (setpoint +- hysteresis) must lie inside the zone's limits."""
-        h = self.params[th.P_HYST_C, zone]
-        lo, hi = self.limit_lo_C[zone], self.limit_hi_C[zone]
+        p = self.prm[0]
+        h = p["hysteresis_C"][zone]
+        lo, hi = p["limit_lo_C"][zone], p["limit_hi_C"][zone]
         if not (lo < setpoint_C - h and setpoint_C + h < hi):
             raise error(f"{where}: setpoint {setpoint_C:g} C +- {h:g} C is not inside limits [{lo:g}, {hi:g}] C")
 
@@ -165,7 +153,7 @@ class ThermalControl(App):
             raise ValueError(f"{self.name}: heater unit must be 0 or 1, got {unit!r}")
         old = int(self.unit[z])
         self.unit[z] = unit
-        self._book[th.B_FULL_REF_C, z] = np.nan  # the new heater is judged afresh
+        self.state[0]["full_ref_C"][z] = np.nan  # the new heater is judged afresh
         self.emit(EVT_HEATER_SWITCHED, "WARNING" if unit else "INFO",
                   f"zone {z} heater unit {old} -> {unit}", (float(z), float(unit)))
 
@@ -173,7 +161,8 @@ class ThermalControl(App):
         """Control ``zone`` from its backup thermistor (``backup=False`` re-selects the primary)."""
         z = self._check_zone(zone)
         bit = 1 << (2 * z)
-        self._therm_inhibit = self._therm_inhibit | bit if backup else self._therm_inhibit & ~bit
+        s = self.state[0]
+        s["inhibit_mask"] = s["inhibit_mask"] | bit if backup else s["inhibit_mask"] & ~bit
         self.emit(EVT_THERMISTOR_SWITCHED, "WARNING" if backup else "INFO",
                   f"zone {z} thermistor -> {'backup' if backup else 'primary'}", (float(z), float(backup)))
 
@@ -189,15 +178,16 @@ class ThermalControl(App):
     @property
     def thermistor_backup(self) -> np.ndarray:
         """Per zone, True when the zone is controlled from its backup thermistor."""
-        return np.array([(self._therm_inhibit >> (2 * z)) & 1 == 1 for z in range(N_HEATER_ZONES)])
+        mask = int(self.state[0]["inhibit_mask"])
+        return np.array([(mask >> (2 * z)) & 1 == 1 for z in range(N_HEATER_ZONES)])
 
     # ------------------------------------------------------------------ commands
     def _cmd_set_setpoint(self, args, t_ns: int) -> None:
         z = int(args["zone"])
         sp = float(args["setpoint_C"])
         self._check_setpoint(z, sp, lambda text: CommandRejected("ARG_OUT_OF_RANGE", text), f"zone {z}")
-        old = self.params[th.P_SETPOINT_C, z]
-        self.params[th.P_SETPOINT_C, z] = sp
+        old = float(self.prm[0]["setpoint_C"][z])
+        self.prm[0]["setpoint_C"][z] = sp
         self.emit(EVT_SETPOINT_CHANGED, "INFO", f"zone {z} setpoint {old:.1f} -> {sp:.1f} C", (float(z), sp))
 
     def _cmd_select_heater(self, args, t_ns: int) -> None:
@@ -205,15 +195,7 @@ class ThermalControl(App):
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
-        if self._last_t_ns is not None and not self._period_warned:
-            period_s = (t_ns - self._last_t_ns) / NS_PER_S
-            if abs(period_s - self.dt_s) > 0.01 * self.dt_s:
-                self._period_warned = True
-                self.emit(EVT_PERIOD_MISMATCH, "ERROR", f"called every {period_s:.3g} s, config {self.dt_s:g} s",
-                          (period_s, self.dt_s))
-        self._last_t_ns = t_ns
-
-        power_W, shed, flags = self._kernel(t_ns, self._therm_inhibit, *self.plausible_C, *self._args)
+        power_W, shed, flags = self._step(t_ns)
         self.power_W = power_W
         self.max_power_W = max(self.max_power_W, power_W)
         if flags:
@@ -237,16 +219,6 @@ class ThermalControl(App):
                           (float(z), t))
 
     # ------------------------------------------------------------------ run summary
-    @property
-    def min_C(self) -> np.ndarray:
-        """[degC] per zone, lowest temperature of the run (inf before the first reading)."""
-        return self._book[th.B_MIN_C]
-
-    @property
-    def max_C(self) -> np.ndarray:
-        """[degC] per zone, highest temperature of the run (-inf before the first reading)."""
-        return self._book[th.B_MAX_C]
-
     def summary(self) -> dict:
         """The run summary's ``thermal`` section: per-zone extremes vs limits, heater energy [J]."""
         zones = []

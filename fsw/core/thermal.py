@@ -10,12 +10,10 @@ docs/reference.md "Flight-software timing") runs the whole zone set:
 4. back-calculate the PI integrators to the duty actually granted (anti-windup),
 5. update a filtered temperature rate per zone (the FDIR "heater failed" monitor reads it).
 
-Array layouts (``n`` zones, heaters and thermistors indexed as in telemetry/dictionary.py):
-
-- ``params[P_*, n]`` float64 configuration rows (see ``P_*`` constants).
-- ``state[S_*, n]`` float64 in/out state rows (see ``S_*`` constants), created by
-  :func:`init_state` (heaters off, integrators zero, ``S_PREV_T_C = nan``: no rate history).
-- ``duty_out[2 n]``: heater duty 0..1, zone z primary at 2z, backup at 2z+1 (ACT_HEATERS.duty).
+Records (``n`` zones, heaters and thermistors indexed as in telemetry/dictionary.py): the zones'
+configuration is one :data:`THERMAL_PARAMS` record and their state one :data:`THERMAL_STATE` record,
+each field an array over the zones (zone z's heaters and thermistors at 2z primary, 2z+1 backup);
+:func:`new_state` makes a fresh state (heaters off, integrators zero, no rate history, no extremes).
 """
 
 from __future__ import annotations
@@ -30,21 +28,51 @@ MODE_OFF = 0  # heater never commanded (zone disabled or both heaters failed)
 MODE_THERMOSTAT = 1  # bang-bang with hysteresis
 MODE_PI = 2  # PI law producing a PWM duty cycle
 
-# Rows of ``params``.
-P_SETPOINT_C = 0  # [degC] setpoint
-P_HYST_C = 1  # [degC] half-width of the thermostat dead band: on at sp - h, off at sp + h
-P_KP_PER_C = 2  # [1/degC] PI proportional gain (duty per degC of error)
-P_KI_PER_C_S = 3  # [1/(degC s)] PI integral gain
-P_HEATER_W = 4  # [W] electrical power of one heater unit at duty 1
-N_PARAMS = 5
+MAX_ZONES = 8  # zones the records hold (telemetry.dictionary.N_HEATER_ZONES; the app checks)
 
-# Rows of ``state``.
-S_ON = 0  # thermostat latch, 1.0 on / 0.0 off
-S_INTEG_C_S = 1  # [degC s] PI integral of the error (setpoint - temperature)
-S_PREV_T_C = 2  # [degC] temperature at the previous step, nan before the first valid one
-S_RATE_C_S = 3  # [degC/s] low-pass filtered temperature rate
-S_REQ_DUTY = 4  # [-] duty requested by the control law this step, before the budget
-N_STATE = 5
+#: The heater zones' configuration (fsw/config/thermal.toml) and the app's parameters, one record.
+THERMAL_PARAMS = np.dtype([
+    ("n_zones", "i8"),
+    ("setpoint_C", "f8", (MAX_ZONES,)),       # [degC]
+    ("hysteresis_C", "f8", (MAX_ZONES,)),     # [degC] thermostat dead band half-width: on at sp - h, off at sp + h
+    ("kp_per_C", "f8", (MAX_ZONES,)),         # [1/degC] PI proportional gain (duty per degC of error)
+    ("ki_per_C_s", "f8", (MAX_ZONES,)),       # [1/(degC s)] PI integral gain
+    ("heater_W", "f8", (MAX_ZONES,)),         # [W] electrical power of one heater unit at duty 1
+    ("mode", "i8", (MAX_ZONES,)),             # MODE_OFF, MODE_THERMOSTAT or MODE_PI
+    ("order", "i8", (MAX_ZONES,)),            # zone indices, highest priority first
+    ("limit_lo_C", "f8", (MAX_ZONES,)),       # [degC] the zone's allowed range (limit monitor)
+    ("limit_hi_C", "f8", (MAX_ZONES,)),
+    ("full_duty", "f8", (MAX_ZONES,)),        # heater check: the active heater counts as at full duty from this
+    ("limit_W", "f8"),                        # [W] heater power budget
+    ("dt_s", "f8"),                           # [s] control period (the schedule's)
+    ("rate_tau_s", "f8"),                     # [s] low-pass of the temperature rate
+    ("check_alpha", "f8"),                    # heater check: gain of the temperature low-pass per period
+    ("persistence", "i8"),                    # limit monitor: periods outside / inside before a change
+    ("plausible_C", "f8", (2,)),              # [degC] a thermistor reading outside this is not used
+], align=True)
+
+#: The zones' state between periods and their outputs of the last one.
+THERMAL_STATE = np.dtype([
+    ("unit", "i8", (MAX_ZONES,)),             # active heater unit: 0 primary, 1 backup
+    ("on", "f8", (MAX_ZONES,)),               # thermostat latch, 1.0 on / 0.0 off
+    ("integ_C_s", "f8", (MAX_ZONES,)),        # [degC s] PI integral of the error (setpoint - temperature)
+    ("prev_T_C", "f8", (MAX_ZONES,)),         # [degC] temperature at the previous period, nan before the first
+    ("rate_C_s", "f8", (MAX_ZONES,)),         # [degC/s] low-pass filtered temperature rate
+    ("req_duty", "f8", (MAX_ZONES,)),         # duty requested by the control law, before the budget
+    ("temp_C", "f8", (MAX_ZONES,)),           # [degC] selected zone temperature, nan without a usable thermistor
+    ("granted_W", "f8", (MAX_ZONES,)),        # [W] power granted per zone
+    ("duty", "f8", (2 * MAX_ZONES,)),         # heater duty 0..1, zone z primary at 2z, backup at 2z+1
+    ("therm_C", "f8", (2 * MAX_ZONES,)),      # [degC] the thermistor readings of the period
+    ("inhibit_mask", "i8"),                   # thermistor bits deselected by FDIR or the ground
+    ("temp_filt_C", "f8", (MAX_ZONES,)),      # heater check: low-pass filtered temperature, nan before a reading
+    ("full_ref_C", "f8", (MAX_ZONES,)),       # filtered temperature when the heater reached full duty (nan below)
+    ("min_C", "f8", (MAX_ZONES,)),            # [degC] run extremes
+    ("max_C", "f8", (MAX_ZONES,)),
+    ("n_out", "i8", (MAX_ZONES,)),            # limit monitor: consecutive periods outside / inside the limits
+    ("n_in", "i8", (MAX_ZONES,)),
+    ("in_violation", "u1", (MAX_ZONES,)),     # latched violation
+    ("energy_J", "f8", (2 * MAX_ZONES,)),     # [J] commanded heater energy, primary at 2z, backup at 2z+1
+], align=True)
 
 # Below this shortfall a grant counts as full: float round-off is not load shedding.
 _SHED_TOL_W = 1e-9
@@ -211,8 +239,7 @@ def allocate_power(request_W, order, limit_W, granted_W):
 
 
 @njit(cache=True)
-def thermal_step(therm_C, valid_mask, params, mode, unit, order, limit_W, dt_s, rate_tau_s,
-                 state, temp_out_C, granted_W, duty_out):
+def thermal_step(therm_C, valid_mask, prm, st):
     """One control period of every heater zone; returns ``(power_W, shed_mask)``.
 
     Parameters
@@ -221,28 +248,11 @@ def thermal_step(therm_C, valid_mask, params, mode, unit, order, limit_W, dt_s, 
         [degC] thermistor readings (DEV_THERMISTORS.temp_C).
     valid_mask : int
         Thermistor valid bits (DEV_THERMISTORS.valid_mask).
-    params : (N_PARAMS, n) float64
-        Zone configuration, rows ``P_*``.
-    mode : (n,) int64
-        ``MODE_OFF``, ``MODE_THERMOSTAT`` or ``MODE_PI`` per zone.
-    unit : (n,) int64
-        Active heater unit per zone: 0 primary, 1 backup.
-    order : (n,) int64
-        Zone indices, highest priority first.
-    limit_W : float
-        [W] heater power budget.
-    dt_s : float
-        [s] control period.
-    rate_tau_s : float
-        [s] time constant of the first-order filter on the temperature rate.
-    state : (N_STATE, n) float64
-        In/out zone state, rows ``S_*``.
-    temp_out_C : (n,) float64
-        [degC] out: selected zone temperature, nan when no thermistor is usable.
-    granted_W : (n,) float64
-        [W] out: power granted per zone.
-    duty_out : (2 n,) float64
-        Out: heater duty 0..1, zone z primary at 2z, backup at 2z+1.
+    prm : THERMAL_PARAMS (1,)
+        Zone configuration, the power budget, the period and the rate filter.
+    st : THERMAL_STATE (1,)
+        In/out zone state; ``temp_C`` (selected temperature, nan when no thermistor is usable),
+        ``granted_W`` and ``duty`` (zone z primary at 2z, backup at 2z+1) are written.
 
     Returns
     -------
@@ -258,152 +268,158 @@ def thermal_step(therm_C, valid_mask, params, mode, unit, order, limit_W, dt_s, 
     at that partial duty (PWM) rather than not at all. The rate filter is
     ``r += dt/(tau+dt) * ((T - T_prev)/dt - r)``, a backward-Euler first-order low-pass.
     """
-    n = temp_out_C.shape[0]
+    p = prm[0]
+    s = st[0]
+    n = p.n_zones
+    dt_s = p.dt_s
+    temp_out_C, granted_W, duty_out = s.temp_C, s.granted_W, s.duty
     for z in range(n):
         t, _k = _zone_temp(therm_C, valid_mask, z)
         temp_out_C[z] = t
         req = 0.0
-        if mode[z] == MODE_OFF:
-            state[S_ON, z] = 0.0
+        if p.mode[z] == MODE_OFF:
+            s.on[z] = 0.0
         elif math.isfinite(t):
-            sp = params[P_SETPOINT_C, z]
-            if mode[z] == MODE_THERMOSTAT:
-                state[S_ON, z] = _thermostat(t, sp, params[P_HYST_C, z], state[S_ON, z])
-                req = state[S_ON, z]
+            sp = p.setpoint_C[z]
+            if p.mode[z] == MODE_THERMOSTAT:
+                s.on[z] = _thermostat(t, sp, p.hysteresis_C[z], s.on[z])
+                req = s.on[z]
             else:
-                req, _u, state[S_INTEG_C_S, z] = pi_duty(
-                    sp - t, params[P_KP_PER_C, z], params[P_KI_PER_C_S, z], dt_s,
-                    state[S_INTEG_C_S, z])
-        state[S_REQ_DUTY, z] = req
+                req, _u, s.integ_C_s[z] = pi_duty(sp - t, p.kp_per_C[z], p.ki_per_C_s[z], dt_s, s.integ_C_s[z])
+        s.req_duty[z] = req
         # granted_W doubles as the request vector: allocate_power reads request[z] before it
         # writes granted[z] for the same z, so the in-place call is safe and allocation-free.
-        granted_W[z] = req * params[P_HEATER_W, z]
+        granted_W[z] = req * p.heater_W[z]
 
-    power_W, shed = allocate_power(granted_W, order, limit_W, granted_W)
+    power_W, shed = allocate_power(granted_W[:n], p.order[:n], p.limit_W, granted_W[:n])
 
     for z in range(n):
-        p = params[P_HEATER_W, z]
+        hw = p.heater_W[z]
         duty = 0.0
-        if p > 0.0:
+        if hw > 0.0:
             # Unshed zones get their request exactly (no W -> duty round-off); shed ones their grant.
-            duty = min(max(granted_W[z] / p, 0.0), 1.0) if (shed >> z) & 1 else state[S_REQ_DUTY, z]
+            duty = min(max(granted_W[z] / hw, 0.0), 1.0) if (shed >> z) & 1 else s.req_duty[z]
         duty_out[2 * z] = 0.0
         duty_out[2 * z + 1] = 0.0
-        duty_out[2 * z + (1 if unit[z] == 1 else 0)] = duty
+        duty_out[2 * z + (1 if s.unit[z] == 1 else 0)] = duty
 
         t = temp_out_C[z]
         if not math.isfinite(t):
             continue
-        if mode[z] == MODE_PI:
-            err = params[P_SETPOINT_C, z] - t
-            kp = params[P_KP_PER_C, z]
-            ki = params[P_KI_PER_C_S, z]
-            u = kp * err + ki * state[S_INTEG_C_S, z]
-            state[S_INTEG_C_S, z] = pi_track_integrator(err, kp, ki, duty, u, state[S_INTEG_C_S, z])
-        prev = state[S_PREV_T_C, z]
+        if p.mode[z] == MODE_PI:
+            err = p.setpoint_C[z] - t
+            kp = p.kp_per_C[z]
+            ki = p.ki_per_C_s[z]
+            u = kp * err + ki * s.integ_C_s[z]
+            s.integ_C_s[z] = pi_track_integrator(err, kp, ki, duty, u, s.integ_C_s[z])
+        prev = s.prev_T_C[z]
         if math.isfinite(prev):
-            state[S_RATE_C_S, z] += dt_s / (rate_tau_s + dt_s) * ((t - prev) / dt_s - state[S_RATE_C_S, z])
-        state[S_PREV_T_C, z] = t
+            s.rate_C_s[z] += dt_s / (p.rate_tau_s + dt_s) * ((t - prev) / dt_s - s.rate_C_s[z])
+        s.prev_T_C[z] = t
 
     return power_W, shed
 
 
-def init_state(n_zones: int) -> np.ndarray:
-    """Fresh ``state`` array for :func:`thermal_step`: heaters off, integrators zero, no history."""
-    state = np.zeros((N_STATE, n_zones))
-    state[S_PREV_T_C, :] = np.nan
-    return state
+def new_state() -> np.ndarray:
+    """A fresh THERMAL_STATE (1,): heaters off, integrators zero, no rate history, no reading yet."""
+    st = np.zeros(1, THERMAL_STATE)
+    s = st[0]
+    s["prev_T_C"] = np.nan
+    s["temp_C"] = np.nan
+    s["temp_filt_C"] = np.nan
+    s["full_ref_C"] = np.nan
+    s["min_C"] = np.inf
+    s["max_C"] = -np.inf
+    return st
 
 
-# thermal_app_step bookkeeping rows (float64 (N_BOOK, n)) and returned flag bits
-B_TEMP_FILT_C = 0  # [degC] heater check: low-pass filtered zone temperature, nan before the first reading
-B_FULL_REF_C = 1   # [degC] filtered temperature when the active heater reached full duty, nan below full duty
-B_MIN_C = 2        # [degC] run minimum of the zone temperature
-B_MAX_C = 3        # [degC] run maximum
-N_BOOK = 4
 FLAG_VIOLATION = 0  # bit FLAG_VIOLATION + z: zone z left its limits (after the persistence)
 FLAG_RECOVERED = 8  # bit FLAG_RECOVERED + z: zone z is back inside its limits
 
 
 @njit(cache=True)
-def thermal_app_step(t_ns, inhibit_mask, plausible_lo_C, plausible_hi_C, therm_C, params, mode, unit, order, limit_W,
-                     dt_s, rate_tau_s, state, temp_C, granted_W, duty, check_alpha, full_duty, limit_lo_C,
-                     limit_hi_C, persistence, book, counts, in_violation, energy_J, therm, heaters, out, check):
+def thermal_app_step(prm, st, therm, heaters, out, check, t_ns):
     """The thermal app's step: :func:`thermal_step` on DEV_THERMISTORS, then its outputs and monitors.
 
     Writes ACT_HEATERS (``heaters``), THERMAL_ZONES (``out``) and HEATER_CHECK (``check``); updates
     the heater check (fall of the filtered temperature since full duty), the run's per-zone
-    extremes and per-heater commanded energy [J], and the limit monitor (``counts`` (2, n) int64:
-    consecutive samples outside / inside; ``in_violation`` latched per zone). ``inhibit_mask``:
-    thermistor bits deselected by FDIR or the ground. A reading outside ``[plausible_lo_C,
-    plausible_hi_C]`` counts as invalid from the sample it appears in (the zone falls back to its
-    other thermistor at once; FDIR's range watchpoint then deselects the sensor for good).
+    extremes and per-heater commanded energy [J], and the limit monitor (consecutive periods
+    outside / inside, violation latched per zone). ``st.inhibit_mask``: thermistor bits deselected
+    by FDIR or the ground. A reading outside ``prm.plausible_C`` counts as invalid from the sample it
+    appears in (the zone falls back to its other thermistor at once; FDIR's range watchpoint then
+    deselects the sensor for good).
 
     Returns ``(power_W, shed_mask, flags)`` with FLAG_* bits per zone.
     """
+    p = prm[0]
+    s = st[0]
+    n = p.n_zones
+    dt_s = p.dt_s
+    lo_C, hi_C = p.plausible_C[0], p.plausible_C[1]
     th = therm[0]
-    mask = np.int64(th.valid_mask) & ~inhibit_mask
+    therm_C = s.therm_C[:2 * n]
+    mask = np.int64(th.valid_mask) & ~s.inhibit_mask
     for i in range(therm_C.shape[0]):
         therm_C[i] = th.temp_C[i]
-        if not plausible_lo_C <= therm_C[i] <= plausible_hi_C:
+        if not lo_C <= therm_C[i] <= hi_C:
             mask &= ~(np.int64(1) << i)
-    power_W, shed = thermal_step(therm_C, mask, params, mode, unit, order, limit_W, dt_s, rate_tau_s, state,
-                                 temp_C, granted_W, duty)
+    power_W, shed = thermal_step(therm_C, mask, prm, st)
+    duty = s.duty
     hw = heaters[0]
-    for i in range(duty.shape[0]):
+    for i in range(2 * n):
         hw.duty[i] = duty[i]
     hw.t_ns = t_ns
     hw.seq += 1
     o = out[0]
     c = check[0]
     flags = 0
-    for z in range(temp_C.shape[0]):
+    for z in range(n):
         zd = duty[2 * z] + duty[2 * z + 1]  # one of each pair is zero
-        t = temp_C[z]
+        t = s.temp_C[z]
         o.temp_C[z] = t
-        o.setpoint_C[z] = params[P_SETPOINT_C, z]
+        o.setpoint_C[z] = p.setpoint_C[z]
         o.heater_on[z] = zd > 0.0
-        o.unit[z] = unit[z]
+        o.unit[z] = s.unit[z]
         o.duty[z] = zd
-        o.dTdt_C_s[z] = state[S_RATE_C_S, z]
+        o.dTdt_C_s[z] = s.rate_C_s[z]
         # heater check
-        tf = book[B_TEMP_FILT_C, z]
+        tf = s.temp_filt_C[z]
         if math.isfinite(t):
-            tf = t if math.isnan(tf) else tf + check_alpha * (t - tf)
-            book[B_TEMP_FILT_C, z] = tf
-        if zd >= full_duty[z] and math.isfinite(tf):
-            if math.isnan(book[B_FULL_REF_C, z]):
-                book[B_FULL_REF_C, z] = tf
+            tf = t if math.isnan(tf) else tf + p.check_alpha * (t - tf)
+            s.temp_filt_C[z] = tf
+        if zd >= p.full_duty[z] and math.isfinite(tf):
+            if math.isnan(s.full_ref_C[z]):
+                s.full_ref_C[z] = tf
                 c.full_s[z] = 0.0
             else:
                 c.full_s[z] += dt_s
-            c.fall_C[z] = max(book[B_FULL_REF_C, z] - tf, 0.0)
+            c.fall_C[z] = max(s.full_ref_C[z] - tf, 0.0)
         else:
-            book[B_FULL_REF_C, z] = np.nan
+            s.full_ref_C[z] = np.nan
             c.fall_C[z] = 0.0
             c.full_s[z] = 0.0
         # run accounting: extremes and commanded heater energy
         if math.isfinite(t):
-            book[B_MIN_C, z] = min(book[B_MIN_C, z], t)
-            book[B_MAX_C, z] = max(book[B_MAX_C, z], t)
+            s.min_C[z] = min(s.min_C[z], t)
+            s.max_C[z] = max(s.max_C[z], t)
         for u in range(2):
-            energy_J[2 * z + u] += duty[2 * z + u] * params[P_HEATER_W, z] * dt_s
+            s.energy_J[2 * z + u] += duty[2 * z + u] * p.heater_W[z] * dt_s
         # limit monitor (no reading: neither a violation nor a recovery)
         if math.isfinite(t):
-            if t < limit_lo_C[z] or t > limit_hi_C[z]:
-                counts[0, z] += 1
-                counts[1, z] = 0
+            if t < p.limit_lo_C[z] or t > p.limit_hi_C[z]:
+                s.n_out[z] += 1
+                s.n_in[z] = 0
             else:
-                counts[1, z] += 1
-                counts[0, z] = 0
-            if not in_violation[z] and counts[0, z] >= persistence:
-                in_violation[z] = True
+                s.n_in[z] += 1
+                s.n_out[z] = 0
+            if s.in_violation[z] == 0 and s.n_out[z] >= p.persistence:
+                s.in_violation[z] = 1
                 flags |= 1 << (FLAG_VIOLATION + z)
-            elif in_violation[z] and counts[1, z] >= persistence:
-                in_violation[z] = False
+            elif s.in_violation[z] != 0 and s.n_in[z] >= p.persistence:
+                s.in_violation[z] = 0
                 flags |= 1 << (FLAG_RECOVERED + z)
     o.power_W = power_W
-    o.power_limit_W = limit_W
+    o.power_limit_W = p.limit_W
     o.shed_mask = shed
     o.t_ns = t_ns
     o.seq += 1

@@ -33,29 +33,24 @@ def thermal_arrays():
         cfg = tomllib.load(fh)
     zones = cfg["zone"]
     n = len(zones)
-    params = np.zeros((th.N_PARAMS, n))
-    params[th.P_SETPOINT_C] = [z["setpoint_C"] for z in zones]
-    params[th.P_HYST_C] = [z["hysteresis_C"] for z in zones]
-    params[th.P_KP_PER_C] = [z["kp_per_C"] for z in zones]
-    params[th.P_KI_PER_C_S] = [z["ki_per_C_s"] for z in zones]
-    params[th.P_HEATER_W] = [z["heater_W"] for z in zones]
-    mode = np.array([_MODES[z["mode"]] for z in zones], np.int64)
-    order = np.argsort([z["priority"] for z in zones], kind="stable").astype(np.int64)
+    prm = np.zeros(1, th.THERMAL_PARAMS)
+    p = prm[0]
+    p["n_zones"] = n
+    for key in ("setpoint_C", "hysteresis_C", "kp_per_C", "ki_per_C_s", "heater_W"):
+        p[key][:n] = [z[key] for z in zones]
+    p["mode"][:n] = [_MODES[z["mode"]] for z in zones]
+    p["order"][:n] = np.argsort([z["priority"] for z in zones], kind="stable")
+    p["limit_W"], p["dt_s"], p["rate_tau_s"] = cfg["budget"]["power_limit_W"], 1.0, cfg["budget"]["rate_filter_tau_s"]
     rng = np.random.default_rng(6)
-    therm = np.repeat(params[th.P_SETPOINT_C] + rng.normal(0.0, 2.0, n), 2)  # some zones below setpoint
-    return dict(therm=therm, params=params, mode=mode, unit=np.zeros(n, np.int64), order=order,
-                limit_W=cfg["budget"]["power_limit_W"], dt_s=cfg["budget"]["control_period_s"],
-                tau_s=cfg["budget"]["rate_filter_tau_s"], state=th.init_state(n),
-                temp=np.zeros(n), granted=np.zeros(n), duty=np.zeros(2 * n))
+    therm = np.repeat(p["setpoint_C"][:n] + rng.normal(0.0, 2.0, n), 2)  # some zones below setpoint
+    return dict(therm=therm, prm=prm, state=th.new_state())
 
 
 def test_bench_thermal_step_five_zones(benchmark, thermal_arrays):
     a = thermal_arrays
 
     def step():
-        return th.thermal_step(a["therm"], 0x3FF, a["params"], a["mode"], a["unit"], a["order"],
-                               a["limit_W"], a["dt_s"], a["tau_s"], a["state"], a["temp"],
-                               a["granted"], a["duty"])
+        return th.thermal_step(a["therm"], 0x3FF, a["prm"], a["state"])
 
     step()  # load or compile the kernel outside the measurement
     power_W, _ = benchmark(step)

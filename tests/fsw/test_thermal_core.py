@@ -17,36 +17,39 @@ ALL_VALID = 0x3FF  # ten thermistors, every valid bit set
 
 
 def _params(n, setpoint_C=21.0, hyst_C=1.0, kp=0.0, ki=0.0, heater_W=150.0):
-    p = np.zeros((th.N_PARAMS, n))
-    p[th.P_SETPOINT_C] = setpoint_C
-    p[th.P_HYST_C] = hyst_C
-    p[th.P_KP_PER_C] = kp
-    p[th.P_KI_PER_C_S] = ki
-    p[th.P_HEATER_W] = heater_W
-    return p
+    """A THERMAL_PARAMS record of n identical zones (mode, order, budget set by _Zones)."""
+    prm = np.zeros(1, th.THERMAL_PARAMS)
+    p = prm[0]
+    p["n_zones"] = n
+    p["setpoint_C"][:n], p["hysteresis_C"][:n], p["kp_per_C"][:n] = setpoint_C, hyst_C, kp
+    p["ki_per_C_s"][:n], p["heater_W"][:n] = ki, heater_W
+    return prm
 
 
 class _Zones:
-    """Caller-side arrays for thermal_step, as the thermal app will hold them."""
+    """The records thermal_step works on, as the thermal app holds them, with views of their fields."""
 
-    def __init__(self, n, mode, params, limit_W=600.0, unit=None, order=None, rate_tau_s=30.0):
+    def __init__(self, n, mode, prm, limit_W=600.0, unit=None, order=None, rate_tau_s=30.0):
         self.n = n
-        self.params = params
-        self.mode = np.full(n, mode, dtype=np.int64)
-        self.unit = np.zeros(n, dtype=np.int64) if unit is None else np.asarray(unit, dtype=np.int64)
-        self.order = np.arange(n, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
-        self.limit_W = limit_W
-        self.rate_tau_s = rate_tau_s
-        self.state = th.init_state(n)
-        self.temp_C = np.zeros(n)
-        self.granted_W = np.zeros(n)
-        self.duty = np.zeros(2 * n)
+        self.prm = prm
+        p = prm[0]
+        p["mode"][:n] = mode
+        p["order"][:n] = np.arange(n) if order is None else order
+        p["limit_W"], p["rate_tau_s"] = limit_W, rate_tau_s
+        self.st = th.new_state()
+        s = self.st[0]
+        if unit is not None:
+            s["unit"][:n] = unit
+        self.mode = p["mode"][:n]            # views
+        self.heater_W = p["heater_W"][:n]
+        self.duty = s["duty"][:2 * n]
+        self.integ_C_s = s["integ_C_s"][:n]
+        self.rate_C_s = s["rate_C_s"][:n]
 
     def step(self, zone_temp_C, dt_s=1.0, valid_mask=ALL_VALID):
+        self.prm[0]["dt_s"] = dt_s
         therm = np.repeat(np.asarray(zone_temp_C, dtype=float), 2)  # primary and backup agree
-        return th.thermal_step(therm, valid_mask, self.params, self.mode, self.unit, self.order,
-                               self.limit_W, dt_s, self.rate_tau_s, self.state, self.temp_C,
-                               self.granted_W, self.duty)
+        return th.thermal_step(therm, valid_mask, self.prm, self.st)
 
 
 # --- thermostat ---------------------------------------------------------------------------
@@ -115,14 +118,13 @@ def test_pi_integrator_unchanged_when_output_is_not_saturated():
 
 def test_shed_pi_zone_integrator_follows_granted_duty():
     # Zone 0 (high priority) takes 100 W of 150 W; zone 1's PI asks for full duty and gets 50 W.
-    params = _params(2, setpoint_C=20.0, kp=1.0, ki=0.01)
-    z = _Zones(2, th.MODE_PI, params, limit_W=150.0)
+    z = _Zones(2, th.MODE_PI, _params(2, setpoint_C=20.0, kp=1.0, ki=0.01), limit_W=150.0)
     z.mode[0] = th.MODE_THERMOSTAT
-    params[th.P_HEATER_W, 0] = 100.0
+    z.heater_W[0] = 100.0
     z.step([0.0, 19.5])
     err = 0.5
     assert z.duty[2] == pytest.approx(50.0 / 150.0)
-    assert err * 1.0 + 0.01 * z.state[th.S_INTEG_C_S, 1] == pytest.approx(50.0 / 150.0)
+    assert err * 1.0 + 0.01 * z.integ_C_s[1] == pytest.approx(50.0 / 150.0)
 
 
 # --- power budget -------------------------------------------------------------------------
@@ -220,7 +222,7 @@ def test_rate_filter_follows_first_order_closed_form_on_a_ramp():
     # with k = number of differences seen (the first sample only primes T_prev).
     a = dt_s / (tau_s + dt_s)
     expected = slope_C_s * (1.0 - (1.0 - a) ** (temps.size - 1))
-    assert z.state[th.S_RATE_C_S, 0] == pytest.approx(expected, rel=1e-9)
+    assert z.rate_C_s[0] == pytest.approx(expected, rel=1e-9)
 
 
 # --- shipped configuration (fsw/config/thermal.toml) -----------------------------------------

@@ -237,7 +237,7 @@ class ZonePlant:
 def _closed_loop(events, fail_at_s, end_s, seed=6, disabled=()):
     hal = FakeHal()
     bus = _flight_bus(hal)
-    thermal = tapp.ThermalControl("thermal", bus, events, hal, CONFIG / "thermal.toml")
+    thermal = tapp.ThermalControl("thermal", bus, events, hal, CONFIG / "thermal.toml", 1.0)
     log = []
     fdir = fapp.FaultProtection("fdir", bus, events, CONFIG / "fdir.toml", _responders(thermal, log))
     thermal.start()
@@ -284,7 +284,7 @@ def open_circuit_run():
 def test_shipped_tables_start_against_the_flight_records_with_every_responder_wired(events):
     hal = FakeHal()
     bus = _flight_bus(hal)
-    thermal = tapp.ThermalControl("thermal", bus, events, hal, CONFIG / "thermal.toml")
+    thermal = tapp.ThermalControl("thermal", bus, events, hal, CONFIG / "thermal.toml", 1.0)
     fdir = fapp.FaultProtection("fdir", bus, events, CONFIG / "fdir.toml", _responders(thermal, []))
     fdir.start()
     assert len(fdir.engine.ap_names) == len(fdir.engine.tables.actionpoints) > 0

@@ -10,9 +10,12 @@ import pytest
 from fsw.app import Bus, ConfigError
 from fsw.apps import thermal as tapp
 from fsw.apps.commanding import CommandRejected
+from fsw.topology import load_flight_config
 from hal import devices
 
 THERMAL_TOML = Path(tapp.__file__).parents[1] / "config" / "thermal.toml"
+# the thermal task's period: the schedule's, the one source of rates (flight.toml)
+PERIOD_S = next(1.0 / r["rate_hz"] for r in load_flight_config()["schedule"] if r["task"] == "thermal")
 S = 1_000_000_000  # ns per second
 ALL_VALID = 0x3FF
 # Shipped zones: cabin 21+-1, cold chain PI at 4, propellant lines 10+-2, avionics 0+-2, deck -5+-2.
@@ -43,7 +46,7 @@ class FakeDispatcher:
 
 def _app(events, path=THERMAL_TOML, commanding=None):
     hal = FakeHal()
-    app = tapp.ThermalControl("thermal", Bus(), events, hal, path, commanding=commanding)
+    app = tapp.ThermalControl("thermal", Bus(), events, hal, path, PERIOD_S, commanding=commanding)
     app.start()
     return app, hal
 
@@ -175,7 +178,7 @@ def test_limit_violation_needs_the_persistence_before_an_event(events):
     app, hal = _app(events)
     cold_cabin = IN_BAND_C.copy()
     cold_cabin[0] = 17.0
-    _run(app, hal, cold_cabin, app.limit_persistence - 1)
+    _run(app, hal, cold_cabin, int(app.prm[0]["persistence"]) - 1)
     assert not [e for e in events.emitted if e[0] == tapp.EVT_LIMIT_VIOLATION]
 
 
