@@ -53,6 +53,16 @@ ROWS = [
     ("sim-unknown-option", ["sim", "--scenario", "nominal", "--fast"], "unrecognized arguments: --fast"),
     ("sim-key-without-link", ["sim", "--scenario", "nominal", "--key-file", "k"], "--key-file needs --link"),
     ("sim-bad-link-url", ["sim", "--scenario", "nominal", "--link", "carrier-pigeon://x"], "carrier-pigeon"),
+    ("sim-link-port-out-of-range", ["sim", "--scenario", "nominal", "--link", "tcp://127.0.0.1:99999"],
+     "the port must be a number"),
+    ("sim-link-open-without-keys", ["sim", "--scenario", "nominal", "--link", "tcp://0.0.0.0:5010"],
+     "not a loopback address"),
+    ("sim-link-key-file-missing", ["sim", "--scenario", "nominal", "--link", "tcp://127.0.0.1:5010", "--key-file",
+                                   "{tmp}/none.keys"], "key file {tmp}/none.keys: no such file"),
+    ("sim-link-key-file-open", ["sim", "--scenario", "nominal", "--link", "tcp://127.0.0.1:5010", "--key-file",
+                                "{tmp}/open.keys"], "readable or writable by other users"),
+    ("sim-link-bad-tm-dest", ["sim", "--scenario", "nominal", "--link", "udp://127.0.0.1:5010", "--tm-dest",
+                              "nowhere"], "--tm-dest 'nowhere'"),
     # qz hil
     ("hil-no-port", ["hil", "--scenario", "final_approach"], "one of the arguments --port --pty is required"),
     ("hil-port-missing", ["hil", "--port", "{tmp}/no_tty", "--scenario", "final_approach"],
@@ -77,6 +87,8 @@ ROWS = [
      "baud: expected an integer > 0"),
     ("hil-disconnect-malformed", ["hil", "--pty", "--scenario", "final_approach", "--disconnect", "4"],
      "argument --disconnect: expected AT:FOR"),
+    ("hil-link-open-without-keys", ["hil", "--port", "loop://", "--scenario", "final_approach", "--link",
+                                    "tcp://0.0.0.0:5010"], "not a loopback address"),
     ("hil-out-is-file", ["hil", "--port", "loop://", "--scenario", "final_approach", "--out", "{tmp}/afile"],
      "is a file"),
     # qz bench-device
@@ -149,6 +161,15 @@ ROWS = [
     ("cmd-nothing-behind-link", ["cmd", "--link", "tcp://127.0.0.1:9", "NOOP", "--timeout", "0.5"],
      "127.0.0.1:9"),
     ("cmd-timeout-zero", ["cmd", "--link", "tcp://127.0.0.1:9", "NOOP", "--timeout", "0"], "--timeout"),
+    ("cmd-at-negative", ["cmd", "--link", "tcp://127.0.0.1:9", "--at", "-5", "NOOP"], "--at -5.0"),
+    ("cmd-raw-not-hex", ["cmd", "--link", "tcp://127.0.0.1:9", "--raw", "zz"], "--raw 'zz': not hexadecimal"),
+    ("cmd-key-file-missing", ["cmd", "--link", "tcp://127.0.0.1:9", "--key-file", "{tmp}/none.keys", "NOOP"],
+     "no such file"),
+    ("cmd-spi-without-keys", ["cmd", "--link", "tcp://127.0.0.1:9", "--spi", "3", "NOOP"], "--spi needs --key-file"),
+    ("listen-duration-zero", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--duration", "0"], "--duration"),
+    ("listen-csv-without-apid", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--csv", "{tmp}/x.csv"],
+     "--csv needs --apid"),
+    ("listen-nothing-behind-link", ["tlm", "listen", "--link", "tcp://127.0.0.1:9"], "cannot connect"),
     ("listen-count-zero", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--count", "0"], "--count"),
     ("listen-unknown-apid", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--apid", "NO_SUCH"], "NO_SUCH"),
 ]
@@ -169,6 +190,8 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "bad_command.toml").write_text(BAD_COMMAND)
     (tmp_path / "bad_inertia.toml").write_text(BAD_INERTIA)
     (tmp_path / "bench.toml").write_text(BAD_BENCH)
+    (tmp_path / "open.keys").write_text("7 " + "ab" * 32 + "\n")
+    (tmp_path / "open.keys").chmod(0o644)
     previous = tmp_path / "runs" / "nominal"
     previous.mkdir(parents=True)
     (previous / "summary.json").write_text('{"stop_reason": "docked"}\n')
