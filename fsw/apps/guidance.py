@@ -16,14 +16,16 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.guidance import (
+    GUIDANCE_PARAMS,
+    GUIDANCE_SCRATCH,
     cam_select,
     closing_step,
     go_no_go,
-    goto_point_accel,
+    goto_step,
     guidance_publish,
-    hold_point_accel,
+    hold_step,
 )
 from fsw.core.relmotion import cw_two_impulse
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
@@ -101,9 +103,15 @@ class ApproachGuidance(App):
         self.nav_max_age_ns = int(Section(gnc, path, "navigation").float("max_age_s", 0.0) * NS_PER_S)
         self.cmd = bus.publish("GUIDANCE_CMD", name)
         self.state = bus.publish("GUIDANCE_STATE", name)
-        self._a = self.cmd["accel_LVLH_mps2"]
-        self._r_port = np.zeros(3)
-        self._v_cmd = np.zeros(3)
+        self.prm = np.zeros(1, GUIDANCE_PARAMS)
+        p = self.prm[0]
+        p["port_L_m"], p["docking_axis_L"] = self.port_L, self.axis
+        p["k_v_1_s"], p["k_lat_1_s"], p["v_lat_max_mps"] = self.k_v, self.k_lat, self.v_lat_max
+        p["a_max_mps2"] = self.a_max
+        p["hold_kp_1_s2"], p["hold_kd_1_s"], p["retreat_speed_mps"] = self.hold_kp, self.hold_kd, self.retreat_speed
+        self.profile = np.array([self.prof_r, self.prof_v])
+        self._scratch = np.zeros(1, GUIDANCE_SCRATCH)
+        self._v_cmd = self._scratch[0]["v_cmd_L_mps"]  # view: the closing law's or a retreat's velocity command
         self._dv1 = np.zeros(3)
         self._dv2 = np.zeros(3)
         self._zero3 = np.zeros(3)
@@ -139,21 +147,14 @@ class ApproachGuidance(App):
         self._v = self.nav["v_LVLH_mps"]
         self._nav_valid = self.nav["valid"].reshape(1)  # 1-element views: cheap reads every step
         self._nav_t_ns = self.nav["t_ns"].reshape(1)
-        self._n_rad_s = self.orbit["n_rad_s"].reshape(1)
-        self._state_view = self.state.reshape(1)
-        self._cmd_view = self.cmd.reshape(1)
         self._port_target = -self.port_L
-        # the per-step kernels through their compiled entry points (fsw/core/dispatch.py)
-        z3 = self._zero3
-        self._closing = compiled_entry(closing_step, self._r, self.port_L, self._r_port, self._v, self.axis,
-                                       self.prof_r, self.prof_v, 0.0, self.k_v, self.k_lat, self.v_lat_max,
-                                       self.a_max, self._v_cmd, self._a)
-        self._hold_accel = compiled_entry(hold_point_accel, self._r, self._v, z3, 0.0, self.hold_kp, self.hold_kd,
-                                          self.a_max, self._a)
-        self._goto_accel = compiled_entry(goto_point_accel, self._r, self._v, self.r_hold[0], 0.0, self.k_lat,
-                                          self.retreat_speed, self.k_v, self.a_max, self._v_cmd, self._a)
-        self._publish_kernel = compiled_entry(guidance_publish, 0, 0, 0, 0, True, self._zero3, self._zero3, 0.0, 0,
-                                              self._state_view, self._cmd_view)
+        # the per-step kernels through their compiled entry points, records bound (fsw/core/dispatch.py)
+        nav, orbit, cmd, state = (r.reshape(1) for r in (self.nav, self.orbit, self.cmd, self.state))
+        self._closing = bind(closing_step, self.prm, self._scratch, self.profile, nav, orbit, cmd)
+        self._hold_accel = bind(hold_step, self.prm, nav, orbit, cmd, sample=(self._zero3,))
+        self._goto_accel = bind(goto_step, self.prm, self._scratch, nav, orbit, cmd, sample=(self._zero3,))
+        self._publish_kernel = bind(guidance_publish, state, cmd,
+                                    sample=(0, 0, 0, 0, True, self._zero3, self._zero3, 0.0, 0))
 
     # ------------------------------------------------------------------ mode helpers
     def _mode_for_segment(self, target: int) -> str:
@@ -336,7 +337,6 @@ class ApproachGuidance(App):
     def step(self, t_ns: int) -> None:
         nav_ok = self._nav_valid[0] != 0 and t_ns - self._nav_t_ns[0] <= self.nav_max_age_ns
         phase = self.phase
-        a = self._a
         translate = 0
         if phase == _P_CLOSING or phase == _P_FINAL:
             if nav_ok:
@@ -345,8 +345,7 @@ class ApproachGuidance(App):
         elif phase == _P_STATION_KEEP:
             if nav_ok:
                 translate = 1
-                self._hold_accel(self._r, self._v, self.hold_target_r, float(self._n_rad_s[0]), self.hold_kp,
-                                 self.hold_kd, self.a_max, a)
+                self._hold_accel(self.hold_target_r)
                 if not self._holding_by_command and t_ns - self._phase_t0 >= self.hold_time_ns:
                     self._go_no_go(t_ns)
         elif phase == _P_IDLE:
@@ -363,8 +362,7 @@ class ApproachGuidance(App):
             self._step_transfer(t_ns)
         elif phase == _P_RETREAT:
             translate = 1
-            dist = self._goto_accel(self._r, self._v, self.r_hold[self.target], float(self._n_rad_s[0]), self.k_lat,
-                                    self.retreat_speed, self.k_v, self.a_max, self._v_cmd, a)
+            dist = self._goto_accel(self.r_hold[self.target])
             if dist < self.pos_tol[self.target].min():
                 self._arrive(self.target, t_ns)
         self._publish(t_ns, translate)
@@ -380,9 +378,7 @@ class ApproachGuidance(App):
             self._arrive(self.target, t_ns)
 
     def _step_closing(self, t_ns: int) -> None:
-        d = self._closing(self._r, self.port_L, self._r_port, self._v, self.axis, self.prof_r, self.prof_v,
-                          float(self._n_rad_s[0]), self.k_v, self.k_lat, self.v_lat_max, self.a_max, self._v_cmd,
-                          self._a)
+        d = self._closing()
         if self.target != CONTACT and d <= self.dist_m[self.target]:
             self._arrive(self.target, t_ns)
 
@@ -417,4 +413,4 @@ class ApproachGuidance(App):
             self.r_hold[self.target] if self.target != CONTACT else self._port_target)
         vt = self._v_cmd if phase == _P_CLOSING or phase == _P_FINAL else self._zero3
         self._publish_kernel(t_ns, phase, self.hold_index, translate, phase != _P_CAM and phase != _P_DOCKED, tgt,
-                             vt, float(self.dv_total), self.retries, self._state_view, self._cmd_view)
+                             vt, float(self.dv_total), self.retries)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .relmotion import cw_propagate
@@ -409,14 +410,66 @@ def cam_select(x_LVLH, n_rad_s, dv_mags_m_s, dirs_LVLH, kos_radius_m, min_clear_
     return -1
 
 
+#: Approach guidance's parameters for its per-step kernels (fsw/config/gnc.toml [guidance], [station]).
+GUIDANCE_PARAMS = np.dtype([
+    ("port_L_m", "f8", (3,)),            # chaser port from its CoM, LVLH, at the docking attitude
+    ("docking_axis_L", "f8", (3,)),      # unit docking axis, outward from the station port
+    ("k_v_1_s", "f8"),                   # velocity-loop gain
+    ("k_lat_1_s", "f8"),                 # lateral (and retreat) position-to-velocity gain
+    ("v_lat_max_mps", "f8"),             # lateral speed limit of the closing law
+    ("a_max_mps2", "f8"),                # command norm limit
+    ("hold_kp_1_s2", "f8"),              # station-keeping PD gains
+    ("hold_kd_1_s", "f8"),
+    ("retreat_speed_mps", "f8"),         # speed of a short-range retreat
+], align=True)
+
+#: What the per-step kernels leave for the app: the port position and the velocity command.
+GUIDANCE_SCRATCH = np.dtype([
+    ("r_port_L_m", "f8", (3,)),          # chaser port w.r.t. the station port, LVLH
+    ("v_cmd_L_mps", "f8", (3,)),         # commanded velocity of the closing law or a retreat, LVLH
+], align=True)
+
+
 @njit(cache=True)
-def guidance_publish(t_ns, phase, hold_index, translate, set_translation, target_r, target_v, dv_total, retries,
-                     state, cmd):
+def closing_step(prm, scr, profile, nav, orbit, cmd):
+    """:func:`closing_law` for the navigated chaser: its port is ``r + port_L`` (the guidance app's
+    closing step). ``profile`` : (2, n) speed profile table; ``nav``, ``orbit`` : NAV_STATE, ORBIT_REF
+    views read; ``cmd`` : GUIDANCE_CMD view, its acceleration written. Returns the axial distance [m]."""
+    p = prm[0]
+    s = scr[0]
+    n = nav[0]
+    for i in range(3):
+        s.r_port_L_m[i] = n.r_LVLH_m[i] + p.port_L_m[i]
+    return closing_law(s.r_port_L_m, n.v_LVLH_mps, p.docking_axis_L, profile[0], profile[1], orbit[0].n_rad_s,
+                       p.k_v_1_s, p.k_lat_1_s, p.v_lat_max_mps, p.a_max_mps2, s.v_cmd_L_mps, cmd[0].accel_LVLH_mps2)
+
+
+@njit(cache=True)
+def hold_step(prm, nav, orbit, cmd, r_hold_LVLH_m):
+    """:func:`hold_point_accel` at ``r_hold_LVLH_m`` for the navigated chaser; returns the position error [m]."""
+    p = prm[0]
+    n = nav[0]
+    return hold_point_accel(n.r_LVLH_m, n.v_LVLH_mps, r_hold_LVLH_m, orbit[0].n_rad_s, p.hold_kp_1_s2, p.hold_kd_1_s,
+                            p.a_max_mps2, cmd[0].accel_LVLH_mps2)
+
+
+@njit(cache=True)
+def goto_step(prm, scr, nav, orbit, cmd, r_target_LVLH_m):
+    """:func:`goto_point_accel` to ``r_target_LVLH_m`` at the retreat speed; returns the distance left [m]."""
+    p = prm[0]
+    n = nav[0]
+    return goto_point_accel(n.r_LVLH_m, n.v_LVLH_mps, r_target_LVLH_m, orbit[0].n_rad_s, p.k_lat_1_s,
+                            p.retreat_speed_mps, p.k_v_1_s, p.a_max_mps2, scr[0].v_cmd_L_mps, cmd[0].accel_LVLH_mps2)
+
+
+@njit(cache=True)
+def guidance_publish(state, cmd, t_ns, phase, hold_index, translate, set_translation, target_r, target_v, dv_total,
+                     retries):
     """Write GUIDANCE_STATE and close GUIDANCE_CMD for this step (the guidance app's record writes).
 
-    ``translate`` : 1 when this step commanded an acceleration, else the acceleration is zeroed.
-    ``set_translation`` : write ``translate`` to GUIDANCE_CMD.translation_enabled (not after a CAM
-    or docking, which own that flag). ``state``, ``cmd`` : 1-element GUIDANCE_STATE / GUIDANCE_CMD views.
+    ``state``, ``cmd`` : 1-element GUIDANCE_STATE / GUIDANCE_CMD views. ``translate`` : 1 when this
+    step commanded an acceleration, else the acceleration is zeroed. ``set_translation`` : write
+    ``translate`` to GUIDANCE_CMD.translation_enabled (not after a CAM or docking, which own that flag).
     """
     s = state[0]
     s.t_ns = t_ns
@@ -436,14 +489,3 @@ def guidance_publish(t_ns, phase, hold_index, translate, set_translation, target
         c.translation_enabled = translate
     c.t_ns = t_ns
     c.seq += 1
-
-
-@njit(cache=True)
-def closing_step(r_LVLH_m, port_L_m, r_port_scratch, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad_s,
-                 k_v, k_lat, v_lat_max, a_max, v_cmd_out, a_out):
-    """:func:`closing_law` for the chaser CoM at ``r_LVLH_m``: its port is ``r + port_L_m`` (the
-    guidance app's closing step; ``r_port_scratch`` (3,) receives the port position)."""
-    for i in range(3):
-        r_port_scratch[i] = r_LVLH_m[i] + port_L_m[i]
-    return closing_law(r_port_scratch, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad_s, k_v, k_lat,
-                       v_lat_max, a_max, v_cmd_out, a_out)
