@@ -71,7 +71,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.fields import TYPE_CODES, gather, load_int64, load_uint32
 from fsw.executive.events import EVENT_TEXT_MAX  # bytes of the EVENT packet's text field (dictionary)
 from telemetry.dictionary import MODES, N_HEATER_ZONES, SCALAR_TYPES, SEVERITIES
@@ -518,11 +518,11 @@ def load_tables(source, records: Mapping[str, np.dtype], *, include_pending: boo
 # --- evaluation kernel -----------------------------------------------------------------------
 
 @njit(cache=True)
-def _evaluate_kernel(now_ns, msg_tns_addr, msg_seq_addr, msg_t_ns, msg_seq, last_t_ns, changed_at_ns,
+def _evaluate_kernel(msg_tns_addr, msg_seq_addr, msg_t_ns, msg_seq, last_t_ns, changed_at_ns,
                      wp_addr, wp_code, values, wp_msg, wp_op, wp_value, wp_persistence,
                      wp_consecutive, wp_true_count, wp_result,
                      rpn, ap_enabled, ap_max_fires, ap_fires_left_used, ap_fire_count,
-                     ap_true_count, ap_prev, ap_result, fired, stack):
+                     ap_true_count, ap_prev, ap_result, fired, stack, now_ns):
     """One evaluation of every watchpoint and actionpoint; returns the number of responses.
 
     Watchpoint state: ``wp_consecutive`` (evaluations in a row the comparison held),
@@ -698,13 +698,14 @@ class FdirEngine:
                       self._rpn, self.ap_enabled, self._ap_max_fires, self._ap_fires_since_enable,
                       self.ap_fire_count, self.ap_true_count, self._ap_prev, self.ap_result, self._fired,
                       self._stack)
-        self._kernel = compiled_entry(_evaluate_kernel, 0, *self._args)
+        # the tables are arrays sized by the table file (one entry per watchpoint / actionpoint), bound once
+        self._kernel = bind(_evaluate_kernel, *self._args, sample=(0,))
 
     def evaluate(self, t_ns: int | None = None) -> list[Response]:
         """Evaluate every watchpoint and actionpoint; return the responses fired at this step."""
         now = self._time_source() if t_ns is None else t_ns
         self.evaluations += 1
-        n = self._kernel(int(now), *self._args)
+        n = self._kernel(int(now))
         out = [] if n == 0 else [_with_time(self._responses[i], now) for i in np.flatnonzero(self._fired)]
         if self._rc_after:
             out = self._recover(out, int(now))

@@ -6,7 +6,7 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
-from fsw.core.dispatch import compiled_entry
+from fsw.core.dispatch import bind
 from fsw.core.ephemeris import lvlh_frame_j2, orbit_ref_step
 
 
@@ -34,8 +34,8 @@ class OrbitReference(App):
         self._scratch = np.zeros((6, 6))
         self._t_ns = np.zeros(1, np.int64)  # the time rv_N holds
         lvlh_frame_j2(self._rv, self.mu, self.re, self.j2, self._scratch, self._C, self._w)
-        self._args = (self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1))
-        self._kernel = compiled_entry(orbit_ref_step, 0, *self._args)
+        self._step = bind(orbit_ref_step, self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1),
+                          sample=(0,))
 
     def step(self, t_ns: int) -> None:
-        self._kernel(t_ns, *self._args)
+        self._step(t_ns)

@@ -90,7 +90,7 @@ def lvlh_frame_j2(rv_N, mu_m3_s2, re_m, j2, scratch, C_LN_out, omega_LN_L_rad_s_
 
 
 @njit(cache=True)
-def orbit_ref_step(t_ns, last_t_ns, mu_m3_s2, re_m, j2, scratch, rec):
+def orbit_ref_step(last_t_ns, mu_m3_s2, re_m, j2, scratch, rec, t_ns):
     """The orbit-reference app's step: propagate ORBIT_REF.rv_N to ``t_ns``, refresh its LVLH frame.
 
     ``last_t_ns`` : (1,) int64 in/out, the time rv_N holds. ``rec`` : 1-element ORBIT_REF view.
