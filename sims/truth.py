@@ -1,9 +1,10 @@
 """The truth simulation: the world the flight software flies in (software-in-the-loop).
 
-A thin object around the kernels of ``sims.core``: it turns a validated scenario into packed
-arrays once, then each :meth:`Truth.step` is one numba call (``truth_frame``: thrusters, orbits of
-both vehicles with two-body + J2 (+ drag), rigid-body attitude, docking contact, the due sensors)
-plus, on thermal frames, ``thermal_frame`` (nodal network, heaters, thermistors).
+A thin object around the kernels of ``sims.core``: it turns a validated scenario into records once
+(``TRUTH_PARAMS``, ``TRUTH_STATE``, the thruster table, the thermal network's), then each
+:meth:`Truth.step` is one numba call (``truth_frame``: thrusters, orbits of both vehicles with
+two-body + J2 (+ drag), rigid-body attitude, docking contact, the due sensors) plus, on thermal
+frames, ``thermal_frame`` (nodal network, heaters, thermistors).
 
 >>> truth = Truth(load_scenario("final_approach"))
 >>> cmd = truth.devices["ACT_THRUSTERS"]                      # the flight side commands actuators:
@@ -11,9 +12,11 @@ plus, on thermal frames, ``thermal_frame`` (nodal network, heaters, thermistors)
 >>> truth.step()                                              # one minor frame
 >>> r_LVLH_m, v_LVLH_mps = truth.relative_state()
 
-Randomness: one ``numpy.random.Generator(PCG64)`` stream per model, spawned from the seed with
-``SeedSequence.spawn``; the kernels read blocks of normal draws refilled every ``NOISE_BLOCK_FRAMES``.
-The same scenario and seed give bit-identical runs.
+Randomness: one ``numpy.random.Generator(PCG64)`` stream per noisy sensor model, one for random
+dropouts and one for the vehicle realisation, each from ``SeedSequence(seed)`` with a fixed spawn
+key; the kernels read blocks of normal draws refilled every ``NOISE_BLOCK_FRAMES``, each stream's
+block sized from the models' declared draws per sample. The same scenario and seed give
+bit-identical runs.
 """
 
 from __future__ import annotations
@@ -24,59 +27,102 @@ import numpy as np
 
 from hal.devices import new_device_set
 from sims.contact import DockingContact
-from sims.core import layout as L
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, G0_M_S2, KELVIN_OFFSET_K, NS_PER_S, SECONDS_PER_HOUR
+from sims.core.dispatch import compiled_entry
 from sims.core.frame import (
+    EV_CAPTURE,
+    EV_COLLISION,
+    EV_CONTACT,
+    F_SERVICE,
+    FRAME_WORK,
     FRAMES_SHIFT,
-    WORK_SIZE,
-    compiled_entry,
+    N_CONTACT,
+    THRUSTER,
+    THRUSTER_FAILED_OFF,
+    THRUSTER_NOMINAL,
+    THRUSTER_STUCK_ON,
+    TRUTH_PARAMS,
+    TRUTH_STATE,
     new_frame_context,
     truth_frame,
     truth_frames,
     truth_refresh,
 )
+from sims.core.noise import STREAM
 from sims.core.quat import q_from_dcm
+from sims.core.sensors import N_THERMISTOR_CHANNELS, NEVER, SENSOR_MODELS
 from sims.core.thermal import (
-    E_ALPHA,
-    E_AREA,
-    E_EPS,
-    E_N,
-    N_EXT,
-    N_TP,
+    HEATER,
+    LINK,
     SHADOW_CONICAL,
     SHADOW_CYLINDRICAL,
-    TP_ALBEDO,
-    TP_BETA,
-    TP_DT,
-    TP_IR,
-    TP_NSUB,
-    TP_PHASE,
-    TP_RE,
-    TP_SHADOW,
-    TP_SOLAR,
-    TP_TH_DIV,
-    TP_TH_DROP,
-    TP_TH_Q,
-    TP_TH_SIG,
+    THERMAL_NODE,
+    THERMAL_PARAMS,
     thermal_frame,
 )
 from sims.scenario import Scenario, docking_dcm_LB, frame_divisor
 
 NOISE_BLOCK_FRAMES = 1000  # minor frames served by one refill of the noise buffer
 NOISE_MARGIN = 16  # spare draws per stream segment
-# standard normal draws per sample of each noise stream (must match sims/core/frame.py, thermal.py)
-DRAWS_PER_SAMPLE = {L.NS_GYRO: 6, L.NS_ST: 3, L.NS_GNSS: 6, L.NS_LIDAR: 3, L.NS_CAMERA: 6}
-SENSOR_KEYS = (  # layout sensor index -> [sensors] table and device record
-    (L.S_GYRO, "gyro", "DEV_GYRO"), (L.S_ST, "star_tracker", "DEV_STAR_TRACKER"),
-    (L.S_GNSS, "gnss_rel", "DEV_GNSS_REL"), (L.S_LIDAR, "lidar", "DEV_LIDAR"),
-    (L.S_CAMERA, "camera", "DEV_CAMERA"), (L.S_THERM, "thermistors", "DEV_THERMISTORS"),
-    (L.S_DOCK, "dock_mech", "DEV_DOCK_MECH"),
-)
-SENSOR_INDEX = {dev: i for i, _, dev in SENSOR_KEYS}
-FAULT_BIAS_OFFSET = {"DEV_GYRO": L.FB_GYRO, "DEV_STAR_TRACKER": L.FB_ST, "DEV_GNSS_REL": L.FB_GNSS,
-                     "DEV_LIDAR": L.FB_LIDAR, "DEV_CAMERA": L.FB_CAMERA, "DEV_THERMISTORS": L.FB_THERM}
-EVENT_BITS = L.EV_CONTACT | L.EV_CAPTURE | L.EV_COLLISION
-STREAM_VEHICLE = L.N_STREAMS  # one more stream: per-run vehicle realisation (misalignment, thrust, bias)
+# SeedSequence spawn keys of the streams that are no sensor model's own (those declare theirs in
+# sims.core.sensors). A key is never reused, so that a seed keeps its numbers: 7 was a spare stream.
+DROPOUT_SPAWN_KEY = 6  # random dropout: one draw per sample of every model with dropout
+VEHICLE_SPAWN_KEY = 8  # this run's vehicle realisation (thruster misalignment and thrust, initial gyro bias)
+MODEL_OF_DEVICE = {m.device: m for m in SENSOR_MODELS}
+EVENT_BITS = EV_CONTACT | EV_CAPTURE | EV_COLLISION
+
+
+def _gyro_params(p, t, sc: Scenario) -> None:
+    sample_s = p["divisor"] * (sc.minor_frame_ns / NS_PER_S)
+    p["sample_s"] = sample_s
+    p["arw_sigma_rad_s"] = t.arw_deg_sqrt_h * DEG_RAD / math.sqrt(SECONDS_PER_HOUR) / math.sqrt(sample_s)
+    phi = math.exp(-sample_s / t.bias_correlation_s)
+    p["bias_phi"] = phi
+    p["bias_sigma_rad_s"] = gyro_bias_sigma_rad_s(sc) * math.sqrt(1.0 - phi * phi)
+
+
+def gyro_bias_sigma_rad_s(sc: Scenario) -> float:
+    """[rad/s] Steady-state 1-sigma of the gyro's Gauss-Markov bias (its bias instability)."""
+    return sc.sensors.gyro.bias_instability_deg_h * DEG_RAD / SECONDS_PER_HOUR
+
+
+def _star_tracker_params(p, t, sc: Scenario) -> None:
+    p["sigma_rad"] = t.noise_arcsec * ARCSEC_RAD
+
+
+def _gnss_rel_params(p, t, sc: Scenario) -> None:
+    p["sigma_r_m"], p["sigma_v_mps"], p["min_range_m"] = t.noise_r_m, t.noise_v_mps, t.min_range_m
+
+
+def _lidar_params(p, t, sc: Scenario) -> None:
+    p["sigma_range_m"], p["sigma_range_frac"] = t.noise_range_m, t.noise_range_frac
+    p["sigma_angle_rad"] = t.noise_angle_deg * DEG_RAD
+    p["max_range_m"] = t.max_range_m
+    p["cos_half_fov"] = math.cos(t.fov_half_deg * DEG_RAD)
+    p["mount_B_m"] = np.asarray(t.mount_B_m, float) - np.asarray(sc.vehicle.mass.com_offset_B_m, float)
+
+
+def _camera_params(p, t, sc: Scenario) -> None:
+    p["sigma_m"], p["sigma_angle_rad"] = t.noise_m, t.noise_angle_deg * DEG_RAD
+    p["max_range_m"], p["cos_half_fov"] = t.max_range_m, math.cos(t.fov_half_deg * DEG_RAD)
+
+
+def _thermistors_params(p, t, sc: Scenario) -> None:
+    p["sigma_C"], p["quantum_C"] = t.noise_C, t.quantum_C
+    node = {n.name: i for i, n in enumerate(sc.thermal.nodes)}
+    channels = [node[z.node] for z in sc.thermal.zones for _ in ("primary", "backup")]
+    p["channels"] = len(channels)
+    p["node"][:len(channels)] = channels
+
+
+def _dock_mech_params(p, t, sc: Scenario) -> None:
+    """Nothing but the common fields."""
+
+
+# sensor model name -> its params record filled from its [sensors.<name>] table (units converted to SI)
+SENSOR_PARAMS = {"gyro": _gyro_params, "star_tracker": _star_tracker_params, "gnss_rel": _gnss_rel_params,
+                 "lidar": _lidar_params, "camera": _camera_params, "thermistors": _thermistors_params,
+                 "dock_mech": _dock_mech_params}
 
 
 def station_initial_state(sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -111,33 +157,31 @@ class Truth:
     def __init__(self, sc: Scenario, seed: int | None = None):
         self.scenario = sc
         self.seed = int(sc.seed if seed is None else seed)
-        children = np.random.SeedSequence(self.seed).spawn(L.N_STREAMS + 1)
-        self._gens = [np.random.Generator(np.random.PCG64(c)) for c in children[:L.N_STREAMS]]
-        vehicle_rng = np.random.Generator(np.random.PCG64(children[STREAM_VEHICLE]))
+        self._keys = sorted([m.spawn_key for m in SENSOR_MODELS if m.spawn_key is not None] + [DROPOUT_SPAWN_KEY])
+        children = np.random.SeedSequence(self.seed).spawn(max(*self._keys, VEHICLE_SPAWN_KEY) + 1)
+        self._gens = [np.random.Generator(np.random.PCG64(children[k])) for k in self._keys]  # one per stream row
+        vehicle_rng = np.random.Generator(np.random.PCG64(children[VEHICLE_SPAWN_KEY]))
         self.devices = new_device_set()
-        self._x = np.zeros(L.N_X)
-        self._p = np.zeros(L.N_P)
-        self._iw = np.zeros(L.N_IW, dtype=np.int64)
-        self._work = np.zeros(WORK_SIZE)
+        self._params = np.zeros(1, TRUTH_PARAMS)
+        self._state = np.zeros(1, TRUTH_STATE)
+        self._p, self._s = self._params[0], self._state[0]  # views of the records
+        self._work = np.zeros(1, FRAME_WORK)
         self._frame_ns = int(sc.minor_frame_ns)
         self._build_params(sc, vehicle_rng)
         self._build_state(sc, vehicle_rng)
-        self._build_noise(sc)
+        self._build_noise()
         self._build_thermal(sc)
         self._build_faults(sc)
         rec = {k: v.reshape(1) for k, v in self.devices.items()}  # 1-element views numba can take
         # the frame kernel takes its arrays as one context and is called through its compiled entry point
-        # (no per-call type dispatch): the context and the argument tuples below are fixed for the run
-        self._frame_ctx = new_frame_context(self._x, self._p, self._iw, self._noise, self._work,
-                                            rec["ACT_THRUSTERS"], rec["DEV_GYRO"], rec["DEV_STAR_TRACKER"],
-                                            rec["DEV_GNSS_REL"], rec["DEV_LIDAR"], rec["DEV_CAMERA"],
-                                            rec["DEV_DOCK_MECH"])
+        # (no per-call type dispatch): the context and the argument tuple below are fixed for the run
+        self._frame_ctx = new_frame_context(rec, params=self._params, state=self._state, thrusters=self._thrusters,
+                                            streams=self._streams, noise=self._noise, work=self._work)
         self._frame_kernel = compiled_entry(truth_frame, self._frame_ctx)
         self._frames_kernel = compiled_entry(truth_frames, self._frame_ctx, 1)
-        self._thermal_args = (self._T_K, self._cap, self._G, self._R, self._ext, self._q_int, self._heater_node,
-                              self._heater_power, self._heater_open, self._heater_energy, self._zone_node,
-                              self._tp, self._x, self._iw, self._noise, rec["ACT_HEATERS"],
-                              rec["DEV_THERMISTORS"], self._thermal_scratch)
+        self._thermal_args = (self._thermal_params, self._nodes, self._links, self._heaters, self._thermal_scratch,
+                              self._params, self._state, self._noise, self._streams, rec["ACT_HEATERS"],
+                              rec["DEV_THERMISTORS"])
         self._thermal_kernel = compiled_entry(thermal_frame, *self._thermal_args)
         self.contact: DockingContact | None = None
         self.collided = False
@@ -146,132 +190,108 @@ class Truth:
 
     # ------------------------------------------------------------------ construction
     def _build_params(self, sc: Scenario, rng: np.random.Generator) -> None:
-        p, iw, v = self._p, self._iw, sc.vehicle
-        dt = self._frame_ns / NS_PER_S
-        p[L.P_DT] = dt
-        p[L.P_MU], p[L.P_RE], p[L.P_J2], p[L.P_WE] = (sc.earth.mu_m3_s2, sc.earth.radius_m, sc.earth.j2,
-                                                      sc.earth.rotation_rad_s)
-        p[L.P_DRAG_ON] = 1.0 if sc.drag.enabled else 0.0
-        p[L.P_RHO0], p[L.P_H0], p[L.P_HSCALE] = sc.drag.rho0_kg_m3, sc.drag.ref_altitude_m, sc.drag.scale_height_m
-        p[L.P_CDA_S] = sc.station.drag_cd * sc.station.drag_area_m2
-        p[L.P_MASS_S] = sc.station.mass_kg
-        p[L.P_CDA_C] = v.geometry.drag_cd * v.geometry.drag_area_m2
-        p[L.P_PORT_L:L.P_PORT_L + 3] = sc.station.port_LVLH_m
-        p[L.P_BODY_R], p[L.P_BODY_LEN] = sc.station.body_radius_m, sc.station.body_length_m
-        p[L.P_CHASER_R] = v.geometry.hull_radius_m
-        p[L.P_RING_R] = sc.docking.capture_ring_radius_m
-        p[L.P_RESTITUTION] = sc.docking.restitution
+        p, s, v = self._p, self._s, sc.vehicle
+        p["dt_s"] = self._frame_ns / NS_PER_S
+        p["frame_ns"] = self._frame_ns
+        p["mu_m3_s2"], p["earth_radius_m"], p["j2"] = sc.earth.mu_m3_s2, sc.earth.radius_m, sc.earth.j2
+        p["earth_rate_rad_s"] = sc.earth.rotation_rad_s
+        p["drag_on"] = 1 if sc.drag.enabled else 0
+        p["rho0_kg_m3"], p["drag_ref_altitude_m"] = sc.drag.rho0_kg_m3, sc.drag.ref_altitude_m
+        p["drag_scale_height_m"] = sc.drag.scale_height_m
+        p["station_cda_m2"] = sc.station.drag_cd * sc.station.drag_area_m2
+        p["station_mass_kg"] = sc.station.mass_kg
+        p["chaser_cda_m2"] = v.geometry.drag_cd * v.geometry.drag_area_m2
+        p["port_L_m"] = sc.station.port_LVLH_m
+        p["station_body_radius_m"], p["station_body_length_m"] = sc.station.body_radius_m, sc.station.body_length_m
+        p["hull_radius_m"] = v.geometry.hull_radius_m
+        p["capture_ring_radius_m"] = sc.docking.capture_ring_radius_m
+        p["restitution"] = sc.docking.restitution
         com = np.asarray(v.mass.com_offset_B_m, float)
-        p[L.P_PORT_B:L.P_PORT_B + 3] = np.asarray(v.geometry.docking_port_B_m, float) - com
-        p[L.P_INERTIA_FULL:L.P_INERTIA_FULL + 3] = v.mass.inertia_kg_m2
-        p[L.P_MASS_FULL] = v.mass.inertia_ref_mass_kg
-        p[L.P_ISP_G0] = v.propulsion.isp_s * G0_M_S2
+        p["port_B_m"] = np.asarray(v.geometry.docking_port_B_m, float) - com
+        p["inertia_full_kg_m2"] = v.mass.inertia_kg_m2
+        p["inertia_ref_mass_kg"] = v.mass.inertia_ref_mass_kg
+        p["isp_g0_mps"] = v.propulsion.isp_s * G0_M_S2
         lim = sc.docking.limits
-        p[L.P_LIM:L.P_LIM + 8] = (lim.axial_rate_min_mps, lim.axial_rate_max_mps, lim.lateral_rate_max_mps,
-                                  lim.lateral_misalignment_max_m, lim.pitch_max_deg, lim.yaw_max_deg,
-                                  lim.roll_max_deg, lim.angular_rate_max_deg_s)
-        s = sc.sensors
-        for idx, key, _ in SENSOR_KEYS:
-            iw[L.I_DIV + idx] = frame_divisor(s[key].rate_hz, self._frame_ns)
-            iw[L.I_NEXT_DUE + idx] = iw[L.I_DIV + idx] if iw[L.I_DIV + idx] > 0 else L.NEVER  # first sample
-            p[L.P_DROP + idx] = s[key]["dropout_prob"] if "dropout_prob" in s[key] else 0.0
-        dt_gyro = iw[L.I_DIV + L.S_GYRO] * dt
-        p[L.P_GYRO_SIG] = s.gyro.arw_deg_sqrt_h * DEG_RAD / math.sqrt(SECONDS_PER_HOUR) / math.sqrt(dt_gyro)
-        phi = math.exp(-dt_gyro / s.gyro.bias_correlation_s)
-        self._gyro_bias_sigma = s.gyro.bias_instability_deg_h * DEG_RAD / SECONDS_PER_HOUR  # [rad/s]
-        p[L.P_GYRO_PHI] = phi
-        p[L.P_GYRO_BSIG] = self._gyro_bias_sigma * math.sqrt(1.0 - phi * phi)
-        p[L.P_ST_SIG] = s.star_tracker.noise_arcsec * ARCSEC_RAD
-        p[L.P_GNSS_SIG_R], p[L.P_GNSS_SIG_V] = s.gnss_rel.noise_r_m, s.gnss_rel.noise_v_mps
-        p[L.P_GNSS_MIN_RANGE] = s.gnss_rel.min_range_m
-        p[L.P_LIDAR_SIG0], p[L.P_LIDAR_SIGF] = s.lidar.noise_range_m, s.lidar.noise_range_frac
-        p[L.P_LIDAR_SIGA] = s.lidar.noise_angle_deg * DEG_RAD
-        p[L.P_LIDAR_MAX] = s.lidar.max_range_m
-        p[L.P_LIDAR_COSFOV] = math.cos(s.lidar.fov_half_deg * DEG_RAD)
-        p[L.P_LIDAR_POS_B:L.P_LIDAR_POS_B + 3] = np.asarray(s.lidar.mount_B_m, float) - com
-        p[L.P_CAM_SIG], p[L.P_CAM_SIGA] = s.camera.noise_m, s.camera.noise_angle_deg * DEG_RAD
-        p[L.P_CAM_MAX], p[L.P_CAM_COSFOV] = s.camera.max_range_m, math.cos(s.camera.fov_half_deg * DEG_RAD)
+        p["capture_limits"] = (lim.axial_rate_min_mps, lim.axial_rate_max_mps, lim.lateral_rate_max_mps,
+                               lim.lateral_misalignment_max_m, lim.pitch_max_deg, lim.yaw_max_deg,
+                               lim.roll_max_deg, lim.angular_rate_max_deg_s)
+        p["hold_lvlh"] = 1 if sc.chaser.attitude_mode == "hold_lvlh" else 0
+        row = {k: i for i, k in enumerate(self._keys)}  # spawn key -> row of the streams array
+        for m in SENSOR_MODELS:
+            t, mp = sc.sensors[m.name], p[m.name]
+            mp["divisor"] = div = frame_divisor(t.rate_hz, self._frame_ns)
+            mp["dropout_prob"] = t["dropout_prob"] if "dropout_prob" in t else 0.0
+            mp["stream"] = row[m.spawn_key] if m.spawn_key is not None else -1
+            mp["dropout_stream"] = row[DROPOUT_SPAWN_KEY] if m.dropout else -1
+            s[m.name]["next_due"] = div if div > 0 else NEVER  # the first sample
+            SENSOR_PARAMS[m.name](mp, t, sc)
         # thrusters: this run's realisation of misalignment and thrust error
         prop = v.propulsion
         sig_mis = prop.misalignment_sigma_deg * DEG_RAD
         self.thruster_names = tuple(t.name for t in prop.thrusters)
-        self.thruster_dir_B = np.zeros((L.N_THR, 3))
-        self.thruster_thrust_N = np.zeros(L.N_THR)
-        for i, t in enumerate(prop.thrusters):
-            b = L.P_THR + i * L.THR_STRIDE
+        if len(prop.thrusters) != self.devices["ACT_THRUSTERS"]["on_time_s"].shape[0]:
+            raise ValueError("Truth: the thruster table and ACT_THRUSTERS.on_time_s differ in length")
+        self._thrusters = np.zeros(len(prop.thrusters), THRUSTER)
+        for row_t, t in zip(self._thrusters, prop.thrusters, strict=True):
             d = np.asarray(t.dir, float)
             tilt = rng.standard_normal(3) * sig_mis
             tilt -= d * (tilt @ d)  # a misalignment tilts the axis, it does not lengthen it
             d = d + tilt
             d /= np.linalg.norm(d)
-            thrust = t.thrust_N * (1.0 + prop.thrust_error_sigma * rng.standard_normal())
             translation = t.group[1:] in ("x", "y", "z")
-            p[b + L.THR_POS:b + L.THR_POS + 3] = np.asarray(t.pos, float) - com
-            p[b + L.THR_DIR:b + L.THR_DIR + 3] = d
-            p[b + L.THR_F] = thrust
-            p[b + L.THR_MIB] = prop.min_impulse_bit_translation_Ns if translation else prop.min_impulse_bit_Ns
-            self.thruster_dir_B[i] = d
-            self.thruster_thrust_N[i] = thrust
+            row_t["pos_B_m"] = np.asarray(t.pos, float) - com
+            row_t["dir_B"] = d
+            row_t["thrust_N"] = t.thrust_N * (1.0 + prop.thrust_error_sigma * rng.standard_normal())
+            row_t["mib_Ns"] = prop.min_impulse_bit_translation_Ns if translation else prop.min_impulse_bit_Ns
+        self.thruster_dir_B = self._thrusters["dir_B"].copy()
+        self.thruster_thrust_N = self._thrusters["thrust_N"].copy()
 
     def _build_state(self, sc: Scenario, rng: np.random.Generator) -> None:
-        x, p, iw, v = self._x, self._p, self._iw, sc.vehicle
-        iw[L.I_FRAME_NS] = self._frame_ns
+        p, s, v = self._p, self._s, sc.vehicle
         r_s, v_s = station_initial_state(sc)
-        x[L.X_RS:L.X_RS + 3], x[L.X_VS:L.X_VS + 3] = r_s, v_s
-        x[L.X_RC:L.X_RC + 3], x[L.X_VC:L.X_VC + 3] = r_s, v_s
-        x[L.X_Q] = 1.0
-        truth_refresh(x, p, self._work)  # LVLH rate of the station
-        w_LN_L = x[L.X_OMEGA_LN_L:L.X_OMEGA_LN_L + 3].copy()
+        s["r_station_N_m"], s["v_station_N_mps"] = r_s, v_s
+        s["r_chaser_N_m"], s["v_chaser_N_mps"] = r_s, v_s
+        s["q_BN"][0] = 1.0
+        truth_refresh(p, s)  # LVLH rate of the station
+        w_LN_L = s["geometry"]["omega_LN_L_rad_s"].copy()
         C_LN = _lvlh(r_s, v_s)
         rho_L = np.asarray(sc.chaser.r_LVLH_m, float) + np.asarray(sc.station.port_LVLH_m, float)
-        x[L.X_RC:L.X_RC + 3] = r_s + C_LN.T @ rho_L
-        x[L.X_VC:L.X_VC + 3] = v_s + C_LN.T @ (np.asarray(sc.chaser.v_LVLH_mps, float) + np.cross(w_LN_L, rho_L))
+        s["r_chaser_N_m"] = r_s + C_LN.T @ rho_L
+        s["v_chaser_N_mps"] = v_s + C_LN.T @ (np.asarray(sc.chaser.v_LVLH_mps, float) + np.cross(w_LN_L, rho_L))
         C_BL = docking_dcm_LB(sc.chaser.att_error_deg).T
         q_BL = np.array(q_from_dcm(*C_BL.ravel()))
-        x[L.X_Q:L.X_Q + 4] = q_from_dcm(*(C_BL @ C_LN).ravel())
-        x[L.X_W:L.X_W + 3] = np.radians(sc.chaser.omega_BL_B_deg_s) + C_BL @ w_LN_L
-        x[L.X_JOIN_Q_BL:L.X_JOIN_Q_BL + 4] = q_BL
-        iw[L.I_HOLD_LVLH] = 1 if sc.chaser.attitude_mode == "hold_lvlh" else 0
+        s["q_BN"] = q_from_dcm(*(C_BL @ C_LN).ravel())
+        s["omega_BN_B_rad_s"] = np.radians(sc.chaser.omega_BL_B_deg_s) + C_BL @ w_LN_L
+        s["join_q_BL"] = q_BL
         m = v.mass
-        x[L.X_PROP] = m.propellant_kg
-        x[L.X_MASS] = m.dry_kg + m.cargo_kg + m.propellant_kg
-        x[L.X_INERTIA:L.X_INERTIA + 3] = p[L.P_INERTIA_FULL:L.P_INERTIA_FULL + 3] * x[L.X_MASS] / p[L.P_MASS_FULL]
+        s["propellant_kg"] = m.propellant_kg
+        s["mass_kg"] = m.dry_kg + m.cargo_kg + m.propellant_kg
+        s["inertia_kg_m2"] = p["inertia_full_kg_m2"] * s["mass_kg"] / p["inertia_ref_mass_kg"]
         # gyro bias starts in the steady state of its Gauss-Markov process
-        x[L.X_GYRO_BIAS:L.X_GYRO_BIAS + 3] = rng.standard_normal(3) * self._gyro_bias_sigma
-        truth_refresh(x, p, self._work)
+        s["gyro"]["bias_rad_s"] = rng.standard_normal(3) * gyro_bias_sigma_rad_s(sc)
+        truth_refresh(p, s)
 
-    def _build_noise(self, sc: Scenario) -> None:
-        iw, K = self._iw, NOISE_BLOCK_FRAMES
-        samples = {}
-        for idx, _, _ in SENSOR_KEYS:
-            div = int(iw[L.I_DIV + idx])
-            samples[idx] = -(-K // div) + 1
-        self._therm_frames = frame_divisor(sc.thermal.rate_hz, self._frame_ns)
-        therm_div = round(sc.thermal.rate_hz / sc.sensors.thermistors.rate_hz)
-        therm_samples = -(-K // (self._therm_frames * therm_div)) + 1
-        need = {L.NS_GYRO: samples[L.S_GYRO] * DRAWS_PER_SAMPLE[L.NS_GYRO],
-                L.NS_ST: samples[L.S_ST] * DRAWS_PER_SAMPLE[L.NS_ST],
-                L.NS_GNSS: samples[L.S_GNSS] * DRAWS_PER_SAMPLE[L.NS_GNSS],
-                L.NS_LIDAR: samples[L.S_LIDAR] * DRAWS_PER_SAMPLE[L.NS_LIDAR],
-                L.NS_CAMERA: samples[L.S_CAMERA] * DRAWS_PER_SAMPLE[L.NS_CAMERA],
-                L.NS_THERM: therm_samples * 2 * len(sc.thermal.zones),
-                L.NS_DROPOUT: sum(samples[i] for i in (L.S_GYRO, L.S_ST, L.S_GNSS, L.S_LIDAR, L.S_CAMERA))
-                + therm_samples,
-                L.NS_SPARE: 0}
+    def _build_noise(self) -> None:
+        """One segment of the noise buffer per stream, sized from the models' declared draws per sample."""
+        need = [0] * len(self._keys)
+        for m in SENSOR_MODELS:
+            mp = self._p[m.name]
+            samples = -(-NOISE_BLOCK_FRAMES // int(mp["divisor"])) + 1  # in one block of frames, at most
+            if m.spawn_key is not None:
+                need[mp["stream"]] += samples * m.draws_per_sample(mp)
+            if m.dropout:
+                need[mp["dropout_stream"]] += samples
+        self._streams = np.zeros(len(need), STREAM)
         start = 0
-        self._segments = []
-        for s in range(L.N_STREAMS):
-            n = need[s] + NOISE_MARGIN
-            iw[L.I_SEG_START + s], iw[L.I_SEG_END + s] = start, start + n
-            self._segments.append((start, start + n))
-            start += n
+        for row, n in zip(self._streams, need, strict=True):
+            row["start"], row["end"] = start, start + n + NOISE_MARGIN
+            start += n + NOISE_MARGIN
         self._noise = np.zeros(start)
-        self._therm_div = therm_div
 
     def _refill_noise(self) -> None:
-        for s, (a, b) in enumerate(self._segments):
-            self._gens[s].standard_normal(out=self._noise[a:b])
-            self._iw[L.I_CUR + s] = a
+        for gen, row in zip(self._gens, self._streams, strict=True):
+            gen.standard_normal(out=self._noise[row["start"]:row["end"]])
+            row["cursor"] = row["start"]
 
     def _build_thermal(self, sc: Scenario) -> None:
         th = sc.thermal
@@ -279,41 +299,40 @@ class Truth:
         self.thermal_node_names = tuple(names)
         idx = {n: i for i, n in enumerate(names)}
         n = len(names)
-        self._T_K = np.array([(nd.initial_C if nd.initial_C is not None else th.initial_C) + KELVIN_OFFSET_K
-                              for nd in th.nodes])
-        self._cap = np.array([nd.capacity_J_K for nd in th.nodes])
-        self._G = np.zeros((n, n))
-        self._R = np.zeros((n, n))
+        self._nodes = np.zeros(n, THERMAL_NODE)
+        for row, nd in zip(self._nodes, th.nodes, strict=True):
+            row["T_K"] = (nd.initial_C if nd.initial_C is not None else th.initial_C) + KELVIN_OFFSET_K
+            row["capacity_J_K"], row["q_int_W"] = nd.capacity_J_K, nd.q_int_W
+            row["area_m2"], row["alpha"], row["eps"], row["normal_B"] = nd.area_m2, nd.alpha, nd.eps, nd.normal_B
+        self._links = np.zeros((n, n), LINK)
+        G, R = self._links["G_W_K"], self._links["R_m2"]
         for link in th.conductances:
             a, b = idx[link.a], idx[link.b]
-            self._G[a, b] += link.G_W_K
-            self._G[b, a] += link.G_W_K
+            G[a, b] += link.G_W_K
+            G[b, a] += link.G_W_K
         for link in th.radiation:
             a, b = idx[link.a], idx[link.b]
-            self._R[a, b] += link.R_m2
-            self._R[b, a] += link.R_m2
-        self._ext = np.zeros((n, N_EXT))
-        for i, nd in enumerate(th.nodes):
-            self._ext[i, E_AREA], self._ext[i, E_ALPHA], self._ext[i, E_EPS] = nd.area_m2, nd.alpha, nd.eps
-            self._ext[i, E_N:E_N + 3] = nd.normal_B
-        self._q_int = np.array([nd.q_int_W for nd in th.nodes])
-        self._zone_node = np.array([idx[z.node] for z in th.zones], dtype=np.int64)
-        self._heater_node = np.repeat(self._zone_node, 2)  # heater 2z primary, 2z+1 backup
-        self._heater_power = np.asarray(th.heater_power_W, float)
-        self._heater_open = np.zeros(len(self._heater_power), dtype=np.int64)
-        self._heater_energy = np.zeros(len(self._heater_power))
+            R[a, b] += link.R_m2
+            R[b, a] += link.R_m2
+        self._heaters = np.zeros(len(th.heater_power_W), HEATER)
+        self._heaters["node"] = np.repeat([idx[z.node] for z in th.zones], 2)  # heater 2z primary, 2z+1 backup
+        self._heaters["power_W"] = th.heater_power_W
         self._thermal_scratch = np.zeros((2, max(n, 3)))
-        tp = np.zeros(N_TP)
-        tp[TP_DT] = self._therm_frames * self._frame_ns / NS_PER_S
-        tp[TP_NSUB] = th.substeps
-        tp[TP_SOLAR], tp[TP_ALBEDO], tp[TP_IR] = th.solar_flux_W_m2, th.albedo, th.earth_ir_W_m2
-        tp[TP_RE] = sc.earth.radius_m
-        tp[TP_SHADOW] = SHADOW_CONICAL if th.shadow == "conical" else SHADOW_CYLINDRICAL
-        tp[TP_BETA], tp[TP_PHASE] = math.radians(th.beta_deg), math.radians(th.sun_phase_deg)
-        ts = sc.sensors.thermistors
-        tp[TP_TH_SIG], tp[TP_TH_Q], tp[TP_TH_DROP] = ts.noise_C, ts.quantum_C, ts.dropout_prob
-        tp[TP_TH_DIV] = self._therm_div
-        self._tp = tp
+        self._therm_frames = frame_divisor(th.rate_hz, self._frame_ns)
+        tp = np.zeros(1, THERMAL_PARAMS)
+        tp["dt_s"] = self._therm_frames * self._frame_ns / NS_PER_S
+        tp["substeps"] = th.substeps
+        tp["solar_flux_W_m2"], tp["albedo"], tp["earth_ir_W_m2"] = th.solar_flux_W_m2, th.albedo, th.earth_ir_W_m2
+        tp["earth_radius_m"] = sc.earth.radius_m
+        tp["shadow"] = SHADOW_CONICAL if th.shadow == "conical" else SHADOW_CYLINDRICAL
+        tp["beta_rad"], tp["sun_phase_rad"] = math.radians(th.beta_deg), math.radians(th.sun_phase_deg)
+        self._thermal_params = tp
+        # the thermistors sample on thermal frames only (the kernel checks them there)
+        therm_div = round(th.rate_hz / sc.sensors.thermistors.rate_hz)
+        channels = self.devices["DEV_THERMISTORS"]["temp_C"].shape[0]
+        if self._p["thermistors"]["divisor"] != self._therm_frames * therm_div or channels != N_THERMISTOR_CHANNELS:
+            raise ValueError("Truth: thermistors must sample every whole number of thermal frames, "
+                             f"on {N_THERMISTOR_CHANNELS} channels (DEV_THERMISTORS has {channels})")
 
     def _build_faults(self, sc: Scenario) -> None:
         f_ns = self._frame_ns
@@ -326,30 +345,29 @@ class Truth:
             self._faults.append((a, b, f))
         self._fault_edges = sorted({e for a, b, _ in self._faults for e in (a, b)})
         self._next_fault_frame = self._fault_edges[0] if self._fault_edges else math.inf
-        self._frame = 0
 
     def _apply_faults(self, frame: int) -> None:
-        """Set the fault-driven entries from scratch for the faults active at ``frame``."""
-        x, iw = self._x, self._iw
-        x[L.X_FAULT_BIAS:L.X_FAULT_BIAS + L.N_FAULT_BIAS] = 0.0
-        iw[L.I_OFF:L.I_OFF + L.N_SENSORS] = 0
-        iw[L.I_THR_MODE:L.I_THR_MODE + L.N_THR] = L.THRUSTER_NOMINAL
-        self._heater_open[:] = 0
+        """Set the fault-driven fields from scratch for the faults active at ``frame``."""
+        s = self._s
+        for m in SENSOR_MODELS:
+            s[m.name]["off"] = 0
+            if "fault_bias" in m.state.names:
+                s[m.name]["fault_bias"] = 0.0
+        self._thrusters["mode"] = THRUSTER_NOMINAL
+        self._heaters["open"] = 0
         for a, b, f in self._faults:
             if not a <= frame < b:
                 continue
             if f.kind == "sensor_dropout":
-                iw[L.I_OFF + SENSOR_INDEX[f.target]] = 1
+                s[MODEL_OF_DEVICE[f.target].name]["off"] = 1
             elif f.kind == "sensor_bias":
-                off = L.X_FAULT_BIAS + FAULT_BIAS_OFFSET[f.target]
-                val = np.asarray(f.value, float)
-                n = {"DEV_GNSS_REL": 6, "DEV_CAMERA": 6, "DEV_THERMISTORS": len(self._heater_power)}.get(f.target, 3)
-                x[off:off + n] += val
+                s[MODEL_OF_DEVICE[f.target].name]["fault_bias"] += np.asarray(f.value, float)
             elif f.kind in ("thruster_stuck_on", "thruster_failed_off"):
-                mode = L.THRUSTER_STUCK_ON if f.kind == "thruster_stuck_on" else L.THRUSTER_FAILED_OFF
-                iw[L.I_THR_MODE + self.thruster_names.index(f.target)] = mode
+                mode = THRUSTER_STUCK_ON if f.kind == "thruster_stuck_on" else THRUSTER_FAILED_OFF
+                self._thrusters["mode"][self.thruster_names.index(f.target)] = mode
             elif f.kind == "heater_open":
-                self._heater_open[int(f.target)] = 1
+                self._heaters["open"][int(f.target)] = 1
+        s["thruster_faults"] = 1 if (self._thrusters["mode"] != THRUSTER_NOMINAL).any() else 0
         later = [e for e in self._fault_edges if e > frame]
         self._next_fault_frame = later[0] if later else math.inf
 
@@ -358,7 +376,7 @@ class Truth:
         """Advance one minor frame with this frame's actuator records; write the due sensor records.
 
         One kernel call; Python work only when the kernel reports an event or ``F_SERVICE`` (a thermal
-        frame, a noise refill or a fault edge is due: ``iw[I_SERVICE_AT]``, set by :meth:`_prepare_frame`).
+        frame, a noise refill or a fault edge is due: ``service_at`` of the state, set by :meth:`_prepare_frame`).
         """
         flags = self._frame_kernel(self._frame_ctx)
         if flags:
@@ -381,8 +399,8 @@ class Truth:
 
     def _after_frame(self, flags: int) -> None:
         """The Python side of the frame just done (in this order): thermal frame, events, next frame's set-up."""
-        frame = int(self._iw[L.I_FRAME])
-        service = flags & L.F_SERVICE
+        frame = self._frame
+        service = flags & F_SERVICE
         if service and frame % self._therm_frames == 0:
             self.heater_power_W = self._thermal_kernel(*self._thermal_args)
         if flags & EVENT_BITS:
@@ -398,93 +416,89 @@ class Truth:
             self._apply_faults(frame)
         nxt = min(frame - frame % self._therm_frames + self._therm_frames,
                   frame - frame % NOISE_BLOCK_FRAMES + NOISE_BLOCK_FRAMES, self._next_fault_frame)
-        self._iw[L.I_SERVICE_AT] = int(min(nxt, L.NEVER))
+        self._s["service_at"] = int(min(nxt, NEVER))
 
     @property
     def _frame(self) -> int:
-        """Minor frames done (the frame kernel counts them in ``iw[I_FRAME]``)."""
-        return int(self._iw[L.I_FRAME])
-
-    @_frame.setter
-    def _frame(self, frame: int) -> None:
-        self._iw[L.I_FRAME] = frame
+        """Minor frames done (the frame kernel counts them)."""
+        return int(self._s["frame"])
 
     def _on_events(self, events: int) -> None:
-        if events & L.EV_CONTACT:
-            self.contact = DockingContact.from_quantities(self._x[L.X_CONTACT:L.X_CONTACT + L.N_CONTACT],
+        if events & EV_CONTACT:
+            self.contact = DockingContact.from_quantities(self._s["contact"][:N_CONTACT],
                                                           dict(self.scenario.docking.limits.items()))
-        if events & L.EV_COLLISION:
+        if events & EV_COLLISION:
             self.collided = True
 
     # ------------------------------------------------------------------ state access (copies)
     @property
     def t_ns(self) -> int:
         """[ns] time since the run epoch."""
-        return int(self._iw[L.I_T_NS])
+        return int(self._s["t_ns"])
 
     def range_m(self) -> float:
         """[m] distance of the chaser CoM from the station docking port."""
-        x = self._x
-        i = L.X_R_L
-        return math.sqrt(float(x[i]) ** 2 + float(x[i + 1]) ** 2 + float(x[i + 2]) ** 2)
+        r = self._s["geometry"]["r_rel_L_m"]
+        return math.sqrt(float(r[0]) ** 2 + float(r[1]) ** 2 + float(r[2]) ** 2)
 
     def relative_state(self) -> tuple[np.ndarray, np.ndarray]:
         """([m], [m/s]) chaser CoM relative to the station docking port, station LVLH (copies)."""
-        return self._x[L.X_R_L:L.X_R_L + 3].copy(), self._x[L.X_V_L:L.X_V_L + 3].copy()
+        g = self._s["geometry"]
+        return g["r_rel_L_m"].copy(), g["v_rel_L_mps"].copy()
 
     @property
     def q_BN(self) -> np.ndarray:
         """True chaser attitude, scalar first, N -> B."""
-        return self._x[L.X_Q:L.X_Q + 4].copy()
+        return self._s["q_BN"].copy()
 
     @property
     def omega_BN_B(self) -> np.ndarray:
         """[rad/s] true chaser body rate w.r.t. N, B."""
-        return self._x[L.X_W:L.X_W + 3].copy()
+        return self._s["omega_BN_B_rad_s"].copy()
 
     @property
     def q_BL(self) -> np.ndarray:
         """True chaser attitude w.r.t. the station LVLH frame, scalar first."""
-        return self._x[L.X_Q_BL:L.X_Q_BL + 4].copy()
+        return self._s["geometry"]["q_BL"].copy()
 
     @property
     def r_station_N_m(self) -> np.ndarray:
-        return self._x[L.X_RS:L.X_RS + 3].copy()
+        return self._s["r_station_N_m"].copy()
 
     @property
     def v_station_N_mps(self) -> np.ndarray:
-        return self._x[L.X_VS:L.X_VS + 3].copy()
+        return self._s["v_station_N_mps"].copy()
 
     @property
     def r_chaser_N_m(self) -> np.ndarray:
-        return self._x[L.X_RC:L.X_RC + 3].copy()
+        return self._s["r_chaser_N_m"].copy()
 
     @property
     def v_chaser_N_mps(self) -> np.ndarray:
-        return self._x[L.X_VC:L.X_VC + 3].copy()
+        return self._s["v_chaser_N_mps"].copy()
 
     @property
     def propellant_used_kg(self) -> float:
-        return float(self._x[L.X_PROP_USED])
+        return float(self._s["propellant_used_kg"])
 
     @property
     def mass_kg(self) -> float:
-        return float(self._x[L.X_MASS])
+        return float(self._s["mass_kg"])
 
     @property
     def inertia_kg_m2(self) -> np.ndarray:
-        return self._x[L.X_INERTIA:L.X_INERTIA + 3].copy()
+        return self._s["inertia_kg_m2"].copy()
 
     @property
     def captured(self) -> bool:
-        return bool(self._iw[L.I_CAPTURED])
+        return bool(self._s["captured"])
 
     @property
     def thermal_nodes_C(self) -> dict[str, float]:
         """[degC] node temperatures by node name (a copy)."""
-        return {n: float(t - KELVIN_OFFSET_K) for n, t in zip(self.thermal_node_names, self._T_K, strict=True)}
+        return {n: float(t - KELVIN_OFFSET_K) for n, t in zip(self.thermal_node_names, self._nodes["T_K"], strict=True)}
 
     @property
     def heater_energy_J(self) -> np.ndarray:
         """[J] energy delivered by each heater since the start (2z primary, 2z+1 backup)."""
-        return self._heater_energy.copy()
+        return self._heaters["energy_J"].copy()

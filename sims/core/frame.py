@@ -1,8 +1,11 @@
-"""The truth's per-minor-frame kernel: thrusters, orbits + attitude (RK4), contact, fast sensors.
+"""The truth's per-minor-frame kernel: thrusters, orbits + attitude (RK4), contact, the due sensors.
 
 One call advances the whole dynamic state by one minor frame and writes the sensor records that
 are due at the new time, so Python dispatches one kernel per frame (the thermal network runs in
-``sims.core.thermal`` on its own, slower frame). Layout of ``x``, ``p``, ``iw``: ``layout.py``.
+``sims.core.thermal`` on its own, slower frame). The truth's params and state are the records
+``TRUTH_PARAMS`` and ``TRUTH_STATE`` below, each holding one field per sensor model
+(``sims.core.sensors.SENSOR_MODELS``); the thrusters are a ``THRUSTER`` table.
+Frames: N = ECI, L = station LVLH, B = chaser body.
 
 Modelling choices (documented here because the flight software meets them):
 
@@ -17,8 +20,9 @@ Modelling choices (documented here because the flight software meets them):
 Cost (the truth runs every 10 ms minor frame, so SIL at 2,000x real time leaves it ~1 us):
 
 - The arrays of one truth travel as one argument, a :class:`FrameContext` (numba StructRef) made
-  once by :func:`new_frame_context`; :func:`compiled_entry` gives the compiled entry point for it,
-  which skips numba's per-call type dispatch (~0.1 us per array argument, record arrays more).
+  once by :func:`new_frame_context`, which checks their dtypes; ``sims.core.dispatch.bind`` gives
+  the compiled entry point for it, which skips numba's per-call type dispatch (~0.1 us per array
+  argument, record arrays more). Records are 1-element arrays: their fields compile to plain loads.
 - RK4 runs on scalars (tuples of the station orbit, the chaser orbit, the attitude), no arrays and
   no division by the mass or the inertia inside the stages (their reciprocals are taken once). Once
   captured, the chaser's free step is overwritten by the join, as before.
@@ -38,133 +42,109 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, typeof
+import numpy as np
+from numba import njit
 from numba.core import types
 from numba.experimental import structref
 from numba.extending import overload
 
-from .contact import contact_quantities, docking_angles, station_body_distance, within_envelope
-from .layout import (
-    EV_CAPTURE,
-    EV_COLLISION,
-    EV_CONTACT,
-    F_SERVICE,
-    FB_CAMERA,
-    FB_GNSS,
-    FB_GYRO,
-    FB_LIDAR,
-    FB_ST,
-    I_CAPTURED,
-    I_COLLIDED,
-    I_CONTACT_PENDING,
-    I_DIV,
-    I_FRAME,
-    I_FRAME_NS,
-    I_HOLD_LVLH,
-    I_NEXT_DUE,
-    I_OFF,
-    I_SERVICE_AT,
-    I_T_NS,
-    I_THR_BUSY,
-    I_THR_MODE,
-    I_THR_SEQ,
-    N_CONTACT,
-    N_THR,
-    NS_CAMERA,
-    NS_DROPOUT,
-    NS_GNSS,
-    NS_GYRO,
-    NS_LIDAR,
-    NS_ST,
-    P_BODY_LEN,
-    P_BODY_R,
-    P_CAM_COSFOV,
-    P_CAM_MAX,
-    P_CAM_SIG,
-    P_CAM_SIGA,
-    P_CDA_C,
-    P_CDA_S,
-    P_CHASER_R,
-    P_DRAG_ON,
-    P_DROP,
-    P_DT,
-    P_GNSS_MIN_RANGE,
-    P_GNSS_SIG_R,
-    P_GNSS_SIG_V,
-    P_GYRO_BSIG,
-    P_GYRO_PHI,
-    P_GYRO_SIG,
-    P_H0,
-    P_HSCALE,
-    P_INERTIA_FULL,
-    P_ISP_G0,
-    P_J2,
-    P_LIDAR_COSFOV,
-    P_LIDAR_MAX,
-    P_LIDAR_POS_B,
-    P_LIDAR_SIG0,
-    P_LIDAR_SIGA,
-    P_LIDAR_SIGF,
-    P_LIM,
-    P_MASS_FULL,
-    P_MASS_S,
-    P_MU,
-    P_PORT_B,
-    P_PORT_L,
-    P_RE,
-    P_RESTITUTION,
-    P_RHO0,
-    P_RING_R,
-    P_ST_SIG,
-    P_THR,
-    P_WE,
-    S_CAMERA,
-    S_DOCK,
-    S_GNSS,
-    S_GYRO,
-    S_LIDAR,
-    S_ST,
-    THR_DIR,
-    THR_F,
-    THR_MIB,
-    THR_POS,
-    THR_STRIDE,
-    THRUSTER_FAILED_OFF,
-    THRUSTER_STUCK_ON,
-    X_CONTACT,
-    X_FAULT_BIAS,
-    X_GYRO_ANGLE,
-    X_GYRO_BIAS,
-    X_GYRO_DANGLE,
-    X_INERTIA,
-    X_JOIN_Q_BL,
-    X_JOIN_R_L,
-    X_MASS,
-    X_OMEGA_BL_B,
-    X_OMEGA_LN_L,
-    X_PORT_Y_PREV,
-    X_PROP,
-    X_PROP_USED,
-    X_Q,
-    X_Q_BL,
-    X_R_L,
-    X_RC,
-    X_RS,
-    X_THR_LEFT,
-    X_V_L,
-    X_VC,
-    X_VS,
-    X_W,
-)
+from .contact import contact_quantities, station_body_distance, within_envelope
+from .noise import STREAM
 from .orbit import drag, grav_j2_terms, lvlh_axes
-from .quat import q_from_dcm, q_mul, q_small, rot, rot_t
-from .sensors import draw, lidar_geometry, uniform_from_normal
+from .quat import q_from_dcm, q_mul, rot, rot_t
+from .sensors import SENSOR_MODELS, camera, dock_mech, gnss_rel, gyro, gyro_sense, lidar, star_tracker
 
-# work-array regions (float64 scratch owned by the caller, see WORK_SIZE)
-W_CQ0 = 0  # contact quantities at frame start (N_CONTACT)
-W_CQ1 = W_CQ0 + N_CONTACT  # at frame end
-W_REL = W_CQ1 + N_CONTACT  # new r_L(3) v_L(3) q_BL(4) omega_BL_B(3) omega_LN_L(3)
-WORK_SIZE = W_REL + 16
+N_CONTACT = 10  # contact quantities (contact_quantities' order; the stored vector ends with the time [s])
+N_CAPTURE_LIMITS = 8  # within_envelope's limits
+
+TRUTH_PARAMS = np.dtype([
+    ("dt_s", "f8"),                     # [s] minor frame
+    ("frame_ns", "i8"),                 # [ns] minor frame
+    ("mu_m3_s2", "f8"),                 # [m^3/s^2] Earth's gravitational parameter
+    ("earth_radius_m", "f8"),           # [m] equatorial radius (J2, drag altitude)
+    ("j2", "f8"),                       # [-]
+    ("earth_rate_rad_s", "f8"),         # [rad/s] Earth rotation rate (the atmosphere co-rotates)
+    ("drag_on", "i8"),                  # 1 when drag is modelled
+    ("rho0_kg_m3", "f8"),               # [kg/m^3] density at the reference altitude
+    ("drag_ref_altitude_m", "f8"),      # [m]
+    ("drag_scale_height_m", "f8"),      # [m]
+    ("station_cda_m2", "f8"),           # [m^2] station Cd*A
+    ("station_mass_kg", "f8"),          # [kg]
+    ("chaser_cda_m2", "f8"),            # [m^2] chaser Cd*A
+    ("port_L_m", "f8", (3,)),           # [m] station docking port rel. station CoM, L
+    ("station_body_radius_m", "f8"),    # [m] station body (cylinder) radius
+    ("station_body_length_m", "f8"),    # [m] station body length from the port plane along +y_L
+    ("hull_radius_m", "f8"),            # [m] chaser hull radius for the collision check
+    ("capture_ring_radius_m", "f8"),    # [m] the port centre must cross the port plane within it
+    ("restitution", "f8"),              # [-] axial restitution after a failed contact
+    ("port_B_m", "f8", (3,)),           # [m] chaser docking port rel. chaser CoM, B
+    ("inertia_full_kg_m2", "f8", (3,)), # [kg m^2] principal inertia at inertia_ref_mass_kg
+    ("inertia_ref_mass_kg", "f8"),      # [kg]
+    ("isp_g0_mps", "f8"),               # [m/s] effective exhaust velocity Isp*g0
+    ("capture_limits", "f8", (N_CAPTURE_LIMITS,)),  # envelope, in within_envelope's order
+    ("hold_lvlh", "i8"),                # 1: attitude held ideally at join_q_BL (thermal scenarios)
+    *[(m.name, m.params) for m in SENSOR_MODELS],
+], align=True)
+
+GEOMETRY = np.dtype([
+    ("r_rel_L_m", "f8", (3,)),          # [m] chaser CoM rel. station docking port, L
+    ("v_rel_L_mps", "f8", (3,)),        # [m/s] its rate of change seen in L
+    ("q_BL", "f8", (4,)),               # [-] chaser attitude w.r.t. L, scalar first
+    ("omega_BL_B_rad_s", "f8", (3,)),   # [rad/s] chaser rate w.r.t. L, B
+    ("omega_LN_L_rad_s", "f8", (3,)),   # [rad/s] LVLH rate w.r.t. N, L
+], align=True)
+
+TRUTH_STATE = np.dtype([
+    ("frame", "i8"),                    # minor frames done
+    ("t_ns", "i8"),                     # [ns] time now
+    ("r_station_N_m", "f8", (3,)),      # [m] station CoM position, N
+    ("v_station_N_mps", "f8", (3,)),    # [m/s] station CoM velocity, N
+    ("r_chaser_N_m", "f8", (3,)),       # [m] chaser CoM position, N
+    ("v_chaser_N_mps", "f8", (3,)),     # [m/s] chaser CoM velocity, N
+    ("q_BN", "f8", (4,)),               # [-] chaser attitude, scalar first
+    ("omega_BN_B_rad_s", "f8", (3,)),   # [rad/s] chaser body rate w.r.t. N, B
+    ("mass_kg", "f8"),                  # [kg] chaser mass
+    ("propellant_kg", "f8"),            # [kg] propellant remaining
+    ("propellant_used_kg", "f8"),       # [kg]
+    ("inertia_kg_m2", "f8", (3,)),      # [kg m^2] current principal inertia
+    ("geometry", GEOMETRY),             # relative geometry derived from the above
+    ("port_axial_prev_m", "f8"),        # [m] axial (y_L) port-to-port distance at the previous frame end
+    ("join_r_rel_L_m", "f8", (3,)),     # [m] r_rel_L_m frozen at capture
+    ("join_q_BL", "f8", (4,)),          # [-] q_BL frozen at capture, or held (hold_lvlh)
+    ("contact", "f8", (N_CONTACT,)),    # quantities at the last contact (sims.core.contact), [9]: time [s]
+    ("captured", "i8"),                 # 1 after capture
+    ("collided", "i8"),                 # 1 after any hit other than a capture
+    ("thruster_seq", "i8"),             # seq of the last ACT_THRUSTERS command taken
+    ("thrusters_busy", "i8"),           # 1 while some thruster still has on-time left from the last command
+    ("thruster_faults", "i8"),          # 1 while some thruster has a fault mode (THRUSTER.mode)
+    ("service_at", "i8"),               # frame count at which the kernel returns F_SERVICE (Python work due)
+    *[(m.name, m.state) for m in SENSOR_MODELS],
+], align=True)
+
+THRUSTER = np.dtype([
+    ("pos_B_m", "f8", (3,)),            # [m] position rel. chaser CoM, B
+    ("dir_B", "f8", (3,)),              # [-] unit force direction, B, this run's misalignment applied
+    ("thrust_N", "f8"),                 # [N] thrust, this run's error applied
+    ("mib_Ns", "f8"),                   # [N s] minimum impulse bit
+    ("mode", "i8"),                     # THRUSTER_NOMINAL, THRUSTER_STUCK_ON or THRUSTER_FAILED_OFF (faults)
+    ("on_time_left_s", "f8"),           # [s] on-time it still has to fire from the last command
+], align=True)
+THRUSTER_NOMINAL = 0
+THRUSTER_STUCK_ON = 1
+THRUSTER_FAILED_OFF = 2
+
+FRAME_WORK = np.dtype([                 # the frame kernel's scratch
+    ("geometry", GEOMETRY),             # at the frame's end
+    ("contact_start", "f8", (N_CONTACT,)),  # contact quantities at the frame's start
+    ("contact_end", "f8", (N_CONTACT,)),    # and end
+], align=True)
+
+# frame kernel return bits
+EV_CONTACT = 1
+EV_CAPTURE = 2
+EV_COLLISION = 4
+F_SERVICE = 8  # the frame count reached state.service_at: thermal frame, noise refill or fault edge due
+FRAMES_SHIFT = 1 << 16  # truth_frames packs the frames done above the flag bits
 
 
 # ------------------------------------------------------------------ the frame context (one argument per frame)
@@ -177,7 +157,7 @@ class FrameContextType(types.StructRef):
 
 
 class FrameContext(structref.StructRefProxy):
-    """The arrays of one truth (``x``, ``p``, ``iw``, ``noise``, ``work`` and the device records), bundled.
+    """The arrays of one truth, bundled: records, tables, noise, scratch and device records.
 
     Made by :func:`new_frame_context`; it holds references to the arrays (not copies): the truth and
     the kernel share them, and an array replaced on the Python side is not seen by the kernel.
@@ -185,46 +165,54 @@ class FrameContext(structref.StructRefProxy):
 
 
 structref.define_boxing(FrameContextType, FrameContext)
-CONTEXT_FIELDS = ("x", "p", "iw", "noise", "work", "thr", "gyro", "st", "gnss", "lidar", "cam", "dock")
+
+# name -> (dtype, shape or None for any 1-d length) of the context's arrays; then the device records
+CONTEXT_ARRAYS = {
+    "params": (TRUTH_PARAMS, (1,)), "state": (TRUTH_STATE, (1,)), "thrusters": (THRUSTER, None),
+    "streams": (STREAM, None), "noise": (np.dtype(np.float64), None), "work": (FRAME_WORK, (1,)),
+}
+CONTEXT_DEVICES = ("ACT_THRUSTERS", *[m.device for m in SENSOR_MODELS])
+CONTEXT_FIELDS = (*CONTEXT_ARRAYS, *CONTEXT_DEVICES)
 
 
-def _new_context(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
+def _new_context(arrays):
     raise NotImplementedError("numba only: see new_frame_context")
 
 
 @overload(_new_context)
-def _new_context_impl(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
-    ctx_type = FrameContextType(list(zip(CONTEXT_FIELDS, (x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam,
-                                                          dock), strict=True)))
-
-    def impl(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
-        c = structref.new(ctx_type)
-        c.x, c.p, c.iw, c.noise, c.work = x, p, iw, noise, work
-        c.thr, c.gyro, c.st, c.gnss, c.lidar, c.cam, c.dock = thr, gyro, st, gnss, lidar, cam, dock
-        return c
-
-    return impl
+def _new_context_impl(arrays):
+    ctx_type = FrameContextType(list(zip(CONTEXT_FIELDS, arrays.types, strict=True)))
+    # one assignment per field (numba sets StructRef fields by attribute name only)
+    src = "\n".join(["def impl(arrays):", "    c = new(ctx_type)",
+                     *[f"    c.{name} = arrays[{i}]" for i, name in enumerate(CONTEXT_FIELDS)], "    return c"])
+    scope = {"new": structref.new, "ctx_type": ctx_type}
+    exec(src, scope)  # noqa: S102 - the source is built from the constant field names above
+    return scope["impl"]
 
 
 @njit(cache=True)
-def new_frame_context(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock):
-    """The :class:`FrameContext` of :func:`truth_frame` (see its parameters)."""
-    return _new_context(x, p, iw, noise, work, thr, gyro, st, gnss, lidar, cam, dock)
+def _make_context(arrays):
+    return _new_context(arrays)
 
 
-def compiled_entry(kernel, *args):
-    """The compiled entry point of numba ``kernel`` for the types of ``args``, else ``kernel`` itself.
+def new_frame_context(devices, **arrays) -> FrameContext:
+    """The :class:`FrameContext` of :func:`truth_frame`: ``arrays`` by name (``CONTEXT_ARRAYS``), and the
+    1-element device record arrays ``devices`` by packet name (those of ``CONTEXT_DEVICES`` are taken).
 
-    Calling the entry point skips numba's dispatch (``typeof`` of every argument and the overload
-    lookup, ~0.1 us per array and more for record arrays) but checks no argument type: call it only
-    with the same objects as ``args`` (or objects of exactly their numba types).
+    Checks each array's dtype and shape here, once: the kernel's compiled entry point checks nothing.
     """
-    sig = tuple(typeof(a) for a in args)
-    try:
-        kernel.compile(sig)  # loads the cached machine code, or compiles
-        return kernel.overloads[sig].entry_point
-    except (AttributeError, KeyError, TypeError):  # a numba without these internals: dispatch as usual
-        return kernel
+    if set(arrays) != set(CONTEXT_ARRAYS):
+        raise TypeError(f"new_frame_context: expected arrays {sorted(CONTEXT_ARRAYS)}, got {sorted(arrays)}")
+    for name, (dtype, shape) in CONTEXT_ARRAYS.items():
+        a = arrays[name]
+        if not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != 1 or (shape and a.shape != shape):
+            got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"new_frame_context: {name} must be a 1-d array of its record dtype"
+                            f"{f' and shape {shape}' if shape else ''}, got {got}")
+    for name in CONTEXT_DEVICES:
+        if devices[name].shape != (1,):
+            raise TypeError(f"new_frame_context: device record {name} must be a 1-element array")
+    return _make_context(tuple(arrays[n] for n in CONTEXT_ARRAYS) + tuple(devices[n] for n in CONTEXT_DEVICES))
 
 
 # ------------------------------------------------------------------ dynamics on scalars
@@ -233,13 +221,11 @@ def compiled_entry(kernel, *args):
 @njit(cache=True, inline="always", error_model="numpy")
 def _accel(s, env, cda_over_m, drag_on):
     """[m/s^2] Gravity (two-body + J2) and, when ``drag_on``, drag at orbit state ``s`` = (r, v) (6), N;
-    then mu / r^3 and 1 / r^2 (``grav_j2_terms``).
-
-    ``env`` = (mu, re, j2, drag_on, we, rho0, h0, hscale) as in ``p``.
+    then mu / r^3 and 1 / r^2 (``grav_j2_terms``). ``env``: :func:`environment`.
     """
     a = grav_j2_terms(s[0], s[1], s[2], env[0], env[1], env[2])
     if drag_on:
-        d = drag(s[0], s[1], s[2], s[3], s[4], s[5], env[4], env[1], env[5], env[6], env[7], cda_over_m)
+        d = drag(s[0], s[1], s[2], s[3], s[4], s[5], env[3], env[1], env[4], env[5], env[6], cda_over_m)
         return a[0] + d[0], a[1] + d[1], a[2] + d[2], a[3], a[4]
     return a
 
@@ -257,14 +243,14 @@ def _axpy7(y, h, k):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _orbit_rate(s, env, cda_over_m, drag_on):
-    """d/dt of an unforced orbit state (r, v) (6)."""
+def orbit_rates(s, env, cda_over_m, drag_on):
+    """d/dt of an unforced orbit state ``s`` = (r [m], v [m/s]) (6), N."""
     a = _accel(s, env, cda_over_m, drag_on)
     return s[3], s[4], s[5], a[0], a[1], a[2]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _chaser_rates(o, w, env, cda_over_m, g, drag_on, joined, thrust):
+def chaser_rates(o, w, env, cda_over_m, g, drag_on, joined, thrust):
     """d/dt of the chaser orbit ``o`` = (r_c, v_c) (6), N, and attitude ``w`` = (q_BN, omega_BN_B) (7).
 
     ``g`` = (f_B / m (3) [m/s^2], torque_B (3) [N m], ix, iy, iz [kg m^2], 1/ix, 1/iy, 1/iz): thrust
@@ -299,17 +285,18 @@ def _chaser_rates(o, w, env, cda_over_m, g, drag_on, joined, thrust):
 
 
 @njit(cache=True, error_model="numpy")
-def _rk4_all(s, o, w, dt, env, cda_s, cda_c, g, drag_on, joined, thrust):
+def rk4_step(s, o, w, dt, env, cda_s, cda_c, g, drag_on, joined, thrust):
     """One classical RK4 step of the station orbit ``s`` (6), the chaser orbit ``o`` (6) and attitude ``w`` (7).
 
     ``y + dt/6 (k1 + 2 k2 + 2 k3 + k4)``, the sum accumulated in that order; q_BN renormalised at the end.
+    Rates: :func:`orbit_rates` (station, Cd*A/m ``cda_s``), :func:`chaser_rates` (the other arguments).
     """
     h = 0.5 * dt
     ys, yo, yw = s, o, w
     acs, aco, acw = s, o, w
     for stage in range(4):
-        ks = _orbit_rate(ys, env, cda_s, drag_on)
-        ko, kw = _chaser_rates(yo, yw, env, cda_c, g, drag_on, joined, thrust)
+        ks = orbit_rates(ys, env, cda_s, drag_on)
+        ko, kw = chaser_rates(yo, yw, env, cda_c, g, drag_on, joined, thrust)
         if stage == 0:
             acs, aco, acw = ks, ko, kw
         else:
@@ -326,118 +313,103 @@ def _rk4_all(s, o, w, dt, env, cda_s, cda_c, g, drag_on, joined, thrust):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _env(p):
-    return p[P_MU], p[P_RE], p[P_J2], p[P_DRAG_ON], p[P_WE], p[P_RHO0], p[P_H0], p[P_HSCALE]
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _thrust_terms(f_B_N, tq_B_Nm, mass_kg, inertia_kg_m2):
-    ix, iy, iz = inertia_kg_m2[0], inertia_kg_m2[1], inertia_kg_m2[2]
-    return (f_B_N[0] / mass_kg, f_B_N[1] / mass_kg, f_B_N[2] / mass_kg, tq_B_Nm[0], tq_B_Nm[1], tq_B_Nm[2],
-            ix, iy, iz, 1.0 / ix, 1.0 / iy, 1.0 / iz)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _station(y):
-    return y[X_RS], y[X_RS + 1], y[X_RS + 2], y[X_VS], y[X_VS + 1], y[X_VS + 2]
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _chaser(y):
-    return ((y[X_RC], y[X_RC + 1], y[X_RC + 2], y[X_VC], y[X_VC + 1], y[X_VC + 2]),
-            (y[X_Q], y[X_Q + 1], y[X_Q + 2], y[X_Q + 3], y[X_W], y[X_W + 1], y[X_W + 2]))
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _store(y, s, o, w):
-    for i in range(3):
-        y[X_RS + i] = s[i]
-        y[X_VS + i] = s[3 + i]
-        y[X_RC + i] = o[i]
-        y[X_VC + i] = o[3 + i]
-        y[X_W + i] = w[4 + i]
-    for i in range(4):
-        y[X_Q + i] = w[i]
-
-
-@njit(cache=True, error_model="numpy")
-def truth_deriv(y, p, f_B_N, tq_B_Nm, mass_kg, inertia_kg_m2, joined, out):
-    """Time derivative of y = [r_s, v_s, r_c, v_c (N), q_BN, omega_BN_B] (19), written to ``out``.
-
-    Gravity two-body + J2 on both vehicles, optional drag, chaser thrust (force/torque constant in
-    B over the frame), gravity-gradient torque, Euler's equations, Euler-parameter kinematics. The
-    array form of what :func:`rk4_step` and :func:`truth_frame` evaluate on scalars.
+def environment(p):
+    """The Earth model of ``TRUTH_PARAMS`` record ``p`` as the rate functions take it:
+    (mu [m^3/s^2], radius [m], J2, rotation rate [rad/s], rho0 [kg/m^3], reference altitude [m], scale height [m]).
     """
-    env = _env(p)
-    drag_on = p[P_DRAG_ON] > 0.0
-    ks = _orbit_rate(_station(y), env, p[P_CDA_S] / p[P_MASS_S], drag_on)
-    o, w = _chaser(y)
-    kc, kw = _chaser_rates(o, w, env, p[P_CDA_C] / mass_kg, _thrust_terms(f_B_N, tq_B_Nm, mass_kg, inertia_kg_m2),
-                           drag_on, joined, True)
-    for i in range(6):
-        out[i] = ks[i]
-        out[6 + i] = kc[i]
-    for i in range(7):
-        out[X_Q + i] = kw[i]
+    return (p.mu_m3_s2, p.earth_radius_m, p.j2, p.earth_rate_rad_s, p.rho0_kg_m3, p.drag_ref_altitude_m,
+            p.drag_scale_height_m)
 
 
-@njit(cache=True, error_model="numpy")
-def rk4_step(y, p, f_B_N, tq_B_Nm, mass_kg, inertia_kg_m2, joined, dt_s):
-    """One classical RK4 step of :func:`truth_deriv` on ``y`` (19) in place; renormalises q_BN."""
-    o, w = _chaser(y)
-    s, o, w = _rk4_all(_station(y), o, w, dt_s, _env(p), p[P_CDA_S] / p[P_MASS_S], p[P_CDA_C] / mass_kg,
-                       _thrust_terms(f_B_N, tq_B_Nm, mass_kg, inertia_kg_m2), p[P_DRAG_ON] > 0.0, joined, True)
-    _store(y, s, o, w)
+@njit(cache=True, inline="always", error_model="numpy")
+def _station(s):
+    r, v = s.r_station_N_m, s.v_station_N_mps
+    return r[0], r[1], r[2], v[0], v[1], v[2]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _chaser(s):
+    r, v, q, w = s.r_chaser_N_m, s.v_chaser_N_mps, s.q_BN, s.omega_BN_B_rad_s
+    return (r[0], r[1], r[2], v[0], v[1], v[2]), (q[0], q[1], q[2], q[3], w[0], w[1], w[2])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _store(st, s, o, w):
+    for i in range(3):
+        st.r_station_N_m[i] = s[i]
+        st.v_station_N_mps[i] = s[3 + i]
+        st.r_chaser_N_m[i] = o[i]
+        st.v_chaser_N_mps[i] = o[3 + i]
+        st.omega_BN_B_rad_s[i] = w[4 + i]
+    for i in range(4):
+        st.q_BN[i] = w[i]
 
 
 # ------------------------------------------------------------------ relative geometry
 @njit(cache=True, error_model="numpy")
-def relative_geometry(x, p, out):
-    """Station LVLH geometry of the current state, written to ``out`` (16).
+def relative_geometry(p, s, out):
+    """Station LVLH geometry of truth state ``s``, written to the ``GEOMETRY`` record ``out``.
 
-    out = [r_L (chaser CoM rel. station port) (3), v_L (3), q_BL (4), omega_BL_B (3),
-    omega_LN_L (3)]; also returns C_LN rows (9 floats) and q_LN.
+    Also returns the rows of C_LN (9 floats) and q_LN. LVLH rate: in-plane |h|/r^2, plus r a_h/|h|
+    about x from the out-of-plane perturbation (J2, drag), Schaub & Junkins sec. 14.4.
     """
-    rs0, rs1, rs2 = x[X_RS], x[X_RS + 1], x[X_RS + 2]
-    vs0, vs1, vs2 = x[X_VS], x[X_VS + 1], x[X_VS + 2]
+    rs0, rs1, rs2 = s.r_station_N_m[0], s.r_station_N_m[1], s.r_station_N_m[2]
+    vs0, vs1, vs2 = s.v_station_N_mps[0], s.v_station_N_mps[1], s.v_station_N_mps[2]
     c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
-    # LVLH rate: in-plane |h|/r^2, plus r a_h/|h| about x from the out-of-plane perturbation
     hx = rs1 * vs2 - rs2 * vs1
     hy = rs2 * vs0 - rs0 * vs2
     hz = rs0 * vs1 - rs1 * vs0
     hn = math.sqrt(hx * hx + hy * hy + hz * hz)
-    a = _accel((rs0, rs1, rs2, vs0, vs1, vs2), _env(p), p[P_CDA_S] / p[P_MASS_S], p[P_DRAG_ON] > 0.0)
+    a = _accel((rs0, rs1, rs2, vs0, vs1, vs2), environment(p), p.station_cda_m2 / p.station_mass_kg, p.drag_on != 0)
     # |r| a_h / |h| with a_h = a . z_L, and |h| / r^2 (a[4] = 1 / r^2)
     wLx = math.sqrt(rs0 * rs0 + rs1 * rs1 + rs2 * rs2) * (a[0] * c[6] + a[1] * c[7] + a[2] * c[8]) / hn
     wLz = hn * a[4]
-    dr0, dr1, dr2 = x[X_RC] - rs0, x[X_RC + 1] - rs1, x[X_RC + 2] - rs2
-    dv0, dv1, dv2 = x[X_VC] - vs0, x[X_VC + 1] - vs1, x[X_VC + 2] - vs2
+    rc, vc = s.r_chaser_N_m, s.v_chaser_N_mps
+    dr0, dr1, dr2 = rc[0] - rs0, rc[1] - rs1, rc[2] - rs2
+    dv0, dv1, dv2 = vc[0] - vs0, vc[1] - vs1, vc[2] - vs2
     rL0 = c[0] * dr0 + c[1] * dr1 + c[2] * dr2
     rL1 = c[3] * dr0 + c[4] * dr1 + c[5] * dr2
     rL2 = c[6] * dr0 + c[7] * dr1 + c[8] * dr2
     # transport theorem with omega_LN = [wLx, 0, wLz]
-    out[3] = c[0] * dv0 + c[1] * dv1 + c[2] * dv2 + wLz * rL1
-    out[4] = c[3] * dv0 + c[4] * dv1 + c[5] * dv2 - (wLz * rL0 - wLx * rL2)
-    out[5] = c[6] * dv0 + c[7] * dv1 + c[8] * dv2 - wLx * rL1
-    out[0] = rL0 - p[P_PORT_L]
-    out[1] = rL1 - p[P_PORT_L + 1]
-    out[2] = rL2 - p[P_PORT_L + 2]
+    v = out.v_rel_L_mps
+    v[0] = c[0] * dv0 + c[1] * dv1 + c[2] * dv2 + wLz * rL1
+    v[1] = c[3] * dv0 + c[4] * dv1 + c[5] * dv2 - (wLz * rL0 - wLx * rL2)
+    v[2] = c[6] * dv0 + c[7] * dv1 + c[8] * dv2 - wLx * rL1
+    r, port = out.r_rel_L_m, p.port_L_m
+    r[0] = rL0 - port[0]
+    r[1] = rL1 - port[1]
+    r[2] = rL2 - port[2]
     qLN = q_from_dcm(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])
-    q = q_mul(x[X_Q], x[X_Q + 1], x[X_Q + 2], x[X_Q + 3], qLN[0], -qLN[1], -qLN[2], -qLN[3])
-    out[6], out[7], out[8], out[9] = q[0], q[1], q[2], q[3]
+    qBN = s.q_BN
+    q = q_mul(qBN[0], qBN[1], qBN[2], qBN[3], qLN[0], -qLN[1], -qLN[2], -qLN[3])
+    for i in range(4):
+        out.q_BL[i] = q[i]
     wB = rot(q[0], q[1], q[2], q[3], wLx, 0.0, wLz)
-    out[10] = x[X_W] - wB[0]
-    out[11] = x[X_W + 1] - wB[1]
-    out[12] = x[X_W + 2] - wB[2]
-    out[13], out[14], out[15] = wLx, 0.0, wLz
+    w = s.omega_BN_B_rad_s
+    out.omega_BL_B_rad_s[0] = w[0] - wB[0]
+    out.omega_BL_B_rad_s[1] = w[1] - wB[1]
+    out.omega_BL_B_rad_s[2] = w[2] - wB[2]
+    out.omega_LN_L_rad_s[0], out.omega_LN_L_rad_s[1], out.omega_LN_L_rad_s[2] = wLx, 0.0, wLz
     return c, qLN
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _copy_geometry(src, dst):
+    for i in range(3):
+        dst.r_rel_L_m[i] = src.r_rel_L_m[i]
+        dst.v_rel_L_mps[i] = src.v_rel_L_mps[i]
+        dst.omega_BL_B_rad_s[i] = src.omega_BL_B_rad_s[i]
+        dst.omega_LN_L_rad_s[i] = src.omega_LN_L_rad_s[i]
+    for i in range(4):
+        dst.q_BL[i] = src.q_BL[i]
+
+
 @njit(cache=True, error_model="numpy")
-def impose_lvlh_relative(x, p, join_r_L, q_BL_hold, set_position, set_attitude):
-    """Place the chaser at a fixed LVLH-relative position and/or attitude (joined or held)."""
-    rs0, rs1, rs2 = x[X_RS], x[X_RS + 1], x[X_RS + 2]
-    vs0, vs1, vs2 = x[X_VS], x[X_VS + 1], x[X_VS + 2]
+def impose_lvlh_relative(p, s, join_r_rel_L_m, q_BL_hold, set_position, set_attitude):
+    """Place the chaser at a fixed LVLH-relative position and/or attitude (joined or held), in state ``s``."""
+    rs, vs = s.r_station_N_m, s.v_station_N_mps
+    rs0, rs1, rs2 = rs[0], rs[1], rs[2]
+    vs0, vs1, vs2 = vs[0], vs[1], vs[2]
     c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
     hx = rs1 * vs2 - rs2 * vs1
     hy = rs2 * vs0 - rs0 * vs2
@@ -445,111 +417,62 @@ def impose_lvlh_relative(x, p, join_r_L, q_BL_hold, set_position, set_attitude):
     wLz = math.sqrt(hx * hx + hy * hy + hz * hz) / (rs0 * rs0 + rs1 * rs1 + rs2 * rs2)
     if set_position:
         # rigid joint: CoM fixed in L, so its inertial velocity is omega_LN x r
-        a0 = join_r_L[0] + p[P_PORT_L]
-        a1 = join_r_L[1] + p[P_PORT_L + 1]
-        a2 = join_r_L[2] + p[P_PORT_L + 2]
+        port = p.port_L_m
+        a0 = join_r_rel_L_m[0] + port[0]
+        a1 = join_r_rel_L_m[1] + port[1]
+        a2 = join_r_rel_L_m[2] + port[2]
         u0, u1 = -wLz * a1, wLz * a0
         for i in range(3):
-            x[X_RC + i] = x[X_RS + i] + c[i] * a0 + c[3 + i] * a1 + c[6 + i] * a2
-            x[X_VC + i] = x[X_VS + i] + c[i] * u0 + c[3 + i] * u1
+            s.r_chaser_N_m[i] = rs[i] + c[i] * a0 + c[3 + i] * a1 + c[6 + i] * a2
+            s.v_chaser_N_mps[i] = vs[i] + c[i] * u0 + c[3 + i] * u1
     if set_attitude:
         qLN = q_from_dcm(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])
         q = q_mul(q_BL_hold[0], q_BL_hold[1], q_BL_hold[2], q_BL_hold[3], qLN[0], qLN[1], qLN[2], qLN[3])
         for i in range(4):
-            x[X_Q + i] = q[i]
+            s.q_BN[i] = q[i]
         wB = rot(q_BL_hold[0], q_BL_hold[1], q_BL_hold[2], q_BL_hold[3], 0.0, 0.0, wLz)
         for i in range(3):
-            x[X_W + i] = wB[i]
+            s.omega_BN_B_rad_s[i] = wB[i]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _port_axial(rel, p):
-    """[m] Axial (y_L) port-to-port distance of ``rel`` (< 0 before contact): ``contact_quantities`` out[9]."""
-    aL = rot_t(rel[6], rel[7], rel[8], rel[9], p[P_PORT_B], p[P_PORT_B + 1], p[P_PORT_B + 2])
-    return rel[1] + aL[1]
+def port_axial(g, p):
+    """[m] Axial (y_L) port-to-port distance of ``GEOMETRY`` record ``g`` (< 0 before contact):
+    ``contact_quantities`` out[9]."""
+    q, port = g.q_BL, p.port_B_m
+    aL = rot_t(q[0], q[1], q[2], q[3], port[0], port[1], port[2])
+    return g.r_rel_L_m[1] + aL[1]
 
 
 @njit(cache=True, error_model="numpy")
-def truth_refresh(x, p, work):
-    """Recompute the derived LVLH quantities of ``x`` (after initialisation or an external edit)."""
-    rel = work[W_REL:W_REL + 16]
-    relative_geometry(x, p, rel)
-    for i in range(6):
-        x[X_R_L + i] = rel[i]
-    for i in range(4):
-        x[X_Q_BL + i] = rel[6 + i]
-    for i in range(3):
-        x[X_OMEGA_BL_B + i] = rel[10 + i]
-        x[X_OMEGA_LN_L + i] = rel[13 + i]
-    cq = work[W_CQ1:W_CQ1 + N_CONTACT]
-    contact_quantities(x[X_R_L:X_R_L + 3], x[X_V_L:X_V_L + 3], x[X_Q_BL:X_Q_BL + 4],
-                       x[X_OMEGA_BL_B:X_OMEGA_BL_B + 3], p[P_PORT_B:P_PORT_B + 3], cq)
-    x[X_PORT_Y_PREV] = cq[9]
+def truth_refresh(p, s):
+    """Recompute the derived quantities of truth state ``s`` (after initialisation or an external edit)."""
+    relative_geometry(p, s, s.geometry)
+    s.port_axial_prev_m = port_axial(s.geometry, p)
 
 
-# ------------------------------------------------------------------ the frame
+# ------------------------------------------------------------------ the steps of a frame
 @njit(cache=True, inline="always", error_model="numpy")
-def _due(iw, sensor, frame):
-    """True when ``sensor`` samples at ``frame`` (every ``I_DIV`` frames); moves its next-due frame on."""
-    if frame < iw[I_NEXT_DUE + sensor]:
-        return False
-    iw[I_NEXT_DUE + sensor] += iw[I_DIV + sensor]
-    return True
+def thruster_forces(p, s, table, cmd, dt):
+    """Mean force and torque [N], [N m] over the frame, B, of the valves open in it; propellant used [kg].
 
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _dropped(p, iw, noise, sensor):
-    """A sample lost to the sensor_dropout fault or to random dropout (one draw of the dropout stream)."""
-    z = draw(noise, iw, NS_DROPOUT)
-    prob = p[P_DROP + sensor]
-    return iw[I_OFF + sensor] != 0 or (prob > 0.0 and uniform_from_normal(z) < prob)
-
-
-@njit(cache=True, error_model="numpy")
-def truth_frame(ctx):
-    """Advance the truth by one minor frame; write the sensor records due at the new time.
-
-    Parameters
-    ----------
-    ctx : FrameContext of (:func:`new_frame_context`)
-        x, p, iw : packed state, parameters, counters (``sims.core.layout``)
-        noise : float64 standard-normal buffer, per-stream segments
-        work : float64 scratch of ``WORK_SIZE``
-        thr : ACT_THRUSTERS record array (1,), read: a new command (new ``seq``) gives each thruster
-            its on_time_s [s] from now; the valve drive fires it over as many frames as it takes
-        gyro, st, gnss, lidar, cam, dock : DEV_* record arrays (1,), written when due
-
-    Returns
-    -------
-    int
-        event bits ``EV_CONTACT | EV_CAPTURE | EV_COLLISION`` that happened in this frame, and
-        ``F_SERVICE`` when the frame count reached ``iw[I_SERVICE_AT]`` (Python work due)
+    A new ACT_THRUSTERS command ``cmd`` (a new ``seq``) gives each thruster its on-time [s] from now;
+    the valve drive fires it over as many frames as it takes. Returns (fx, fy, fz, tx, ty, tz, dm).
     """
-    x, p, iw, noise, work = ctx.x, ctx.p, ctx.iw, ctx.noise, ctx.work
-    thr = ctx.thr
-    dt = p[P_DT]
-    events = 0
-    captured = iw[I_CAPTURED] != 0
-    # --- thrusters: on-times -> mean force and torque over the frame, B
     fx = fy = fz = tx = ty = tz = 0.0
     impulse = 0.0
-    fresh = thr[0].seq != iw[I_THR_SEQ]
-    busy = fresh or iw[I_THR_BUSY] != 0
-    if not busy:  # no on-time left: only a thruster fault can fire (or hold) a valve
-        modes = 0
-        for i in range(N_THR):
-            modes |= iw[I_THR_MODE + i]
-        busy = modes != 0
-    if busy:
+    fresh = cmd.seq != s.thruster_seq
+    if fresh or s.thrusters_busy != 0 or s.thruster_faults != 0:  # else no valve can open in this frame
         if fresh:
-            iw[I_THR_SEQ] = thr[0].seq
-            on_time = thr[0].on_time_s
-            for i in range(N_THR):
-                x[X_THR_LEFT + i] = max(float(on_time[i]), 0.0)
+            s.thruster_seq = cmd.seq
+            on_time = cmd.on_time_s
+            for i in range(table.shape[0]):
+                table[i].on_time_left_s = max(float(on_time[i]), 0.0)
         pending = False
-        for i in range(N_THR):
-            mode = iw[I_THR_MODE + i]
-            left = x[X_THR_LEFT + i]
+        for i in range(table.shape[0]):
+            t = table[i]
+            mode = t.mode
+            left = t.on_time_left_s
             if mode == THRUSTER_STUCK_ON:
                 on = dt
             elif mode == THRUSTER_FAILED_OFF:
@@ -557,14 +480,13 @@ def truth_frame(ctx):
             else:
                 on = min(left, dt)
                 left -= on
-                x[X_THR_LEFT + i] = left
+                t.on_time_left_s = left
             if left > 0.0:
                 pending = True
             if on <= 0.0:
                 continue
-            b = P_THR + i * THR_STRIDE
-            imp = p[b + THR_F] * on
-            mib = p[b + THR_MIB]
+            imp = t.thrust_N * on
+            mib = t.mib_Ns
             # The minimum impulse bit shapes a pulse that opens and closes inside this frame; the
             # tail of a longer pulse (valve already open) delivers its on-time exactly.
             if fresh and on < dt:
@@ -574,232 +496,153 @@ def truth_frame(ctx):
                     imp = mib
             impulse += imp
             f = imp / dt
-            dx, dy, dz = f * p[b + THR_DIR], f * p[b + THR_DIR + 1], f * p[b + THR_DIR + 2]
-            px, py, pz = p[b + THR_POS], p[b + THR_POS + 1], p[b + THR_POS + 2]
+            d, pos = t.dir_B, t.pos_B_m
+            dx, dy, dz = f * d[0], f * d[1], f * d[2]
+            px, py, pz = pos[0], pos[1], pos[2]
             fx += dx
             fy += dy
             fz += dz
             tx += py * dz - pz * dy
             ty += pz * dx - px * dz
             tz += px * dy - py * dx
-        iw[I_THR_BUSY] = 1 if pending else 0
+        s.thrusters_busy = 1 if pending else 0
     dm = 0.0
     if impulse > 0.0:
-        dm = impulse / p[P_ISP_G0]
-        if dm > x[X_PROP]:
-            s = x[X_PROP] / dm
-            fx, fy, fz, tx, ty, tz = s * fx, s * fy, s * fz, s * tx, s * ty, s * tz
-            dm = x[X_PROP]
-    if captured:
-        fx = fy = fz = tx = ty = tz = 0.0
-    # --- dynamics
-    mass = x[X_MASS]
-    ix, iy, iz = x[X_INERTIA], x[X_INERTIA + 1], x[X_INERTIA + 2]
+        dm = impulse / p.isp_g0_mps
+        if dm > s.propellant_kg:
+            k = s.propellant_kg / dm
+            fx, fy, fz, tx, ty, tz = k * fx, k * fy, k * fz, k * tx, k * ty, k * tz
+            dm = s.propellant_kg
+    return fx, fy, fz, tx, ty, tz, dm
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def rigid_body_step(p, s, ft, dm, dt, captured):
+    """Both orbits and the chaser attitude over one frame under force and torque ``ft`` (6), B (RK4);
+    then the propellant ``dm`` [kg] flowed, and the join (captured) or the ideal LVLH hold."""
+    fx, fy, fz, tx, ty, tz = ft
+    mass = s.mass_kg
+    ix, iy, iz = s.inertia_kg_m2[0], s.inertia_kg_m2[1], s.inertia_kg_m2[2]
     g = (fx / mass, fy / mass, fz / mass, tx, ty, tz, ix, iy, iz, 1.0 / ix, 1.0 / iy, 1.0 / iz)
-    w_start = (x[X_W], x[X_W + 1], x[X_W + 2])
-    o, w = _chaser(x)  # once captured the join below places the chaser: its free step is overwritten
-    s, o, w = _rk4_all(_station(x), o, w, dt, _env(p), p[P_CDA_S] / p[P_MASS_S], p[P_CDA_C] / mass, g,
-                       p[P_DRAG_ON] > 0.0, False, fx != 0.0 or fy != 0.0 or fz != 0.0)
-    _store(x, s, o, w)
+    o, w = _chaser(s)  # once captured the join below places the chaser: its free step is overwritten
+    so, o, w = rk4_step(_station(s), o, w, dt, environment(p), p.station_cda_m2 / p.station_mass_kg,
+                        p.chaser_cda_m2 / mass, g, p.drag_on != 0, False, fx != 0.0 or fy != 0.0 or fz != 0.0)
+    _store(s, so, o, w)
     if dm > 0.0:
-        x[X_PROP] -= dm
-        x[X_PROP_USED] += dm
-        x[X_MASS] -= dm
+        s.propellant_kg -= dm
+        s.propellant_used_kg += dm
+        s.mass_kg -= dm
         for i in range(3):
-            x[X_INERTIA + i] = p[P_INERTIA_FULL + i] * x[X_MASS] / p[P_MASS_FULL]
+            s.inertia_kg_m2[i] = p.inertia_full_kg_m2[i] * s.mass_kg / p.inertia_ref_mass_kg
     if captured:
-        impose_lvlh_relative(x, p, x[X_JOIN_R_L:X_JOIN_R_L + 3], x[X_JOIN_Q_BL:X_JOIN_Q_BL + 4], True, True)
-    elif iw[I_HOLD_LVLH] != 0:
-        impose_lvlh_relative(x, p, x[X_JOIN_R_L:X_JOIN_R_L + 3], x[X_JOIN_Q_BL:X_JOIN_Q_BL + 4], False, True)
-    # what a rate-integrating gyro senses: the body rate integrated over the frame (trapezoid: the torque is
-    # constant within a frame, so the rate is linear in time but for the small gyroscopic term)
-    for i in range(3):
-        x[X_GYRO_DANGLE + i] += 0.5 * (w_start[i] + x[X_W + i]) * dt
-    # --- relative geometry at the new time; contact with interpolation inside the frame
-    rel = work[W_REL:W_REL + 16]
-    c, _ = relative_geometry(x, p, rel)
-    y1 = _port_axial(rel, p)
-    if not captured:
-        y0 = x[X_PORT_Y_PREV]
-        if y0 < 0.0 <= y1:
-            cq1 = work[W_CQ1:W_CQ1 + N_CONTACT]
-            contact_quantities(rel[0:3], rel[3:6], rel[6:10], rel[10:13], p[P_PORT_B:P_PORT_B + 3], cq1)
-            cq0 = work[W_CQ0:W_CQ0 + N_CONTACT]
-            contact_quantities(x[X_R_L:X_R_L + 3], x[X_V_L:X_V_L + 3], x[X_Q_BL:X_Q_BL + 4],
-                               x[X_OMEGA_BL_B:X_OMEGA_BL_B + 3], p[P_PORT_B:P_PORT_B + 3], cq0)
-            frac = y0 / (y0 - y1)
-            for i in range(N_CONTACT - 1):
-                x[X_CONTACT + i] = cq0[i] + frac * (cq1[i] - cq0[i])
-            x[X_CONTACT + N_CONTACT - 1] = (iw[I_T_NS] * 1e-9) + frac * dt
-            if x[X_CONTACT + 2] <= p[P_RING_R]:
-                events |= EV_CONTACT
-                iw[I_CONTACT_PENDING] = 1
-                if within_envelope(x[X_CONTACT:X_CONTACT + N_CONTACT], p[P_LIM:P_LIM + 8]) == 0:
-                    events |= EV_CAPTURE
-                    iw[I_CAPTURED] = 1
-                    for i in range(3):
-                        x[X_JOIN_R_L + i] = rel[i]
-                    for i in range(4):
-                        x[X_JOIN_Q_BL + i] = rel[6 + i]
-                    impose_lvlh_relative(x, p, x[X_JOIN_R_L:X_JOIN_R_L + 3],
-                                         x[X_JOIN_Q_BL:X_JOIN_Q_BL + 4], True, True)
-                    relative_geometry(x, p, rel)
-                else:
-                    # failed docking: the rings bounce apart along the docking axis
-                    if iw[I_COLLIDED] == 0:
-                        events |= EV_COLLISION
-                    iw[I_COLLIDED] = 1
-                    k = -(1.0 + p[P_RESTITUTION]) * cq1[0]
-                    for i in range(3):
-                        x[X_VC + i] += k * c[3 + i]
-                    rel[4] += k
-            elif x[X_CONTACT + 2] <= p[P_BODY_R] and iw[I_COLLIDED] == 0:
-                # the port reached the station's aft face outside the capture ring
-                events |= EV_COLLISION
-                iw[I_COLLIDED] = 1
-        # the hull distance to the station body is at least the axial distance aft of the port plane
-        if (iw[I_COLLIDED] == 0 and rel[1] >= -p[P_CHASER_R]
-                and station_body_distance(rel[0:3], p[P_BODY_R], p[P_BODY_LEN]) < p[P_CHASER_R]):
+        impose_lvlh_relative(p, s, s.join_r_rel_L_m, s.join_q_BL, True, True)
+    elif p.hold_lvlh != 0:
+        impose_lvlh_relative(p, s, s.join_r_rel_L_m, s.join_q_BL, False, True)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def docking_contact(p, s, work, c, y1, dt):
+    """Contact of the ports in this frame (interpolated inside it), capture or bounce, hull collision.
+
+    ``work.geometry`` holds the geometry at the frame's end (updated here by a capture or a bounce),
+    ``s.geometry`` still that at its start; ``c`` the rows of C_LN and ``y1`` [m] the axial port-to-port
+    distance (:func:`port_axial`) at its end. Returns event bits.
+    """
+    events = 0
+    g = work.geometry
+    y0 = s.port_axial_prev_m
+    if y0 < 0.0 <= y1:
+        cq1 = work.contact_end
+        contact_quantities(g.r_rel_L_m, g.v_rel_L_mps, g.q_BL, g.omega_BL_B_rad_s, p.port_B_m, cq1)
+        cq0 = work.contact_start
+        g0 = s.geometry
+        contact_quantities(g0.r_rel_L_m, g0.v_rel_L_mps, g0.q_BL, g0.omega_BL_B_rad_s, p.port_B_m, cq0)
+        frac = y0 / (y0 - y1)
+        cq = s.contact
+        for i in range(N_CONTACT - 1):
+            cq[i] = cq0[i] + frac * (cq1[i] - cq0[i])
+        cq[N_CONTACT - 1] = (s.t_ns * 1e-9) + frac * dt
+        if cq[2] <= p.capture_ring_radius_m:
+            events |= EV_CONTACT
+            s.dock_mech.contact_latched = 1
+            if within_envelope(cq, p.capture_limits) == 0:
+                events |= EV_CAPTURE
+                s.captured = 1
+                for i in range(3):
+                    s.join_r_rel_L_m[i] = g.r_rel_L_m[i]
+                for i in range(4):
+                    s.join_q_BL[i] = g.q_BL[i]
+                impose_lvlh_relative(p, s, s.join_r_rel_L_m, s.join_q_BL, True, True)
+                relative_geometry(p, s, g)
+            else:
+                # failed docking: the rings bounce apart along the docking axis
+                if s.collided == 0:
+                    events |= EV_COLLISION
+                s.collided = 1
+                k = -(1.0 + p.restitution) * cq1[0]
+                for i in range(3):
+                    s.v_chaser_N_mps[i] += k * c[3 + i]
+                g.v_rel_L_mps[1] += k
+        elif cq[2] <= p.station_body_radius_m and s.collided == 0:
+            # the port reached the station's aft face outside the capture ring
             events |= EV_COLLISION
-            iw[I_COLLIDED] = 1
-    x[X_PORT_Y_PREV] = y1
-    for i in range(6):
-        x[X_R_L + i] = rel[i]
-    for i in range(4):
-        x[X_Q_BL + i] = rel[6 + i]
-    for i in range(3):
-        x[X_OMEGA_BL_B + i] = rel[10 + i]
-        x[X_OMEGA_LN_L + i] = rel[13 + i]
-    # --- time
-    frame = iw[I_FRAME] + 1
-    iw[I_FRAME] = frame
-    t_ns = iw[I_T_NS] + iw[I_FRAME_NS]
-    iw[I_T_NS] = t_ns
-    if frame >= iw[I_SERVICE_AT]:
-        events |= F_SERVICE
-    # --- sensors due at the new time
-    fb = X_FAULT_BIAS
-    if _due(iw, S_GYRO, frame):
-        # A rate-integrating gyro: its counter accumulates the angle turned over each sample interval, with
-        # bias and angle random walk, whether or not the sample reaches the flight software; the rate it
-        # reports is that increment over the interval (the mean rate, not an instantaneous one).
-        drop = _dropped(p, iw, noise, S_GYRO)
-        phi, bsig, sig = p[P_GYRO_PHI], p[P_GYRO_BSIG], p[P_GYRO_SIG]
-        dts = iw[I_DIV + S_GYRO] * dt
-        for i in range(3):
-            x[X_GYRO_BIAS + i] = phi * x[X_GYRO_BIAS + i] + bsig * draw(noise, iw, NS_GYRO)
-        r = ctx.gyro[0]
-        for i in range(3):
-            d = x[X_GYRO_DANGLE + i] + (x[X_GYRO_BIAS + i] + x[fb + FB_GYRO + i] + sig * draw(noise, iw, NS_GYRO)) * dts
-            x[X_GYRO_DANGLE + i] = 0.0
-            x[X_GYRO_ANGLE + i] += d
-            if not drop:
-                r.theta_B_rad[i] = x[X_GYRO_ANGLE + i]
-                r.omega_BN_B_rad_s[i] = d / dts
-        if not drop:
-            r.valid = 1
-            r.t_ns = t_ns
-            r.seq += 1
-    if _due(iw, S_ST, frame):
-        drop = _dropped(p, iw, noise, S_ST)
-        sig = p[P_ST_SIG]
-        e = q_small(x[fb + FB_ST] + sig * draw(noise, iw, NS_ST), x[fb + FB_ST + 1] + sig * draw(noise, iw, NS_ST),
-                    x[fb + FB_ST + 2] + sig * draw(noise, iw, NS_ST))
-        if not drop:
-            qm = q_mul(e[0], e[1], e[2], e[3], x[X_Q], x[X_Q + 1], x[X_Q + 2], x[X_Q + 3])
-            r = ctx.st[0]
-            for i in range(4):
-                r.q_BN[i] = qm[i]
-            r.valid = 1
-            r.t_ns = t_ns
-            r.seq += 1
-    if _due(iw, S_GNSS, frame):
-        drop = _dropped(p, iw, noise, S_GNSS)
-        # relative GNSS measures CoM to CoM (station CoM, not its port)
-        g0, g1, g2 = rel[0] + p[P_PORT_L], rel[1] + p[P_PORT_L + 1], rel[2] + p[P_PORT_L + 2]
-        valid = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2) > p[P_GNSS_MIN_RANGE]
-        sr, sv = p[P_GNSS_SIG_R], p[P_GNSS_SIG_V]
-        n0, n1, n2 = draw(noise, iw, NS_GNSS), draw(noise, iw, NS_GNSS), draw(noise, iw, NS_GNSS)
-        m0, m1, m2 = draw(noise, iw, NS_GNSS), draw(noise, iw, NS_GNSS), draw(noise, iw, NS_GNSS)
-        if not drop:
-            r = ctx.gnss[0]
-            if valid:
-                r.r_LVLH_m[0] = g0 + sr * n0 + x[fb + FB_GNSS]
-                r.r_LVLH_m[1] = g1 + sr * n1 + x[fb + FB_GNSS + 1]
-                r.r_LVLH_m[2] = g2 + sr * n2 + x[fb + FB_GNSS + 2]
-                r.v_LVLH_mps[0] = rel[3] + sv * m0 + x[fb + FB_GNSS + 3]
-                r.v_LVLH_mps[1] = rel[4] + sv * m1 + x[fb + FB_GNSS + 4]
-                r.v_LVLH_mps[2] = rel[5] + sv * m2 + x[fb + FB_GNSS + 5]
-            else:
-                for i in range(3):
-                    r.r_LVLH_m[i] = 0.0
-                    r.v_LVLH_mps[i] = 0.0
-            r.valid = 1 if valid else 0
-            r.t_ns = t_ns
-            r.seq += 1
-    qb0, qb1, qb2, qb3 = rel[6], rel[7], rel[8], rel[9]
-    if _due(iw, S_LIDAR, frame):
-        drop = _dropped(p, iw, noise, S_LIDAR)
-        # line of sight sensor -> reflector at the station port, B
-        los = rot(qb0, qb1, qb2, qb3, -rel[0], -rel[1], -rel[2])
-        lx = los[0] - p[P_LIDAR_POS_B]
-        ly = los[1] - p[P_LIDAR_POS_B + 1]
-        lz = los[2] - p[P_LIDAR_POS_B + 2]
-        rng, az, el = lidar_geometry(lx, ly, lz)
-        valid = rng < p[P_LIDAR_MAX] and lx > p[P_LIDAR_COSFOV] * rng
-        n0, n1, n2 = draw(noise, iw, NS_LIDAR), draw(noise, iw, NS_LIDAR), draw(noise, iw, NS_LIDAR)
-        if not drop:
-            r = ctx.lidar[0]
-            if valid:
-                r.range_m = rng + (p[P_LIDAR_SIG0] + p[P_LIDAR_SIGF] * rng) * n0 + x[fb + FB_LIDAR]
-                r.az_rad = az + p[P_LIDAR_SIGA] * n1 + x[fb + FB_LIDAR + 1]
-                r.el_rad = el + p[P_LIDAR_SIGA] * n2 + x[fb + FB_LIDAR + 2]
-            else:
-                r.range_m = 0.0
-                r.az_rad = 0.0
-                r.el_rad = 0.0
-            r.valid = 1 if valid else 0
-            r.t_ns = t_ns
-            r.seq += 1
-    if _due(iw, S_CAMERA, frame):
-        drop = _dropped(p, iw, noise, S_CAMERA)
-        los = rot(qb0, qb1, qb2, qb3, -rel[0], -rel[1], -rel[2])
-        cx = los[0] - p[P_PORT_B]
-        cy = los[1] - p[P_PORT_B + 1]
-        cz = los[2] - p[P_PORT_B + 2]
-        rng = math.sqrt(cx * cx + cy * cy + cz * cz)
-        valid = rng < p[P_CAM_MAX] and cx > p[P_CAM_COSFOV] * rng
-        roll, pitch, yaw = docking_angles(qb0, qb1, qb2, qb3)
-        sg, sa = p[P_CAM_SIG], p[P_CAM_SIGA]
-        n0, n1, n2 = draw(noise, iw, NS_CAMERA), draw(noise, iw, NS_CAMERA), draw(noise, iw, NS_CAMERA)
-        m0, m1, m2 = draw(noise, iw, NS_CAMERA), draw(noise, iw, NS_CAMERA), draw(noise, iw, NS_CAMERA)
-        if not drop:
-            r = ctx.cam[0]
-            if valid:
-                r.r_B_m[0] = cx + sg * n0 + x[fb + FB_CAMERA]
-                r.r_B_m[1] = cy + sg * n1 + x[fb + FB_CAMERA + 1]
-                r.r_B_m[2] = cz + sg * n2 + x[fb + FB_CAMERA + 2]
-                r.att_rad[0] = roll + sa * m0 + x[fb + FB_CAMERA + 3]
-                r.att_rad[1] = pitch + sa * m1 + x[fb + FB_CAMERA + 4]
-                r.att_rad[2] = yaw + sa * m2 + x[fb + FB_CAMERA + 5]
-            else:
-                for i in range(3):
-                    r.r_B_m[i] = 0.0
-                    r.att_rad[i] = 0.0
-            r.valid = 1 if valid else 0
-            r.t_ns = t_ns
-            r.seq += 1
-    if _due(iw, S_DOCK, frame) and iw[I_OFF + S_DOCK] == 0:
-        r = ctx.dock[0]
-        r.contact = 1 if (iw[I_CONTACT_PENDING] != 0 or iw[I_CAPTURED] != 0) else 0
-        r.captured = 1 if iw[I_CAPTURED] != 0 else 0
-        r.t_ns = t_ns
-        r.seq += 1
-        iw[I_CONTACT_PENDING] = 0
+            s.collided = 1
+    # the hull distance to the station body is at least the axial distance aft of the port plane
+    hull = p.hull_radius_m
+    if (s.collided == 0 and g.r_rel_L_m[1] >= -hull
+            and station_body_distance(g.r_rel_L_m, p.station_body_radius_m, p.station_body_length_m) < hull):
+        events |= EV_COLLISION
+        s.collided = 1
     return events
 
 
-FRAMES_SHIFT = 1 << 16  # truth_frames packs the frames done above the flag bits
+@njit(cache=True, error_model="numpy")
+def truth_frame(ctx):
+    """Advance the truth by one minor frame; write the sensor records due at the new time.
+
+    Parameters
+    ----------
+    ctx : FrameContext (:func:`new_frame_context`)
+        params, state : ``TRUTH_PARAMS``, ``TRUTH_STATE`` records (1,); thrusters : ``THRUSTER`` table;
+        noise, streams : standard-normal buffer and its ``STREAM`` rows; work : ``FRAME_WORK`` (1,);
+        ACT_THRUSTERS (read) and the sensors' DEV_* records (written when due), record arrays (1,)
+
+    Returns
+    -------
+    int
+        event bits ``EV_CONTACT | EV_CAPTURE | EV_COLLISION`` that happened in this frame, and
+        ``F_SERVICE`` when the frame count reached ``state.service_at`` (Python work due)
+    """
+    p, s, work = ctx.params[0], ctx.state[0], ctx.work[0]
+    noise, streams = ctx.noise, ctx.streams
+    dt = p.dt_s
+    captured = s.captured != 0
+    fx, fy, fz, tx, ty, tz, dm = thruster_forces(p, s, ctx.thrusters, ctx.ACT_THRUSTERS[0], dt)
+    if captured:
+        fx = fy = fz = tx = ty = tz = 0.0
+    w = s.omega_BN_B_rad_s
+    omega_start = (w[0], w[1], w[2])
+    rigid_body_step(p, s, (fx, fy, fz, tx, ty, tz), dm, dt, captured)
+    gyro_sense(s.gyro, omega_start, s.omega_BN_B_rad_s, dt)
+    c, _ = relative_geometry(p, s, work.geometry)
+    y1 = port_axial(work.geometry, p)
+    events = 0 if captured else docking_contact(p, s, work, c, y1, dt)
+    s.port_axial_prev_m = y1
+    _copy_geometry(work.geometry, s.geometry)
+    # time
+    frame = s.frame + 1
+    s.frame = frame
+    s.t_ns += p.frame_ns
+    if frame >= s.service_at:
+        events |= F_SERVICE
+    # sensors, each sampling when due at the new time
+    gyro(p.gyro, s.gyro, ctx.DEV_GYRO[0], p, s, noise, streams)
+    star_tracker(p.star_tracker, s.star_tracker, ctx.DEV_STAR_TRACKER[0], p, s, noise, streams)
+    gnss_rel(p.gnss_rel, s.gnss_rel, ctx.DEV_GNSS_REL[0], p, s, noise, streams)
+    lidar(p.lidar, s.lidar, ctx.DEV_LIDAR[0], p, s, noise, streams)
+    camera(p.camera, s.camera, ctx.DEV_CAMERA[0], p, s, noise, streams)
+    dock_mech(p.dock_mech, s.dock_mech, ctx.DEV_DOCK_MECH[0], p, s, noise, streams)
+    return events
 
 
 @njit(cache=True, error_model="numpy")

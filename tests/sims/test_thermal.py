@@ -9,12 +9,13 @@ import pytest
 
 from sims.core.constants import SIGMA_W_M2_K4
 from sims.core.thermal import (
-    N_EXT,
+    LINK,
+    THERMAL_NODE,
     external_flux,
     network_step,
     shadow_conical,
     shadow_cylindrical,
-    sun_fixed_beta,
+    sun_direction,
 )
 from tests.sims.conftest import make_truth
 
@@ -33,9 +34,8 @@ def orbit_points(inc_deg=41.5, k=20000):
 
 def eclipse_fraction(beta_deg, shadow):
     r, v0 = orbit_points()
-    s = np.zeros(3)
-    sun_fixed_beta(r[0], v0, math.radians(beta_deg), 0.3, s)
-    return np.mean([shadow(ri, s, RE) < 0.5 for ri in r])
+    s = sun_direction(*r[0], *v0, math.radians(beta_deg), 0.3)
+    return np.mean([shadow(*ri, *s, RE) < 0.5 for ri in r])
 
 
 @pytest.mark.parametrize("shadow", [shadow_cylindrical, shadow_conical], ids=["cylindrical", "conical"])
@@ -51,29 +51,33 @@ def test_eclipse_fraction_at_beta_65_matches_closed_form():
 
 def test_sun_direction_has_the_requested_beta():
     r, v0 = orbit_points()
-    s = np.zeros(3)
-    sun_fixed_beta(r[0], v0, math.radians(37.0), 1.0, s)
+    s = np.array(sun_direction(*r[0], *v0, math.radians(37.0), 1.0))
     h = np.cross(r[0], v0)
     assert math.degrees(math.asin(s @ h / np.linalg.norm(h))) == pytest.approx(37.0, abs=1e-9)
     assert np.linalg.norm(s) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_conical_penumbra_lies_between_sun_and_umbra():
-    s = np.array([1.0, 0.0, 0.0])
     y = np.linspace(RE - 40e3, RE + 40e3, 400)  # across the shadow edge behind the Earth
-    nu = np.array([shadow_conical(np.array([-R_ORBIT * 0.3, yy, 0.0]), s, RE) for yy in y])
+    nu = np.array([shadow_conical(-R_ORBIT * 0.3, yy, 0.0, 1.0, 0.0, 0.0, RE) for yy in y])
     assert nu[0] == 0.0 and nu[-1] == 1.0
     assert np.all(np.diff(nu) >= -1e-12)
     assert np.any((nu > 0.0) & (nu < 1.0))
 
 
+def nodes(n, **columns):
+    """A THERMAL_NODE table of ``n`` rows with the given columns (capacity 1 J/K unless given)."""
+    table = np.zeros(n, THERMAL_NODE)
+    table["capacity_J_K"] = 1.0
+    for name, values in columns.items():
+        table[name] = values
+    return table
+
+
 def test_external_flux_matches_numpy_reference(rng):
-    ext = np.zeros((3, N_EXT))
-    ext[:, 0] = [2.0, 0.0, 1.5]
-    ext[:, 1] = [0.3, 0.0, 0.5]
-    ext[:, 2] = [0.8, 0.0, 0.6]
-    ext[0, 3:6] = [0.0, 0.0, 1.0]
-    ext[2, 3:6] = np.array([1.0, 1.0, 0.0]) / math.sqrt(2)
+    ext = nodes(3, area_m2=[2.0, 0.0, 1.5], alpha=[0.3, 0.0, 0.5], eps=[0.8, 0.0, 0.6])
+    ext["normal_B"][0] = [0.0, 0.0, 1.0]
+    ext["normal_B"][2] = np.array([1.0, 1.0, 0.0]) / math.sqrt(2)
     q = rng.standard_normal(4)
     q /= np.linalg.norm(q)
     r = np.array([R_ORBIT, 0.0, 0.0])
@@ -84,15 +88,22 @@ def test_external_flux_matches_numpy_reference(rng):
     from tests.sims.test_quat import dcm
 
     C = dcm(q)
-    for i in range(3):
-        if ext[i, 0] == 0:
+    for i, nd in enumerate(ext):
+        if nd["area_m2"] == 0:
             assert out[i] == 0.0
             continue
-        n_N = C.T @ ext[i, 3:6]
+        n_N = C.T @ nd["normal_B"]
         F = (RE / R_ORBIT) ** 2 * max(0.0, n_N @ (-r / R_ORBIT))
-        ref = ext[i, 1] * ext[i, 0] * S * max(0.0, n_N @ s)
-        ref += ext[i, 1] * ext[i, 0] * S * a * max(0.0, s @ r / R_ORBIT) * F + ext[i, 2] * ext[i, 0] * ir * F
+        area, alpha, eps = nd["area_m2"], nd["alpha"], nd["eps"]
+        ref = alpha * area * S * max(0.0, n_N @ s)
+        ref += alpha * area * S * a * max(0.0, s @ r / R_ORBIT) * F + eps * area * ir * F
         assert out[i] == pytest.approx(ref, rel=1e-12)
+
+
+def links(G, R):
+    table = np.zeros(np.shape(G), LINK)
+    table["G_W_K"], table["R_m2"] = G, R
+    return table
 
 
 def test_network_step_matches_numpy_euler_reference(rng):
@@ -101,31 +112,29 @@ def test_network_step_matches_numpy_euler_reference(rng):
     cap = np.array([1000.0, 2000.0, 500.0])
     G = np.array([[0, 2.0, 0], [2.0, 0, 1.0], [0, 1.0, 0]])
     R = np.array([[0, 0.1, 0.2], [0.1, 0, 0], [0.2, 0, 0]])
-    ext = np.zeros((n, N_EXT))
-    ext[0, 0], ext[0, 2] = 1.0, 0.8
+    ext = nodes(n, T_K=T, capacity_J_K=cap, area_m2=[1.0, 0.0, 0.0], eps=[0.8, 0.0, 0.0])
     q = np.array([50.0, 0.0, 10.0])
     ref = T.copy()
     for _ in range(4):
-        rate = q - SIGMA_W_M2_K4 * ext[:, 2] * ext[:, 0] * ref ** 4
+        rate = q - SIGMA_W_M2_K4 * ext["eps"] * ext["area_m2"] * ref ** 4
         rate += (G * (ref[None, :] - ref[:, None])).sum(1)
         rate += SIGMA_W_M2_K4 * (R * (ref[None, :] ** 4 - ref[:, None] ** 4)).sum(1)
         ref = ref + 0.25 * rate / cap
-    network_step(T, cap, G, R, ext, q, np.zeros(n), 1.0, 4)
-    assert np.allclose(T, ref, rtol=1e-13)
+    network_step(ext, links(G, R), q, np.zeros(n), 1.0, 4)
+    assert np.allclose(ext["T_K"], ref, rtol=1e-13)
 
 
 def test_isolated_sunlit_plate_reaches_radiative_equilibrium():
     alpha, eps, area, S = 0.4, 0.8, 2.0, 1361.0
-    ext = np.zeros((1, N_EXT))
-    ext[0, :6] = [area, alpha, eps, 0.0, 1.0, 0.0]  # faces the Sun, edge-on to the Earth
+    ext = nodes(1, T_K=200.0, capacity_J_K=500.0, area_m2=area, alpha=alpha, eps=eps)
+    ext["normal_B"] = [0.0, 1.0, 0.0]  # faces the Sun, edge-on to the Earth
     q = np.zeros(1)
     external_flux(ext, np.array([R_ORBIT, 0, 0.0]), np.array([1.0, 0, 0, 0]), np.array([0.0, 1.0, 0.0]), 1.0,
                   S, 0.0, 0.0, RE, q)
-    T = np.array([200.0])
-    zero = np.zeros((1, 1))
+    none = links(np.zeros((1, 1)), np.zeros((1, 1)))
     for _ in range(200):
-        network_step(T, np.array([500.0]), zero, zero, ext, q, np.zeros(1), 10.0, 10)
-    assert T[0] == pytest.approx((alpha * S / (eps * SIGMA_W_M2_K4)) ** 0.25, rel=1e-9)
+        network_step(ext, none, q, np.zeros(1), 10.0, 10)
+    assert ext["T_K"][0] == pytest.approx((alpha * S / (eps * SIGMA_W_M2_K4)) ** 0.25, rel=1e-9)
 
 
 def test_heater_delivers_rated_power_and_open_fault_removes_it():

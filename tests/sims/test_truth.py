@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from numba.core.registry import CPUDispatcher as Dispatcher
 
+from sims.core import dispatch
 from sims.core.constants import DEG_RAD, G0_M_S2
 from sims.core.contact import within_envelope
-from sims.core.frame import truth_frame
+from sims.core.frame import new_frame_context, truth_frame, truth_frames
+from sims.core.thermal import thermal_frame
 from sims.scenario import load_scenario
 from sims.truth import Truth
 from tests.sims.conftest import make_truth
@@ -205,23 +208,54 @@ def test_same_seed_is_bit_identical_and_another_seed_differs():
         for k in range(1200):
             command(truth, {k % 28: 0.007})
             truth.step()
-        return truth._x.copy(), {k: v.tobytes() for k, v in truth.devices.items()}, truth.thermal_nodes_C
+        return truth._state.copy(), {k: v.tobytes() for k, v in truth.devices.items()}, truth.thermal_nodes_C
 
     a, b, c = run(7), run(7), run(8)
     assert a[0].tobytes() == b[0].tobytes() and a[1] == b[1] and a[2] == b[2]
     assert a[1]["DEV_GYRO"] != c[1]["DEV_GYRO"]
 
 
+def test_truth_kernels_run_on_their_compiled_entry_points():
+    """Fails loudly when numba no longer gives the compiled entry points (the dispatcher fallback was taken)."""
+    truth = make_truth(HOLD_400)
+    assert dispatch.FAST_PATH_LOST == {}
+    for kernel, entry in ((truth_frame, truth._frame_kernel), (truth_frames, truth._frames_kernel),
+                          (thermal_frame, truth._thermal_kernel)):
+        assert entry is not kernel and not isinstance(entry, Dispatcher), kernel.__name__
+
+
+def test_lost_fast_path_falls_back_to_the_dispatcher_and_is_recorded(monkeypatch):
+    class NoOverloads:  # a numba dispatcher without the internals compiled_entry uses
+        __name__ = "kernel_without_entry_points"
+
+        def compile(self, sig):
+            pass
+
+    monkeypatch.setattr(dispatch, "FAST_PATH_LOST", {})
+    kernel = NoOverloads()
+    assert dispatch.compiled_entry(kernel, np.zeros(1)) is kernel
+    assert "kernel_without_entry_points" in dispatch.FAST_PATH_LOST
+
+
+def test_frame_context_refuses_an_array_of_another_record():
+    truth = make_truth(HOLD_400)
+    arrays = dict(params=truth._params, state=truth._state, thrusters=truth._thrusters, streams=truth._streams,
+                  noise=truth._noise, work=truth._work)
+    devices = {k: v.reshape(1) for k, v in truth.devices.items()}
+    arrays["params"], arrays["state"] = arrays["state"], arrays["params"]
+    with pytest.raises(TypeError, match="params must be"):
+        new_frame_context(devices, **arrays)
+
+
 def test_compiled_entry_steps_exactly_as_numba_dispatch():
     """Truth.step calls the kernel's compiled entry point; the ordinary dispatcher (its fallback) gives the same run."""
     fast, plain = make_truth(HOLD_400, quiet=False), make_truth(HOLD_400, quiet=False)
-    assert fast._frame_kernel is not truth_frame  # the fast path is in use with this numba
     plain._frame_kernel = truth_frame
     for k in range(300):
         for truth in (fast, plain):
             command(truth, {k % 28: 0.004 * (k % 5)})
             truth.step()
-    assert fast._x.tobytes() == plain._x.tobytes()
+    assert fast._state.tobytes() == plain._state.tobytes()
     assert {k: v.tobytes() for k, v in fast.devices.items()} == {k: v.tobytes() for k, v in plain.devices.items()}
 
 
@@ -235,7 +269,7 @@ def test_run_of_n_frames_in_one_kernel_call_is_n_steps():
     for _ in range(1234):
         stepped.step()
     assert batched._frame == stepped._frame == 1234
-    assert batched._x.tobytes() == stepped._x.tobytes()
+    assert batched._state.tobytes() == stepped._state.tobytes()
     assert {k: v.tobytes() for k, v in batched.devices.items()} == {k: v.tobytes() for k, v in stepped.devices.items()}
     assert batched.thermal_nodes_C == stepped.thermal_nodes_C
 
