@@ -243,8 +243,6 @@ class Truth:
             row_t["dir_B"] = d
             row_t["thrust_N"] = t.thrust_N * (1.0 + prop.thrust_error_sigma * rng.standard_normal())
             row_t["mib_Ns"] = prop.min_impulse_bit_translation_Ns if translation else prop.min_impulse_bit_Ns
-        self.thruster_dir_B = self._thrusters["dir_B"].copy()
-        self.thruster_thrust_N = self._thrusters["thrust_N"].copy()
 
     def _build_state(self, sc: Scenario, rng: np.random.Generator) -> None:
         p, s, v = self._p, self._s, sc.vehicle

@@ -78,12 +78,12 @@ TRUTH_PARAMS = np.dtype([
     ("capture_ring_radius_m", "f8"),    # [m] the port centre must cross the port plane within it
     ("restitution", "f8"),              # [-] axial restitution after a failed contact
     ("port_B_m", "f8", (3,)),           # [m] chaser docking port rel. chaser CoM, B
-    ("inertia_full_kg_m2", "f8", (3,)), # [kg m^2] principal inertia at inertia_ref_mass_kg
+    ("inertia_full_kg_m2", "f8", (3,)),  # [kg m^2] principal inertia at inertia_ref_mass_kg
     ("inertia_ref_mass_kg", "f8"),      # [kg]
     ("isp_g0_mps", "f8"),               # [m/s] effective exhaust velocity Isp*g0
     ("capture_limits", "f8", (N_CAPTURE_LIMITS,)),  # envelope, in within_envelope's order
     ("hold_lvlh", "i8"),                # 1: attitude held ideally at join_q_BL (thermal scenarios)
-    *[(m.name, m.params) for m in SENSOR_MODELS],
+    *[(m.name, m.params) for m in SENSOR_MODELS],  # each sensor model's params, by its name
 ], align=True)
 
 GEOMETRY = np.dtype([
@@ -118,7 +118,7 @@ TRUTH_STATE = np.dtype([
     ("thrusters_busy", "i8"),           # 1 while some thruster still has on-time left from the last command
     ("thruster_faults", "i8"),          # 1 while some thruster has a fault mode (THRUSTER.mode)
     ("service_at", "i8"),               # frame count at which the kernel returns F_SERVICE (Python work due)
-    *[(m.name, m.state) for m in SENSOR_MODELS],
+    *[(m.name, m.state) for m in SENSOR_MODELS],  # each sensor model's state, by its name
 ], align=True)
 
 THRUSTER = np.dtype([
@@ -617,13 +617,16 @@ def truth_frame(ctx):
     noise, streams = ctx.noise, ctx.streams
     dt = p.dt_s
     captured = s.captured != 0
+    # thrusters: mean force and torque over the frame (none moves a joined chaser), propellant used
     fx, fy, fz, tx, ty, tz, dm = thruster_forces(p, s, ctx.thrusters, ctx.ACT_THRUSTERS[0], dt)
     if captured:
         fx = fy = fz = tx = ty = tz = 0.0
+    # dynamics: both orbits and the attitude, what the gyro senses of the body rotation
     w = s.omega_BN_B_rad_s
     omega_start = (w[0], w[1], w[2])
     rigid_body_step(p, s, (fx, fy, fz, tx, ty, tz), dm, dt, captured)
     gyro_sense(s.gyro, omega_start, s.omega_BN_B_rad_s, dt)
+    # geometry at the new time; contact of the ports inside the frame
     c, _ = relative_geometry(p, s, work.geometry)
     y1 = port_axial(work.geometry, p)
     events = 0 if captured else docking_contact(p, s, work, c, y1, dt)

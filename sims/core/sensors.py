@@ -76,6 +76,26 @@ def stamp(dev, t_ns, valid):
     dev.seq += 1
 
 
+@njit(cache=True, inline="always")
+def draw3(noise, streams, k):
+    """Three draws of stream ``k``, in order."""
+    return draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
+
+
+@njit(cache=True, inline="always")
+def measure3(out, x, y, z, sigma, n, bias, b0):
+    """``out`` (3) = (x, y, z) + ``sigma`` times the draws ``n`` (3) + ``bias[b0:b0 + 3]``, per component."""
+    out[0] = x + sigma * n[0] + bias[b0]
+    out[1] = y + sigma * n[1] + bias[b0 + 1]
+    out[2] = z + sigma * n[2] + bias[b0 + 2]
+
+
+@njit(cache=True, inline="always")
+def zero3(out):
+    for i in range(3):
+        out[i] = 0.0
+
+
 GYRO_PARAMS = sensor_params(
     ("arw_sigma_rad_s", "f8"),   # [rad/s] white rate noise per sample: angle random walk over the sample interval
     ("bias_phi", "f8"),          # [-] Gauss-Markov bias transition per sample
@@ -144,8 +164,8 @@ def star_tracker(p, s, dev, tp, ts, noise, streams):
         return
     drop = dropped(p, s, noise, streams)
     sig, fb = p.sigma_rad, s.fault_bias
-    e = q_small(fb[0] + sig * draw(noise, streams, p.stream), fb[1] + sig * draw(noise, streams, p.stream),
-                fb[2] + sig * draw(noise, streams, p.stream))
+    n = draw3(noise, streams, p.stream)
+    e = q_small(fb[0] + sig * n[0], fb[1] + sig * n[1], fb[2] + sig * n[2])
     if not drop:
         q = ts.q_BN
         qm = q_mul(e[0], e[1], e[2], e[3], q[0], q[1], q[2], q[3])
@@ -174,23 +194,16 @@ def gnss_rel(p, s, dev, tp, ts, noise, streams):
     r, v, port, fb = ts.geometry.r_rel_L_m, ts.geometry.v_rel_L_mps, tp.port_L_m, s.fault_bias
     g0, g1, g2 = r[0] + port[0], r[1] + port[1], r[2] + port[2]
     valid = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2) > p.min_range_m
-    sr, sv = p.sigma_r_m, p.sigma_v_mps
-    k = p.stream
-    n0, n1, n2 = draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
-    m0, m1, m2 = draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
+    n_r = draw3(noise, streams, p.stream)
+    n_v = draw3(noise, streams, p.stream)
     if drop:
         return
     if valid:
-        dev.r_LVLH_m[0] = g0 + sr * n0 + fb[0]
-        dev.r_LVLH_m[1] = g1 + sr * n1 + fb[1]
-        dev.r_LVLH_m[2] = g2 + sr * n2 + fb[2]
-        dev.v_LVLH_mps[0] = v[0] + sv * m0 + fb[3]
-        dev.v_LVLH_mps[1] = v[1] + sv * m1 + fb[4]
-        dev.v_LVLH_mps[2] = v[2] + sv * m2 + fb[5]
+        measure3(dev.r_LVLH_m, g0, g1, g2, p.sigma_r_m, n_r, fb, 0)
+        measure3(dev.v_LVLH_mps, v[0], v[1], v[2], p.sigma_v_mps, n_v, fb, 3)
     else:
-        for i in range(3):
-            dev.r_LVLH_m[i] = 0.0
-            dev.v_LVLH_mps[i] = 0.0
+        zero3(dev.r_LVLH_m)
+        zero3(dev.v_LVLH_mps)
     stamp(dev, ts.t_ns, valid)
 
 
@@ -231,8 +244,7 @@ def lidar(p, s, dev, tp, ts, noise, streams):
     lz = los[2] - mount[2]
     rng, az, el = lidar_geometry(lx, ly, lz)
     valid = rng < p.max_range_m and lx > p.cos_half_fov * rng
-    k = p.stream
-    n0, n1, n2 = draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
+    n0, n1, n2 = draw3(noise, streams, p.stream)
     if drop:
         return
     if valid:
@@ -272,23 +284,16 @@ def camera(p, s, dev, tp, ts, noise, streams):
     rng = math.sqrt(cx * cx + cy * cy + cz * cz)
     valid = rng < p.max_range_m and cx > p.cos_half_fov * rng
     roll, pitch, yaw = docking_angles(q[0], q[1], q[2], q[3])
-    sg, sa = p.sigma_m, p.sigma_angle_rad
-    k = p.stream
-    n0, n1, n2 = draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
-    m0, m1, m2 = draw(noise, streams, k), draw(noise, streams, k), draw(noise, streams, k)
+    n_r = draw3(noise, streams, p.stream)
+    n_att = draw3(noise, streams, p.stream)
     if drop:
         return
     if valid:
-        dev.r_B_m[0] = cx + sg * n0 + fb[0]
-        dev.r_B_m[1] = cy + sg * n1 + fb[1]
-        dev.r_B_m[2] = cz + sg * n2 + fb[2]
-        dev.att_rad[0] = roll + sa * m0 + fb[3]
-        dev.att_rad[1] = pitch + sa * m1 + fb[4]
-        dev.att_rad[2] = yaw + sa * m2 + fb[5]
+        measure3(dev.r_B_m, cx, cy, cz, p.sigma_m, n_r, fb, 0)
+        measure3(dev.att_rad, roll, pitch, yaw, p.sigma_angle_rad, n_att, fb, 3)
     else:
-        for i in range(3):
-            dev.r_B_m[i] = 0.0
-            dev.att_rad[i] = 0.0
+        zero3(dev.r_B_m)
+        zero3(dev.att_rad)
     stamp(dev, ts.t_ns, valid)
 
 
