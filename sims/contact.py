@@ -39,13 +39,12 @@ class DockingContact:
 
     @classmethod
     def from_quantities(cls, q, limits) -> DockingContact:
-        """Build from the kernel's contact vector (see ``sims.core.contact``) and [docking.limits]."""
-        values = dict(axial_rate_mps=float(q[0]), lateral_rate_mps=float(q[1]),
-                      lateral_misalignment_m=float(q[2]), pitch_deg=float(q[3]), yaw_deg=float(q[4]),
-                      roll_deg=float(q[5]), rates_deg_s=(float(q[6]), float(q[7]), float(q[8])))
+        """Build from the kernel's ``CONTACT`` record ``q`` (``sims.core.contact``) and [docking.limits]."""
+        values = {name: float(q[name]) for name, _, _ in ENVELOPE if name != "rates_deg_s"}
+        values["rates_deg_s"] = tuple(float(w) for w in q["rates_deg_s"])
         lim = {k: float(limits[k]) for k in limits}
         failed = [name for name, key, how in ENVELOPE if not _ok(values[name], key, how, lim)]
-        return cls(captured=not failed, time_s=float(q[9]), limits=lim, failed_limits=failed, **values)
+        return cls(captured=not failed, time_s=float(q["time_s"]), limits=lim, failed_limits=failed, **values)
 
     def as_dict(self) -> dict:
         """Each quantity with its value, its limit and whether it is within it; plus the verdict."""

@@ -36,7 +36,6 @@ from sims.core.frame import (
     F_SERVICE,
     FRAME_WORK,
     FRAMES_SHIFT,
-    N_CONTACT,
     THRUSTER,
     THRUSTER_FAILED_OFF,
     THRUSTER_NOMINAL,
@@ -211,10 +210,8 @@ class Truth:
         p["inertia_full_kg_m2"] = v.mass.inertia_kg_m2
         p["inertia_ref_mass_kg"] = v.mass.inertia_ref_mass_kg
         p["isp_g0_mps"] = v.propulsion.isp_s * G0_M_S2
-        lim = sc.docking.limits
-        p["capture_limits"] = (lim.axial_rate_min_mps, lim.axial_rate_max_mps, lim.lateral_rate_max_mps,
-                               lim.lateral_misalignment_max_m, lim.pitch_max_deg, lim.yaw_max_deg,
-                               lim.roll_max_deg, lim.angular_rate_max_deg_s)
+        for key in p["capture_limits"].dtype.names:  # the [docking.limits] keys
+            p["capture_limits"][key] = sc.docking.limits[key]
         p["hold_lvlh"] = 1 if sc.chaser.attitude_mode == "hold_lvlh" else 0
         row = {k: i for i, k in enumerate(self._keys)}  # spawn key -> row of the streams array
         for m in SENSOR_MODELS:
@@ -423,7 +420,7 @@ class Truth:
 
     def _on_events(self, events: int) -> None:
         if events & EV_CONTACT:
-            self.contact = DockingContact.from_quantities(self._s["contact"][:N_CONTACT],
+            self.contact = DockingContact.from_quantities(self._s["contact"],
                                                           dict(self.scenario.docking.limits.items()))
         if events & EV_COLLISION:
             self.collided = True

@@ -9,9 +9,33 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .quat import euler321_of_q, q_mul, rot_t
+
+CONTACT = np.dtype([                   # port-to-port quantities of the chaser w.r.t. the station port
+    ("axial_rate_mps", "f8"),          # [m/s] closing rate along the docking axis (+ = closing)
+    ("lateral_rate_mps", "f8"),        # [m/s] rate across the docking axis
+    ("lateral_misalignment_m", "f8"),  # [m] port-to-port offset across the docking axis
+    ("pitch_deg", "f8"),               # [deg] 3-2-1 misalignment w.r.t. the docking attitude
+    ("yaw_deg", "f8"),                 # [deg]
+    ("roll_deg", "f8"),                # [deg]
+    ("rates_deg_s", "f8", (3,)),       # [deg/s] chaser rate w.r.t. the station (LVLH), B
+    ("axial_distance_m", "f8"),        # [m] axial port-to-port distance (< 0 before contact)
+    ("time_s", "f8"),                  # [s] time of a contact, interpolated inside its frame
+], align=True)
+
+CAPTURE_LIMITS = np.dtype([            # the capture envelope: the keys of the scenario's [docking.limits]
+    ("axial_rate_min_mps", "f8"),      # [m/s]
+    ("axial_rate_max_mps", "f8"),      # [m/s]
+    ("lateral_rate_max_mps", "f8"),    # [m/s]
+    ("lateral_misalignment_max_m", "f8"),  # [m]
+    ("pitch_max_deg", "f8"),           # [deg]
+    ("yaw_max_deg", "f8"),             # [deg]
+    ("roll_max_deg", "f8"),            # [deg]
+    ("angular_rate_max_deg_s", "f8"),  # [deg/s] per body axis
+], align=True)
 
 # q_DL of the docking attitude: C_DL rows (0,1,0), (0,0,-1), (-1,0,0), via Sheppard's method.
 Q_DL = (0.5, -0.5, -0.5, 0.5)
@@ -27,7 +51,8 @@ def docking_angles(q0, q1, q2, q3):
 
 @njit(cache=True)
 def contact_quantities(r_L_m, v_L_mps, q_BL, omega_BL_B_rad_s, port_B_m, out):
-    """Port-to-port contact quantities of the chaser w.r.t. the station port.
+    """Port-to-port contact quantities of the chaser w.r.t. the station port, written to ``CONTACT`` record ``out``
+    (all but ``time_s``).
 
     Parameters
     ----------
@@ -35,9 +60,6 @@ def contact_quantities(r_L_m, v_L_mps, q_BL, omega_BL_B_rad_s, port_B_m, out):
     q_BL : (4,) chaser attitude w.r.t. LVLH, scalar first
     omega_BL_B_rad_s : (3,) chaser rate w.r.t. LVLH, B [rad/s]
     port_B_m : (3,) chaser docking port rel. chaser CoM, B [m]
-    out : (10,) written: axial closing rate [m/s] (+ = closing), lateral rate [m/s], lateral
-        misalignment [m], pitch, yaw, roll [deg], rates about x_B, y_B, z_B [deg/s],
-        axial port-to-port distance d_y [m] (< 0 before contact)
     """
     q0, q1, q2, q3 = q_BL[0], q_BL[1], q_BL[2], q_BL[3]
     px, py, pz = port_B_m[0], port_B_m[1], port_B_m[2]
@@ -47,41 +69,55 @@ def contact_quantities(r_L_m, v_L_mps, q_BL, omega_BL_B_rad_s, port_B_m, out):
     wa = rot_t(q0, q1, q2, q3, wy * pz - wz * py, wz * px - wx * pz, wx * py - wy * px)
     dx, dy, dz = r_L_m[0] + aL[0], r_L_m[1] + aL[1], r_L_m[2] + aL[2]
     ux, uy, uz = v_L_mps[0] + wa[0], v_L_mps[1] + wa[1], v_L_mps[2] + wa[2]
-    out[0] = uy
-    out[1] = math.sqrt(ux * ux + uz * uz)
-    out[2] = math.sqrt(dx * dx + dz * dz)
+    out.axial_rate_mps = uy
+    out.lateral_rate_mps = math.sqrt(ux * ux + uz * uz)
+    out.lateral_misalignment_m = math.sqrt(dx * dx + dz * dz)
     roll, pitch, yaw = docking_angles(q0, q1, q2, q3)
-    out[3] = pitch * RAD_DEG
-    out[4] = yaw * RAD_DEG
-    out[5] = roll * RAD_DEG
-    out[6] = wx * RAD_DEG
-    out[7] = wy * RAD_DEG
-    out[8] = wz * RAD_DEG
-    out[9] = dy
+    out.pitch_deg = pitch * RAD_DEG
+    out.yaw_deg = yaw * RAD_DEG
+    out.roll_deg = roll * RAD_DEG
+    out.rates_deg_s[0] = wx * RAD_DEG
+    out.rates_deg_s[1] = wy * RAD_DEG
+    out.rates_deg_s[2] = wz * RAD_DEG
+    out.axial_distance_m = dy
+
+
+@njit(cache=True, inline="always")
+def interpolate_contact(c0, c1, frac, out):
+    """``CONTACT`` record ``out`` = ``c0 + frac (c1 - c0)``, quantity by quantity (all but ``time_s``)."""
+    out.axial_rate_mps = c0.axial_rate_mps + frac * (c1.axial_rate_mps - c0.axial_rate_mps)
+    out.lateral_rate_mps = c0.lateral_rate_mps + frac * (c1.lateral_rate_mps - c0.lateral_rate_mps)
+    out.lateral_misalignment_m = c0.lateral_misalignment_m + frac * (c1.lateral_misalignment_m
+                                                                     - c0.lateral_misalignment_m)
+    out.pitch_deg = c0.pitch_deg + frac * (c1.pitch_deg - c0.pitch_deg)
+    out.yaw_deg = c0.yaw_deg + frac * (c1.yaw_deg - c0.yaw_deg)
+    out.roll_deg = c0.roll_deg + frac * (c1.roll_deg - c0.roll_deg)
+    for i in range(3):
+        out.rates_deg_s[i] = c0.rates_deg_s[i] + frac * (c1.rates_deg_s[i] - c0.rates_deg_s[i])
+    out.axial_distance_m = c0.axial_distance_m + frac * (c1.axial_distance_m - c0.axial_distance_m)
 
 
 @njit(cache=True)
 def within_envelope(c, lim):
-    """Bit mask of violated limits (0 = capture) for contact quantities ``c`` (see above).
+    """Bit mask of the limits of ``CAPTURE_LIMITS`` record ``lim`` that ``CONTACT`` record ``c`` violates (0 = capture).
 
-    ``lim`` = [axial min, axial max [m/s], lateral rate max [m/s], lateral misalignment max [m],
-    pitch max, yaw max, roll max [deg], angular rate max per axis [deg/s]].
     Bits: 0 axial rate, 1 lateral rate, 2 lateral misalignment, 3 pitch, 4 yaw, 5 roll, 6 rates.
     """
     bad = 0
-    if c[0] < lim[0] or c[0] > lim[1]:
+    if c.axial_rate_mps < lim.axial_rate_min_mps or c.axial_rate_mps > lim.axial_rate_max_mps:
         bad |= 1
-    if c[1] > lim[2]:
+    if c.lateral_rate_mps > lim.lateral_rate_max_mps:
         bad |= 2
-    if c[2] > lim[3]:
+    if c.lateral_misalignment_m > lim.lateral_misalignment_max_m:
         bad |= 4
-    if abs(c[3]) > lim[4]:
+    if abs(c.pitch_deg) > lim.pitch_max_deg:
         bad |= 8
-    if abs(c[4]) > lim[5]:
+    if abs(c.yaw_deg) > lim.yaw_max_deg:
         bad |= 16
-    if abs(c[5]) > lim[6]:
+    if abs(c.roll_deg) > lim.roll_max_deg:
         bad |= 32
-    if abs(c[6]) > lim[7] or abs(c[7]) > lim[7] or abs(c[8]) > lim[7]:
+    w, w_max = c.rates_deg_s, lim.angular_rate_max_deg_s
+    if abs(w[0]) > w_max or abs(w[1]) > w_max or abs(w[2]) > w_max:
         bad |= 64
     return bad
 

@@ -48,14 +48,18 @@ from numba.core import types
 from numba.experimental import structref
 from numba.extending import overload
 
-from .contact import contact_quantities, station_body_distance, within_envelope
+from .contact import (
+    CAPTURE_LIMITS,
+    CONTACT,
+    contact_quantities,
+    interpolate_contact,
+    station_body_distance,
+    within_envelope,
+)
 from .noise import STREAM
 from .orbit import drag, grav_j2_terms, lvlh_axes
 from .quat import q_from_dcm, q_mul, rot, rot_t
 from .sensors import SENSOR_MODELS, camera, dock_mech, gnss_rel, gyro, gyro_sense, lidar, star_tracker
-
-N_CONTACT = 10  # contact quantities (contact_quantities' order; the stored vector ends with the time [s])
-N_CAPTURE_LIMITS = 8  # within_envelope's limits
 
 TRUTH_PARAMS = np.dtype([
     ("dt_s", "f8"),                     # [s] minor frame
@@ -81,7 +85,7 @@ TRUTH_PARAMS = np.dtype([
     ("inertia_full_kg_m2", "f8", (3,)),  # [kg m^2] principal inertia at inertia_ref_mass_kg
     ("inertia_ref_mass_kg", "f8"),      # [kg]
     ("isp_g0_mps", "f8"),               # [m/s] effective exhaust velocity Isp*g0
-    ("capture_limits", "f8", (N_CAPTURE_LIMITS,)),  # envelope, in within_envelope's order
+    ("capture_limits", CAPTURE_LIMITS),  # the capture envelope
     ("hold_lvlh", "i8"),                # 1: attitude held ideally at join_q_BL (thermal scenarios)
     *[(m.name, m.params) for m in SENSOR_MODELS],  # each sensor model's params, by its name
 ], align=True)
@@ -111,7 +115,7 @@ TRUTH_STATE = np.dtype([
     ("port_axial_prev_m", "f8"),        # [m] axial (y_L) port-to-port distance at the previous frame end
     ("join_r_rel_L_m", "f8", (3,)),     # [m] r_rel_L_m frozen at capture
     ("join_q_BL", "f8", (4,)),          # [-] q_BL frozen at capture, or held (hold_lvlh)
-    ("contact", "f8", (N_CONTACT,)),    # quantities at the last contact (sims.core.contact), [9]: time [s]
+    ("contact", CONTACT),               # the last contact (interpolated to the port plane)
     ("captured", "i8"),                 # 1 after capture
     ("collided", "i8"),                 # 1 after any hit other than a capture
     ("thruster_seq", "i8"),             # seq of the last ACT_THRUSTERS command taken
@@ -135,8 +139,8 @@ THRUSTER_FAILED_OFF = 2
 
 FRAME_WORK = np.dtype([                 # the frame kernel's scratch
     ("geometry", GEOMETRY),             # at the frame's end
-    ("contact_start", "f8", (N_CONTACT,)),  # contact quantities at the frame's start
-    ("contact_end", "f8", (N_CONTACT,)),    # and end
+    ("contact_start", CONTACT),         # contact quantities at the frame's start
+    ("contact_end", CONTACT),           # and end
 ], align=True)
 
 # frame kernel return bits
@@ -437,8 +441,8 @@ def impose_lvlh_relative(p, s, join_r_rel_L_m, q_BL_hold, set_position, set_atti
 
 @njit(cache=True, inline="always", error_model="numpy")
 def port_axial(g, p):
-    """[m] Axial (y_L) port-to-port distance of ``GEOMETRY`` record ``g`` (< 0 before contact):
-    ``contact_quantities`` out[9]."""
+    """[m] Axial (y_L) port-to-port distance of ``GEOMETRY`` record ``g`` (< 0 before contact): the
+    ``axial_distance_m`` of ``contact_quantities``."""
     q, port = g.q_BL, p.port_B_m
     aL = rot_t(q[0], q[1], q[2], q[3], port[0], port[1], port[2])
     return g.r_rel_L_m[1] + aL[1]
@@ -559,10 +563,9 @@ def docking_contact(p, s, work, c, y1, dt):
         contact_quantities(g0.r_rel_L_m, g0.v_rel_L_mps, g0.q_BL, g0.omega_BL_B_rad_s, p.port_B_m, cq0)
         frac = y0 / (y0 - y1)
         cq = s.contact
-        for i in range(N_CONTACT - 1):
-            cq[i] = cq0[i] + frac * (cq1[i] - cq0[i])
-        cq[N_CONTACT - 1] = (s.t_ns * 1e-9) + frac * dt
-        if cq[2] <= p.capture_ring_radius_m:
+        interpolate_contact(cq0, cq1, frac, cq)
+        cq.time_s = (s.t_ns * 1e-9) + frac * dt
+        if cq.lateral_misalignment_m <= p.capture_ring_radius_m:
             events |= EV_CONTACT
             s.dock_mech.contact_latched = 1
             if within_envelope(cq, p.capture_limits) == 0:
@@ -579,11 +582,11 @@ def docking_contact(p, s, work, c, y1, dt):
                 if s.collided == 0:
                     events |= EV_COLLISION
                 s.collided = 1
-                k = -(1.0 + p.restitution) * cq1[0]
+                k = -(1.0 + p.restitution) * cq1.axial_rate_mps
                 for i in range(3):
                     s.v_chaser_N_mps[i] += k * c[3 + i]
                 g.v_rel_L_mps[1] += k
-        elif cq[2] <= p.station_body_radius_m and s.collided == 0:
+        elif cq.lateral_misalignment_m <= p.station_body_radius_m and s.collided == 0:
             # the port reached the station's aft face outside the capture ring
             events |= EV_COLLISION
             s.collided = 1

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from numba.core.registry import CPUDispatcher as Dispatcher
 
+from sims.contact import ENVELOPE
 from sims.core import dispatch
 from sims.core.constants import DEG_RAD, G0_M_S2
-from sims.core.contact import within_envelope
+from sims.core.contact import CAPTURE_LIMITS, CONTACT, within_envelope
 from sims.core.frame import new_frame_context, truth_frame, truth_frames
 from sims.core.thermal import thermal_frame
 from sims.scenario import load_scenario
@@ -191,10 +192,17 @@ def test_contact_too_fast_is_a_failed_docking():
     c = truth.contact
     assert c is not None and not c.captured and c.failed_limits == ["axial_rate_mps"]
     assert truth.collided and not truth.captured
-    q = np.array([c.axial_rate_mps, c.lateral_rate_mps, c.lateral_misalignment_m, c.pitch_deg, c.yaw_deg,
-                  c.roll_deg, *c.rates_deg_s, c.time_s])
-    lim = truth.scenario.docking.limits
-    assert within_envelope(q, np.array([lim[k] for k in lim])) == 1
+    q, lim = np.zeros(1, CONTACT)[0], np.zeros(1, CAPTURE_LIMITS)[0]
+    for name in CONTACT.names:
+        q[name] = getattr(c, name, 0.0)
+    for key in CAPTURE_LIMITS.names:
+        lim[key] = truth.scenario.docking.limits[key]
+    assert within_envelope(q, lim) == 1  # the kernel's verdict: the axial rate alone
+
+
+def test_contact_and_limit_records_name_what_the_scenario_and_the_contact_report_name():
+    assert set(CAPTURE_LIMITS.names) == set(load_scenario("final_approach").docking.limits)
+    assert {name for name, _, _ in ENVELOPE} | {"axial_distance_m", "time_s"} == set(CONTACT.names)
 
 
 def test_hitting_the_aft_face_off_the_ring_is_a_collision():
