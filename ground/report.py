@@ -35,6 +35,7 @@ import fsw
 from ground.campaign import contact_speed_design
 from telemetry.archive import records_to_columns, scan_apid
 from telemetry.dictionary import EVENT_SOURCES, GUIDANCE_PHASES, MODES, SEVERITIES
+from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ ARCHIVE_NAME = "telemetry.ccsds"
 REPORT_NAME = "report.html"
 PACKETS = ("NAV_STATE", "ATT_STATE", "GUIDANCE_STATE", "DOCKING_MONITOR", "PROPULSION", "THERMAL_ZONES",
            "EXEC_STATUS", "EXEC_TASK_TIMING", "EVENT", "HK_STATUS")
-NS_PER_S = 1e9
 DPI = 90
 DESIGN_FRACTION = 0.5  # docs/reference.md: GNC design target is 3-sigma within half of each limit
 MODE_CODE = {name: code for code, name in MODES.items()}

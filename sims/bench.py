@@ -46,9 +46,9 @@ from sims.truth import Truth
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import PacketError, peek_apid, tm_codec
 from telemetry.errors import InputError
+from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
-NS_PER_S = 1_000_000_000
 POST_CAPTURE_S = 10.0        # [s] mission time the run goes on after a capture (as sims.runner)
 RESULT_FILE = "bench_truth.json"
 PTY_SCHEME = "pty://"

@@ -36,9 +36,9 @@ from sims.runner import CommandScript, build_summary, flight_overrides, prepare_
 from sims.scenario import load_scenario
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import MODES
+from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
-NS_PER_S = 1_000_000_000
 POST_CAPTURE_S = 10.0         # [s] the run goes on after DOCKED (as sims.runner)
 DOCKED = next(k for k, v in MODES.items() if v == "DOCKED")
 BENCH_RESULT_WAIT_S = 10.0    # [s] wait for the emulator's result file after the run

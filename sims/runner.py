@@ -29,6 +29,7 @@ from sims.scenario import ScenarioError, command_packet, load_scenario
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
+from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 MODE_CODES = {name: code for code, name in MODES.items()}
@@ -36,7 +37,6 @@ RUN_FILES = ("telemetry.ccsds", "events.log", "summary.json")
 WARM_UP_S = 2.0  # [s] of mission time flown by the throw-away warm-up run
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
 POST_CAPTURE_S = 10.0
-NS_PER_S = 1_000_000_000
 UNPACED_WRITE_EVERY = 100     # ground-link cycles between writes to clients when the SIL flies unpaced
 
 

@@ -45,6 +45,7 @@ from construct import (
 )
 
 from telemetry.dictionary import CMD_BY_NAME, TM_BY_NAME, Field
+from telemetry.units import NS_PER_S  # noqa: F401  (re-exported: CUC conversions are in ns)
 
 # --- CCSDS constants (docs/reference.md "Packets") ---------------------------------------------------
 CCSDS_VERSION = 0            # packet version number 1 is encoded as 0b000
@@ -64,7 +65,6 @@ CHECKSUM_SEED = 0xFF         # cFS CFE_MSG_ComputeCheckSum starts from 0xFF
 CHECKSUM_OFFSET = 7          # [B] position of the checksum byte in a telecommand
 
 # --- time code: CUC 4 + 2 ---------------------------------------------------------------------------
-NS_PER_S = 1_000_000_000
 CUC_FINE_PER_S = 1 << 16     # subsecond unit is 1/65536 s
 CUC_COARSE_MAX = (1 << 32) - 1
 

@@ -19,11 +19,11 @@ from fsw.core.control import (
     thruster_group_wrench,
     translation_signatures,
 )
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
 from telemetry.dictionary import MODES
+from telemetry.units import NS_PER_S
 
-NS_PER_S = 1e9
 _UNCONTROLLED = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
 EVT_ATT_INIT = 400
 EVT_ST_REJECT = 401

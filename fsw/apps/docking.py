@@ -9,11 +9,11 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core import docking as dk
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from fsw.core.docking import docking_step
 from telemetry.dictionary import ABORT_TRIGGERS, MODES
+from telemetry.units import NS_PER_S
 
-NS_PER_S = 1e9
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 # Modes in which the vehicle is approaching and the monitors may abort.
 _APPROACH = {"HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD", "SAFE"}

@@ -16,7 +16,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from fsw.core.guidance import (
     GUIDANCE_PARAMS,
     GUIDANCE_SCRATCH,
@@ -29,8 +29,8 @@ from fsw.core.guidance import (
 )
 from fsw.core.relmotion import cw_two_impulse
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
+from telemetry.units import NS_PER_S
 
-NS_PER_S = 1e9
 PHASE = {name: code for code, name in GUIDANCE_PHASES.items()}
 TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 CONTACT = -1  # segment target index meaning "the docking port"
@@ -148,7 +148,7 @@ class ApproachGuidance(App):
         self._nav_valid = self.nav["valid"].reshape(1)  # 1-element views: cheap reads every step
         self._nav_t_ns = self.nav["t_ns"].reshape(1)
         self._port_target = -self.port_L
-        # the per-step kernels through their compiled entry points, records bound (fsw/core/dispatch.py)
+        # the per-step kernels through their compiled entry points, records bound (fsw/dispatch.py)
         nav, orbit, cmd, state = (r.reshape(1) for r in (self.nav, self.orbit, self.cmd, self.state))
         self._closing = bind(closing_step, self.prm, self._scratch, self.profile, nav, orbit, cmd)
         self._hold_accel = bind(hold_step, self.prm, nav, orbit, cmd, sample=(self._zero3,))

@@ -15,7 +15,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
@@ -28,8 +28,8 @@ from fsw.core.navigation import (
     relnav_app_step,
 )
 from telemetry.dictionary import MODES
+from telemetry.units import NS_PER_S
 
-NS_PER_S = 1e9
 MODE_DOCKED = next(code for code, name in MODES.items() if name == "DOCKED")
 EVT_NAV_INIT = 300
 EVT_NAV_VALID = 301

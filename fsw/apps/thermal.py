@@ -19,10 +19,9 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section, read_toml
 from fsw.core import thermal as th
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from telemetry.dictionary import N_HEATER_ZONES
 
-NS_PER_S = 1e9
 MODES = {"off": th.MODE_OFF, "thermostat": th.MODE_THERMOSTAT, "pi": th.MODE_PI}
 DEVICES = ("HEATER", "THERMISTOR")
 

@@ -12,7 +12,7 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
-from fsw.core.dispatch import bind
+from fsw.dispatch import bind
 from fsw.core.propulsion import thruster_app_step
 from telemetry.dictionary import MODES
 

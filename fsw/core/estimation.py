@@ -175,7 +175,7 @@ def _propagate_cov(P, Phi, T):
 # ---------------------------------------------------------------- relative navigation (CW EKF)
 
 @njit(cache=True)
-def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_m_s, q_accel_m2_s3, work):
+def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_mps, q_accel_m2_s3, work):
     """Time update of the relative-navigation filter over ``dt_s``, in place.
 
     Parameters
@@ -183,7 +183,7 @@ def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_m_s, q_accel_m2_s3, work):
     x_LVLH : (6,) in/out, state [r m, v m/s] of the chaser CoM w.r.t. the station port, LVLH.
     P : (6, 6) in/out, covariance.
     n_rad_s : mean motion [rad/s]; dt_s : step [s].
-    dv_LVLH_m_s : (3,) delta-v applied by the thrusters over the step (modelled as an impulse at
+    dv_LVLH_mps : (3,) delta-v applied by the thrusters over the step (modelled as an impulse at
         the start of the step), LVLH.
     q_accel_m2_s3 : power spectral density of the unmodelled acceleration [m^2/s^3] per axis.
     work : ``WORK_SHAPE`` scratch.
@@ -195,7 +195,7 @@ def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_m_s, q_accel_m2_s3, work):
     Kirubarajan 2001, Sec. 6.2.2). Phi is the CW STM (Clohessy & Wiltshire 1960).
     """
     for i in range(3):
-        x_LVLH[3 + i] += dv_LVLH_m_s[i]
+        x_LVLH[3 + i] += dv_LVLH_mps[i]
     cw_propagate(x_LVLH, n_rad_s, dt_s, x_LVLH)
     Phi = work[_A]
     cw_stm(n_rad_s, dt_s, Phi)
@@ -204,7 +204,7 @@ def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_m_s, q_accel_m2_s3, work):
 
 
 @njit(cache=True)
-def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, port_L, earth, dt_s, dv_LVLH_m_s,
+def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, port_L, earth, dt_s, dv_LVLH_mps,
                          q_accel_m2_s3, work):
     """Time update with the relative motion both vehicles really have: each on its two-body + J2 orbit.
 
@@ -217,7 +217,7 @@ def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, 
     C1_LN, omega1_LN_L : the station's LVLH frame and rate at the end of the step (ORBIT_REF).
     port_L : (3,) station port w.r.t. the station CoM, LVLH [m].
     earth : (3,) mu [m^3/s^2], equatorial radius [m], J2.
-    dt_s, dv_LVLH_m_s, q_accel_m2_s3, work : as :func:`relnav_predict`.
+    dt_s, dv_LVLH_mps, q_accel_m2_s3, work : as :func:`relnav_predict`.
 
     Notes
     -----
@@ -238,9 +238,9 @@ def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, 
     mu, re, j2 = earth[0], earth[1], earth[2]
     lvlh_frame_j2(station0_N, mu, re, j2, sc, C0, w0)
     r0, r1, r2 = x_LVLH[0] + port_L[0], x_LVLH[1] + port_L[1], x_LVLH[2] + port_L[2]
-    v0 = x_LVLH[3] + dv_LVLH_m_s[0] + w0[1] * r2 - w0[2] * r1
-    v1 = x_LVLH[4] + dv_LVLH_m_s[1] + w0[2] * r0 - w0[0] * r2
-    v2 = x_LVLH[5] + dv_LVLH_m_s[2] + w0[0] * r1 - w0[1] * r0
+    v0 = x_LVLH[3] + dv_LVLH_mps[0] + w0[1] * r2 - w0[2] * r1
+    v1 = x_LVLH[4] + dv_LVLH_mps[1] + w0[2] * r0 - w0[0] * r2
+    v2 = x_LVLH[5] + dv_LVLH_mps[2] + w0[0] * r1 - w0[1] * r0
     for i in range(3):
         rv[i] = station0_N[i] + C0[0, i] * r0 + C0[1, i] * r1 + C0[2, i] * r2
         rv[3 + i] = station0_N[3 + i] + C0[0, i] * v0 + C0[1, i] * v1 + C0[2, i] * v2
@@ -283,17 +283,17 @@ def _apply_relnav_correction(x_LVLH, work):
 
 
 @njit(cache=True)
-def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, port_L_m, sigma_r_m, sigma_v_m_s,
+def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigma_r_m, sigma_v_mps,
                        gate_chi2, work):
     """Relative-GNSS update (position and velocity of the chaser CoM w.r.t. the station CoM), in place.
 
     Parameters
     ----------
     x_LVLH, P : (6,), (6, 6) in/out filter state and covariance.
-    r_meas_LVLH_m, v_meas_LVLH_m_s : (3,) measured relative position/velocity, LVLH.
+    r_meas_LVLH_m, v_meas_LVLH_mps : (3,) measured relative position/velocity, LVLH.
     port_L_m : (3,) station port w.r.t. the station CoM, LVLH; the measurement model is
         h(x) = x + [port_L_m, 0, 0, 0], H = I.
-    sigma_r_m, sigma_v_m_s : 1-sigma noise per axis.
+    sigma_r_m, sigma_v_mps : 1-sigma noise per axis.
     gate_chi2 : chi-square gate for 6 dof.
     work : scratch.
 
@@ -309,9 +309,9 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_m_s, port_L_m, sigm
             R[i, j] = 0.0
     for i in range(3):
         R[i, i] = sigma_r_m * sigma_r_m
-        R[3 + i, 3 + i] = sigma_v_m_s * sigma_v_m_s
+        R[3 + i, 3 + i] = sigma_v_mps * sigma_v_mps
         work[_VEC, 0, i] = r_meas_LVLH_m[i] - x_LVLH[i] - port_L_m[i]
-        work[_VEC, 0, 3 + i] = v_meas_LVLH_m_s[i] - x_LVLH[3 + i]
+        work[_VEC, 0, 3 + i] = v_meas_LVLH_mps[i] - x_LVLH[3 + i]
     accepted, d2 = kalman_update(P, 6, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)

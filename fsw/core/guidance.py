@@ -21,15 +21,15 @@ NOGO_VELOCITY = 4
 
 
 @njit(cache=True)
-def glideslope_plan(r0_LVLH_m, v0_LVLH_m_s, rT_LVLH_m, vT_LVLH_m_s, rho_dot0_m_s, rho_dotT_m_s,
+def glideslope_plan(r0_LVLH_m, v0_LVLH_mps, rT_LVLH_m, vT_LVLH_mps, rho_dot0_mps, rho_dotT_mps,
                     n_rad_s, t_out, r_way_out, dv_out):
     """Hablani inbound glideslope: N pulses along the straight line from r0 to rT.
 
     Parameters
     ----------
-    r0_LVLH_m, v0_LVLH_m_s : (3,) initial relative state (first pulse applied here).
-    rT_LVLH_m, vT_LVLH_m_s : (3,) target point and the velocity wanted there after the last pulse.
-    rho_dot0_m_s, rho_dotT_m_s : range rates along the line at start and end, both < 0 (approach)
+    r0_LVLH_m, v0_LVLH_mps : (3,) initial relative state (first pulse applied here).
+    rT_LVLH_m, vT_LVLH_mps : (3,) target point and the velocity wanted there after the last pulse.
+    rho_dot0_mps, rho_dotT_mps : range rates along the line at start and end, both < 0 (approach)
         with ``|rho_dot0| > |rho_dotT|``.
     n_rad_s : mean motion [rad/s].
     t_out : (N+1,) out, [s] pulse times from t0 (t_out[0] = 0, t_out[N] = T).
@@ -53,19 +53,19 @@ def glideslope_plan(r0_LVLH_m, v0_LVLH_m_s, rT_LVLH_m, vT_LVLH_m_s, rho_dot0_m_s
     uy = r0_LVLH_m[1] - rT_LVLH_m[1]
     uz = r0_LVLH_m[2] - rT_LVLH_m[2]
     rho0 = math.sqrt(ux * ux + uy * uy + uz * uz)
-    if n_pulses < 1 or rho0 <= 0.0 or rho_dot0_m_s >= 0.0 or rho_dotT_m_s >= 0.0 \
-            or rho_dot0_m_s >= rho_dotT_m_s:
+    if n_pulses < 1 or rho0 <= 0.0 or rho_dot0_mps >= 0.0 or rho_dotT_mps >= 0.0 \
+            or rho_dot0_mps >= rho_dotT_mps:
         return -1.0
     ux /= rho0
     uy /= rho0
     uz /= rho0
-    a = (rho_dot0_m_s - rho_dotT_m_s) / rho0
-    T = math.log(rho_dotT_m_s / rho_dot0_m_s) / a
+    a = (rho_dot0_mps - rho_dotT_mps) / rho0
+    T = math.log(rho_dotT_mps / rho_dot0_mps) / a
     dt = T / n_pulses
     for m in range(n_pulses + 1):
         tm = m * dt
         e = math.exp(a * tm)
-        rho = rho0 * e + (rho_dotT_m_s / a) * (e - 1.0)
+        rho = rho0 * e + (rho_dotT_mps / a) * (e - 1.0)
         if m == n_pulses:
             rho = 0.0
         t_out[m] = tm
@@ -81,9 +81,9 @@ def glideslope_plan(r0_LVLH_m, v0_LVLH_m_s, rT_LVLH_m, vT_LVLH_m_s, rho_dot0_m_s
     a21 = 2.0 * (c - 1.0) / n
     a22 = (4.0 * s - 3.0 * nt) / n
     det = a11 * a22 - a12 * a21
-    vmx = v0_LVLH_m_s[0]
-    vmy = v0_LVLH_m_s[1]
-    vmz = v0_LVLH_m_s[2]
+    vmx = v0_LVLH_mps[0]
+    vmy = v0_LVLH_mps[1]
+    vmz = v0_LVLH_mps[2]
     for m in range(n_pulses):
         x0 = r_way_out[m, 0]
         y0 = r_way_out[m, 1]
@@ -100,45 +100,45 @@ def glideslope_plan(r0_LVLH_m, v0_LVLH_m_s, rT_LVLH_m, vT_LVLH_m_s, rho_dot0_m_s
         vmx = 3.0 * n * s * x0 + c * vx + 2.0 * s * vy
         vmy = 6.0 * n * (c - 1.0) * x0 - 2.0 * s * vx + (4.0 * c - 3.0) * vy
         vmz = -n * s * z0 + c * vz
-    dv_out[n_pulses, 0] = vT_LVLH_m_s[0] - vmx
-    dv_out[n_pulses, 1] = vT_LVLH_m_s[1] - vmy
-    dv_out[n_pulses, 2] = vT_LVLH_m_s[2] - vmz
+    dv_out[n_pulses, 0] = vT_LVLH_mps[0] - vmx
+    dv_out[n_pulses, 1] = vT_LVLH_mps[1] - vmy
+    dv_out[n_pulses, 2] = vT_LVLH_mps[2] - vmz
     return T
 
 
 @njit(cache=True)
-def speed_profile(d_m, range_bp_m, speed_bp_m_s):
+def speed_profile(d_m, range_bp_m, speed_bp_mps):
     """Closing-speed limit [m/s] at axial distance ``d_m`` by linear interpolation of the table.
 
-    ``range_bp_m`` ascending breakpoints, ``speed_bp_m_s`` speeds there; clamped at both ends.
+    ``range_bp_m`` ascending breakpoints, ``speed_bp_mps`` speeds there; clamped at both ends.
     """
     k = range_bp_m.shape[0]
     if d_m <= range_bp_m[0]:
-        return speed_bp_m_s[0]
+        return speed_bp_mps[0]
     for i in range(1, k):
         if d_m <= range_bp_m[i]:
             f = (d_m - range_bp_m[i - 1]) / (range_bp_m[i] - range_bp_m[i - 1])
-            return speed_bp_m_s[i - 1] + f * (speed_bp_m_s[i] - speed_bp_m_s[i - 1])
-    return speed_bp_m_s[k - 1]
+            return speed_bp_mps[i - 1] + f * (speed_bp_mps[i] - speed_bp_mps[i - 1])
+    return speed_bp_mps[k - 1]
 
 
 @njit(cache=True)
-def closing_law(r_LVLH_m, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad_s, k_v_1_s,
-                k_lat_1_s, v_lat_max_m_s, a_max_m_s2, v_cmd_out, a_cmd_out):
+def closing_law(r_LVLH_m, v_LVLH_mps, axis_LVLH, range_bp_m, speed_bp_mps, n_rad_s, k_v_1_s,
+                k_lat_1_s, v_lat_max_mps, a_max_mps2, v_cmd_out, a_cmd_out):
     """Final-approach closing law: follow the speed profile down the docking axis, null the offset.
 
     Parameters
     ----------
-    r_LVLH_m, v_LVLH_m_s : (3,) state of the guided point (the chaser docking port) relative to the
+    r_LVLH_m, v_LVLH_mps : (3,) state of the guided point (the chaser docking port) relative to the
         station docking port, LVLH.
     axis_LVLH : (3,) unit docking axis, from the station port outward.
-    range_bp_m, speed_bp_m_s : (k,) speed profile: axial distance breakpoints (ascending) and the
+    range_bp_m, speed_bp_mps : (k,) speed profile: axial distance breakpoints (ascending) and the
         closing speed there [m/s].
     n_rad_s : mean motion [rad/s] (CW feed-forward).
     k_v_1_s : [1/s] velocity-loop gain.
     k_lat_1_s : [1/s] lateral position-to-velocity gain.
-    v_lat_max_m_s : [m/s] limit on the commanded lateral speed.
-    a_max_m_s2 : [m/s^2] limit on the commanded acceleration norm.
+    v_lat_max_mps : [m/s] limit on the commanded lateral speed.
+    a_max_mps2 : [m/s^2] limit on the commanded acceleration norm.
     v_cmd_out : (3,) out, [m/s] commanded velocity, LVLH.
     a_cmd_out : (3,) out, [m/s^2] commanded control acceleration, LVLH.
 
@@ -154,50 +154,50 @@ def closing_law(r_LVLH_m, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, n_rad
     (Fehse 2003, Sec. 4.4 and 6.3; Hablani et al. 2002 for the profile).
     """
     d = r_LVLH_m[0] * axis_LVLH[0] + r_LVLH_m[1] * axis_LVLH[1] + r_LVLH_m[2] * axis_LVLH[2]
-    v_close = speed_profile(d, range_bp_m, speed_bp_m_s)
+    v_close = speed_profile(d, range_bp_m, speed_bp_mps)
     lx = r_LVLH_m[0] - d * axis_LVLH[0]
     ly = r_LVLH_m[1] - d * axis_LVLH[1]
     lz = r_LVLH_m[2] - d * axis_LVLH[2]
     lat = math.sqrt(lx * lx + ly * ly + lz * lz)
     g = k_lat_1_s
-    if k_lat_1_s * lat > v_lat_max_m_s:
-        g = v_lat_max_m_s / lat
+    if k_lat_1_s * lat > v_lat_max_mps:
+        g = v_lat_max_mps / lat
     v_cmd_out[0] = -v_close * axis_LVLH[0] - g * lx
     v_cmd_out[1] = -v_close * axis_LVLH[1] - g * ly
     v_cmd_out[2] = -v_close * axis_LVLH[2] - g * lz
-    velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_out, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out)
+    velocity_loop_accel(r_LVLH_m, v_LVLH_mps, v_cmd_out, n_rad_s, k_v_1_s, a_max_mps2, a_cmd_out)
     return d
 
 
 @njit(cache=True)
-def velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_LVLH_m_s, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out):
+def velocity_loop_accel(r_LVLH_m, v_LVLH_mps, v_cmd_LVLH_mps, n_rad_s, k_v_1_s, a_max_mps2, a_cmd_out):
     """Track a commanded velocity: a = k_v (v_cmd - v) - a_CW(r, v), limited in norm to a_max.
 
     The CW feed-forward a_CW = [3n^2 x + 2n yd, -2n xd, -n^2 z] cancels the relative dynamics, so
     the loop sees a double integrator at every range (Fehse 2003, Sec. 6.3).
     """
     n = n_rad_s
-    ax = k_v_1_s * (v_cmd_LVLH_m_s[0] - v_LVLH_m_s[0]) - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_m_s[1])
-    ay = k_v_1_s * (v_cmd_LVLH_m_s[1] - v_LVLH_m_s[1]) + 2.0 * n * v_LVLH_m_s[0]
-    az = k_v_1_s * (v_cmd_LVLH_m_s[2] - v_LVLH_m_s[2]) + n * n * r_LVLH_m[2]
+    ax = k_v_1_s * (v_cmd_LVLH_mps[0] - v_LVLH_mps[0]) - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_mps[1])
+    ay = k_v_1_s * (v_cmd_LVLH_mps[1] - v_LVLH_mps[1]) + 2.0 * n * v_LVLH_mps[0]
+    az = k_v_1_s * (v_cmd_LVLH_mps[2] - v_LVLH_mps[2]) + n * n * r_LVLH_m[2]
     an = math.sqrt(ax * ax + ay * ay + az * az)
-    f = 1.0 if an <= a_max_m_s2 else a_max_m_s2 / an
+    f = 1.0 if an <= a_max_mps2 else a_max_mps2 / an
     a_cmd_out[0] = f * ax
     a_cmd_out[1] = f * ay
     a_cmd_out[2] = f * az
 
 
 @njit(cache=True)
-def goto_point_accel(r_LVLH_m, v_LVLH_m_s, r_target_LVLH_m, n_rad_s, k_pos_1_s, v_max_m_s, k_v_1_s,
-                     a_max_m_s2, v_cmd_out, a_cmd_out):
+def goto_point_accel(r_LVLH_m, v_LVLH_mps, r_target_LVLH_m, n_rad_s, k_pos_1_s, v_max_mps, k_v_1_s,
+                     a_max_mps2, v_cmd_out, a_cmd_out):
     """Fly to a point at a limited speed (short-range retreats and re-positioning).
 
     Parameters
     ----------
-    r_LVLH_m, v_LVLH_m_s : (3,) relative state, LVLH. r_target_LVLH_m : (3,) point to reach.
+    r_LVLH_m, v_LVLH_mps : (3,) relative state, LVLH. r_target_LVLH_m : (3,) point to reach.
     n_rad_s : mean motion [rad/s]. k_pos_1_s : [1/s] position-to-velocity gain (the approach slows
-    as exp(-k t) near the point). v_max_m_s : [m/s] speed limit of the velocity command.
-    k_v_1_s : [1/s] velocity-loop gain. a_max_m_s2 : [m/s^2] limit on the command norm.
+    as exp(-k t) near the point). v_max_mps : [m/s] speed limit of the velocity command.
+    k_v_1_s : [1/s] velocity-loop gain. a_max_mps2 : [m/s^2] limit on the command norm.
     v_cmd_out : (3,) out, [m/s] commanded velocity. a_cmd_out : (3,) out, [m/s^2] command, LVLH.
 
     Returns
@@ -214,26 +214,26 @@ def goto_point_accel(r_LVLH_m, v_LVLH_m_s, r_target_LVLH_m, n_rad_s, k_pos_1_s, 
     ez = r_LVLH_m[2] - r_target_LVLH_m[2]
     dist = math.sqrt(ex * ex + ey * ey + ez * ez)
     g = k_pos_1_s
-    if k_pos_1_s * dist > v_max_m_s:
-        g = v_max_m_s / dist
+    if k_pos_1_s * dist > v_max_mps:
+        g = v_max_mps / dist
     v_cmd_out[0] = -g * ex
     v_cmd_out[1] = -g * ey
     v_cmd_out[2] = -g * ez
-    velocity_loop_accel(r_LVLH_m, v_LVLH_m_s, v_cmd_out, n_rad_s, k_v_1_s, a_max_m_s2, a_cmd_out)
+    velocity_loop_accel(r_LVLH_m, v_LVLH_mps, v_cmd_out, n_rad_s, k_v_1_s, a_max_mps2, a_cmd_out)
     return dist
 
 
 @njit(cache=True)
-def hold_point_accel(r_LVLH_m, v_LVLH_m_s, r_hold_LVLH_m, n_rad_s, kp_1_s2, kd_1_s, a_max_m_s2, a_cmd_out):
+def hold_point_accel(r_LVLH_m, v_LVLH_mps, r_hold_LVLH_m, n_rad_s, kp_1_s2, kd_1_s, a_max_mps2, a_cmd_out):
     """Station keeping at a hold point: PD acceleration with CW feed-forward.
 
     Parameters
     ----------
-    r_LVLH_m, v_LVLH_m_s : (3,) relative state (chaser CoM w.r.t. station port), LVLH.
+    r_LVLH_m, v_LVLH_mps : (3,) relative state (chaser CoM w.r.t. station port), LVLH.
     r_hold_LVLH_m : (3,) hold point, LVLH.
     n_rad_s : mean motion [rad/s].
     kp_1_s2, kd_1_s : PD gains [1/s^2], [1/s].
-    a_max_m_s2 : [m/s^2] limit on the command norm.
+    a_max_mps2 : [m/s^2] limit on the command norm.
     a_cmd_out : (3,) out, [m/s^2] commanded control acceleration, LVLH.
 
     Returns
@@ -249,11 +249,11 @@ def hold_point_accel(r_LVLH_m, v_LVLH_m_s, r_hold_LVLH_m, n_rad_s, kp_1_s2, kd_1
     ex = r_LVLH_m[0] - r_hold_LVLH_m[0]
     ey = r_LVLH_m[1] - r_hold_LVLH_m[1]
     ez = r_LVLH_m[2] - r_hold_LVLH_m[2]
-    ax = -kp_1_s2 * ex - kd_1_s * v_LVLH_m_s[0] - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_m_s[1])
-    ay = -kp_1_s2 * ey - kd_1_s * v_LVLH_m_s[1] + 2.0 * n * v_LVLH_m_s[0]
-    az = -kp_1_s2 * ez - kd_1_s * v_LVLH_m_s[2] + n * n * r_LVLH_m[2]
+    ax = -kp_1_s2 * ex - kd_1_s * v_LVLH_mps[0] - (3.0 * n * n * r_LVLH_m[0] + 2.0 * n * v_LVLH_mps[1])
+    ay = -kp_1_s2 * ey - kd_1_s * v_LVLH_mps[1] + 2.0 * n * v_LVLH_mps[0]
+    az = -kp_1_s2 * ez - kd_1_s * v_LVLH_mps[2] + n * n * r_LVLH_m[2]
     an = math.sqrt(ax * ax + ay * ay + az * az)
-    f = 1.0 if an <= a_max_m_s2 else a_max_m_s2 / an
+    f = 1.0 if an <= a_max_mps2 else a_max_mps2 / an
     a_cmd_out[0] = f * ax
     a_cmd_out[1] = f * ay
     a_cmd_out[2] = f * az
@@ -261,13 +261,13 @@ def hold_point_accel(r_LVLH_m, v_LVLH_m_s, r_hold_LVLH_m, n_rad_s, kp_1_s2, kd_1
 
 
 @njit(cache=True)
-def go_no_go(r_LVLH_m, v_LVLH_m_s, r_hold_LVLH_m, pos_tol_m, vel_tol_m_s, nav_valid):
+def go_no_go(r_LVLH_m, v_LVLH_mps, r_hold_LVLH_m, pos_tol_m, vel_tol_mps, nav_valid):
     """Go/no-go check at a hold point.
 
     Parameters
     ----------
-    r_LVLH_m, v_LVLH_m_s : (3,) estimated relative state; r_hold_LVLH_m : (3,) hold point.
-    pos_tol_m : (3,) per-axis |position error| limits [m]; vel_tol_m_s : (3,) per-axis |velocity|
+    r_LVLH_m, v_LVLH_mps : (3,) estimated relative state; r_hold_LVLH_m : (3,) hold point.
+    pos_tol_m : (3,) per-axis |position error| limits [m]; vel_tol_mps : (3,) per-axis |velocity|
         limits [m/s] (the hold point is at rest in LVLH).
     nav_valid : bool, navigation solution valid.
 
@@ -281,19 +281,19 @@ def go_no_go(r_LVLH_m, v_LVLH_m_s, r_hold_LVLH_m, pos_tol_m, vel_tol_m_s, nav_va
     for i in range(3):
         if abs(r_LVLH_m[i] - r_hold_LVLH_m[i]) > pos_tol_m[i]:
             code |= NOGO_POSITION
-        if abs(v_LVLH_m_s[i]) > vel_tol_m_s[i]:
+        if abs(v_LVLH_mps[i]) > vel_tol_mps[i]:
             code |= NOGO_VELOCITY
     return code
 
 
 @njit(cache=True)
-def approach_monitor(r_LVLH_m, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, out):
+def approach_monitor(r_LVLH_m, v_LVLH_mps, axis_LVLH, range_bp_m, speed_bp_mps, out):
     """Geometry of the final approach for the corridor and closing-rate monitors.
 
     Parameters
     ----------
-    r_LVLH_m, v_LVLH_m_s : (3,) guided point (chaser port) relative to the station port, LVLH.
-    axis_LVLH : (3,) unit docking axis, outward. range_bp_m, speed_bp_m_s : speed profile table.
+    r_LVLH_m, v_LVLH_mps : (3,) guided point (chaser port) relative to the station port, LVLH.
+    axis_LVLH : (3,) unit docking axis, outward. range_bp_m, speed_bp_mps : speed profile table.
     out : (7,) out: [range m, range rate m/s (< 0 closing), axial distance m, lateral offset m,
         corridor angle rad (line of sight off the axis), closing speed along -axis m/s,
         profile closing speed at this distance m/s].
@@ -303,14 +303,14 @@ def approach_monitor(r_LVLH_m, v_LVLH_m_s, axis_LVLH, range_bp_m, speed_bp_m_s, 
     lat = math.sqrt(max(rng * rng - d * d, 0.0))
     rdot = 0.0
     if rng > 0.0:
-        rdot = (r_LVLH_m[0] * v_LVLH_m_s[0] + r_LVLH_m[1] * v_LVLH_m_s[1] + r_LVLH_m[2] * v_LVLH_m_s[2]) / rng
+        rdot = (r_LVLH_m[0] * v_LVLH_mps[0] + r_LVLH_m[1] * v_LVLH_mps[1] + r_LVLH_m[2] * v_LVLH_mps[2]) / rng
     out[0] = rng
     out[1] = rdot
     out[2] = d
     out[3] = lat
     out[4] = math.atan2(lat, d)
-    out[5] = -(v_LVLH_m_s[0] * axis_LVLH[0] + v_LVLH_m_s[1] * axis_LVLH[1] + v_LVLH_m_s[2] * axis_LVLH[2])
-    out[6] = speed_profile(d, range_bp_m, speed_bp_m_s)
+    out[5] = -(v_LVLH_mps[0] * axis_LVLH[0] + v_LVLH_mps[1] * axis_LVLH[1] + v_LVLH_mps[2] * axis_LVLH[2])
+    out[6] = speed_profile(d, range_bp_m, speed_bp_mps)
 
 
 @njit(cache=True)
@@ -352,7 +352,7 @@ def cam_drift_clearance(x_LVLH, n_rad_s, kos_radius_m, horizon_s, n_samples, scr
 
 
 @njit(cache=True)
-def cam_select(x_LVLH, n_rad_s, dv_mags_m_s, dirs_LVLH, kos_radius_m, min_clear_m, horizon_s, n_samples,
+def cam_select(x_LVLH, n_rad_s, dv_mags_mps, dirs_LVLH, kos_radius_m, min_clear_m, horizon_s, n_samples,
                scratch6, x_burn_scratch, dv_out, report_out):
     """Collision-avoidance manoeuvre: smallest candidate burn whose free drift stays out of the KOS.
 
@@ -360,7 +360,7 @@ def cam_select(x_LVLH, n_rad_s, dv_mags_m_s, dirs_LVLH, kos_radius_m, min_clear_
     ----------
     x_LVLH : (6,) current relative state (chaser CoM w.r.t. station port).
     n_rad_s : mean motion [rad/s].
-    dv_mags_m_s : (m,) candidate magnitudes, ascending (e.g. 0.5 .. 2.0 m/s).
+    dv_mags_mps : (m,) candidate magnitudes, ascending (e.g. 0.5 .. 2.0 m/s).
     dirs_LVLH : (k, 3) candidate unit directions in order of preference (e.g. posigrade [0,1,0],
         radial-away [1,0,0], their bisector).
     kos_radius_m : keep-out sphere radius [m].
@@ -384,23 +384,23 @@ def cam_select(x_LVLH, n_rad_s, dv_mags_m_s, dirs_LVLH, kos_radius_m, min_clear_
     """
     best_margin = -math.inf
     k_dirs = dirs_LVLH.shape[0]
-    for im in range(dv_mags_m_s.shape[0]):
+    for im in range(dv_mags_mps.shape[0]):
         for jd in range(k_dirs):
             for i in range(6):
                 x_burn_scratch[i] = x_LVLH[i]
             for i in range(3):
-                x_burn_scratch[3 + i] += dv_mags_m_s[im] * dirs_LVLH[jd, i]
+                x_burn_scratch[3 + i] += dv_mags_mps[im] * dirs_LVLH[jd, i]
             cam_drift_clearance(x_burn_scratch, n_rad_s, kos_radius_m, horizon_s, n_samples, scratch6,
                                 report_out)
             margin = min(report_out[0] - kos_radius_m, report_out[1] - min_clear_m)
             if margin >= 0.0:
                 for i in range(3):
-                    dv_out[i] = dv_mags_m_s[im] * dirs_LVLH[jd, i]
+                    dv_out[i] = dv_mags_mps[im] * dirs_LVLH[jd, i]
                 return im * k_dirs + jd
             if margin > best_margin:
                 best_margin = margin
                 for i in range(3):
-                    dv_out[i] = dv_mags_m_s[im] * dirs_LVLH[jd, i]
+                    dv_out[i] = dv_mags_mps[im] * dirs_LVLH[jd, i]
     # None safe: report the best unsafe candidate (re-evaluated so report_out matches dv_out).
     for i in range(6):
         x_burn_scratch[i] = x_LVLH[i]

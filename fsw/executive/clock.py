@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 
 from fsw.executive import defaults
+from telemetry.units import NS_PER_S
 
 #: [ns] monotonic high-resolution counter, the one time source for execution-time measurement.
 perf_ns = time.perf_counter_ns
 
-_NS_PER_S = 1e9
 
 
 class SimClock:
@@ -125,7 +125,7 @@ class WallClock:
         now = counter()
         remaining = boundary - now
         if remaining > self.spin_ns:
-            self._sleep((remaining - self.spin_ns) / _NS_PER_S)
+            self._sleep((remaining - self.spin_ns) / NS_PER_S)
             now = counter()
         while now < boundary:
             now = counter()

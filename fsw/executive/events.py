@@ -24,13 +24,13 @@ from typing import NamedTuple
 
 from fsw.executive import defaults
 from telemetry.dictionary import SEVERITIES, TM_BY_NAME
+from telemetry.units import NS_PER_S
 
 SEVERITY_CODES = {name: code for code, name in SEVERITIES.items()}
 DEBUG, INFO, WARNING, ERROR, CRITICAL = (SEVERITY_CODES[n] for n in ("DEBUG", "INFO", "WARNING", "ERROR",
                                                                      "CRITICAL"))
 _LOGGING_LEVELS = {DEBUG: logging.DEBUG, INFO: logging.INFO, WARNING: logging.WARNING, ERROR: logging.ERROR,
                    CRITICAL: logging.CRITICAL}
-_NS_PER_S = 1e9
 #: [B] length of the EVENT packet's text field: the longest text the ground receives
 EVENT_TEXT_MAX = next(f.count for f in TM_BY_NAME["EVENT"].fields if f.name == "text")
 
@@ -186,7 +186,7 @@ def packet_text(event: Event) -> bytes:
 
 def format_event(event: Event) -> str:
     """One log line: mission time [s], severity, source, text (and the suppressed count if any)."""
-    line = f"{event.t_ns / _NS_PER_S:14.3f} {event.severity_name:<8} {event.source:<14} {event.text}"
+    line = f"{event.t_ns / NS_PER_S:14.3f} {event.severity_name:<8} {event.source:<14} {event.text}"
     if event.suppressed:
         line += f" [{event.suppressed} similar suppressed]"
     return line

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsw.executive import defaults
+from telemetry.units import NS_PER_S
 
-_NS_PER_S = 1_000_000_000
 _NS_PER_US = 1_000
 _SLOTS_LISTED = 5  # offending slots spelled out in a refusal; the rest are counted
 _RATE_RTOL = 1e-9  # a rate "divides" the base rate when the divisor is an integer to this tolerance
@@ -142,7 +142,7 @@ class Schedule:
     @property
     def base_rate_hz(self) -> float:
         """[Hz] minor-frame rate."""
-        return _NS_PER_S / self.minor_frame_ns
+        return NS_PER_S / self.minor_frame_ns
 
     def index(self, name: str) -> int:
         """Table index of task ``name`` (its bit in ``failed_mask``, its ``task_id`` in telemetry)."""

@@ -20,12 +20,12 @@ import os
 import pytest
 
 from ground import timing
+from telemetry.units import NS_PER_S
 
 SCENARIO = os.environ.get("QZ_BENCH_SCENARIO", "final_approach")  # MC base case: lidar-driven approach
 SIL_SECONDS = float(os.environ.get("QZ_BENCH_SIL_S", "5"))
 ROUNDS = 300  # one call per round: p99 is the 3rd-slowest call
 WARMUP_ROUNDS = 10
-_NS_PER_S = 1_000_000_000
 
 TASKS = [r.task for r in timing.load_budget_table().rows]
 
@@ -55,7 +55,7 @@ def fly_sil(scenario: str, seconds: float):
                                        overrides=runner.flight_overrides(sc), post_frame=lambda t_ns: truth.step())
     except (app_mod.ConfigError, app_mod.WiringError) as err:
         pytest.skip(f"topology cannot fly scenario {scenario!r} yet: {err}")
-    frames = round(seconds * _NS_PER_S / sc.minor_frame_ns)
+    frames = round(seconds * NS_PER_S / sc.minor_frame_ns)
     flight.executive.run(n_frames=frames)
     return flight, truth
 

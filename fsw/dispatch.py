@@ -11,7 +11,7 @@ cannot be swapped or passed in the wrong order later, because the app never pass
 The entry point is a numba internal (``Dispatcher.overloads[sig].entry_point``; numba is pinned to
 the range it was tested with in pyproject.toml). When it is missing, :func:`compiled_entry` falls
 back to the dispatcher, which computes the same results more slowly, and records the kernel in
-:data:`FAST_PATH_LOST`; a test fails on any entry there. (sims/core/frame.py has the same helper
+:data:`FAST_PATH_LOST`; a test fails on any entry there. (sims/core has the same helper
 for the truth: the package boundaries keep sims/core and fsw/core apart.)
 """
 

@@ -1,4 +1,4 @@
-"""fsw/core/dispatch.py: the compiled entry point is active and computes what the dispatcher does."""
+"""fsw/dispatch.py: the compiled entry point is active and computes what the dispatcher does."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fsw.core import dispatch
-from fsw.core.dispatch import bind, compiled_entry
+from fsw import dispatch
+from fsw.dispatch import bind, compiled_entry
 from fsw.messages import new_message
 
 
