@@ -68,7 +68,13 @@ def require(cfg: dict[str, Any], key: str, kind: type | tuple, where: str, lo=No
 
 
 class App:
-    """A flight application: ``start()`` binds and checks wiring, ``step(t_ns)`` runs one call."""
+    """A flight application: ``start()`` binds and checks wiring, ``step(t_ns)`` runs one call.
+
+    A periodic app (the default) must have a ``[[schedule]]`` row in flight.toml, or the topology
+    refuses to start; an app that acts only on requests (the mode manager) sets ``periodic = False``.
+    """
+
+    periodic = True
 
     def __init__(self, name: str, bus: Bus, events):
         self.name = name

@@ -147,6 +147,10 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     apps = {app.name: app for app in (modes, ground_link, commanding, housekeeping, orbit_ref, navigation, attitude,
                                       guidance, docking, thruster_control, thermal, fdir)}
 
+    unscheduled = sorted(name for name, app in apps.items() if app.periodic and name not in rates)
+    if unscheduled:
+        raise ConfigError(f"flight.toml: no [[schedule]] row for app(s) {unscheduled}: every periodic app is "
+                          "scheduled, with its rate and CPU budget")
     tasks = apps if wrap_step is None else {name: _Wrapped(wrap_step(name, app.step)) for name, app in apps.items()}
     schedule = table.build(tasks)
     pre = _chain(_overridden(hal, "poll"), pre_frame)

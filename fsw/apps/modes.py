@@ -38,6 +38,8 @@ def load_mode_table(path: Path) -> tuple[int, dict[int, frozenset[int]]]:
 class ModeManager(App):
     """Holds the MODE record; every transition, commanded or autonomous, goes through ``request``."""
 
+    periodic = False  # transitions happen on request: no schedule row
+
     def __init__(self, name: str, bus: Bus, events, table_path: Path, initial: str | None = None):
         super().__init__(name, bus, events)
         initial_code, self.allowed = load_mode_table(table_path)

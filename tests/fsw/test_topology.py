@@ -74,6 +74,18 @@ def test_schedule_row_without_an_app_is_refused_naming_the_task(scenario, tmp_pa
         build(scenario, config_dir=config)
 
 
+def test_an_app_without_a_schedule_row_is_refused_naming_it(scenario, tmp_path):
+    config = Path(shutil.copytree(CONFIG_DIR, tmp_path / "config"))
+    flight_toml = config / "flight.toml"
+    text = flight_toml.read_text()
+    row = text.index('task = "docking"')
+    start = text.rindex("[[schedule]]", 0, row)
+    end = text.index("[[schedule]]", row)
+    flight_toml.write_text(text[:start] + text[end:])
+    with pytest.raises(ConfigError, match="docking"):
+        build(scenario, config_dir=config)
+
+
 def test_hal_device_records_are_the_records_on_the_bus(scenario):
     truth = Truth(scenario)
     hal = SimBackend(truth)
