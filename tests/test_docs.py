@@ -85,3 +85,13 @@ def test_every_relative_link_resolves(page):
         if "://" in target:
             continue
         assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to missing {target}"
+
+
+def test_code_and_configuration_cite_the_documents_in_the_repository():
+    """Citations point into docs/, never at documents outside the repository (REFERENCE.md and the like)."""
+    bare = re.compile(r"(?<![\w/])(REFERENCE|ARCHITECTURE|STYLE)\.md")
+    files = [p for pattern in ("*.py", "*.toml", "*.md") for p in ROOT.rglob(pattern)] + [ROOT / "Makefile"]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in files
+                 if not p.relative_to(ROOT).parts[0].startswith((".", "build")) and "docs" not in p.parts[:-1]
+                 for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if bare.search(line)]
+    assert not offenders, f"citations of documents outside the repository: {offenders}"

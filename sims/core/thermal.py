@@ -1,6 +1,6 @@
 """Thermal environment and lumped-parameter network kernels.
 
-Network (REFERENCE.md, Thermal; Gilmore, *Spacecraft Thermal Control Handbook* vol. 1, ch. 5):
+Network (docs/reference.md, Thermal; Gilmore, *Spacecraft Thermal Control Handbook* vol. 1, ch. 5):
 ``C_i dT_i/dt = Q_ext,i + Q_int,i + Q_htr,i + sum_j G_ij (T_j - T_i)
 + sum_j sigma R_ij (T_j^4 - T_i^4) - sigma eps_i A_i T_i^4`` with R_ij = eps_eff A F [m^2].
 
