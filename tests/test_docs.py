@@ -88,7 +88,7 @@ def test_every_relative_link_resolves(page):
 
 
 def test_code_and_configuration_cite_the_documents_in_the_repository():
-    """Citations point into docs/, never at documents outside the repository (REFERENCE.md and the like)."""
+    """Citations point into docs/, never at the shared design documents outside the repository."""
     bare = re.compile(r"(?<![\w/])(REFERENCE|ARCHITECTURE|STYLE)\.md")
     files = [p for pattern in ("*.py", "*.toml", "*.md") for p in ROOT.rglob(pattern)] + [ROOT / "Makefile"]
     offenders = [f"{p.relative_to(ROOT)}:{n}" for p in files
