@@ -71,8 +71,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from fsw.dispatch import bind
 from fsw.core.fields import TYPE_CODES, gather, load_int64, load_uint32
+from fsw.dispatch import bind
 from fsw.executive.events import EVENT_TEXT_MAX  # bytes of the EVENT packet's text field (dictionary)
 from telemetry.dictionary import MODES, N_HEATER_ZONES, SCALAR_TYPES, SEVERITIES
 

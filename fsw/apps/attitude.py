@@ -19,8 +19,8 @@ from fsw.core.control import (
     thruster_group_wrench,
     translation_signatures,
 )
-from fsw.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
+from fsw.dispatch import bind
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 

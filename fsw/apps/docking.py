@@ -9,8 +9,8 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core import docking as dk
-from fsw.dispatch import bind
 from fsw.core.docking import docking_step
+from fsw.dispatch import bind
 from telemetry.dictionary import ABORT_TRIGGERS, MODES
 from telemetry.units import NS_PER_S
 

@@ -16,7 +16,6 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section
-from fsw.dispatch import bind
 from fsw.core.guidance import (
     GUIDANCE_PARAMS,
     GUIDANCE_SCRATCH,
@@ -28,6 +27,7 @@ from fsw.core.guidance import (
     hold_step,
 )
 from fsw.core.relmotion import cw_two_impulse
+from fsw.dispatch import bind
 from telemetry.dictionary import ABORT_TRIGGERS, GUIDANCE_PHASES, MODES
 from telemetry.units import NS_PER_S
 

@@ -15,7 +15,6 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.dispatch import bind
 from fsw.core.estimation import WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
@@ -27,6 +26,7 @@ from fsw.core.navigation import (
     SENSOR_LIDAR,
     relnav_app_step,
 )
+from fsw.dispatch import bind
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
-from fsw.dispatch import bind
 from fsw.core.ephemeris import lvlh_frame_j2, orbit_ref_step
+from fsw.dispatch import bind
 
 
 class OrbitReference(App):

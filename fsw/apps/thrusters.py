@@ -12,8 +12,8 @@ import numpy as np
 from fsw.app import App, Bus, ConfigError
 from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
-from fsw.dispatch import bind
 from fsw.core.propulsion import thruster_app_step
+from fsw.dispatch import bind
 from telemetry.dictionary import MODES
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp
