@@ -22,13 +22,14 @@ bit-identical runs.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from hal.devices import new_device_set
 from sims.contact import DockingContact
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, G0_M_S2, KELVIN_OFFSET_K, NS_PER_S, SECONDS_PER_HOUR
-from sims.core.dispatch import compiled_entry
+from sims.core.dispatch import FAST_PATH_LOST, compiled_entry
 from sims.core.frame import (
     EV_CAPTURE,
     EV_COLLISION,
@@ -182,6 +183,9 @@ class Truth:
                               self._params, self._state, self._noise, self._streams, rec["ACT_HEATERS"],
                               rec["DEV_THERMISTORS"])
         self._thermal_kernel = compiled_entry(thermal_frame, *self._thermal_args)
+        if FAST_PATH_LOST:
+            warnings.warn(f"truth kernels on numba's dispatcher, not their compiled entry points: {FAST_PATH_LOST}",
+                          RuntimeWarning, stacklevel=2)
         self.contact: DockingContact | None = None
         self.collided = False
         self.heater_power_W = 0.0
