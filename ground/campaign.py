@@ -963,7 +963,12 @@ def rerun_case(out_dir: str | Path, case: int, *, scenario: str | None = None, s
     out = Path(out_dir)
     meta_path = out / META_FILE
     if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+            for key in ("scenario", "seed", "duration_s"):
+                meta[key]  # noqa: B018 - present, or the file is not a campaign's
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CampaignError(f"{meta_path}: unreadable ({type(err).__name__}: {err})") from None
         for key, given in (("scenario", scenario), ("seed", seed), ("duration_s", duration_s)):
             if given is not None and given != meta[key]:
                 raise CampaignError(f"{meta_path}: the campaign's {key} is {meta[key]!r}, not {given!r}")

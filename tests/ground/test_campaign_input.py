@@ -87,3 +87,11 @@ def test_mc_bench_moves_a_previous_benchmark_aside(tmp_path, monkeypatch):
     campaign.mc_bench(out, runs=4, speedup_runs=2, progress=False)
     assert (tmp_path / "bench-1" / "bench.md").read_text() == "previous"
     assert (out / "bench.md").is_file()
+
+
+def test_rerun_with_an_unreadable_campaign_file_is_refused(tmp_path):
+    out = tmp_path / "mc"
+    out.mkdir()
+    (out / META_FILE).write_text("{not json")
+    with pytest.raises(CampaignError, match="campaign.json: unreadable"):
+        campaign.rerun_case(out, 0)
