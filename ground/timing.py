@@ -364,7 +364,12 @@ def run_timing(run_dir) -> dict:
     notes = []
     summary = {}
     if (run_dir / "summary.json").is_file():
-        summary = json.loads((run_dir / "summary.json").read_text())
+        try:
+            summary = json.loads((run_dir / "summary.json").read_text())
+        except ValueError as err:  # a damaged summary costs the cycle slips per group, not the table
+            notes.append(f"summary.json is not valid JSON ({err}): rate groups from the current flight.toml")
+        if not isinstance(summary, dict):
+            summary = {}
     else:
         notes.append("no summary.json: rate groups from the current flight.toml, no cycle slips per group")
     timing = summary.get("timing") or {}
