@@ -30,10 +30,10 @@ class LinkOptions:
     tm_dest: str | None = None       # udp:// only: HOST:PORT telemetry goes to
 
 
-def open_ground_link(opts: LinkOptions, write_every: int = 1) -> LinkSetup:
+def open_ground_link(opts: LinkOptions, service_every: int = 1) -> LinkSetup:
     """Check the options and open the link; ValueError (one line) when it must not be served.
 
-    ``write_every``: link cycles between writes to the clients (a SIL flying unpaced writes less often).
+    ``service_every``: link cycles between services of the transport (a SIL flying unpaced: less often).
     """
     keys = sdls.load_keys(opts.key_file) if opts.key_file else {}
     arsn_file = opts.arsn_file or (opts.key_file + FLIGHT_ARSN_SUFFIX if opts.key_file else None)
@@ -46,7 +46,7 @@ def open_ground_link(opts: LinkOptions, write_every: int = 1) -> LinkSetup:
         raise LinkUrlError(f"--link {opts.url}: not a loopback address; serving it needs --key-file "
                            "(plain telecommands are accepted on loopback only)")
     persist = (lambda arsn: sdls.save_arsn(arsn_file, arsn)) if arsn_file else None
-    return LinkSetup(transport, keys, last, persist, write_every)
+    return LinkSetup(transport, keys, last, persist, service_every)
 
 
 def finish_link(app, setup: LinkSetup | None, wait_s: float = DRAIN_AT_END_S) -> None:

@@ -37,7 +37,7 @@ RUN_FILES = ("telemetry.ccsds", "events.log", "summary.json")
 WARM_UP_S = 2.0  # [s] of mission time flown by the throw-away warm-up run
 # After a capture the run goes on this long so the ground sees the DOCKED mode settle.
 POST_CAPTURE_S = 10.0
-UNPACED_WRITE_EVERY = 100     # ground-link cycles between writes to clients when the SIL flies unpaced
+UNPACED_SERVICE_EVERY = 100   # ground-link cycles between services of its transport when the SIL flies unpaced
 
 
 class CommandScript:
@@ -231,8 +231,8 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
         raise ScenarioError(f"--timeline must be an integer >= 0, got {timeline!r}")
     check_pace(pace)
     TaskFaults(sc.faults).check(row["task"] for row in load_flight_config()["schedule"])
-    # unpaced, ten mission seconds pass in a few milliseconds: a write per client per 10 s, not per cycle
-    setup = open_ground_link(link, write_every=1 if pace else UNPACED_WRITE_EVERY) if link is not None else None
+    # unpaced, ten mission seconds pass in a few milliseconds: the link is served once per 10 s, not per cycle
+    setup = open_ground_link(link, service_every=1 if pace else UNPACED_SERVICE_EVERY) if link is not None else None
     try:
         return _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup)
     finally:

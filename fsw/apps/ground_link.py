@@ -55,7 +55,7 @@ class LinkSetup:
     keys: dict = field(default_factory=dict)         # SPI -> key; empty: plain from loopback only
     last_arsn: dict = field(default_factory=dict)    # SPI -> last accepted ARSN (ARSN state file)
     persist_arsn: object = None                      # callable(dict) storing the ARSN state
-    write_every: int = 1                             # cycles between writes to clients (>1: a SIL flying unpaced)
+    service_every: int = 1                           # cycles between services of the transport (>1: unpaced SIL)
 
 
 class _Client:
@@ -97,7 +97,7 @@ class GroundLink(App):
         self.transport = setup.transport if setup else None
         self.auth = Authenticator(setup.keys, setup.last_arsn, setup.persist_arsn) if setup else Authenticator()
         self.framed = bool(getattr(self.transport, "framed", True))
-        self.write_every = max(1, int(setup.write_every)) if setup else 1
+        self.service_every = max(1, int(setup.service_every)) if setup else 1
         self.clients: dict[int, _Client] = {}
         self.closed: list[_Client] = []
         self._calls = 0
@@ -125,6 +125,11 @@ class GroundLink(App):
         if transport is None:
             return
         self._now_ns = t_ns
+        self._calls += 1
+        if self.stats_divisor and self._calls % self.stats_divisor == 0:
+            self.downlink.send_values("GROUND_LINK", t_ns, self._stats_values())
+        if self._calls % self.service_every:
+            return
         opened, closed, data = transport.service(self.rx_bytes)
         for cid in closed:
             self._close(cid, t_ns, "closed by the client")
@@ -146,11 +151,7 @@ class GroundLink(App):
             self.totals["arsn_store_errors"] += 1
             self.auth._dirty = True
             self.emit(EVT_ARSN_STORE_FAILED, "ERROR", f"ARSN state not stored: {exc}"[:48])
-        self._calls += 1
-        if self.stats_divisor and self._calls % self.stats_divisor == 0:
-            self.downlink.send_values("GROUND_LINK", t_ns, self._stats_values())
-        if self._calls % self.write_every == 0:
-            self._drain(t_ns)
+        self._drain(t_ns)
 
     def _drain(self, t_ns: int) -> None:
         write = self.transport.write

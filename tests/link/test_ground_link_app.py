@@ -244,15 +244,19 @@ def test_arsn_store_failure_is_an_event_not_a_stop():
     assert rig.app.totals["arsn_store_errors"] == 1 and rig.app.totals["tc_accepted"] == 1
 
 
-def test_unpaced_sil_writes_to_clients_once_every_n_cycles():
+def test_unpaced_sil_serves_the_link_once_every_n_cycles():
     rig = Rig()
-    rig.app.write_every = 10
+    rig.app.service_every = 10
     rig.transport.connect(1)
-    rig.cycle()  # the client is opened
-    rig.transport.written[1].clear()
-    for _ in range(8):
+    for _ in range(9):
+        rig.cycle()
+    assert not rig.app.clients  # not served yet
+    rig.cycle()
+    assert list(rig.app.clients) == [1]
+    first = len(rig.packets)
+    for _ in range(9):
         rig.downlink.send_values("CMD_ACK", 0, (0x180, 0, 1, ACCEPTED, 0))
         rig.cycle()
     assert not rig.transport.written[1]
     rig.cycle()
-    assert Deframer().feed(bytes(rig.transport.written[1])).packets == rig.packets
+    assert Deframer().feed(bytes(rig.transport.written[1])).packets == rig.packets[first:]
