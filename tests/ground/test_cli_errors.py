@@ -260,3 +260,15 @@ def test_rows_cover_every_sub_command():
     tlm = next(a for a in sub.choices["tlm"]._actions if a.dest == "tlm_command")
     names |= {f"tlm {n}" for n in tlm.choices}
     assert names <= covered, f"sub-commands without bad-input rows: {sorted(names - covered)}"
+
+
+@pytest.mark.parametrize("argv", [["timing", "{tmp}/damaged", "--no-plots"], ["report", "{tmp}/damaged"]],
+                         ids=["timing", "report"])
+def test_damaged_run_folder_is_read_as_far_as_it_goes_without_a_traceback(workdir, capsys, argv):
+    damaged = workdir / "damaged"
+    damaged.mkdir()
+    (damaged / "telemetry.ccsds").write_bytes(b"\x1a\xcf\xfc\x1d garbage")
+    (damaged / "summary.json").write_text("{not json")
+    rc = main(_argv(argv, workdir, ""))
+    captured = capsys.readouterr()
+    assert rc in (0, 1) and "Traceback" not in captured.err + captured.out
