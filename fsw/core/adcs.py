@@ -41,7 +41,8 @@ ATT_FILTER = np.dtype([
     ("omega_prev_B_rad_s", "f8", (3,)),   # ... and at the last step
     ("gyro_theta_B_rad", "f8", (3,)),     # the rate-integrating gyro's last sample used: its angle counter,
     ("gyro_rate_B_rad_s", "f8", (3,)),    # the mean rate of its last increment (held without a new sample),
-    ("gyro_t_ns", "i8"),                  # its sample time,
+    ("gyro_seq", "i8"),                   # its record seq,
+    ("gyro_t_ns", "i8"),                  # the flight's time when it was taken,
     ("gyro_set", "u1"),                   # 1 once a sample has been taken
     ("alpha_resid_rad_s2", "f8", (3,)),   # filtered angular-acceleration residual (thruster checks)
     ("gyro_ok_prev", "u1"),               # the last step's gyro sample was valid (its rate is a measurement)
@@ -55,29 +56,32 @@ ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the g
 
 
 @njit(cache=True)
-def gyro_mean_rate(gyro, flt):
+def gyro_mean_rate(gyro, flt, t_ns):
     """Mean body rate since the last gyro sample used, from the rate-integrating gyro's angle counter.
 
-    A new sample (time stamp changed): rate = (theta - theta_prev) / (t - t_prev), the exact mean over
-    the interval, however many 100 Hz samples it spans and however the rate varied inside it (a rate
-    sample held over the 10 Hz step is wrong by up to alpha dt^2 / 2 per step during slews and burns).
-    The first sample uses the unit's own mean rate. Without a new sample the last rate is held. The
-    memory (``flt``: ATT_FILTER (1,)) advances on every new sample, so a glitch affects one increment
-    only. Returns True when the rate comes from a new sample.
+    A new sample (its record ``seq`` changed) read at flight time ``t_ns``: rate = (theta - theta_prev)
+    / (t_ns - t_prev), the exact mean over the interval, however many 100 Hz samples it spans and
+    however the rate varied inside it (a rate sample held over the 10 Hz step is wrong by up to
+    alpha dt^2 / 2 per step during slews and burns). The interval is the flight's own (the counter is
+    read at the step, as a flight computer latches it), not the device's time stamp, which a packet
+    carries only to 1/65,536 s. The first sample uses the unit's own mean rate. Without a new sample
+    the last rate is held. The memory (``flt``: ATT_FILTER (1,)) advances on every new sample, so a
+    glitch affects one increment only. Returns True when the rate comes from a new sample.
     """
     g = gyro[0]
     f = flt[0]
-    if g.valid == 0 or (f.gyro_set != 0 and g.t_ns == f.gyro_t_ns):
+    if g.valid == 0 or (f.gyro_set != 0 and g.seq == f.gyro_seq):
         return False
     th = g.theta_B_rad
-    dt = (g.t_ns - f.gyro_t_ns) * 1e-9
+    dt = (t_ns - f.gyro_t_ns) * 1e-9
     for i in range(3):
         if f.gyro_set != 0 and dt > 0.0:
             f.gyro_rate_B_rad_s[i] = (th[i] - f.gyro_theta_B_rad[i]) / dt
         else:
             f.gyro_rate_B_rad_s[i] = g.omega_BN_B_rad_s[i]
         f.gyro_theta_B_rad[i] = th[i]
-    f.gyro_t_ns = g.t_ns
+    f.gyro_seq = g.seq
+    f.gyro_t_ns = t_ns
     f.gyro_set = 1
     return True
 
@@ -111,7 +115,7 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, out, torque, check, 
     q, bias, P, omega, omega_prev = f.q_BN, f.bias_B_rad_s, f.P, f.omega_BN_B_rad_s, f.omega_prev_B_rad_s
     inertia = p.inertia_kg_m2
     flags = 0
-    gyro_mean_rate(gyro, flt)
+    gyro_mean_rate(gyro, flt, t_ns)
     w = f.gyro_rate_B_rad_s
     gyro_ok = gyro[0].valid != 0 and f.gyro_set != 0
     gm = p.gyro_max_rad_s
