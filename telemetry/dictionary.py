@@ -30,6 +30,8 @@ SCALAR_TYPES = {
 # Sizes of the vehicle's device arrays. They must match the vehicle tables
 # (fsw/config/vehicle.toml, sims/scenarios/_vehicle.toml); tests/test_config_agreement.py checks it.
 N_THRUSTERS = 28  # 12 x 150 N translation + 16 x 25 N attitude
+N_ENGINES = 2  # orbit-control engines (docs/far-range.md)
+N_FAR_BURNS = 8  # burns a ground manoeuvre plan holds at most
 N_HEATER_ZONES = 5
 N_HEATERS = 2 * N_HEATER_ZONES  # primary + backup per zone
 N_THERMISTORS = 2 * N_HEATER_ZONES  # primary + backup sensor per zone
@@ -47,7 +49,11 @@ REJECT_REASONS = MappingProxyType({
     # refused by the ground link before the dispatcher (docs/ground-link.md)
     11: "UNAUTHENTICATED", 12: "UNKNOWN_SPI", 13: "BAD_MAC", 14: "REPLAY", 15: "RATE_LIMITED",
 })
-NAV_SENSORS = MappingProxyType({0: "NONE", 1: "GNSS", 2: "LIDAR", 3: "CAMERA"})
+NAV_SENSORS = MappingProxyType({0: "NONE", 1: "GNSS", 2: "LIDAR", 3: "CAMERA", 4: "GNSS_ABS"})
+FAR_PHASES = MappingProxyType({
+    0: "IDLE", 1: "COAST", 2: "SLEW", 3: "BURN", 4: "SLEW_BACK", 5: "ARRIVED", 6: "NO_PLAN",
+})
+PLAN_SOURCES = MappingProxyType({0: "NONE", 1: "ONBOARD", 2: "GROUND"})
 GUIDANCE_PHASES = MappingProxyType({
     0: "IDLE", 1: "TRANSFER", 2: "STATION_KEEP", 3: "GO_NOGO", 4: "CLOSING", 5: "FINAL",
     6: "RETREAT", 7: "CAM", 8: "DOCKED",
@@ -207,6 +213,18 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("att_on_time_s", "f32", "s", "cumulative attitude-thruster on-time"),
         F("pulses", "u32", "", "thruster pulses commanded"),
     )),
+    Telemetry("FAR_RANGE", 0x115, "Far-range guidance: manoeuvre plan and burn execution", (
+        F("phase", "u8", "", "far-range phase", enum=FAR_PHASES),
+        F("source", "u8", "", "who made the plan being flown", enum=PLAN_SOURCES),
+        F("burn", "u8", "", "index of the next (or current) burn of the plan"),
+        F("n_burns", "u8", "", "burns in the plan"),
+        F("next_burn_s", "f32", "s", "mission time of the next burn's centre (0: none)"),
+        F("dv_left_mps", "f32", "m/s", "delta-v still to deliver in the current burn"),
+        F("dv_total_mps", "f32", "m/s", "orbit-control engine delta-v delivered so far (flight estimate)"),
+        F("plan_dv_mps", "f32", "m/s", "delta-v of the burns still planned"),
+        F("passive_ratio", "f32", "", "least approach-ellipsoid ratio of the plan's passive-abort trajectories"),
+        F("prop_used_kg", "f32", "kg", "engine propellant used (flight estimate)"),
+    )),
     Telemetry("THERMAL_ZONES", 0x120, "Thermal control zones and heater power", (
         F("temp_C", "f32", "degC", "zone temperature (selected thermistor)", count=N_HEATER_ZONES),
         F("setpoint_C", "f32", "degC", "zone setpoint", count=N_HEATER_ZONES),
@@ -265,6 +283,11 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("v_LVLH_mps", "f64", "m/s", "measured relative velocity, station LVLH", count=3),
         F("valid", "u8", "", "1 when the sample is valid"),
     ), device=True),
+    Telemetry("DEV_GNSS_ABS", 0x207, "Absolute GNSS navigation solution of the chaser (1 Hz)", (
+        F("r_N_m", "f64", "m", "measured position of the chaser, inertial frame N", count=3),
+        F("v_N_mps", "f64", "m/s", "measured velocity of the chaser, inertial frame N", count=3),
+        F("valid", "u8", "", "1 when the sample is valid"),
+    ), device=True),
     Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (5 Hz)", (
         F("range_m", "f64", "m", "range from the sensor to the station's reflector"),
         F("az_rad", "f64", "rad", "azimuth of the line of sight, B frame: atan2(y_B, x_B)"),
@@ -288,6 +311,9 @@ TELEMETRY: tuple[Telemetry, ...] = (
     Telemetry("ACT_THRUSTERS", 0x210, "Thruster command: on-times from the command time (one control period)", (
         F("on_time_s", "f32", "s", "on-time of each thruster from the command time; the valve drive "
           "fires a pulse longer than a minor frame over consecutive frames", count=N_THRUSTERS),
+    ), device=True),
+    Telemetry("ACT_ENGINES", 0x213, "Orbit-control engine command: on-times from the command time", (
+        F("on_time_s", "f32", "s", "on-time of each orbit-control engine from the command time", count=N_ENGINES),
     ), device=True),
     Telemetry("ACT_HEATERS", 0x211, "Heater duty cycles", (
         F("duty", "f32", "", "duty cycle 0..1, zone z primary at 2z, backup at 2z+1", count=N_HEATERS),
@@ -332,6 +358,14 @@ COMMANDS: tuple[Command, ...] = (
         F("enable", "u8", "", "1 enable, 0 disable", lo=0, hi=1),
     )),
     Command("CLEAR_TT_QUEUE", CMD_APID, 13, "Drop every queued time-tagged command"),
+    Command("FAR_BURN", CMD_APID, 14, "One burn of a ground manoeuvre plan; the plan replaces the onboard one "
+            "once all its burns are received and it passes the passive-safety check", (
+        F("slot", "u8", "", "index of this burn in the plan", lo=0, hi=N_FAR_BURNS - 1),
+        F("count", "u8", "", "burns in the plan", lo=1, hi=N_FAR_BURNS),
+        F("exec_time_s", "f64", "s", "mission time of the burn's centre", lo=0.0, hi=1.0e7),
+        F("dv_LVLH_mps", "f64", "m/s", "impulse, station LVLH at the burn time", count=3, lo=-200.0, hi=200.0),
+    )),
+    Command("FAR_PLAN_ONBOARD", CMD_APID, 15, "Drop a ground manoeuvre plan: the onboard planner plans again"),
 )
 
 

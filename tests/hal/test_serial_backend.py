@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hal.devices import SENSORS
+from hal.devices import ACTUATORS, SENSORS
 from hal.serial_link import END_OF_RUN, LinkConfig, SerialBackend, SerialLink, load_bench_file, stale_devices
 from sims.bench import PtyPort
 from telemetry.codec import tm_codec
@@ -18,7 +18,7 @@ FRAME_NS = 10_000_000
 GYRO = tm_codec("DEV_GYRO")
 THR = tm_codec("ACT_THRUSTERS")
 TICK = tm_codec("BENCH_TICK")
-ALL = tuple(SENSORS) + ("ACT_THRUSTERS", "ACT_HEATERS")
+ALL = tuple(SENSORS) + tuple(ACTUATORS)
 
 
 def _config(url: str, **kw) -> LinkConfig:
