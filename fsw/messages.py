@@ -40,6 +40,16 @@ INTERNAL: dict[str, np.dtype] = {
         ("torque_B_Nm", "<f8", (3,)),      # [N m] mean torque the on-times deliver over the period, B
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
     ]),
+    # Far-range guidance -> navigation: what the orbit-control engines delivered this period.
+    "ENGINE_PERIOD": np.dtype(_HEADER + [
+        ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v of the period's engine firing, LVLH (flight estimate)
+        ("dv_N_mps", "<f8", (3,)),         # [m/s] the same, inertial
+    ]),
+    # Far-range guidance -> attitude control: the attitude to hold instead of the docking attitude.
+    "ATT_REF": np.dtype(_HEADER + [
+        ("active", "u1"),                  # 1: hold C_RL below; 0: the configured docking attitude
+        ("C_RL", "<f8", (3, 3)),           # rotation LVLH -> reference attitude R (rows: R axes in LVLH)
+    ]),
     # Thermal control -> FDIR: is each zone's active heater actually heating?
     "HEATER_CHECK": np.dtype(_HEADER + [
         ("fall_C", "<f8", (N_HEATER_ZONES,)),  # [degC] fall of the filtered zone temperature since the

@@ -23,10 +23,13 @@ from fsw.core.navigation import (
     RELNAV_PARAMS,
     SENSOR_CAMERA,
     SENSOR_GNSS,
+    SENSOR_GNSS_ABS,
     SENSOR_LIDAR,
+    gnss_abs_relative,
     relnav_app_step,
 )
 from fsw.dispatch import bind
+from fsw.messages import new_message
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
@@ -37,7 +40,8 @@ EVT_NAV_INVALID = 302
 EVT_NAV_REJECT = 303
 EVT_NAV_RESET = 304
 EVT_NAV_DOCKED = 305
-_SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "camera"}  # sensor code -> band key
+_SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "camera",
+                SENSOR_GNSS_ABS: "gnss_abs"}  # sensor code -> band key
 
 
 class RelativeNavigation(App):
@@ -50,7 +54,7 @@ class RelativeNavigation(App):
         earth = Section(gnc, path, "earth")
         self.init_sr = nav.float("init_sigma_r_m", 0.0)
         self.init_sv = nav.float("init_sigma_v_mps", 0.0)
-        self.bands = {s: nav.array(f"{s}_range_m", (2,), 0.0) for s in ("gnss", "lidar", "camera")}
+        self.bands = {s: nav.array(f"{s}_range_m", (2,), 0.0) for s in ("gnss", "lidar", "camera", "gnss_abs")}
         self.prm = np.zeros(1, RELNAV_PARAMS)
         p = self.prm[0]
         p["q_accel_m2_s3"] = nav.float("q_accel_m2_s3", 0.0)
@@ -64,6 +68,9 @@ class RelativeNavigation(App):
         p["camera_sigma_m"] = self.cam_s = nav.float("camera_sigma_m", 0.0)
         p["camera_sigma_angle_rad"] = nav.float("camera_sigma_angle_rad", 0.0)
         p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = (self.bands[s] for s in ("gnss", "lidar", "camera"))
+        p["gnss_abs_band_m"] = self.bands["gnss_abs"]
+        p["gnss_abs_sigma_r_m"] = self.gabs_sr = nav.float("gnss_abs_sigma_r_m", 0.0)
+        p["gnss_abs_sigma_v_mps"] = self.gabs_sv = nav.float("gnss_abs_sigma_v_mps", 0.0)
         p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
         p["port_L_m"] = st.array("port_LVLH_m", (3,))
@@ -76,6 +83,9 @@ class RelativeNavigation(App):
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
         self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)
         self.gnss = hal.sensor("DEV_GNSS_REL")
+        self.gabs = hal.sensor("DEV_GNSS_ABS")
+        self._gabs_r = np.zeros(3)
+        self._gabs_v = np.zeros(3)
         self.lidar = hal.sensor("DEV_LIDAR")
         self.camera = hal.sensor("DEV_CAMERA")
         self.out = bus.publish("NAV_STATE", name)
@@ -97,15 +107,18 @@ class RelativeNavigation(App):
         self.att = self.bus.get("ATT_STATE", self.name)
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
+        # the orbit-control engines' delta-v (published by far-range guidance; a zero record without it)
+        self.eng = self.bus.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in self.bus else new_message(
+            "ENGINE_PERIOD")
         self._mode = self.bus.get("MODE", self.name)["mode"].reshape(1)
         # 1-element views: the kernel reads and writes the records' fields in place
-        views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.gnss, self.lidar, self.camera,
-                                             self.out))
+        views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.eng, self.gnss, self.gabs,
+                                             self.lidar, self.camera, self.out))
         self._step = bind(relnav_app_step, self.prm, self.flt, self.work, *views, sample=(0,))
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
-        if self._v_prior is not None and sensor != "GNSS":  # a position-only fix after a reset
+        if self._v_prior is not None and sensor not in ("GNSS", "GNSS_ABS"):  # a position-only fix after a reset
             v_LVLH, sigma_prior = self._v_prior
             sigma_v = max(sigma_v, sigma_prior)
         self._v_prior = None
@@ -138,7 +151,12 @@ class RelativeNavigation(App):
         f = self.flt[0]
         # each sensor's own measured range, which decides its band
         rng = {"gnss": float(np.linalg.norm(g["r_LVLH_m"] - self.port_L)), "lidar": float(li["range_m"]),
-               "camera": float(np.linalg.norm(ca["r_B_m"]))}
+               "camera": float(np.linalg.norm(ca["r_B_m"])), "gnss_abs": math.inf}
+        ga = self.gabs
+        if self.orbit["seq"] != 0:
+            rng["gnss_abs"] = gnss_abs_relative(ga["r_N_m"], ga["v_N_mps"], self.orbit["rv_N"], self.orbit["C_LVLH_N"],
+                                                self.orbit["omega_LN_L_rad_s"], self.port_L, self._gabs_r,
+                                                self._gabs_v)
         # The sensor whose rejections caused a reset is not the one to restart from, unless no other
         # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor), or no
         # other sensor's band covers the range it measures (between the GNSS and camera bands the
@@ -162,7 +180,12 @@ class RelativeNavigation(App):
                 "camera", rng["camera"]):
             self._initialise(self._los_to_r(ca["r_B_m"], self.cam_target), np.zeros(3), self.cam_s, self.init_sv,
                              "CAMERA", t_ns)
+        if not self.initialised and distrusted != SENSOR_GNSS_ABS and ga["seq"] != f["seq_gnss_abs"] and ga["valid"] \
+                and self.orbit["seq"] != 0:
+            if self._in_band("gnss_abs", rng["gnss_abs"]):
+                self._initialise(self._gabs_r - self.port_L, self._gabs_v, self.gabs_sr, self.gabs_sv, "GNSS_ABS", t_ns)
         f["seq_gnss"], f["seq_lidar"], f["seq_camera"], f["seq_thr"] = g["seq"], li["seq"], ca["seq"], self.thr["seq"]
+        f["seq_gnss_abs"], f["seq_eng"] = ga["seq"], self.eng["seq"]
 
     def _publish_invalid(self, t_ns: int) -> None:
         out = self.out
@@ -213,7 +236,7 @@ class RelativeNavigation(App):
 
     def _after(self, result: int, t_ns: int) -> None:
         """Rejections, resets and validity changes: events and the rare paths."""
-        for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA):
+        for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS):
             if not result & (1 << (REJECT_SHIFT + sensor)):
                 continue
             self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",

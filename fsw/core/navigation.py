@@ -33,7 +33,10 @@ RELNAV_PARAMS = np.dtype([
     ("lidar_sigma_angle_rad", "f8"),
     ("camera_sigma_m", "f8"),           # docking camera: sigma = floor + bearing sigma x range
     ("camera_sigma_angle_rad", "f8"),
+    ("gnss_abs_sigma_r_m", "f8"),       # absolute GNSS against the station ephemeris, per axis
+    ("gnss_abs_sigma_v_mps", "f8"),
     ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
+    ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
     ("camera_band_m", "f8", (2,)),
     ("dv_sigma_frac", "f8"),            # 1-sigma execution error of a commanded delta-v, fraction of its size
@@ -46,6 +49,8 @@ RELNAV_PARAMS = np.dtype([
     ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this
 ], align=True)
 
+N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry.dictionary.NAV_SENSORS)
+
 #: The filter: its state, covariance and bookkeeping between steps.
 RELNAV_FILTER = np.dtype([
     ("x", "f8", (6,)),                  # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH
@@ -57,26 +62,30 @@ RELNAV_FILTER = np.dtype([
     ("seq_lidar", "i8"),
     ("seq_camera", "i8"),
     ("seq_thr", "i8"),
-    ("rejects", "i8", (4,)),            # rejections in a row, by sensor code
+    ("rejects", "i8", (N_SENSORS,)),    # rejections in a row, by sensor code
     ("station_rv_N", "f8", (6,)),       # the station ephemeris at the time the state holds ...
     ("station_set", "u1"),              # ... once set: the relative motion is that of the two orbits (else CW)
     ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate
     ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
+    ("seq_gnss_abs", "i8"),             # seq of the last absolute GNSS sample and engine period used
+    ("seq_eng", "i8"),
+    ("gabs_r_L_m", "f8", (3,)),         # the absolute GNSS sample as a relative one: chaser CoM w.r.t. the station
+    ("gabs_v_L_mps", "f8", (3,)),       # CoM, LVLH (the onboard station ephemeris subtracted)
 ], align=True)
-SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA = 1, 2, 3
+SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
 F_VALID_CHANGED = 1 << 12  # returned: NAV_STATE.valid changed at this step
 
 
 @njit(cache=True)
-def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
+def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, out, dt_s):
     """Advance the relative-navigation EKF to now and fuse every new, in-band, valid measurement.
 
     Parameters
     ----------
     prm : RELNAV_PARAMS (1,). flt : RELNAV_FILTER (1,), in/out. work : ``estimation.WORK_SHAPE`` scratch.
-    att, orbit, thr : 1-element views of ATT_STATE, ORBIT_REF, THRUSTER_PERIOD.
-    gnss, lidar, cam : 1-element views of DEV_GNSS_REL, DEV_LIDAR, DEV_CAMERA.
+    att, orbit, thr, eng : 1-element views of ATT_STATE, ORBIT_REF, THRUSTER_PERIOD, ENGINE_PERIOD.
+    gnss, gabs, lidar, cam : 1-element views of DEV_GNSS_REL, DEV_GNSS_ABS, DEV_LIDAR, DEV_CAMERA.
     out : 1-element view of NAV_STATE: r, v, sigmas, sensor, accepted and rejected are written.
     dt_s : [s] time since the last step.
 
@@ -88,7 +97,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
     -----
     Hand-over by range and validity: a sample is used when its own measured range lies in the
     sensor's band (GNSS beyond 200 m, lidar inside 5 km, camera inside 150 m in the shipped
-    configuration). Lidar and camera need a valid attitude to map B into LVLH.
+    configuration). Lidar and camera need a valid attitude to map B into LVLH. Absolute GNSS (far out,
+    beyond the relative GNSS link) is turned into a relative measurement against the onboard station
+    ephemeris (transport theorem), its noise covering the ephemeris' error too.
     """
     p = prm[0]
     f = flt[0]
@@ -108,6 +119,11 @@ def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
         f.seq_thr = t.seq
         for i in range(3):
             dv[i] = t.dv_LVLH_mps[i]
+    e = eng[0]
+    if e.seq != f.seq_eng:
+        f.seq_eng = e.seq
+        for i in range(3):
+            dv[i] += e.dv_LVLH_mps[i]
     ob = orbit[0]
     if dt_s > 0.0:
         if f.station_set != 0 and ob.seq != 0:
@@ -135,6 +151,16 @@ def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
             ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m,
                                        p.gnss_sigma_v_mps, p.gate_chi2_6dof, work)
             result = _count(o, ok, SENSOR_GNSS, result)
+    ga = gabs[0]
+    if ga.seq != f.seq_gnss_abs:
+        f.seq_gnss_abs = ga.seq
+        if ga.valid != 0 and ob.seq != 0:
+            rng = gnss_abs_relative(ga.r_N_m, ga.v_N_mps, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
+                                    f.gabs_r_L_m, f.gabs_v_L_mps)
+            if p.gnss_abs_band_m[0] <= rng <= p.gnss_abs_band_m[1]:
+                ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, p.gnss_abs_sigma_r_m,
+                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work)
+                result = _count(o, ok, SENSOR_GNSS_ABS, result)
     li = lidar[0]
     if li.seq != f.seq_lidar:
         f.seq_lidar = li.seq
@@ -161,6 +187,26 @@ def relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt_s):
 
 
 @njit(cache=True)
+def gnss_abs_relative(r_N_m, v_N_mps, station_rv_N, C_LN, omega_LN_L, port_L_m, r_L_out, v_L_out):
+    """An absolute GNSS sample as a relative one: chaser CoM w.r.t. the station CoM, LVLH [m, m/s].
+
+    ``r_L = C_LN (r - r_s)``, ``v_L = C_LN (v - v_s) - omega_LN x r_L`` (transport theorem). Returns the
+    port-to-CoM range [m] it implies (what decides the sensor's band).
+    """
+    d0, d1, d2 = r_N_m[0] - station_rv_N[0], r_N_m[1] - station_rv_N[1], r_N_m[2] - station_rv_N[2]
+    e0, e1, e2 = v_N_mps[0] - station_rv_N[3], v_N_mps[1] - station_rv_N[4], v_N_mps[2] - station_rv_N[5]
+    for i in range(3):
+        r_L_out[i] = C_LN[i, 0] * d0 + C_LN[i, 1] * d1 + C_LN[i, 2] * d2
+        v_L_out[i] = C_LN[i, 0] * e0 + C_LN[i, 1] * e1 + C_LN[i, 2] * e2
+    w = omega_LN_L
+    v_L_out[0] -= w[1] * r_L_out[2] - w[2] * r_L_out[1]
+    v_L_out[1] -= w[2] * r_L_out[0] - w[0] * r_L_out[2]
+    v_L_out[2] -= w[0] * r_L_out[1] - w[1] * r_L_out[0]
+    return math.sqrt((r_L_out[0] - port_L_m[0]) ** 2 + (r_L_out[1] - port_L_m[1]) ** 2
+                     + (r_L_out[2] - port_L_m[2]) ** 2)
+
+
+@njit(cache=True)
 def _count(o, accepted, sensor, result):
     if accepted:
         o.accepted += 1
@@ -171,7 +217,7 @@ def _count(o, accepted, sensor, result):
 
 
 @njit(cache=True)
-def relnav_app_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, t_ns):
+def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, out, t_ns):
     """The navigation app's step once the filter is initialised: :func:`relnav_step`, then validity.
 
     ``flt.rejects`` counts rejections in a row per sensor code (an accepted measurement zeroes its
@@ -185,12 +231,12 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, t_ns
     p = prm[0]
     dt = (t_ns - f.t_prev_ns) * 1e-9
     f.t_prev_ns = t_ns
-    result = relnav_step(prm, flt, work, att, orbit, thr, gnss, lidar, cam, out, dt)
+    result = relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, out, dt)
     used = result & 0xF
     if used:
         f.last_accept_ns = t_ns
         f.rejects[used] = 0
-    for s in range(1, 4):
+    for s in range(1, N_SENSORS):
         if result & (1 << (REJECT_SHIFT + s)):
             f.rejects[s] += 1
     o = out[0]

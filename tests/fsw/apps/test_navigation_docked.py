@@ -31,7 +31,7 @@ class Docked:
         orbit["C_LVLH_N"], orbit["n_rad_s"] = np.eye(3), 1.1339e-3
         bus.publish("THRUSTER_PERIOD", "test")
         self.mode = bus.publish("MODE", "test")
-        self.sensors = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_LIDAR", "DEV_CAMERA")}
+        self.sensors = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
         hal = type("Hal", (), {"sensor": lambda _, name: self.sensors[name]})()
         self.app = RelativeNavigation("navigation", bus, events, hal, read_toml(GNC_PATH), GNC_PATH,
                                       port_B_m=PORT_B_M)

@@ -24,7 +24,7 @@ STEP_NS = 100_000_000
 
 class FakeHal:
     def __init__(self):
-        self.records = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_LIDAR", "DEV_CAMERA")}
+        self.records = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
 
     def sensor(self, name):
         return self.records[name]

@@ -61,7 +61,9 @@ def test_relnav_step_equals_predict_then_lidar_update():
     x0_rec = np.zeros(1, RELNAV_FILTER)
     x0_rec[0]["x"], x0_rec[0]["P"] = x0, P0
     flt, work = x0_rec.copy(), np.zeros(WORK_SHAPE)
-    result = relnav_step(prm, flt, work, *(r.reshape(1) for r in (att, orbit, thr, gnss, lidar, cam, out)), 0.1)
+    eng, gabs = new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_ABS")
+    result = relnav_step(prm, flt, work, *(r.reshape(1) for r in (att, orbit, thr, eng, gnss, gabs, lidar, cam, out)),
+                         0.1)
     x, P, C = flt[0]["x"], flt[0]["P"], flt[0]["C_B_LVLH"]
     geo = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     assert result == SENSOR_LIDAR
@@ -82,8 +84,8 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
     orbit["n_rad_s"] = N
     thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
-    recs = (att, orbit, thr, new_record("DEV_GNSS_REL"), new_record("DEV_LIDAR"), new_record("DEV_CAMERA"),
-            new_message("NAV_STATE"))
+    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
+            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
     flt = np.zeros(1, RELNAV_FILTER)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 1e-9)
     P = flt[0]["P"]
