@@ -92,6 +92,25 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
     assert np.allclose(np.diag(P)[3:], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
 
 
+def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
+    """Two periods of 0.5 m/s each: sigma 2 % of the burn's 1 m/s (not of sqrt(2) x 0.5); a quiet period ends it."""
+    prm = np.zeros(1, RELNAV_PARAMS)
+    prm[0]["dv_sigma_frac"] = 0.02
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    orbit["n_rad_s"] = N
+    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
+            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
+    views = tuple(r.reshape(1) for r in recs)
+    flt = np.zeros(1, RELNAV_FILTER)
+    for seq, dv in ((1, [0.3, 0.0, 0.4]), (2, [0.0, 0.5, 0.0])):
+        thr["dv_LVLH_mps"], thr["seq"] = dv, seq
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
+    assert np.sum(np.diag(flt[0]["P"])[3:]) == pytest.approx(3 * (0.02 * 1.0) ** 2, rel=1e-6)
+    assert flt[0]["burn_dv_mps"] == pytest.approx(1.0)
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)  # no new period: the burn is over
+    assert flt[0]["burn_dv_mps"] == 0.0
+
+
 def quat_to_dcm_np(q):
     C = np.zeros((3, 3))
     quat_to_dcm(np.asarray(q, float), C)
