@@ -24,7 +24,8 @@ from .attitude import quat_mult, quat_normalize
 from .ephemeris import ephemeris_step, lvlh_frame_j2
 from .relmotion import cw_propagate, cw_stm
 
-WORK_SHAPE = (8, 6, 6)
+N_MAX = 12  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
+WORK_SHAPE = (8, N_MAX, N_MAX)
 # Slots of the scratch array.
 _H, _R, _K, _S, _A, _T, _KR, _VEC = 0, 1, 2, 3, 4, 5, 6, 7
 
@@ -81,6 +82,7 @@ def kalman_update(P, m, gate_chi2, work):
     S = H P H^T + R, K = P H^T S^-1 via Cholesky, d2 = y^T S^-1 y; accept when d2 <= gate_chi2;
     P+ = (I - K H) P (I - K H)^T + K R K^T (Markley & Crassidis 2014, Eqs. 6.24, 6.28).
     """
+    n = P.shape[0]
     H = work[_H]
     R = work[_R]
     K = work[_K]
@@ -89,20 +91,20 @@ def kalman_update(P, m, gate_chi2, work):
     T = work[_T]
     KR = work[_KR]
     vec = work[_VEC]
-    for i in range(6):
+    for i in range(n):
         vec[2, i] = 0.0
-    # K <- P H^T (6 x m)
-    for i in range(6):
+    # K <- P H^T (n x m)
+    for i in range(n):
         for j in range(m):
             v = 0.0
-            for k in range(6):
+            for k in range(n):
                 v += P[i, k] * H[j, k]
             K[i, j] = v
     # S <- H P H^T + R
     for i in range(m):
         for j in range(m):
             v = R[i, j]
-            for k in range(6):
+            for k in range(n):
                 v += H[i, k] * K[k, j]
             S[i, j] = v
     if not _cholesky_inplace(S, m):
@@ -115,25 +117,25 @@ def kalman_update(P, m, gate_chi2, work):
         d2 += vec[0, i] * vec[1, i]
     if d2 > gate_chi2:
         return False, d2
-    for i in range(6):
+    for i in range(n):
         _cholesky_solve_row(S, m, K, i)
-    for i in range(6):
+    for i in range(n):
         v = 0.0
         for j in range(m):
             v += K[i, j] * vec[0, j]
         vec[2, i] = v
     # A <- I - K H
-    for i in range(6):
-        for j in range(6):
+    for i in range(n):
+        for j in range(n):
             v = 1.0 if i == j else 0.0
             for k in range(m):
                 v -= K[i, k] * H[k, j]
             A[i, j] = v
     # T <- A P ; KR <- K R
-    for i in range(6):
-        for j in range(6):
+    for i in range(n):
+        for j in range(n):
             v = 0.0
-            for k in range(6):
+            for k in range(n):
                 v += A[i, k] * P[k, j]
             T[i, j] = v
         for j in range(m):
@@ -142,10 +144,10 @@ def kalman_update(P, m, gate_chi2, work):
                 v += K[i, k] * R[k, j]
             KR[i, j] = v
     # P <- T A^T + KR K^T, symmetrised
-    for i in range(6):
+    for i in range(n):
         for j in range(i, 6):
             v = 0.0
-            for k in range(6):
+            for k in range(n):
                 v += T[i, k] * A[j, k]
             for k in range(m):
                 v += KR[i, k] * K[j, k]
@@ -156,17 +158,18 @@ def kalman_update(P, m, gate_chi2, work):
 
 @njit(cache=True)
 def _propagate_cov(P, Phi, T):
-    """P <- Phi P Phi^T (T is 6 x 6 scratch)."""
-    for i in range(6):
-        for j in range(6):
+    """P <- Phi P Phi^T (n x n, n = P.shape[0]; T is scratch of at least that size)."""
+    n = P.shape[0]
+    for i in range(n):
+        for j in range(n):
             v = 0.0
-            for k in range(6):
+            for k in range(n):
                 v += Phi[i, k] * P[k, j]
             T[i, j] = v
-    for i in range(6):
+    for i in range(n):
         for j in range(i, 6):
             v = 0.0
-            for k in range(6):
+            for k in range(n):
                 v += T[i, k] * Phi[j, k]
             P[i, j] = v
             P[j, i] = v

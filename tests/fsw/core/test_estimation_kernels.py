@@ -157,7 +157,7 @@ def test_camera_jacobian_matches_central_differences():
     los = np.empty(3)
     port_los_B(x, C, SENSOR_B, TARGET_L, los)
     relnav_update_camera(x.copy(), P, los, C, SENSOR_B, TARGET_L, 0.005, math.inf, work)
-    H = work[0, :3, :]
+    H = work[0, :3, :6]
     step = 1e-3
     fd = np.zeros((3, 6))
     for j in range(6):
@@ -225,7 +225,7 @@ def test_mekf_transition_matrix_predicts_error_growth():
     work, w_out = _work(), np.empty(3)
     mekf_propagate(q_true, b_true, np.eye(6), w_meas, dt, 0.0, 0.0, work, w_out)
     mekf_propagate(q_est, b_est, np.eye(6), w_meas, dt, 0.0, 0.0, work, w_out)
-    Phi = work[4].copy()
+    Phi = work[4, :6, :6].copy()
     dq = qmult(np.array([q_est[0], *(-q_est[1:])]), q_true)
     dtheta1 = 2.0 * np.sign(dq[0]) * dq[1:]
     # Second-order terms ~ |dx|^2 ~ 1e-11 relative to first-order 1e-6: linearization holds to 1e-10.
