@@ -16,6 +16,7 @@ from fsw.app import Bus, ConfigError
 from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
 from fsw.apps.docking import DockingMonitor
+from fsw.apps.far_range import FarRangeGuidance
 from fsw.apps.fdir import FaultProtection
 from fsw.apps.ground_link import GroundLink, LinkSetup
 from fsw.apps.guidance import ApproachGuidance
@@ -72,8 +73,9 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
                  wrap_step=None, link: LinkSetup | None = None) -> Flight:
     """Create, wire and schedule every app.
 
-    ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``
-    and ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial).
+    ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``,
+    ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial) and
+    ``far_range`` (true: far-range guidance flies from orbit insertion to the first hold).
     ``pre_frame(t_ns)`` / ``post_frame(t_ns)`` run around each frame after the HAL's poll / before
     its flush (the SIL runner advances the truth in ``post_frame``). ``idle_frames(t_ns, n)``, when
     the clock is simulated and the HAL has nothing to do per frame, takes runs of frames without
@@ -130,6 +132,10 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
     guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, vehicle.port_B_m,
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
+    far_range = FarRangeGuidance("far_range", bus, events, hal, gnc, gnc_path, vehicle, config_dir / "vehicle.toml",
+                                 guidance, modes, period_s("far_range"),
+                                 enabled=bool(overrides.pop("far_range", False)), commanding=commanding)
+    guidance.far_range = far_range.enabled
     docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
     thruster_control = ThrusterControl("thruster_control", bus, events, hal, vehicle, period_s("thruster_control"))
     thermal = ThermalControl("thermal", bus, events, hal, config_dir / "thermal.toml", period_s("thermal"),
@@ -145,7 +151,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     }
     fdir = FaultProtection("fdir", bus, events, config_dir / "fdir.toml", responders, commanding=commanding)
     apps = {app.name: app for app in (modes, ground_link, commanding, housekeeping, orbit_ref, navigation, attitude,
-                                      guidance, docking, thruster_control, thermal, fdir)}
+                                      guidance, far_range, docking, thruster_control, thermal, fdir)}
 
     unscheduled = sorted(name for name, app in apps.items() if app.periodic and name not in rates)
     if unscheduled:

@@ -25,7 +25,7 @@ from sims.compile_progress import CompileProgress
 from sims.deferred import DeferredSink
 from sims.deferred import attach as attach_sinks
 from sims.link import LinkOptions, finish_link, open_ground_link
-from sims.scenario import ScenarioError, command_packet, load_scenario
+from sims.scenario import ScenarioError, command_packet, initial_orbit, load_scenario
 from sims.truth import Truth, station_initial_state
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
@@ -168,6 +168,32 @@ def flight_overrides(sc) -> dict:
     overrides.setdefault("mass_kg", float(m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"]
                                           + (m["manifest_error_kg"] if "manifest_error_kg" in m else 0.0)))
     return overrides
+
+
+def far_range_summary(sc, far, guidance, truth) -> dict:
+    """The far-range section: the insertion orbit, each burn (time, delta-v, duration, propellant), the delta-v
+    against the budget and the propellant against the load, and the time to each hold point."""
+    fr = far.summary()
+    approach_dv = float(guidance.dv_total) if guidance else 0.0
+    m = sc.vehicle["mass"]
+    loaded = float(m["propellant_kg"])
+    mass0 = float(m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"])
+    isp_g0 = float(sc.vehicle["propulsion"]["engine_isp_s"]) * 9.80665
+    fr.update({
+        "insertion_orbit": initial_orbit(sc.raw),
+        "dv_far_range_mps": fr["dv_total_mps"],
+        "dv_approach_mps": approach_dv,
+        "dv_total_mps": fr["dv_total_mps"] + approach_dv,
+        "dv_within_budget": fr["dv_total_mps"] <= fr["dv_budget_mps"],
+        "propellant_loaded_kg": loaded,
+        "dv_capability_mps": isp_g0 * math.log(mass0 / (mass0 - loaded)),
+        "time_to_hold_s": {f"{d:g} m": guidance.hold_arrival_log.get(i) for i, d in enumerate(guidance.dist_m)}
+        if guidance else {},
+    })
+    if truth is not None:
+        fr["propellant_used_kg"] = float(truth.propellant_used_kg)
+        fr["propellant_within_load"] = fr["propellant_used_kg"] <= loaded
+    return fr
 
 
 def write_summary(out: Path, summary: dict) -> None:
@@ -368,6 +394,10 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
         "propellant_flight_estimate_kg": float(flight.bus.get("PROPULSION", "runner")["prop_used_kg"])
         if "PROPULSION" in flight.bus else None,
     }
+    summary["initial_orbit"] = initial_orbit(sc.raw)
+    far = flight.apps.get("far_range")
+    if far is not None and far.enabled:
+        summary["far_range"] = far_range_summary(sc, far, guidance, truth)
     if truth is not None:
         r, v = truth.relative_state()
         contact = truth.contact

@@ -34,7 +34,7 @@ import numpy as np
 from hal.devices import SENSORS
 from sims.core.constants import NS_PER_S, SIGMA_W_M2_K4
 from telemetry.codec import PacketError, tc_codec
-from telemetry.dictionary import CMD_BY_NAME, N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
+from telemetry.dictionary import CMD_BY_NAME, N_ENGINES, N_HEATER_ZONES, N_HEATERS, N_THRUSTERS
 from telemetry.errors import InputError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -46,6 +46,7 @@ BIAS_SIZES = MappingProxyType({
     "DEV_GYRO": 3,  # [rad/s] B
     "DEV_STAR_TRACKER": 3,  # [rad] small rotation, B
     "DEV_GNSS_REL": 6,  # [m] then [m/s], LVLH
+    "DEV_GNSS_ABS": 6,  # [m] then [m/s], N
     "DEV_LIDAR": 3,  # [m], [rad] az, [rad] el
     "DEV_CAMERA": 6,  # [m] B, then [rad] roll, pitch, yaw
     "DEV_THERMISTORS": N_HEATERS,  # [degC] per thermistor
@@ -177,7 +178,8 @@ SENSOR_SCHEMA = {
              "bias_correlation_s": POS, "dropout_prob": P},
     "star_tracker": {"rate_hz": RATE, "noise_arcsec": NONNEG, "dropout_prob": P},
     "gnss_rel": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG, "min_range_m": NONNEG,
-                 "dropout_prob": P},
+                 "max_range_m": POS, "dropout_prob": P},
+    "gnss_abs": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG},
     "lidar": {"rate_hz": RATE, "noise_range_m": NONNEG, "noise_range_frac": NONNEG, "noise_angle_deg": NONNEG,
               "max_range_m": POS, "fov_half_deg": Num(0.0, 90.0, gt=True), "mount_B_m": Vec(3),
               "dropout_prob": P},
@@ -188,6 +190,11 @@ SENSOR_SCHEMA = {
 }
 
 THRUSTER_SCHEMA = {"name": Str(), "pos": Vec(3), "dir": Vec(3, unit=True), "thrust_N": POS, "group": Str()}
+ENGINE_SCHEMA = {"name": Str(), "pos": Vec(3), "dir": Vec(3, unit=True), "thrust_N": POS}
+# [chaser.insertion]: the start is the launcher's separation on an elliptical orbit (docs/far-range.md)
+INSERTION_SCHEMA = {"perigee_altitude_m": Num(100e3), "apogee_altitude_m": Num(100e3),
+                    "true_anomaly_deg": Num(-180.0, 180.0), "phase_deg": Num(-30.0, 30.0),
+                    "inclination_offset_deg": Opt(Num(-5.0, 5.0), 0.0), "raan_offset_deg": Opt(Num(-5.0, 5.0), 0.0)}
 
 VEHICLE_SCHEMA = {
     "mass": {"dry_kg": POS, "cargo_kg": NONNEG, "propellant_kg": NONNEG, "inertia_kg_m2": Vec(3, POS),
@@ -196,7 +203,9 @@ VEHICLE_SCHEMA = {
                  "drag_cd": NONNEG, "drag_area_m2": NONNEG},
     "propulsion": {"isp_s": POS, "min_impulse_bit_Ns": NONNEG, "min_impulse_bit_translation_Ns": NONNEG,
                    "thrust_error_sigma": NONNEG, "misalignment_sigma_deg": NONNEG,
-                   "thrusters": ListOf(THRUSTER_SCHEMA, N_THRUSTERS)},
+                   "thrusters": ListOf(THRUSTER_SCHEMA, N_THRUSTERS),
+                   "engine_isp_s": POS, "engine_min_on_s": NONNEG, "engine_thrust_error_sigma": NONNEG,
+                   "engines": ListOf(ENGINE_SCHEMA, N_ENGINES)},
 }
 
 NODE_SCHEMA = {
@@ -219,7 +228,8 @@ SCHEMA = {
                 "arg_latitude_deg": Num(-360.0, 360.0), "mass_kg": POS, "drag_cd": NONNEG, "drag_area_m2": NONNEG,
                 "port_LVLH_m": Vec(3), "body_radius_m": POS, "body_length_m": POS},
     "chaser": {"r_LVLH_m": Vec(3), "v_LVLH_mps": Vec(3), "att_error_deg": Vec(3, Num(-180.0, 180.0)),
-               "omega_BL_B_deg_s": Vec(3), "attitude_mode": Str(("free", "hold_lvlh"))},
+               "omega_BL_B_deg_s": Vec(3), "attitude_mode": Str(("free", "hold_lvlh")),
+               "insertion": Opt(INSERTION_SCHEMA, None)},
     "docking": {"capture_ring_radius_m": POS, "restitution": P, "keep_out_radius_m": POS,
                 "limits": {"axial_rate_min_mps": NONNEG, "axial_rate_max_mps": POS, "lateral_rate_max_mps": NONNEG,
                            "lateral_misalignment_max_m": NONNEG, "pitch_max_deg": NONNEG, "yaw_max_deg": NONNEG,
@@ -541,6 +551,89 @@ def load_scenario(name_or_path: str | Path, overrides: dict | None = None) -> Sc
 # physical and cross-field checks
 
 
+def station_state(raw: dict) -> tuple[np.ndarray, np.ndarray]:
+    """ECI position [m] and velocity [m/s] of the station on its circular orbit at the run epoch (``raw``: a
+    merged scenario table)."""
+    e, s = raw["earth"], raw["station"]
+    return _orbit_state(e["mu_m3_s2"], e["radius_m"] + s["altitude_m"], e["radius_m"] + s["altitude_m"],
+                        math.radians(s["arg_latitude_deg"]), 0.0, math.radians(s["inclination_deg"]),
+                        math.radians(s["raan_deg"]))
+
+
+def _orbit_state(mu, rp, ra, u, nu, inc, raan) -> tuple[np.ndarray, np.ndarray]:
+    """ECI state on the orbit of perigee / apogee radii ``rp``, ``ra`` at argument of latitude ``u`` and true
+    anomaly ``nu`` (node frame rotated by R3(-raan) R1(-inc))."""
+    a = 0.5 * (rp + ra)
+    ecc = (ra - rp) / (ra + rp)
+    p = a * (1.0 - ecc * ecc)
+    r = p / (1.0 + ecc * math.cos(nu))
+    vr = math.sqrt(mu / p) * ecc * math.sin(nu)
+    vt = math.sqrt(mu / p) * (1.0 + ecc * math.cos(nu))
+    cu, su = math.cos(u), math.sin(u)
+    ci, si, co, so = math.cos(inc), math.sin(inc), math.cos(raan), math.sin(raan)
+    R = np.array([[co, -so * ci, so * si], [so, co * ci, -co * si], [0.0, si, ci]])
+    return R @ np.array([r * cu, r * su, 0.0]), R @ np.array([vr * cu - vt * su, vr * su + vt * cu, 0.0])
+
+
+def insertion_state(raw: dict) -> tuple[np.ndarray, np.ndarray]:
+    """ECI state of the chaser at separation from the launcher, from ``[chaser.insertion]``: its orbit's perigee
+    and apogee altitudes, its true anomaly, and the phase angle (the station's argument of latitude less the
+    chaser's; > 0: the station ahead), in the station's plane unless offset."""
+    e, s, ins = raw["earth"], raw["station"], raw["chaser"]["insertion"]
+    u = math.radians(s["arg_latitude_deg"] - ins["phase_deg"])
+    return _orbit_state(e["mu_m3_s2"], e["radius_m"] + ins["perigee_altitude_m"],
+                        e["radius_m"] + ins["apogee_altitude_m"], u, math.radians(ins["true_anomaly_deg"]),
+                        math.radians(s["inclination_deg"] + ins["inclination_offset_deg"]),
+                        math.radians(s["raan_deg"] + ins["raan_offset_deg"]))
+
+
+def insertion_relative(raw: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The insertion state as the truth's start takes it: chaser CoM w.r.t. the station port [m] and its rate
+    [m/s] in station LVLH (rotating with the frame's full rate, J2 included; sims.truth builds it back)."""
+    r_s, v_s = station_state(raw)
+    r_c, v_c = insertion_state(raw)
+    x = r_s / np.linalg.norm(r_s)
+    h = np.cross(r_s, v_s)
+    z = h / np.linalg.norm(h)
+    C = np.array([x, np.cross(z, x), z])
+    e = raw["earth"]
+    rn = np.linalg.norm(r_s)
+    f = 1.5 * e["j2"] * e["radius_m"] ** 2 / rn ** 2
+    zz = 5.0 * r_s[2] ** 2 / rn ** 2
+    a = -e["mu_m3_s2"] / rn ** 3 * r_s * np.array([1 + f * (1 - zz), 1 + f * (1 - zz), 1 + f * (3 - zz)])
+    w = np.array([rn * (a @ z) / np.linalg.norm(h), 0.0, np.linalg.norm(h) / rn ** 2])
+    rho = C @ (r_c - r_s)
+    return rho - np.asarray(raw["station"]["port_LVLH_m"], float), C @ (v_c - v_s) - np.cross(w, rho)
+
+
+def initial_orbit(raw: dict) -> dict:
+    """The chaser's orbit at the start (osculating two-body elements of its inertial state): perigee and apogee
+    altitudes [m] over the equatorial radius, and the phase angle [deg] of the station ahead of it (the angle
+    from the chaser to the station about the station's orbit normal, > 0: the station ahead)."""
+    e = raw["earth"]
+    mu = e["mu_m3_s2"]
+    r_s, v_s = station_state(raw)
+    if raw["chaser"].get("insertion") is not None:
+        r_c, v_c = insertion_state(raw)
+    else:
+        x = r_s / np.linalg.norm(r_s)
+        h = np.cross(r_s, v_s)
+        z = h / np.linalg.norm(h)
+        C = np.array([x, np.cross(z, x), z])
+        rho = np.asarray(raw["chaser"]["r_LVLH_m"], float) + np.asarray(raw["station"]["port_LVLH_m"], float)
+        w = np.array([0.0, 0.0, np.linalg.norm(h) / (r_s @ r_s)])
+        r_c = r_s + C.T @ rho
+        v_c = v_s + C.T @ (np.asarray(raw["chaser"]["v_LVLH_mps"], float) + np.cross(w, rho))
+    r = float(np.linalg.norm(r_c))
+    a = 1.0 / (2.0 / r - float(v_c @ v_c) / mu)
+    ecc = float(np.linalg.norm(np.cross(v_c, np.cross(r_c, v_c)) / mu - r_c / r))
+    n_s = np.cross(r_s, v_s)
+    n_s /= np.linalg.norm(n_s)
+    phase = math.degrees(math.atan2(float(np.cross(r_c, r_s) @ n_s), float(r_c @ r_s)))
+    return {"perigee_altitude_m": a * (1.0 - ecc) - e["radius_m"], "apogee_altitude_m": a * (1.0 + ecc) - e["radius_m"],
+            "phase_deg": phase, "insertion": raw["chaser"].get("insertion") is not None}
+
+
 def frame_divisor(rate_hz: float, minor_frame_ns: int) -> int | None:
     """Minor frames per sample of a ``rate_hz`` sensor, or None when it is not a whole number."""
     period_ns = NS_PER_S / rate_hz
@@ -595,14 +688,23 @@ def _check_physics(raw: dict, v: _Validator) -> None:
             v.fail(("vehicle", "mass", "inertia_kg_m2"),
                    f"refused: principal moments {inertia} break the triangle inequality (each must be <= the sum "
                    f"of the other two for a real mass distribution)")
+    if len(raw["vehicle"]["propulsion"]["engines"]) != N_ENGINES:
+        v.fail(("vehicle", "propulsion", "engines"), f"expected {N_ENGINES} orbit-control engines "
+                                                     "(telemetry.dictionary.N_ENGINES)")
+    ins = raw["chaser"]["insertion"]
+    if ins is not None:
+        if ins["apogee_altitude_m"] < ins["perigee_altitude_m"]:
+            v.fail(("chaser", "insertion", "apogee_altitude_m"), "expected apogee_altitude_m >= perigee_altitude_m")
+        # the start is the insertion orbit: the relative state follows from it (and may be far outside 100 km)
+        raw["chaser"]["r_LVLH_m"], raw["chaser"]["v_LVLH_mps"] = (list(map(float, x)) for x in insertion_relative(raw))
     # start inside the station: chaser hull sphere or its docking port inside the station body
     st = raw["station"]
     r = np.asarray(raw["chaser"]["r_LVLH_m"], float)
-    if np.linalg.norm(r) > MAX_START_RANGE_M:
+    if ins is None and np.linalg.norm(r) > MAX_START_RANGE_M:
         v.fail(("chaser", "r_LVLH_m"), f"refused: a start {np.linalg.norm(r) / 1e3:.0f} km from the station is far "
                                        f"outside the rendezvous region (<= {MAX_START_RANGE_M / 1e3:g} km)")
     speed = float(np.linalg.norm(raw["chaser"]["v_LVLH_mps"]))
-    if speed > MAX_START_SPEED_MPS:
+    if ins is None and speed > MAX_START_SPEED_MPS:
         v.fail(("chaser", "v_LVLH_mps"), f"refused: a relative speed of {speed:.0f} m/s is another orbit, not a "
                                          f"rendezvous (<= {MAX_START_SPEED_MPS:g} m/s)")
     port_L = r + docking_dcm_LB(raw["chaser"]["att_error_deg"]) @ (

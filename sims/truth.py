@@ -31,6 +31,7 @@ from sims.contact import DockingContact
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, G0_M_S2, KELVIN_OFFSET_K, NS_PER_S, SECONDS_PER_HOUR
 from sims.core.dispatch import FAST_PATH_LOST, compiled_entry
 from sims.core.frame import (
+    ENGINE,
     EV_CAPTURE,
     EV_COLLISION,
     EV_CONTACT,
@@ -68,6 +69,7 @@ NOISE_MARGIN = 16  # spare draws per stream segment
 # sims.core.sensors). A key is never reused, so that a seed keeps its numbers: 7 was a spare stream.
 DROPOUT_SPAWN_KEY = 6  # random dropout: one draw per sample of every model with dropout
 VEHICLE_SPAWN_KEY = 8  # this run's vehicle realisation (thruster misalignment and thrust, initial gyro bias)
+ENGINE_SPAWN_KEY = 10  # the orbit-control engines' realisation (misalignment, thrust error); 9 is gnss_abs
 MODEL_OF_DEVICE = {m.device: m for m in SENSOR_MODELS}
 EVENT_BITS = EV_CONTACT | EV_CAPTURE | EV_COLLISION
 
@@ -92,6 +94,11 @@ def _star_tracker_params(p, t, sc: Scenario) -> None:
 
 def _gnss_rel_params(p, t, sc: Scenario) -> None:
     p["sigma_r_m"], p["sigma_v_mps"], p["min_range_m"] = t.noise_r_m, t.noise_v_mps, t.min_range_m
+    p["max_range_m"] = t.max_range_m
+
+
+def _gnss_abs_params(p, t, sc: Scenario) -> None:
+    p["sigma_r_m"], p["sigma_v_mps"] = t.noise_r_m, t.noise_v_mps
 
 
 def _lidar_params(p, t, sc: Scenario) -> None:
@@ -122,7 +129,7 @@ def _dock_mech_params(p, t, sc: Scenario) -> None:
 # sensor model name -> its params record filled from its [sensors.<name>] table (units converted to SI)
 SENSOR_PARAMS = {"gyro": _gyro_params, "star_tracker": _star_tracker_params, "gnss_rel": _gnss_rel_params,
                  "lidar": _lidar_params, "camera": _camera_params, "thermistors": _thermistors_params,
-                 "dock_mech": _dock_mech_params}
+                 "dock_mech": _dock_mech_params, "gnss_abs": _gnss_abs_params}
 
 
 def station_initial_state(sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +165,7 @@ class Truth:
         self.scenario = sc
         self.seed = int(sc.seed if seed is None else seed)
         self._keys = sorted([m.spawn_key for m in SENSOR_MODELS if m.spawn_key is not None] + [DROPOUT_SPAWN_KEY])
-        children = np.random.SeedSequence(self.seed).spawn(max(*self._keys, VEHICLE_SPAWN_KEY) + 1)
+        children = np.random.SeedSequence(self.seed).spawn(max(*self._keys, VEHICLE_SPAWN_KEY, ENGINE_SPAWN_KEY) + 1)
         self._gens = [np.random.Generator(np.random.PCG64(children[k])) for k in self._keys]  # one per stream row
         vehicle_rng = np.random.Generator(np.random.PCG64(children[VEHICLE_SPAWN_KEY]))
         self.devices = new_device_set()
@@ -168,6 +175,7 @@ class Truth:
         self._work = np.zeros(1, FRAME_WORK)
         self._frame_ns = int(sc.minor_frame_ns)
         self._build_params(sc, vehicle_rng)
+        self._build_engines(sc, np.random.Generator(np.random.PCG64(children[ENGINE_SPAWN_KEY])))
         self._build_state(sc, vehicle_rng)
         self._build_noise()
         self._build_thermal(sc)
@@ -176,6 +184,7 @@ class Truth:
         # the frame kernel takes its arrays as one context and is called through its compiled entry point
         # (no per-call type dispatch): the context and the argument tuple below are fixed for the run
         self._frame_ctx = new_frame_context(rec, params=self._params, state=self._state, thrusters=self._thrusters,
+                                            engines=self._engines,
                                             streams=self._streams, noise=self._noise, work=self._work)
         self._frame_kernel = compiled_entry(truth_frame, self._frame_ctx)
         self._frames_kernel = compiled_entry(truth_frames, self._frame_ctx, 1)
@@ -244,6 +253,24 @@ class Truth:
             row_t["dir_B"] = d
             row_t["thrust_N"] = t.thrust_N * (1.0 + prop.thrust_error_sigma * rng.standard_normal())
             row_t["mib_Ns"] = prop.min_impulse_bit_translation_Ns if translation else prop.min_impulse_bit_Ns
+
+    def _build_engines(self, sc: Scenario, rng: np.random.Generator) -> None:
+        """The orbit-control engines: this run's misalignment (the thrusters' sigma) and thrust error."""
+        prop = sc.vehicle.propulsion
+        com = np.asarray(sc.vehicle.mass.com_offset_B_m, float)
+        if len(prop.engines) != self.devices["ACT_ENGINES"]["on_time_s"].shape[0]:
+            raise ValueError("Truth: the engine table and ACT_ENGINES.on_time_s differ in length")
+        self._engines = np.zeros(len(prop.engines), ENGINE)
+        sig_mis = prop.misalignment_sigma_deg * DEG_RAD
+        for row, e in zip(self._engines, prop.engines, strict=True):
+            d = np.asarray(e.dir, float)
+            tilt = rng.standard_normal(3) * sig_mis
+            tilt -= d * (tilt @ d)
+            d = d + tilt
+            row["dir_B"] = d / np.linalg.norm(d)
+            row["pos_B_m"] = np.asarray(e.pos, float) - com
+            row["thrust_N"] = e.thrust_N * (1.0 + prop.engine_thrust_error_sigma * rng.standard_normal())
+            row["isp_g0_mps"] = prop.engine_isp_s * G0_M_S2
 
     def _build_state(self, sc: Scenario, rng: np.random.Generator) -> None:
         p, s, v = self._p, self._s, sc.vehicle

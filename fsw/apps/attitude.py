@@ -21,6 +21,7 @@ from fsw.core.control import (
 )
 from fsw.core.estimation import WORK_SHAPE
 from fsw.dispatch import bind
+from fsw.messages import new_message
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
@@ -105,11 +106,21 @@ class AttitudeControl(App):
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
         self._gyro_w = self.gyro["omega_BN_B_rad_s"]
         self._st_q = self.st["q_BN"]
-        views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.out, self.torque,
+        # the orbit-control engines' firing (published by far-range guidance; a zero record without it)
+        self.eng = self.bus.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in self.bus else new_message(
+            "ENGINE_PERIOD")
+        views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.eng, self.out, self.torque,
                                              self.check))
         self._step = bind(attitude_step, self.prm, self.flt, self.tr, self.work, *views, sample=(0, 0.0, False, False))
+        # another attitude than the docking one while far-range guidance slews and burns (ATT_REF.active)
+        self._ref = self.bus.get("ATT_REF", self.name) if "ATT_REF" in self.bus else None
+        self._ref_on = False
 
     def step(self, t_ns: int) -> None:
+        ref = self._ref
+        if ref is not None and (ref["active"] or self._ref_on):
+            self._ref_on = bool(ref["active"])
+            self.prm[0]["C_RL"] = ref["C_RL"] if self._ref_on else self.C_RL
         st = self.st
         new_st = bool(st["seq"] != self._st_seq and st["valid"])
         self._st_seq = int(st["seq"])

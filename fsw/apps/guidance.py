@@ -130,8 +130,10 @@ class ApproachGuidance(App):
         self._midcourse_done = 0
         self._saved = None             # (phase, target, mode) interrupted by a HOLD command
         self.hold_time_log: dict[int, float] = {}
+        self.hold_arrival_log: dict[int, float] = {}  # [s] mission time of the first arrival at each hold
         self.cam_trigger = TRIGGER["NONE"]
         self._holding_by_command = False
+        self.far_range = False         # far-range guidance flies from insertion to the first hold (hands over)
         modes.on_change(self._on_mode_change)
         if commanding is not None:
             commanding.register("APPROACH_HOLD", self._cmd_hold)
@@ -212,6 +214,7 @@ class ApproachGuidance(App):
             self._impulse(self._dv1.copy(), t_ns, why)
 
     def _arrive(self, hold: int, t_ns: int) -> None:
+        self.hold_arrival_log.setdefault(hold, t_ns / NS_PER_S)
         self.hold_index = hold
         self.hold_target_r = self.r_hold[hold].copy()
         self._set_mode(self._mode_at_hold(hold), t_ns)
@@ -239,6 +242,11 @@ class ApproachGuidance(App):
         why = ABORT_TRIGGERS.get(trigger, "?")
         self.emit(EVT_CAM, sev, f"CAM ({why}): min range after {self._cam_report[0]:.0f} m",
                   (float(trigger), float(self._cam_report[0])))
+
+    def far_range_arrived(self, t_ns: int) -> None:
+        """Far-range guidance's last burn is done at the first hold: station keeping and go/no-go from here."""
+        if self.phase == PHASE["IDLE"]:
+            self._arrive(0, t_ns)
 
     def docked(self, t_ns: int) -> None:
         """Capture confirmed by the docking mechanism."""
@@ -350,7 +358,7 @@ class ApproachGuidance(App):
                     self._go_no_go(t_ns)
         elif phase == _P_IDLE:
             # STANDBY (or SAFE) keeps guidance idle: the approach starts in an approach mode only.
-            if nav_ok and int(self._mode["mode"]) not in _IDLE_MODES:
+            if nav_ok and int(self._mode["mode"]) not in _IDLE_MODES and not self.far_range:
                 if self._start_hold < 0:
                     self.hold_index = -1
                     self._start_segment(0, t_ns)

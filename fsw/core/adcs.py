@@ -51,6 +51,7 @@ ATT_FILTER = np.dtype([
     ("omega_RN_R_rad_s", "f8", (3,)),
     ("err", "f8", (6,)),                  # attitude error (2 x vector part of q_BR) and rate error
     ("u_B_Nm", "f8", (3,)),               # commanded torque
+    ("eng_seq", "i8"),                    # ENGINE_PERIOD.seq at the last step (a change: the engines fired)
 ], align=True)
 ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
 
@@ -87,7 +88,7 @@ def gyro_mean_rate(gyro, flt, t_ns):
 
 
 @njit(cache=True)
-def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, out, torque, check, t_ns, dt_s, new_st, controlled):
+def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, out, torque, check, t_ns, dt_s, new_st, controlled):
     """Propagate, update, control; write ATT_STATE, TORQUE_CMD and THRUSTER_CHECK.
 
     Parameters
@@ -96,6 +97,8 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, out, torque, check, 
         translation-thruster response check (with no signature rows, response_ratio stays nan).
     work : ``estimation.WORK_SHAPE`` scratch.
     gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
+    eng : 1-element view of ENGINE_PERIOD: while the orbit-control engines fire, their torque about the true
+        centre of mass is not predicted, so the thruster checks skip those steps as they skip translation.
     out, torque, check : 1-element views of ATT_STATE, TORQUE_CMD, THRUSTER_CHECK (written).
     t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
     new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
@@ -127,14 +130,16 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, out, torque, check, 
         c = check[0]
         tp = thr[0]
         fB = tp.force_B_N
-        translating = fB[0] != 0.0 or fB[1] != 0.0 or fB[2] != 0.0
+        firing = eng[0].seq != f.eng_seq
+        f.eng_seq = eng[0].seq
+        translating = fB[0] != 0.0 or fB[1] != 0.0 or fB[2] != 0.0 or firing
         if gyro_ok:  # without a measured rate the residual keeps its last value
             c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
                                                          dt_s, p.check_tau_s, f.alpha_resid_rad_s2)
         if tr[0].n_thrusters > 0:
             rates = gyro_ok and f.gyro_ok_prev != 0  # measured now and one step ago
             f.gyro_ok_prev = 1 if gyro_ok else 0
-            if rates and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # and what fired over this step
+            if rates and not firing and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # what fired over this step
                 c.response_ratio = translation_response_check(omega, omega_prev, tp.torque_B_Nm, fB, inertia, dt_s,
                                                               tr)
         else:

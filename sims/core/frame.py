@@ -59,7 +59,7 @@ from .contact import (
 from .noise import STREAM
 from .orbit import drag, grav_j2_terms, lvlh_axes
 from .quat import q_from_dcm, q_mul, rot, rot_t
-from .sensors import SENSOR_MODELS, camera, dock_mech, gnss_rel, gyro, gyro_sense, lidar, star_tracker
+from .sensors import SENSOR_MODELS, camera, dock_mech, gnss_abs, gnss_rel, gyro, gyro_sense, lidar, star_tracker
 
 TRUTH_PARAMS = np.dtype([
     ("dt_s", "f8"),                     # [s] minor frame
@@ -122,6 +122,8 @@ TRUTH_STATE = np.dtype([
     ("thrusters_busy", "i8"),           # 1 while some thruster still has on-time left from the last command
     ("thruster_faults", "i8"),          # 1 while some thruster has a fault mode (THRUSTER.mode)
     ("service_at", "i8"),               # frame count at which the kernel returns F_SERVICE (Python work due)
+    ("engine_seq", "i8"),               # seq of the last ACT_ENGINES command taken
+    ("engines_busy", "i8"),             # 1 while an orbit-control engine still has on-time left
     *[(m.name, m.state) for m in SENSOR_MODELS],  # each sensor model's state, by its name
 ], align=True)
 
@@ -131,6 +133,14 @@ THRUSTER = np.dtype([
     ("thrust_N", "f8"),                 # [N] thrust, this run's error applied
     ("mib_Ns", "f8"),                   # [N s] minimum impulse bit
     ("mode", "i8"),                     # THRUSTER_NOMINAL, THRUSTER_STUCK_ON or THRUSTER_FAILED_OFF (faults)
+    ("on_time_left_s", "f8"),           # [s] on-time it still has to fire from the last command
+], align=True)
+# The orbit-control engines (issue #18): a table of their own, fired by ACT_ENGINES (no minimum impulse bit).
+ENGINE = np.dtype([
+    ("pos_B_m", "f8", (3,)),            # [m] position rel. chaser CoM, B
+    ("dir_B", "f8", (3,)),              # [-] unit force direction, B, this run's misalignment applied
+    ("thrust_N", "f8"),                 # [N] thrust, this run's error applied
+    ("isp_g0_mps", "f8"),               # [m/s] effective exhaust velocity
     ("on_time_left_s", "f8"),           # [s] on-time it still has to fire from the last command
 ], align=True)
 THRUSTER_NOMINAL = 0
@@ -173,9 +183,10 @@ structref.define_boxing(FrameContextType, FrameContext)
 # name -> (dtype, shape or None for any 1-d length) of the context's arrays; then the device records
 CONTEXT_ARRAYS = {
     "params": (TRUTH_PARAMS, (1,)), "state": (TRUTH_STATE, (1,)), "thrusters": (THRUSTER, None),
+    "engines": (ENGINE, None),
     "streams": (STREAM, None), "noise": (np.dtype(np.float64), None), "work": (FRAME_WORK, (1,)),
 }
-CONTEXT_DEVICES = ("ACT_THRUSTERS", *[m.device for m in SENSOR_MODELS])
+CONTEXT_DEVICES = ("ACT_THRUSTERS", "ACT_ENGINES", *[m.device for m in SENSOR_MODELS])
 CONTEXT_FIELDS = (*CONTEXT_ARRAYS, *CONTEXT_DEVICES)
 
 
@@ -521,6 +532,44 @@ def thruster_forces(p, s, table, cmd, dt):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def engine_forces(s, table, cmd, dt):
+    """Mean force and torque [N], [N m] over the frame, B, of the orbit-control engines; propellant used [kg].
+
+    A new ACT_ENGINES command ``cmd`` gives each engine its on-time [s] from now, fired over as many frames as it
+    takes. Returns (fx, fy, fz, tx, ty, tz, dm).
+    """
+    fx = fy = fz = tx = ty = tz = 0.0
+    dm = 0.0
+    fresh = cmd.seq != s.engine_seq
+    if fresh or s.engines_busy != 0:
+        if fresh:
+            s.engine_seq = cmd.seq
+            for i in range(table.shape[0]):
+                table[i].on_time_left_s = max(float(cmd.on_time_s[i]), 0.0)
+        pending = False
+        for i in range(table.shape[0]):
+            e = table[i]
+            on = min(e.on_time_left_s, dt)
+            e.on_time_left_s -= on
+            if e.on_time_left_s > 0.0:
+                pending = True
+            if on <= 0.0:
+                continue
+            f = e.thrust_N * on / dt
+            d, pos = e.dir_B, e.pos_B_m
+            dx, dy, dz = f * d[0], f * d[1], f * d[2]
+            fx += dx
+            fy += dy
+            fz += dz
+            tx += pos[1] * dz - pos[2] * dy
+            ty += pos[2] * dx - pos[0] * dz
+            tz += pos[0] * dy - pos[1] * dx
+            dm += e.thrust_N * on / e.isp_g0_mps
+        s.engines_busy = 1 if pending else 0
+    return fx, fy, fz, tx, ty, tz, dm
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def rigid_body_step(p, s, ft, dm, dt, captured):
     """Both orbits and the chaser attitude over one frame under force and torque ``ft`` (6), B (RK4);
     then the propellant ``dm`` [kg] flowed, and the join (captured) or the ideal LVLH hold."""
@@ -622,6 +671,12 @@ def truth_frame(ctx):
     captured = s.captured != 0
     # thrusters: mean force and torque over the frame (none moves a joined chaser), propellant used
     fx, fy, fz, tx, ty, tz, dm = thruster_forces(p, s, ctx.thrusters, ctx.ACT_THRUSTERS[0], dt)
+    # orbit-control engines, from the same tanks
+    ex, ey, ez, etx, ety, etz, edm = engine_forces(s, ctx.engines, ctx.ACT_ENGINES[0], dt)
+    if edm > 0.0:
+        k = 1.0 if dm + edm <= s.propellant_kg else max(s.propellant_kg - dm, 0.0) / edm
+        fx, fy, fz, tx, ty, tz = fx + k * ex, fy + k * ey, fz + k * ez, tx + k * etx, ty + k * ety, tz + k * etz
+        dm += k * edm
     if captured:
         fx = fy = fz = tx = ty = tz = 0.0
     # dynamics: both orbits and the attitude, what the gyro senses of the body rotation
@@ -648,6 +703,7 @@ def truth_frame(ctx):
     lidar(p.lidar, s.lidar, ctx.DEV_LIDAR[0], p, s, noise, streams)
     camera(p.camera, s.camera, ctx.DEV_CAMERA[0], p, s, noise, streams)
     dock_mech(p.dock_mech, s.dock_mech, ctx.DEV_DOCK_MECH[0], p, s, noise, streams)
+    gnss_abs(p.gnss_abs, s.gnss_abs, ctx.DEV_GNSS_ABS[0], p, s, noise, streams)
     return events
 
 

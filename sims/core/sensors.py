@@ -178,6 +178,7 @@ GNSS_REL_PARAMS = sensor_params(
     ("sigma_r_m", "f8"),    # [m] position noise per axis
     ("sigma_v_mps", "f8"),  # [m/s] velocity noise per axis
     ("min_range_m", "f8"),  # [m] valid only beyond this CoM-to-CoM range
+    ("max_range_m", "f8"),  # [m] ... and inside the inter-vehicle link's range
 )
 GNSS_REL_STATE = sensor_state(
     ("fault_bias", "f8", (6,)),  # sensor_bias fault: [m] position, then [m/s] velocity, L
@@ -193,7 +194,8 @@ def gnss_rel(p, s, dev, tp, ts, noise, streams):
     drop = dropped(p, s, noise, streams)
     r, v, port, fb = ts.geometry.r_rel_L_m, ts.geometry.v_rel_L_mps, tp.port_L_m, s.fault_bias
     g0, g1, g2 = r[0] + port[0], r[1] + port[1], r[2] + port[2]
-    valid = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2) > p.min_range_m
+    rng = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+    valid = p.min_range_m < rng <= p.max_range_m
     n_r = draw3(noise, streams, p.stream)
     n_v = draw3(noise, streams, p.stream)
     if drop:
@@ -360,6 +362,33 @@ def dock_mech(p, s, dev, tp, ts, noise, streams):
     s.contact_latched = 0
 
 
+# ------------------------------------------------------------------ absolute GNSS (issue #18, far range)
+GNSS_ABS_PARAMS = sensor_params(
+    ("sigma_r_m", "f8"),    # [m] position noise per axis
+    ("sigma_v_mps", "f8"),  # [m/s] velocity noise per axis
+)
+GNSS_ABS_STATE = sensor_state(
+    ("fault_bias", "f8", (6,)),  # sensor_bias fault: [m] position, then [m/s] velocity, N
+)
+GNSS_ABS_DRAWS = 6  # position (3), then velocity (3)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def gnss_abs(p, s, dev, tp, ts, noise, streams):
+    """Absolute GNSS receiver (DEV_GNSS_ABS): the chaser CoM's inertial position and velocity, N (white noise)."""
+    if not due(p, s, ts.frame):
+        return
+    drop = s.off != 0
+    r, v, fb = ts.r_chaser_N_m, ts.v_chaser_N_mps, s.fault_bias
+    n_r = draw3(noise, streams, p.stream)
+    n_v = draw3(noise, streams, p.stream)
+    if drop:
+        return
+    measure3(dev.r_N_m, r[0], r[1], r[2], p.sigma_r_m, n_r, fb, 0)
+    measure3(dev.v_N_mps, v[0], v[1], v[2], p.sigma_v_mps, n_v, fb, 3)
+    stamp(dev, ts.t_ns, True)
+
+
 class SensorModel:
     """One row of :data:`SENSOR_MODELS`: what the truth builds a sensor model from.
 
@@ -400,5 +429,8 @@ SENSOR_MODELS = (
     SensorModel("thermistors", "DEV_THERMISTORS", THERMISTORS_PARAMS, THERMISTORS_STATE, thermistors,
                 THERMISTORS_DRAWS, 5),
     SensorModel("dock_mech", "DEV_DOCK_MECH", DOCK_MECH_PARAMS, DOCK_MECH_STATE, dock_mech, DOCK_MECH_DRAWS, None,
+                dropout=False),
+    # its own stream (key 9) and no draw of the shared dropout stream: adding it leaves every other model's numbers
+    SensorModel("gnss_abs", "DEV_GNSS_ABS", GNSS_ABS_PARAMS, GNSS_ABS_STATE, gnss_abs, GNSS_ABS_DRAWS, 9,
                 dropout=False),
 )

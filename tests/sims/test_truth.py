@@ -29,7 +29,7 @@ def test_sensor_records_arrive_at_their_rates():
     truth = make_truth(HOLD_400)
     truth.run(100)
     assert seqs(truth) == {"DEV_GYRO": 100, "DEV_STAR_TRACKER": 5, "DEV_GNSS_REL": 1, "DEV_LIDAR": 5,
-                           "DEV_CAMERA": 10, "DEV_THERMISTORS": 1, "DEV_DOCK_MECH": 10}
+                           "DEV_CAMERA": 10, "DEV_THERMISTORS": 1, "DEV_DOCK_MECH": 10, "DEV_GNSS_ABS": 1}
     assert truth.t_ns == 1_000_000_000 and truth.devices["DEV_GYRO"]["t_ns"] == truth.t_ns
 
 
@@ -247,8 +247,8 @@ def test_lost_fast_path_falls_back_to_the_dispatcher_and_is_recorded(monkeypatch
 
 def test_frame_context_refuses_an_array_of_another_record():
     truth = make_truth(HOLD_400)
-    arrays = dict(params=truth._params, state=truth._state, thrusters=truth._thrusters, streams=truth._streams,
-                  noise=truth._noise, work=truth._work)
+    arrays = dict(params=truth._params, state=truth._state, thrusters=truth._thrusters, engines=truth._engines,
+                  streams=truth._streams, noise=truth._noise, work=truth._work)
     devices = {k: v.reshape(1) for k, v in truth.devices.items()}
     arrays["params"], arrays["state"] = arrays["state"], arrays["params"]
     with pytest.raises(TypeError, match="params must be"):

@@ -191,7 +191,8 @@ def test_attitude_step_equals_the_separate_kernels():
     flt = np.zeros(1, ATT_FILTER)
     flt[0]["q_BN"], flt[0]["P"] = q0, P0
     attitude_step(prm, flt, np.zeros(1, TR_CHECK), np.zeros(WORK_SHAPE),
-                  *(r.reshape(1) for r in (gyro, st, orbit, thr, out, torque, check)), 0, 0.1, True, True)
+                  *(r.reshape(1) for r in (gyro, st, orbit, thr, new_message("ENGINE_PERIOD"), out, torque, check)), 0,
+                  0.1, True, True)
     q, P = flt[0]["q_BN"], flt[0]["P"]
     # separately
     q2, b2, P2, w2, work = q0.copy(), np.zeros(3), P0.copy(), np.zeros(3), np.zeros(WORK_SHAPE)

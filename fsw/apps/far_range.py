@@ -1,0 +1,530 @@
+"""Far-range guidance: from orbit insertion to the first hold point (5 km on -V-bar), on the orbit-control engines.
+
+The onboard planner solves each leg of a manoeuvre plan (aim points at fixed times from the start of the
+far range, ``[far_range]`` of gnc.toml) as Lambert's problem with J2 (fsw/core/targeting.py), from the
+navigated chaser state and the uplinked station ephemeris. Before a plan is flown, every passive-abort
+trajectory (each burn executed, every later burn missed) is propagated and must stay outside the approach
+ellipsoid; a plan that fails is not flown, and an event says which burn and by how much. The plan is
+solved again before each burn and at mid-course points as navigation improves. A ground manoeuvre plan
+(FAR_BURN commands, time-tagged impulses) replaces the onboard one once it is complete and passes the same
+check; FAR_PLAN_ONBOARD gives the planning back to the vehicle.
+
+Each burn: slew at a limited rate from the docking attitude to the burn attitude (engines along +x_B), fire
+the engines for as long as the delta-v takes (finite burn centred on the planned impulse time, cut off on
+the delivered delta-v estimated from the on-times, the thrust and the mass), slew back. At the last burn's
+end the vehicle is at the first hold: approach guidance takes over (station keeping, go/no-go).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fsw.app import App, Bus, ConfigError
+from fsw.apps.commanding import CommandRejected
+from fsw.config_loader import Section, read_toml
+from fsw.core.attitude import quat_from_dcm, quat_to_dcm
+from fsw.core.targeting import (
+    LAMBERT_OK,
+    lambert_j2,
+    lvlh_to_inertial,
+    passive_min_ellipsoid,
+    propagate_j2,
+)
+from telemetry.dictionary import FAR_PHASES, MODES, N_ENGINES, PLAN_SOURCES
+from telemetry.units import NS_PER_S
+
+G0_MPS2 = 9.80665  # standard gravity, defines Isp
+PHASE = {name: code for code, name in FAR_PHASES.items()}
+SOURCE = {name: code for code, name in PLAN_SOURCES.items()}
+_ACTIVE_MODES = {code for code, name in MODES.items() if name == "PHASING"}
+EVT_FAR_PLAN = 520
+EVT_FAR_REJECT = 521
+EVT_FAR_BURN = 522
+EVT_FAR_BURN_END = 523
+EVT_FAR_ARRIVED = 524
+EVT_FAR_GROUND = 525
+
+
+def load_engines(vehicle_path) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The orbit-control engines of the vehicle table: thrust [N] per engine, unit direction in B (common), Isp [s],
+    minimum on-time [s]."""
+    doc = read_toml(vehicle_path)
+    prop = Section(doc, vehicle_path, "propulsion")
+    rows = prop._get("engines")
+    if not isinstance(rows, list) or len(rows) != N_ENGINES:
+        raise ConfigError(f"{vehicle_path}: [propulsion].engines must list {N_ENGINES} engines (ACT_ENGINES)")
+    thrust = np.array([float(r["thrust_N"]) for r in rows])
+    dirs = np.array([r["dir"] for r in rows], float)
+    if np.any(thrust <= 0) or not np.allclose(dirs, dirs[0]) or not np.isclose(np.linalg.norm(dirs[0]), 1.0):
+        raise ConfigError(f"{vehicle_path}: [propulsion].engines: thrust > 0 and one common unit direction")
+    return thrust, dirs[0], prop.float("engine_isp_s", 1.0), prop.float("engine_min_on_s", 0.0)
+
+
+class FarRangeGuidance(App):
+    """Plans, checks and flies the far-range transfer; publishes FAR_RANGE, ENGINE_PERIOD, ATT_REF, ACT_ENGINES."""
+
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, vehicle, vehicle_path, guidance, modes,
+                 period_s: float, *, enabled: bool, commanding=None):
+        super().__init__(name, bus, events)
+        fr = Section(gnc, path, "far_range")
+        earth = Section(gnc, path, "earth")
+        self.mu, self.re, self.j2 = earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0, 1)
+        self.port_L = Section(gnc, path, "station").array("port_LVLH_m", (3,))
+        self.C_RL_dock = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
+        self.semi_axes = Section(gnc, path, "docking").array("ellipsoid_semi_axes_m", (3,), 1.0)
+        self.aim_t = fr.array("aim_times_s", None, 0.0)
+        self.aim_r = fr.array("aim_points_LVLH_m", (max(self.aim_t.shape[0] - 2, 0), 3)) if self.aim_t.shape[0] > 2 \
+            else np.zeros((0, 3))
+        if self.aim_t.ndim != 1 or self.aim_t.shape[0] < 2 or np.any(np.diff(self.aim_t) <= 0):
+            raise ConfigError(f"{path}: [far_range].aim_times_s: at least two ascending burn times")
+        self.mcc_delays = fr.array("midcourse_delays_s", None, 0.0)
+        self.mcc_min_dv = fr.float("midcourse_min_dv_mps", 0.0)
+        self.slew_rate = math.radians(fr.float("slew_rate_deg_s", 1e-3))
+        self.point_tol = math.radians(fr.float("pointing_tolerance_deg", 0.0))
+        self.lead_s = fr.float("replan_lead_s", 0.0)
+        self.step_s = fr.float("propagation_step_s", 0.1)
+        self.horizon_s = fr.float("passive_horizon_s", 0.0)
+        self.margin = fr.float("passive_margin", 1.0)
+        self.tol_m = fr.float("lambert_tolerance_m", 0.0)
+        self.budget_mps = fr.float("dv_budget_mps", 0.0)
+        self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = load_engines(vehicle_path)
+        self.F = float(self.thrust_N.sum())
+        self.mdot = self.F / (self.isp_s * G0_MPS2)
+        self.mass0 = float(vehicle.mass_kg)
+        self.period_s = float(period_s)
+        r_hold = guidance.r_hold[0]
+        self.hold_L = r_hold  # the first hold: chaser CoM w.r.t. the station port, LVLH
+        self.guidance = guidance
+        self.modes = modes
+        self.enabled = bool(enabled)
+        self.act = hal.actuator("ACT_ENGINES")
+        self.state = bus.publish("FAR_RANGE", name)
+        self.eng = bus.publish("ENGINE_PERIOD", name)
+        self.ref = bus.publish("ATT_REF", name)
+        self.phase = PHASE["IDLE"]
+        self.source = SOURCE["NONE"]
+        self.t0_ns = None
+        self.plan: list[dict] = []      # burns still to fly: t_s (centre, mission), dv_N (3), dv_L (3)
+        self.ground: dict[int, tuple] = {}
+        self.ground_count = 0
+        self.mcc_times: list[float] = []
+        self.log: list[dict] = []       # burns flown: start, end, dv, duration, propellant, source
+        self.rejections: list[dict] = []
+        self.dv_total = 0.0
+        self.prop_used = 0.0
+        self.passive_ratio = math.nan
+        self._burn = None
+        self._slew = None
+        self._work8 = np.zeros((8, 6))
+        self._work12 = np.zeros((12, 6))
+        self._sc = np.zeros((6, 6))
+        self._out4 = np.zeros(4)
+        self._arrived = False
+        self._refreshed = math.nan
+        self.hold_arrival_s = None
+        if commanding is not None:
+            commanding.register("FAR_BURN", self._cmd_burn)
+            commanding.register("FAR_PLAN_ONBOARD", self._cmd_onboard)
+
+    def start(self) -> None:
+        self.nav = self.bus.get("NAV_STATE", self.name)
+        self.orbit = self.bus.get("ORBIT_REF", self.name)
+        self.att = self.bus.get("ATT_STATE", self.name)
+        self.prop = self.bus.get("PROPULSION", self.name)
+        self._mode = self.bus.get("MODE", self.name)
+
+    # ------------------------------------------------------------------ geometry helpers
+    def _chaser_N(self) -> np.ndarray:
+        out = np.zeros(6)
+        lvlh_to_inertial(self.orbit["rv_N"], self.orbit["C_LVLH_N"], self.orbit["omega_LN_L_rad_s"],
+                         self.nav["r_LVLH_m"] + self.port_L, self.nav["v_LVLH_mps"], out)
+        return out
+
+    def _station_at(self, station_rv, dt_s) -> np.ndarray:
+        s = station_rv.copy()
+        if dt_s != 0.0:
+            propagate_j2(s, dt_s, self.step_s, self.mu, self.re, self.j2, self._sc)
+        return s
+
+    def _frame(self, station_rv):
+        r, v = station_rv[:3], station_rv[3:]
+        x = r / np.linalg.norm(r)
+        h = np.cross(r, v)
+        z = h / np.linalg.norm(h)
+        C = np.array([x, np.cross(z, x), z])
+        return C, np.array([0.0, 0.0, np.linalg.norm(h) / (r @ r)])
+
+    def _point_N(self, station_rv, r_L_port, v_L=None) -> np.ndarray:
+        C, w = self._frame(station_rv)
+        out = np.zeros(6)
+        lvlh_to_inertial(station_rv, C, w, r_L_port + self.port_L, np.zeros(3) if v_L is None else v_L, out)
+        return out
+
+    @property
+    def mass_kg(self) -> float:
+        return self.mass0 - float(self.prop["prop_used_kg"]) - self.prop_used
+
+    # ------------------------------------------------------------------ planning
+    def _solve(self, t_now_s: float, first_t_s: float, times_s, aims_L):
+        """The burns from ``first_t_s`` through the aim points (mission times ``times_s``, the last one the hold).
+        Returns (burns, None) or (None, reason)."""
+        chaser = self._chaser_N()
+        station = self.orbit["rv_N"].copy()
+        t_prev = t_now_s
+        c = chaser.copy()
+        propagate_j2(c, first_t_s - t_prev, self.step_s, self.mu, self.re, self.j2, self._sc)
+        s = self._station_at(station, first_t_s - t_prev)
+        burns = []
+        t_k = first_t_s
+        for j, t_next in enumerate(times_s):
+            s_next = self._station_at(s, t_next - t_k)
+            last = j == len(times_s) - 1
+            aim = self._point_N(s_next, self.hold_L if last else aims_L[j])
+            v1, v2 = np.zeros(3), np.zeros(3)
+            status, miss = lambert_j2(c[:3], aim[:3], t_next - t_k, np.cross(c[:3], c[3:]), self.mu, self.re, self.j2,
+                                      self.step_s, 8, self.tol_m, v1, v2, self._work8)
+            if status != LAMBERT_OK:
+                return None, f"leg {j}: no transfer (status {status}, miss {miss:.0f} m)"
+            burns.append({"t_s": t_k, "dv_N": v1 - c[3:], "pre_N": c.copy(), "station_N": s.copy()})
+            c = np.concatenate([aim[:3], v2])
+            s = s_next
+            t_k = t_next
+        burns.append({"t_s": t_k, "dv_N": aim[3:] - c[3:], "pre_N": c.copy(), "station_N": s.copy()})
+        return burns, None
+
+    def _check(self, burns) -> tuple[float, int, float]:
+        """Least ellipsoid ratio of the passive-abort trajectories; the burn and the time of the worst."""
+        t_end = burns[-1]["t_s"] + self.horizon_s
+        worst, worst_k, worst_t = math.inf, -1, 0.0
+        for k, b in enumerate(burns):
+            after = b["pre_N"].copy()
+            after[3:] += b["dv_N"]
+            q = passive_min_ellipsoid(after, b["station_N"], t_end - b["t_s"], self.step_s, self.semi_axes, self.mu,
+                                      self.re, self.j2, self._work12, self._out4)
+            if q < worst:
+                worst, worst_k, worst_t = q, k, b["t_s"] + float(self._out4[1])
+        return worst, worst_k, worst_t
+
+    def _accept(self, burns, t_ns: int, why: str, source: str) -> bool:
+        ratio, k, t_worst = self._check(burns)
+        if ratio < self.margin:
+            self.rejections.append({"time_s": t_ns / NS_PER_S, "why": why, "burn": k, "ratio": ratio,
+                                    "at_s": t_worst})
+            self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: burn {k} passive in ellipsoid x{ratio:.2f}",
+                      (float(k), ratio))
+            return False
+        for b in burns:
+            C, _ = self._frame(b["station_N"])
+            b["dv_L"] = C @ b["dv_N"]
+        self.plan = [b for b in burns if np.linalg.norm(b["dv_N"]) >= self.mcc_min_dv or b is burns[-1]]
+        self.passive_ratio = ratio
+        self.source = SOURCE[source]
+        dv = sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)
+        self.emit(EVT_FAR_PLAN, "INFO", f"{why} plan {len(self.plan)} burns {dv:.1f} m/s x{ratio:.2f}",
+                  (dv, ratio))
+        return True
+
+    def _replan(self, t_ns: int, first_t_s: float, why: str) -> bool:
+        """Solve again from the navigation: the first burn at ``first_t_s``, then the remaining aim points."""
+        if self.source == SOURCE["GROUND"]:
+            return False
+        t_now = t_ns / NS_PER_S
+        t0 = self.t0_ns / NS_PER_S
+        times = [t0 + t for t in self.aim_t[1:] if t0 + t > first_t_s + 1.0]
+        k0 = len(self.aim_t) - 1 - len(times)  # aim points already passed
+        aims = self.aim_r[k0:] if k0 < self.aim_r.shape[0] else np.zeros((0, 3))
+        if not times:
+            return False
+        burns, reason = self._solve(t_now, first_t_s, times, aims)
+        if burns is None:
+            self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: {reason}", (0.0, 0.0))
+            return False
+        return self._accept(burns, t_ns, why, "ONBOARD")
+
+    # ------------------------------------------------------------------ ground plan
+    def _cmd_burn(self, args, t_ns):
+        slot, count = int(args["slot"]), int(args["count"])
+        if slot >= count:
+            raise CommandRejected("ARG_OUT_OF_RANGE", "slot beyond count")
+        if count != self.ground_count:
+            self.ground, self.ground_count = {}, count
+        self.ground[slot] = (float(args["exec_time_s"]), np.asarray(args["dv_LVLH_mps"], float))
+        if len(self.ground) < count:
+            return
+        plan = [self.ground[i] for i in range(count)]
+        self.ground, self.ground_count = {}, 0
+        if any(b[0] <= t_ns / NS_PER_S for b in plan) or any(np.diff([b[0] for b in plan]) <= 0):
+            self.emit(EVT_FAR_REJECT, "WARNING", "ground plan not flown: burn times not ascending in the future")
+            return
+        t_now = t_ns / NS_PER_S
+        c = self._chaser_N()
+        s = self.orbit["rv_N"].copy()
+        burns, t_k = [], t_now
+        for t_b, dv_L in plan:
+            propagate_j2(c, t_b - t_k, self.step_s, self.mu, self.re, self.j2, self._sc)
+            propagate_j2(s, t_b - t_k, self.step_s, self.mu, self.re, self.j2, self._sc)
+            C, _ = self._frame(s)
+            dv_N = C.T @ dv_L
+            burns.append({"t_s": t_b, "dv_N": dv_N, "pre_N": c.copy(), "station_N": s.copy()})
+            c[3:] += dv_N
+            t_k = t_b
+        if self._accept(burns, t_ns, "ground", "GROUND"):
+            self.emit(EVT_FAR_GROUND, "INFO", f"ground plan of {count} burns replaces the onboard one",
+                      (float(count), 0.0))
+
+    def _cmd_onboard(self, args, t_ns):
+        if self.source != SOURCE["GROUND"]:
+            raise CommandRejected("ILLEGAL_IN_MODE", "no ground plan")
+        self.source = SOURCE["ONBOARD"]
+        self.plan = []
+        if self.plan_needed(t_ns):
+            return
+
+    def plan_needed(self, t_ns: int) -> bool:
+        first = t_ns / NS_PER_S + self.lead_s
+        return self._replan(t_ns, first, "onboard")
+
+    # ------------------------------------------------------------------ step
+    def step(self, t_ns: int) -> None:
+        if not self.enabled or self._arrived:
+            return
+        if self.hold_arrival_s is not None and self.phase != PHASE["SLEW_BACK"]:
+            return
+        if self.phase == PHASE["IDLE"]:
+            if int(self._mode["mode"]) in _ACTIVE_MODES and self.nav["valid"] and self.orbit["seq"]:
+                self.t0_ns = t_ns
+                t0 = t_ns / NS_PER_S
+                self._replan(t_ns, t0 + float(self.aim_t[0]), "initial")
+                self.phase = PHASE["COAST"] if self.plan else PHASE["NO_PLAN"]
+                if self.plan:
+                    self.mcc_times = [t0 + d for d in self.mcc_delays if t0 + d < self._slew_start_s(self.plan[0])]
+            self._publish(t_ns)
+            return
+        t = t_ns / NS_PER_S
+        if self.phase in (PHASE["COAST"], PHASE["NO_PLAN"]):
+            self._step_slew(t_ns)  # an attitude held between two close burns
+            if not self.plan:
+                if self.nav["valid"] and t >= getattr(self, "_retry_s", 0.0):
+                    self._retry_s = t + 60.0
+                    if self.plan_needed(t_ns):
+                        self.phase = PHASE["COAST"]
+            elif self.mcc_times and t >= self.mcc_times[0] and self.nav["valid"]:
+                self.mcc_times.pop(0)
+                first = t + self._mcc_lead_s()  # room for the slew before it
+                if self.plan[0]["t_s"] - first > self._mcc_lead_s():
+                    self._replan(t_ns, first, "mid-course")
+            elif self.plan and t >= self._slew_start_s(self.plan[0]):
+                if self.nav["valid"] and self._refreshed != self.plan[0]["t_s"]:
+                    self._refreshed = self.plan[0]["t_s"]  # the burn with the freshest navigation (its time kept)
+                    self._replan(t_ns, self.plan[0]["t_s"], "pre-burn")
+                if self.plan and t >= self._slew_start_s(self.plan[0]) - 1.0:
+                    self._begin_slew(t_ns)
+        elif self.phase == PHASE["SLEW"]:
+            self._step_slew(t_ns)
+            b = self.plan[0]
+            if self._pointing_error() < self.point_tol and t >= b["t_s"] - 0.5 * self._duration(b):
+                self._ignite(t_ns)
+        elif self.phase == PHASE["BURN"]:
+            self._step_slew(t_ns)
+            self._step_burn(t_ns)
+        elif self.phase == PHASE["SLEW_BACK"]:
+            self._step_slew(t_ns)
+            if self._slew is None:
+                self.phase = PHASE["COAST"] if self.plan else PHASE["ARRIVED"]
+                self._arrived = not self.plan
+        self._publish(t_ns)
+
+    def _mcc_lead_s(self) -> float:
+        return self.lead_s + math.pi / self.slew_rate
+
+    def _duration(self, b) -> float:
+        return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / self.F
+
+    def _slew_start_s(self, b) -> float:
+        a = (self.C_RL_dock @ self.orbit["C_LVLH_N"]).T @ self.dir_B
+        d = b["dv_N"] / max(float(np.linalg.norm(b["dv_N"])), 1e-12)
+        angle = math.acos(max(-1.0, min(1.0, float(a @ d))))
+        return b["t_s"] - 0.5 * self._duration(b) - angle / self.slew_rate - self.lead_s
+
+    # ------------------------------------------------------------------ attitude reference
+    def _q_dock_N(self) -> np.ndarray:
+        q = np.zeros(4)
+        quat_from_dcm(self.C_RL_dock @ self.orbit["C_LVLH_N"], q)
+        return q
+
+    def _q_burn_N(self, dv_N) -> np.ndarray:
+        """The attitude nearest the docking attitude with the engines' axis along ``dv_N``."""
+        C_dock = self.C_RL_dock @ self.orbit["C_LVLH_N"]       # rows: B axes in N
+        a = C_dock.T @ self.dir_B                              # the engines' axis now, N
+        b = dv_N / np.linalg.norm(dv_N)
+        axis = np.cross(a, b)
+        s, c = np.linalg.norm(axis), float(a @ b)
+        if s < 1e-12:  # along the axis already, or exactly against it: turn about another body axis
+            axis = C_dock[2] - (C_dock[2] @ a) * a
+            axis /= np.linalg.norm(axis)
+            angle = 0.0 if c > 0 else math.pi
+        else:
+            axis /= s
+            angle = math.atan2(s, c)
+        R = _rotation(axis, angle)                             # rotates a onto b (N)
+        q = np.zeros(4)
+        quat_from_dcm(C_dock @ R.T, q)
+        return q
+
+    def _begin_slew(self, t_ns: int) -> None:
+        b = self.plan[0]
+        q0 = self._q_dock_N() if self._slew is None else self._slew.at(t_ns, self._slew.q1)[0]
+        q1 = self._q_burn_N(b["dv_N"])
+        self._slew = _Slew(q0, q1, t_ns, self.slew_rate, fixed_end=True)
+        self.phase = PHASE["SLEW"]
+        self._step_slew(t_ns)
+
+    def _step_slew(self, t_ns: int) -> None:
+        sl = self._slew
+        if sl is None:
+            return
+        end = sl.q1 if sl.fixed_end else self._q_dock_N()
+        q, done = sl.at(t_ns, end)
+        C_RN = np.zeros((3, 3))
+        quat_to_dcm(q, C_RN)
+        ref = self.ref
+        ref["C_RL"] = C_RN @ self.orbit["C_LVLH_N"].T
+        ref["active"] = 1
+        ref["t_ns"] = t_ns
+        ref["seq"] += 1
+        if done and not sl.fixed_end:
+            ref["active"] = 0
+            self._slew = None
+
+    def _pointing_error(self) -> float:
+        C_BN = np.zeros((3, 3))
+        quat_to_dcm(self.att["q_BN"], C_BN)
+        x_N = C_BN.T @ self.dir_B
+        d = self.plan[0]["dv_N"]
+        return math.acos(max(-1.0, min(1.0, float(x_N @ d) / float(np.linalg.norm(d)))))
+
+    # ------------------------------------------------------------------ burn
+    def _ignite(self, t_ns: int) -> None:
+        b = self.plan[0]
+        dv = float(np.linalg.norm(b["dv_N"]))
+        self._burn = {"left": dv, "dir": b["dv_N"] / dv, "t0": t_ns, "dv": dv, "prop0": self.prop_used,
+                      "planned_s": b["t_s"], "dv_L": b["dv_L"].tolist()}
+        self.phase = PHASE["BURN"]
+        self.emit(EVT_FAR_BURN, "INFO", f"burn {len(self.log)}: {dv:.2f} m/s, {self._duration(b):.0f} s", (dv, 0.0))
+
+    def _step_burn(self, t_ns: int) -> None:
+        bn = self._burn
+        m = self.mass_kg
+        on = min(self.period_s, bn["left"] * m / self.F)
+        if on < self.min_on_s:
+            on = 0.0
+        self.act["on_time_s"][:] = on
+        self.act["t_ns"] = t_ns
+        self.act["seq"] += 1
+        C_BN = np.zeros((3, 3))
+        quat_to_dcm(self.att["q_BN"], C_BN)
+        dv_N = (self.F * on / m) * (C_BN.T @ self.dir_B)
+        bn["left"] -= float(dv_N @ bn["dir"])
+        self.dv_total += float(np.linalg.norm(dv_N))
+        self.prop_used += self.mdot * on
+        e = self.eng
+        e["dv_N_mps"] = dv_N
+        e["dv_LVLH_mps"] = self.orbit["C_LVLH_N"] @ dv_N
+        e["t_ns"] = t_ns
+        e["seq"] += 1
+        if on == 0.0 or bn["left"] <= 0.0:
+            self._end_burn(t_ns)
+
+    def _end_burn(self, t_ns: int) -> None:
+        bn = self._burn
+        dur = (t_ns - bn["t0"]) / NS_PER_S
+        self.log.append({"start_s": bn["t0"] / NS_PER_S, "duration_s": dur, "planned_centre_s": bn["planned_s"],
+                         "dv_mps": bn["dv"], "dv_LVLH_mps": bn["dv_L"], "propellant_kg": self.prop_used - bn["prop0"],
+                         "source": PLAN_SOURCES[self.source]})
+        self.emit(EVT_FAR_BURN_END, "INFO", f"burn {len(self.log) - 1} done: {bn['dv']:.2f} m/s in {dur:.0f} s",
+                  (bn["dv"], dur))
+        self._burn = None
+        self.plan.pop(0)
+        t = t_ns / NS_PER_S
+        self.mcc_times = [t + d for d in self.mcc_delays if self.plan and t + d < self._slew_start_s(self.plan[0])]
+        if not self.plan:
+            self._arrive(t_ns)  # approach guidance holds from now on (translation thrusters) while it slews back
+        q_now = self._slew.at(t_ns, self._slew.q1)[0]
+        back_s = _angle(q_now, self._q_dock_N()) / self.slew_rate + self.lead_s
+        if self.plan and self._slew_start_s(self.plan[0]) < t + 2.0 * back_s:
+            # the next burn is near: hold this attitude (inertial) and slew from it to the next burn's
+            self._slew = _Slew(q_now, q_now, t_ns, self.slew_rate, fixed_end=True)
+            self.phase = PHASE["COAST"]
+            return
+        self._slew = _Slew(q_now, None, t_ns, self.slew_rate, fixed_end=False, q_end_now=self._q_dock_N())
+        self.phase = PHASE["SLEW_BACK"]
+
+    def _arrive(self, t_ns: int) -> None:
+        self.hold_arrival_s = t_ns / NS_PER_S
+        self.emit(EVT_FAR_ARRIVED, "INFO", f"far range done: {self.dv_total:.1f} m/s, hold 0 reached",
+                  (self.dv_total, 0.0))
+        self._publish(t_ns)
+        self.guidance.far_range_arrived(t_ns)
+
+    def _publish(self, t_ns: int) -> None:
+        s = self.state
+        s["phase"], s["source"] = self.phase, self.source
+        s["burn"], s["n_burns"] = len(self.log), len(self.log) + len(self.plan)
+        s["next_burn_s"] = self.plan[0]["t_s"] if self.plan else 0.0
+        s["dv_left_mps"] = self._burn["left"] if self._burn else 0.0
+        s["dv_total_mps"] = self.dv_total
+        s["plan_dv_mps"] = sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)
+        s["passive_ratio"] = self.passive_ratio
+        s["prop_used_kg"] = self.prop_used
+        s["t_ns"] = t_ns
+        s["seq"] += 1
+
+    def summary(self) -> dict:
+        """The far-range section of the run summary."""
+        return {"enabled": self.enabled, "start_s": None if self.t0_ns is None else self.t0_ns / NS_PER_S,
+                "burns": self.log, "dv_total_mps": self.dv_total, "dv_budget_mps": self.budget_mps,
+                "engine_propellant_kg": self.prop_used, "plans_rejected": self.rejections,
+                "passive_ratio": self.passive_ratio, "hold_arrival_s": self.hold_arrival_s,
+                "plan_source": PLAN_SOURCES[self.source]}
+
+
+def _rotation(axis, angle) -> np.ndarray:
+    """Rotation matrix turning vectors by ``angle`` about unit ``axis`` (active, Rodrigues)."""
+    K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * K @ K
+
+
+class _Slew:
+    """A rate-limited slew between two attitudes (q_BN): slerp at ``rate`` [rad/s] from ``q0`` to an end attitude
+    (``q1`` fixed, or the moving docking attitude given at each call)."""
+
+    def __init__(self, q0, q1, t0_ns, rate, *, fixed_end, q_end_now=None):
+        self.q0 = np.asarray(q0, float)
+        self.q1 = None if q1 is None else np.asarray(q1, float)
+        self.t0 = t0_ns
+        self.rate = rate
+        self.fixed_end = fixed_end
+        end = self.q1 if fixed_end else np.asarray(q_end_now, float)
+        self.T = max(_angle(self.q0, end) / rate, 1e-9)
+
+    def at(self, t_ns, q_end):
+        f = min(1.0, (t_ns - self.t0) / NS_PER_S / self.T)
+        return _slerp(self.q0, q_end, f), f >= 1.0
+
+
+def _angle(q0, q1) -> float:
+    return 2.0 * math.acos(min(1.0, abs(float(q0 @ q1))))
+
+
+def _slerp(q0, q1, f):
+    d = float(q0 @ q1)
+    if d < 0.0:
+        q1, d = -q1, -d
+    if d > 0.9995:
+        q = q0 + f * (q1 - q0)
+    else:
+        th = math.acos(d)
+        q = (math.sin((1 - f) * th) * q0 + math.sin(f * th) * q1) / math.sin(th)
+    return q / np.linalg.norm(q)
