@@ -80,6 +80,7 @@ class FarRangeGuidance(App):
         if self.aim_t.ndim != 1 or self.aim_t.shape[0] < 2 or np.any(np.diff(self.aim_t) <= 0):
             raise ConfigError(f"{path}: [far_range].aim_times_s: at least two ascending burn times")
         self.mcc_delays = fr.array("midcourse_delays_s", None, 0.0)
+        self.safe_shifts = fr.array("safe_shifts_s", None)
         self.mcc_min_dv = fr.float("midcourse_min_dv_mps", 0.0)
         self.slew_rate = math.radians(fr.float("slew_rate_deg_s", 1e-3))
         self.point_tol = math.radians(fr.float("pointing_tolerance_deg", 0.0))
@@ -124,6 +125,7 @@ class FarRangeGuidance(App):
         self._arrived = False
         self._refreshed = math.nan
         self.hold_arrival_s = None
+        self.arrival_shift_s = 0.0     # the arrival moved by the safety re-plans
         if commanding is not None:
             commanding.register("FAR_BURN", self._cmd_burn)
             commanding.register("FAR_PLAN_ONBOARD", self._cmd_onboard)
@@ -198,6 +200,7 @@ class FarRangeGuidance(App):
         """Least ellipsoid ratio of the passive-abort trajectories; the burn and the time of the worst."""
         t_end = burns[-1]["t_s"] + self.horizon_s
         worst, worst_k, worst_t = math.inf, -1, 0.0
+        self._worst_xy = (0.0, 0.0)
         for k, b in enumerate(burns):
             after = b["pre_N"].copy()
             after[3:] += b["dv_N"]
@@ -205,13 +208,15 @@ class FarRangeGuidance(App):
                                       self.re, self.j2, self._work12, self._out4)
             if q < worst:
                 worst, worst_k, worst_t = q, k, b["t_s"] + float(self._out4[1])
+                self._worst_xy = (float(self._out4[2]), float(self._out4[3]))
         return worst, worst_k, worst_t
 
     def _accept(self, burns, t_ns: int, why: str, source: str) -> bool:
         ratio, k, t_worst = self._check(burns)
         if ratio < self.margin:
             self.rejections.append({"time_s": t_ns / NS_PER_S, "why": why, "burn": k, "ratio": ratio,
-                                    "at_s": t_worst})
+                                    "at_s": t_worst, "at_LVLH_m": list(self._worst_xy),
+                                    "burns": [{"t_s": b["t_s"], "dv_N": b["dv_N"].tolist()} for b in burns]})
             self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: burn {k} passive in ellipsoid x{ratio:.2f}",
                       (float(k), ratio))
             return False
@@ -237,11 +242,22 @@ class FarRangeGuidance(App):
         aims = self.aim_r[k0:] if k0 < self.aim_r.shape[0] else np.zeros((0, 3))
         if not times:
             return False
-        burns, reason = self._solve(t_now, first_t_s, times, aims)
-        if burns is None:
-            self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: {reason}", (0.0, 0.0))
-            return False
-        return self._accept(burns, t_ns, why, "ONBOARD")
+        for shift in (0.0, *self.safe_shifts):
+            # an unsafe plan is solved again with its arrival moved (a later or earlier arrival changes the
+            # velocity it arrives with, and so where a missed arrival burn drifts)
+            t_arrive = times[-1] + shift
+            if len(times) > 1 and t_arrive <= times[-2] + self._mcc_lead_s() or t_arrive <= first_t_s + 60.0:
+                continue
+            burns, reason = self._solve(t_now, first_t_s, [*times[:-1], t_arrive], aims)
+            if burns is None:
+                self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: {reason}", (0.0, 0.0))
+                continue
+            if self._accept(burns, t_ns, why if shift == 0.0 else f"{why} {shift:+.0f} s", "ONBOARD"):
+                if shift != 0.0:
+                    self.arrival_shift_s += shift
+                    self.aim_t[-1] += shift
+                return True
+        return False
 
     # ------------------------------------------------------------------ ground plan
     def _cmd_burn(self, args, t_ns):
@@ -487,7 +503,7 @@ class FarRangeGuidance(App):
                 "burns": self.log, "dv_total_mps": self.dv_total, "dv_budget_mps": self.budget_mps,
                 "engine_propellant_kg": self.prop_used, "plans_rejected": self.rejections,
                 "passive_ratio": self.passive_ratio, "hold_arrival_s": self.hold_arrival_s,
-                "plan_source": PLAN_SOURCES[self.source]}
+                "plan_source": PLAN_SOURCES[self.source], "arrival_shift_s": self.arrival_shift_s}
 
 
 def _rotation(axis, angle) -> np.ndarray:
