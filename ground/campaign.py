@@ -192,6 +192,11 @@ def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
                 "fdir_fired": ";".join(f"{k} x{v}" for k, v in fired.items()),
                 "final_range_m": float(np.linalg.norm(final)) if final else None, "error": None,
                 "wall_time_s": summary.get("wall_time_s")})
+    far = summary.get("far_range")
+    if far:  # issue #18: the far range from orbit insertion
+        row.update({"far_range_dv_mps": far.get("dv_far_range_mps"),
+                    "first_hold_arrival_s": (far.get("time_to_hold_s") or {}).get("5000 m"),
+                    "far_plans_rejected": len(far.get("plans_rejected") or [])})
     row.update(draws)
     return row
 
