@@ -22,6 +22,7 @@ from ground.link import LinkClient, LinkError, Uplink, ack_of, build_command, ti
 from telemetry.archive import ArchiveWriter
 from telemetry.codec import PacketError, decode_tm, peek_apid
 from telemetry.dictionary import ACK_STATUS, CMD_BY_CODE, CMD_BY_NAME, REJECT_REASONS, TM_BY_NAME
+from telemetry.headers import peek_ids
 from telemetry.sdls import KeyFileError
 
 EXIT_USAGE = 2
@@ -71,9 +72,7 @@ def _wait_ack(client: LinkClient, apid: int, fc: int, seq: int, name: str, timeo
 
 
 def _send_and_wait(client, uplink, packet: bytes, label: str, timeout_s: float) -> int | None:
-    apid = (packet[0] & 0x07) << 8 | packet[1] if len(packet) >= 2 else 0
-    seq = ((packet[2] & 0x3F) << 8 | packet[3]) if len(packet) >= 4 else 0
-    fc = packet[6] & 0x7F if len(packet) >= 7 else 0
+    apid, fc, seq = peek_ids(packet)
     client.send(uplink.wrap(packet))
     return _wait_ack(client, apid, fc, seq, label, timeout_s)
 

@@ -53,7 +53,7 @@ from telemetry.codec import PacketError, peek_apid, tm_codec
 from telemetry.dictionary import record_dtype
 from telemetry.errors import InputError
 from telemetry.framing import Deframer, frame
-from telemetry.headers import SEQ_COUNT_MOD
+from telemetry.headers import SEQ_COUNT_MOD, peek_seq_count
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class SerialLink:
     def track(self, packet: bytes) -> None:
         """Count the packets lost before ``packet`` in its APID's sequence."""
         if len(packet) >= 4:
-            self.stats.gaps += self.rx_seq.observe(peek_apid(packet), (packet[2] << 8 | packet[3]) & _SEQ_MASK)
+            self.stats.gaps += self.rx_seq.observe(peek_apid(packet), peek_seq_count(packet))
 
     # ------------------------------------------------------------------ sending
     def next_seq(self, apid: int) -> int:

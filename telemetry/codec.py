@@ -25,6 +25,7 @@ from construct import ConstructError
 
 from telemetry.dictionary import CMD_BY_CODE, CMD_BY_NAME, REJECT_REASONS, TM_BY_APID, TM_BY_NAME, record_dtype
 from telemetry.headers import (
+    APID_MASK,
     APID_MAX,
     CCSDS_VERSION,
     CHAR_ENCODING,
@@ -36,13 +37,20 @@ from telemetry.headers import (
     LENGTH_OFFSET,
     NS_PER_S,
     PRIMARY_HEADER_SIZE,
+    SEC_HDR_SHIFT,
+    SEQ_COUNT_MASK,
     SEQ_COUNT_MOD,
+    SEQ_FLAGS_SHIFT,
     SEQ_FLAGS_UNSEGMENTED,
     TC_HEADER_SIZE,
+    TYPE_SHIFT,
     TYPE_TC,
     TYPE_TM,
+    VERSION_SHIFT,
     checksum_valid,
     field_format,
+    peek_apid,
+    primary_words,
     tc_size,
     tc_struct,
     tm_size,
@@ -53,9 +61,8 @@ from telemetry.headers import (
 REASON_CODES = {name: code for code, name in REJECT_REASONS.items()}
 
 # header words as the fast path sees them: three big-endian u16 of the primary header
-_SEQ_FLAGS_BITS = SEQ_FLAGS_UNSEGMENTED << 14
-_SEQ_MASK = SEQ_COUNT_MOD - 1
-_SEC_HDR_BIT = 1 << 11
+_SEQ_FLAGS_BITS = SEQ_FLAGS_UNSEGMENTED << SEQ_FLAGS_SHIFT
+_SEQ_MASK = SEQ_COUNT_MASK
 _PRIMARY = struct.Struct(">HHH")
 _TM_HEADERS = ">HHHIH"          # primary words + CUC seconds + CUC subseconds
 _TC_HEADERS = ">HHHBB"          # primary words + function code + checksum
@@ -105,24 +112,17 @@ class PrimaryHeaderFields(NamedTuple):
         return self.data_length + LENGTH_OFFSET
 
 
-def peek_apid(buf) -> int:
-    """APID of the packet in ``buf``, -1 when shorter than 2 bytes (never raises)."""
-    if len(buf) < 2:
-        return -1
-    return (buf[0] << 8 | buf[1]) & APID_MAX
-
-
 def read_primary_header(buf) -> PrimaryHeaderFields:
     """Decode the 6-byte primary header of ``buf``; PacketError MALFORMED when too short."""
     if len(buf) < PRIMARY_HEADER_SIZE:
         raise PacketError("?", "primary_header", "MALFORMED", f"{len(buf)} bytes, need {PRIMARY_HEADER_SIZE}")
     w0, w1, w2 = _PRIMARY.unpack_from(buf)
-    return PrimaryHeaderFields(w0 >> 13, (w0 >> 12) & 1, (w0 >> 11) & 1, w0 & APID_MAX,
-                               w1 >> 14, w1 & _SEQ_MASK, w2)
+    return PrimaryHeaderFields(w0 >> VERSION_SHIFT, (w0 >> TYPE_SHIFT) & 1, (w0 >> SEC_HDR_SHIFT) & 1, w0 & APID_MASK,
+                               w1 >> SEQ_FLAGS_SHIFT, w1 & SEQ_COUNT_MASK, w2)
 
 
 def _word0(packet_type: int, apid: int) -> int:
-    return (CCSDS_VERSION << 13) | (packet_type << 12) | _SEC_HDR_BIT | apid
+    return primary_words(packet_type, apid, 0, LENGTH_OFFSET)[0]
 
 
 def _check_header(name: str, buf, word0: int, size: int) -> None:
@@ -281,7 +281,7 @@ class TmCodec:
             """(seq_count, t_ns [ns], flat values) of a packet; PacketError when it is not one."""
             if len(buf) == size:
                 t = sunpack(buf)
-                if t[0] == w0 and t[2] == length and t[1] >> 14 == SEQ_FLAGS_UNSEGMENTED:
+                if t[0] == w0 and t[2] == length and t[1] >> SEQ_FLAGS_SHIFT == SEQ_FLAGS_UNSEGMENTED:
                     values = t[5:]
                     if char_slots:
                         values = list(values)

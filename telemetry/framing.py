@@ -21,21 +21,20 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from telemetry.dictionary import COMMANDS, TELEMETRY
-from telemetry.headers import (
-    APID_MAX,
-    CCSDS_VERSION,
+from telemetry.headers import (  # noqa: F401  (ASM, ASM_SIZE, CRC_SIZE, CRC_INIT are re-exported)
+    APID_MASK,
+    ASM,
+    ASM_SIZE,
+    CRC_INIT,
+    CRC_SIZE,
     LENGTH_OFFSET,
     PRIMARY_HEADER_SIZE,
-    SEQ_FLAGS_UNSEGMENTED,
+    header_plausible,
     tc_size,
     tm_size,
 )
 
-ASM = bytes.fromhex("1ACFFC1D")   # CCSDS attached sync marker
-ASM_SIZE = len(ASM)
-CRC_SIZE = 2                        # [B] CRC-16 trailer
 FRAME_OVERHEAD = ASM_SIZE + CRC_SIZE
-CRC_INIT = 0xFFFF                   # CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no xorout
 MIN_PACKET = LENGTH_OFFSET          # [B] a data field of 1 byte is the CCSDS minimum
 _HEADER = struct.Struct(">HHH")
 _CRC = struct.Struct(">H")
@@ -169,9 +168,9 @@ class Deframer:
         self._skip_start = None
 
     def _plausible(self, w0: int, w1: int, total: int) -> bool:
-        if w0 >> 13 != CCSDS_VERSION or w1 >> 14 != SEQ_FLAGS_UNSEGMENTED:
+        if not header_plausible(w0, w1):
             return False
-        allowed = self.sizes.get(w0 & APID_MAX)
+        allowed = self.sizes.get(w0 & APID_MASK)
         if allowed is not None:
             return total in allowed
         return MIN_PACKET <= total <= self.max_packet
@@ -217,7 +216,7 @@ class Deframer:
                 continue
             crc = binascii.crc_hqx(bytes(buf[i + ASM_SIZE:end - CRC_SIZE]), CRC_INIT)
             if crc == (buf[end - 2] << 8 | buf[end - 1]):
-                return k, end, w0 & APID_MAX
+                return k, end, w0 & APID_MASK
             if verdict != "body":
                 verdict = "crc"
         return verdict

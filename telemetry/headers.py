@@ -48,12 +48,38 @@ from telemetry.dictionary import CMD_BY_NAME, TM_BY_NAME, Field
 from telemetry.units import NS_PER_S  # noqa: F401  (re-exported: CUC conversions are in ns)
 
 # --- CCSDS constants (docs/reference.md "Packets") ---------------------------------------------------
+# The primary header's fields in wire order with their widths [bits] (CCSDS 133.0-B 4.1.3): the one
+# declaration that the construct BitStruct below and the shift/mask constants of every fast path (the
+# struct codecs, the deframer, the numba bulk decoder, the routers' peeks) are made from.
+PRIMARY_FIELDS = (("version", 3), ("type", 1), ("sec_hdr_flag", 1), ("apid", 11), ("seq_flags", 2),
+                  ("seq_count", 14), ("data_length", 16))
+
+
+def _word_layout(fields) -> dict[str, tuple[int, int, int]]:
+    """Field -> (16-bit word index, shift in the word, mask) of a header declared as ``fields``."""
+    out, bit = {}, 0
+    for name, width in fields:
+        word, pos = divmod(bit, 16)
+        if pos + width > 16:
+            raise ValueError(f"header field {name!r} straddles a 16-bit word")
+        out[name] = (word, 16 - pos - width, (1 << width) - 1)
+        bit += width
+    return out
+
+
+PRIMARY_WORDS = _word_layout(PRIMARY_FIELDS)  # the header as three big-endian u16 words
+VERSION_SHIFT = PRIMARY_WORDS["version"][1]   # in word 0
+TYPE_SHIFT = PRIMARY_WORDS["type"][1]          # in word 0
+SEC_HDR_SHIFT = PRIMARY_WORDS["sec_hdr_flag"][1]  # in word 0
+APID_MASK = PRIMARY_WORDS["apid"][2]           # word 0, shift 0
+SEQ_FLAGS_SHIFT = PRIMARY_WORDS["seq_flags"][1]   # in word 1
+SEQ_COUNT_MASK = PRIMARY_WORDS["seq_count"][2]     # word 1, shift 0
 CCSDS_VERSION = 0            # packet version number 1 is encoded as 0b000
 TYPE_TM = 0                  # packet type bit: telemetry
 TYPE_TC = 1                  # packet type bit: telecommand
 SEQ_FLAGS_UNSEGMENTED = 3    # sequence flags 0b11: a standalone packet
-APID_MAX = 0x7FF             # 11-bit application process identifier
-SEQ_COUNT_MOD = 1 << 14      # 14-bit sequence count wraps here
+APID_MAX = APID_MASK         # 11-bit application process identifier
+SEQ_COUNT_MOD = SEQ_COUNT_MASK + 1  # the 14-bit sequence count wraps here
 PRIMARY_HEADER_SIZE = 6      # [B]
 TM_SECONDARY_HEADER_SIZE = 6  # [B] CUC 4 B coarse + 2 B fine
 TC_SECONDARY_HEADER_SIZE = 2  # [B] function code + checksum
@@ -63,6 +89,13 @@ LENGTH_OFFSET = 7            # data length field = total packet length - 7 (CCSD
 FUNCTION_CODE_MAX = 0x7F     # 7-bit function code, the high bit is reserved
 CHECKSUM_SEED = 0xFF         # cFS CFE_MSG_ComputeCheckSum starts from 0xFF
 CHECKSUM_OFFSET = 7          # [B] position of the checksum byte in a telecommand
+
+# --- serial framing: attached sync marker + packet + CRC-16 (docs/reference.md "Packets") ----------
+ASM = bytes.fromhex("1ACFFC1D")   # CCSDS attached sync marker
+ASM_SIZE = len(ASM)
+CRC_SIZE = 2                       # [B] CRC-16 trailer, big-endian
+CRC_POLY = 0x1021                  # CRC-16/CCITT-FALSE: polynomial 0x1021, init 0xFFFF, no reflection, no xorout
+CRC_INIT = 0xFFFF
 
 # --- time code: CUC 4 + 2 ---------------------------------------------------------------------------
 CUC_FINE_PER_S = 1 << 16     # subsecond unit is 1/65536 s
@@ -89,15 +122,62 @@ def primary_header(apid: int | None = None, packet_type: int | None = None,
     def fixed(width, value, doc):
         return Const(value, BitsInteger(width)) * doc if value is not None else BitsInteger(width) * doc
 
+    w = dict(PRIMARY_FIELDS)
     return BitStruct(
-        "version" / Const(CCSDS_VERSION, BitsInteger(3)) * "packet version number, 0b000",
-        "type" / fixed(1, packet_type, "0 telemetry, 1 telecommand"),
-        "sec_hdr_flag" / Const(1, BitsInteger(1)) * "1: a secondary header follows (always, here)",
-        "apid" / fixed(11, apid, "application process identifier"),
-        "seq_flags" / Const(SEQ_FLAGS_UNSEGMENTED, BitsInteger(2)) * "0b11: unsegmented packet",
-        "seq_count" / BitsInteger(14) * "per-APID packet counter, wraps at 16384",
-        "data_length" / fixed(16, data_length, "total packet length in bytes minus 7"),
+        "version" / Const(CCSDS_VERSION, BitsInteger(w["version"])) * "packet version number, 0b000",
+        "type" / fixed(w["type"], packet_type, "0 telemetry, 1 telecommand"),
+        "sec_hdr_flag" / Const(1, BitsInteger(w["sec_hdr_flag"])) * "1: a secondary header follows (always, here)",
+        "apid" / fixed(w["apid"], apid, "application process identifier"),
+        "seq_flags" / Const(SEQ_FLAGS_UNSEGMENTED, BitsInteger(w["seq_flags"])) * "0b11: unsegmented packet",
+        "seq_count" / BitsInteger(w["seq_count"]) * "per-APID packet counter, wraps at 16384",
+        "data_length" / fixed(w["data_length"], data_length, "total packet length in bytes minus 7"),
     )
+
+
+def primary_words(packet_type: int, apid: int, seq_count: int, total_length: int) -> tuple[int, int, int]:
+    """The three big-endian u16 words of a primary header (version 0, secondary header, unsegmented)."""
+    return ((CCSDS_VERSION << VERSION_SHIFT) | (packet_type << TYPE_SHIFT) | (1 << SEC_HDR_SHIFT) | apid,
+            (SEQ_FLAGS_UNSEGMENTED << SEQ_FLAGS_SHIFT) | (seq_count & SEQ_COUNT_MASK),
+            total_length - LENGTH_OFFSET)
+
+
+def header_plausible(w0: int, w1: int) -> bool:
+    """Version 0 and unsegmented: what a deframer asks of a header before trusting its length."""
+    return w0 >> VERSION_SHIFT == CCSDS_VERSION and w1 >> SEQ_FLAGS_SHIFT == SEQ_FLAGS_UNSEGMENTED
+
+
+def peek_apid(buf) -> int:
+    """APID of the packet in ``buf``, -1 when shorter than 2 bytes (never raises)."""
+    if len(buf) < 2:
+        return -1
+    return (buf[0] << 8 | buf[1]) & APID_MASK
+
+
+def peek_length(buf) -> int:
+    """Whole packet length [B] the header in ``buf`` announces, -1 when shorter than a header."""
+    if len(buf) < PRIMARY_HEADER_SIZE:
+        return -1
+    return (buf[4] << 8 | buf[5]) + LENGTH_OFFSET
+
+
+def peek_function_code(buf) -> int:
+    """Function code of the telecommand in ``buf`` (byte 6, high bit reserved), -1 when too short."""
+    if len(buf) <= PRIMARY_HEADER_SIZE:
+        return -1
+    return buf[PRIMARY_HEADER_SIZE] & FUNCTION_CODE_MAX
+
+
+def peek_ids(buf) -> tuple[int, int, int]:
+    """(APID, function code, sequence count) of a possibly malformed telecommand, 0 where it is too short:
+    what an acknowledgement names (never raises)."""
+    return max(peek_apid(buf), 0), max(peek_function_code(buf), 0), max(peek_seq_count(buf), 0)
+
+
+def peek_seq_count(buf) -> int:
+    """Sequence count of the packet in ``buf``, -1 when shorter than 4 bytes."""
+    if len(buf) < 4:
+        return -1
+    return (buf[2] << 8 | buf[3]) & SEQ_COUNT_MASK
 
 
 PrimaryHeader = primary_header()

@@ -9,13 +9,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-CRC_POLY = 0x1021                    # CRC-16/CCITT-FALSE polynomial
-CRC_INIT = 0xFFFF
-ASM0, ASM1, ASM2, ASM3 = 0x1A, 0xCF, 0xFC, 0x1D   # attached sync marker 0x1ACFFC1D
-ASM_SIZE = 4
-CRC_SIZE = 2
-HEADER_SIZE = 6
-LENGTH_OFFSET = 7
+from telemetry.headers import (
+    APID_MASK,
+    ASM,
+    ASM_SIZE,
+    CRC_INIT,
+    CRC_POLY,
+    CRC_SIZE,
+    LENGTH_OFFSET,
+    PRIMARY_HEADER_SIZE,
+    SEQ_FLAGS_SHIFT,
+    SEQ_FLAGS_UNSEGMENTED,
+    VERSION_SHIFT,
+)
+
+# the frame and header layout, from telemetry/headers.py (numba reads these module globals as constants)
+ASM0, ASM1, ASM2, ASM3 = ASM     # attached sync marker, byte by byte
+HEADER_SIZE = PRIMARY_HEADER_SIZE
 
 # damage reasons written by scan_frames (indices into DAMAGE_REASONS)
 DAMAGE_REASONS = ("no_sync", "bad_header", "bad_crc", "truncated")
@@ -110,8 +120,9 @@ def scan_frames(data, allowed, target_apid, tables, starts, dmg):
         w0 = (np.int64(data[i + 4]) << 8) | data[i + 5]
         w1 = (np.int64(data[i + 6]) << 8) | data[i + 7]
         total = ((np.int64(data[i + 8]) << 8) | data[i + 9]) + LENGTH_OFFSET
-        apid = w0 & 0x7FF
-        if (w0 >> 13) != 0 or (w1 >> 14) != 3 or total > max_len or not allowed[apid, total]:
+        apid = w0 & APID_MASK
+        if (w0 >> VERSION_SHIFT) != 0 or (w1 >> SEQ_FLAGS_SHIFT) != SEQ_FLAGS_UNSEGMENTED or total > max_len \
+                or not allowed[apid, total]:
             if skip_from < 0:
                 skip_from = i
                 reason = BAD_HEADER

@@ -16,6 +16,7 @@ from collections import deque
 from fsw.app import App, Bus, require
 from telemetry.codec import PacketError, parse_command
 from telemetry.dictionary import CMD_APID, CMD_BY_NAME, REJECT_REASONS
+from telemetry.headers import peek_ids
 
 REASON_CODES = {name: code for code, name in REJECT_REASONS.items()}
 ACK_ACCEPTED, ACK_REJECTED, ACK_COMPLETED = 1, 2, 3
@@ -124,7 +125,7 @@ class CommandDispatcher(App):
             self.events.reset_counters()
 
     def _reject(self, packet: bytes, t_ns: int, reason: str, text: str) -> None:
-        apid, fc, seq = _peek_ids(packet)
+        apid, fc, seq = peek_ids(packet)
         self._ack(apid, fc, seq, ACK_REJECTED, reason, t_ns)
         self._count_reject(reason, t_ns, text)
 
@@ -164,11 +165,3 @@ class CommandDispatcher(App):
 
     def _clear_tt(self, args, t_ns):
         self._tt.clear()
-
-
-def _peek_ids(packet: bytes) -> tuple[int, int, int]:
-    """APID, function code and sequence count of a (possibly malformed) packet, 0 where absent."""
-    apid = ((packet[0] & 0x07) << 8 | packet[1]) if len(packet) >= 2 else 0
-    seq = ((packet[2] & 0x3F) << 8 | packet[3]) if len(packet) >= 4 else 0
-    fc = packet[6] & 0x7F if len(packet) >= 7 else 0
-    return apid, fc, seq

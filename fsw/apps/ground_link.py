@@ -22,13 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fsw.app import App, Bus, require
-from fsw.apps.commanding import _peek_ids
 from fsw.link.auth import OK, REASONS, Authenticator
 from fsw.link.queues import ClientQueue
 from telemetry import sdls
 from telemetry.dictionary import REJECT_REASONS, TM_BY_NAME
 from telemetry.framing import PLAIN, Deframer, frame
-from telemetry.headers import LENGTH_OFFSET, PRIMARY_HEADER_SIZE, TC_HEADER_SIZE
+from telemetry.headers import PRIMARY_HEADER_SIZE, TC_HEADER_SIZE, peek_ids, peek_length
 
 REASON_CODES = {name: code for code, name in REJECT_REASONS.items()}
 RATE_LIMITED = "RATE_LIMITED"
@@ -240,7 +239,7 @@ class GroundLink(App):
         code = REASON_CODES[reason]
         if self._acks_left > 0:
             self._acks_left -= 1
-            apid, fc, seq = _peek_ids(packet)
+            apid, fc, seq = peek_ids(packet)
             self.downlink.send_values("CMD_ACK", t_ns, (apid, fc, seq, ACK_REJECTED, code))
         else:
             self.totals["acks_suppressed"] += 1
@@ -294,9 +293,9 @@ def _datagram_layout(dgram: bytes) -> bool | None:
     """True: an authenticated telecommand datagram; False: a plain one; None: neither (by length fields)."""
     n = len(dgram)
     h = sdls.HEADER_SIZE
-    if n >= sdls.OVERHEAD + TC_HEADER_SIZE and (dgram[h + 4] << 8 | dgram[h + 5]) + LENGTH_OFFSET == n - sdls.OVERHEAD:
+    if n >= sdls.OVERHEAD + TC_HEADER_SIZE and peek_length(dgram[h:h + PRIMARY_HEADER_SIZE]) == n - sdls.OVERHEAD:
         return True
-    if n >= PRIMARY_HEADER_SIZE and (dgram[4] << 8 | dgram[5]) + LENGTH_OFFSET == n:
+    if n >= PRIMARY_HEADER_SIZE and peek_length(dgram) == n:
         return False
     return None
 
