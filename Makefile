@@ -87,14 +87,17 @@ lint: $(STAMP) ## ruff (pinned in pyproject.toml)
 
 # Screenshots for the README through headless Chromium (ground/screenshot.py: Debian's `chromium`, or CHROMIUM=path).
 # One line per page: `$(SHOT) PAGE PNG` (PAGE a file or an http:// URL); the check first fails in one line when no
-# Chromium is there. docs/report.png: the report of a real nominal run.
+# Chromium is there. docs/report.png: the report of a real nominal run. docs/console.png: qz console's overview
+# on a live final_approach flown at --pace 10 (ground/console/screenshot.py, through Playwright).
 SHOT := $(BIN)/python -m ground.screenshot
 .PHONY: screenshot
-screenshot: $(STAMP) ## docs/report.png from a nominal run through headless Chromium
+screenshot: $(STAMP) ## docs/report.png from a nominal run, docs/console.png from a live run, headless Chromium
 	@$(SHOT) --check
 	rm -rf runs/screenshot/nominal
 	$(BIN)/qz sim --scenario nominal --out runs/screenshot/nominal --no-progress
 	$(SHOT) runs/screenshot/nominal/report.html docs/report.png
+	rm -rf runs/screenshot/console
+	$(BIN)/python -m ground.console.screenshot docs/console.png --out runs/screenshot/console
 
 clean: ## remove .venv, caches, runs/ and build files
 	rm -rf $(VENV) .numba_cache .pytest_cache .benchmarks runs build *.egg-info

@@ -31,6 +31,7 @@ _AREAS = (
     "ground.report",
     "ground.campaign",
     "ground.link_cli",
+    "ground.console.cli",
 )
 
 

@@ -109,9 +109,10 @@ def test_ground_link_logic_in_fsw_does_no_io(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("path", [ROOT / "ground/link.py", ROOT / "ground/link_cli.py"],
+@pytest.mark.parametrize("path", [ROOT / "ground/link.py", ROOT / "ground/link_cli.py"] + _files("ground/console"),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_ground_link_tools_talk_to_the_flight_only_over_the_link(path):
-    """``qz cmd`` and ``qz tlm listen`` use the link and the telemetry library, never the flight software."""
+    """``qz cmd``, ``qz tlm listen`` and ``qz console`` use the link and the telemetry library, never the flight
+    software."""
     bad = {n for n in _imports(path) if _top(n) in ("fsw", "hal", "sims")}
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
