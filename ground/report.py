@@ -43,7 +43,7 @@ CONFIG_DIR = Path(fsw.__file__).resolve().parent / "config"
 ARCHIVE_NAME = "telemetry.ccsds"
 REPORT_NAME = "report.html"
 PACKETS = ("NAV_STATE", "ATT_STATE", "GUIDANCE_STATE", "DOCKING_MONITOR", "PROPULSION", "THERMAL_ZONES",
-           "EXEC_STATUS", "EXEC_TASK_TIMING", "EVENT", "HK_STATUS")
+           "EXEC_STATUS", "EXEC_TASK_TIMING", "EVENT", "HK_STATUS", "FAR_RANGE")
 DPI = 90
 DESIGN_FRACTION = 0.5  # docs/reference.md: GNC design target is 3-sigma within half of each limit
 MODE_CODE = {name: code for code, name in MODES.items()}
@@ -890,8 +890,86 @@ def section_docking(run: RunData) -> Section:
     return sec
 
 
-SECTIONS = (section_overview, section_docking, section_trajectory, section_range, section_attitude,
-            section_propulsion, section_thermal, section_timing, section_events)
+def section_far_range(run: RunData) -> Section:
+    """Issue #18: the far range from orbit insertion (summary.json far_range, FAR_RANGE and NAV_STATE packets)."""
+    sec = Section("far_range", "Far range (orbit insertion to the first hold)")
+    fr = run.summary.get("far_range")
+    orbit = run.summary.get("initial_orbit")
+    if orbit:
+        sec.html += (f"<p>Initial orbit: perigee {orbit['perigee_altitude_m'] / 1e3:.1f} km, apogee "
+                     f"{orbit['apogee_altitude_m'] / 1e3:.1f} km, station {orbit['phase_deg']:.2f} deg ahead"
+                     f"{' (orbit insertion)' if orbit.get('insertion') else ''}.</p>")
+    if not fr:
+        sec.notes.append("No far range in this run (the scenario starts at or near the approach).")
+        return sec
+    rows = [(f"{b['start_s']:.1f}", f"{b['duration_s']:.1f}", f"{b['planned_centre_s']:.1f}", f"{b['dv_mps']:.2f}",
+             ", ".join(f"{v:.2f}" for v in b["dv_LVLH_mps"]), f"{b['propellant_kg']:.1f}", b["source"])
+            for b in fr.get("burns", [])]
+    sec.html += _table(["start [s]", "duration [s]", "planned centre [s]", "delta-v [m/s]", "delta-v LVLH [m/s]",
+                        "propellant [kg]", "plan"], rows)
+    within = fr.get("dv_within_budget")
+    sec.html += (f"<p class='{'ok' if within else 'bad'}'>Delta-v: far range {fr.get('dv_far_range_mps', 0):.1f} m/s "
+                 f"against a budget of {fr.get('dv_budget_mps', 0):.0f} m/s; approach "
+                 f"{fr.get('dv_approach_mps', 0):.2f} m/s; capability of the load "
+                 f"{fr.get('dv_capability_mps', 0):.0f} m/s.</p>")
+    if fr.get("propellant_used_kg") is not None:
+        sec.html += (f"<p>Propellant (truth): {fr['propellant_used_kg']:.1f} kg of {fr['propellant_loaded_kg']:.0f} kg "
+                     f"loaded (engines, flight estimate: {fr.get('engine_propellant_kg', 0):.1f} kg).</p>")
+    holds = fr.get("time_to_hold_s") or {}
+    sec.html += _table(["hold", "first arrival [s]", "[h:mm]"],
+                       [(k, "-", "-") if v is None else (k, f"{v:.0f}", f"{int(v // 3600)}:{int(v % 3600 // 60):02d}")
+                        for k, v in holds.items()])
+    rejected = fr.get("plans_rejected") or []
+    if rejected:
+        sec.notes.append(f"{len(rejected)} plan(s) failed the passive-abort check and were not flown: "
+                         + "; ".join(f"{r['why']} at {r['time_s']:.0f} s (burn {r['burn']}, x{r['ratio']:.2f})"
+                                     for r in rejected[:5]))
+    if not run.has("NAV_STATE"):
+        return _absent(sec, "NAV_STATE")
+    nav = run.packets["NAV_STATE"]
+    t = nav["t"]
+    r = np.asarray(nav["r_LVLH_m"], float)
+    end = (fr.get("hold_arrival_s") or t[-1]) + 600.0
+    m = (t <= end) & (nav["valid"] != 0)
+    fig, axes = _figure(12, 7, 2, 1, sharex=True)
+    ax = axes[0][0]
+    ax.semilogy(t[m], np.linalg.norm(r[m], axis=1) / 1e3, color="C0", label="range to the port (navigation)")
+    for b in fr.get("burns", []):
+        for a in axes[:, 0]:
+            a.axvspan(b["start_s"], b["start_s"] + max(b["duration_s"], 1.0), color="C3", alpha=0.3)
+    ax.set_ylabel("range [km]")
+    ax.grid(alpha=0.3, which="both")
+    _legend_right(ax)
+    ax = axes[1][0]
+    ax.plot(t[m], r[m, 0] / 1e3, color="C1", label="radial x (up)")
+    ax.plot(t[m], r[m, 1] / 1e3, color="C2", label="along-track y")
+    ax.plot(t[m], r[m, 2] / 1e3, color="C4", label="cross-track z")
+    ax.set_ylabel("relative position [km], LVLH")
+    ax.set_xlabel("mission time [s]")
+    ax.grid(alpha=0.3)
+    _legend_right(ax)
+    sec.figures.append(("Far range: range and LVLH position of the chaser relative to the station port (navigation "
+                        "estimate, NAV_STATE) to 10 min after the first hold; shaded: engine burns (summary.json).",
+                        fig))
+    if run.has("FAR_RANGE"):
+        f = run.packets["FAR_RANGE"]
+        fig, axes = _figure(12, 3.5)
+        ax = axes[0][0]
+        mf = f["t"] <= end
+        ax.plot(f["t"][mf], f["dv_total_mps"][mf], color="C0", label="engine delta-v delivered")
+        ax.plot(f["t"][mf], f["plan_dv_mps"][mf], color="C1", label="delta-v still planned")
+        ax.axhline(fr.get("dv_budget_mps", 0.0), color="C3", ls="--", label="far-range budget")
+        ax.set_xlabel("mission time [s]")
+        ax.set_ylabel("delta-v [m/s]")
+        ax.grid(alpha=0.3)
+        _legend_right(ax)
+        sec.figures.append(("Delta-v delivered by the orbit-control engines and still planned (FAR_RANGE), against "
+                            "the far-range budget (gnc.toml far_range.dv_budget_mps).", fig))
+    return sec
+
+
+SECTIONS = (section_overview, section_docking, section_far_range, section_trajectory, section_range,
+            section_attitude, section_propulsion, section_thermal, section_timing, section_events)
 
 
 # ---------------------------------------------------------------------------------------------- HTML

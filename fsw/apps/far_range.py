@@ -90,6 +90,8 @@ class FarRangeGuidance(App):
         self.margin = fr.float("passive_margin", 1.0)
         self.tol_m = fr.float("lambert_tolerance_m", 0.0)
         self.budget_mps = fr.float("dv_budget_mps", 0.0)
+        self.rcs_max_dv = fr.float("rcs_max_dv_mps", 0.0)
+        self.rcs_F = fr.float("rcs_thrust_N", 1.0)
         self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = load_engines(vehicle_path)
         self.F = float(self.thrust_N.sum())
         self.mdot = self.F / (self.isp_s * G0_MPS2)
@@ -306,8 +308,6 @@ class FarRangeGuidance(App):
     def step(self, t_ns: int) -> None:
         if not self.enabled or self._arrived:
             return
-        if self.hold_arrival_s is not None and self.phase != PHASE["SLEW_BACK"]:
-            return
         if self.phase == PHASE["IDLE"]:
             if int(self._mode["mode"]) in _ACTIVE_MODES and self.nav["valid"] and self.orbit["seq"]:
                 self.t0_ns = t_ns
@@ -328,19 +328,26 @@ class FarRangeGuidance(App):
                         self.phase = PHASE["COAST"]
             elif self.mcc_times and t >= self.mcc_times[0] and self.nav["valid"]:
                 self.mcc_times.pop(0)
-                first = t + self._mcc_lead_s()  # room for the slew before it
-                if self.plan[0]["t_s"] - first > self._mcc_lead_s():
-                    self._replan(t_ns, first, "mid-course")
+                # a correction small enough for the thrusters needs no slew; a larger one waits for the engines'
+                for first in (t + self.lead_s, t + self._mcc_lead_s()):
+                    if self.plan[0]["t_s"] - first > self._mcc_lead_s() and self._replan(t_ns, first, "mid-course"):
+                        b = self.plan[0]
+                        if abs(b["t_s"] - first) > 1e-3 or self._on_rcs(b):  # no correction needed, or a small one
+                            break
             elif self.plan and t >= self._slew_start_s(self.plan[0]):
                 if self.nav["valid"] and self._refreshed != self.plan[0]["t_s"]:
                     self._refreshed = self.plan[0]["t_s"]  # the burn with the freshest navigation (its time kept)
                     self._replan(t_ns, self.plan[0]["t_s"], "pre-burn")
                 if self.plan and t >= self._slew_start_s(self.plan[0]) - 1.0:
-                    self._begin_slew(t_ns)
+                    if self._on_rcs(self.plan[0]):
+                        self.phase = PHASE["SLEW"]  # no slew: the translation thrusters push in any direction
+                    else:
+                        self._begin_slew(t_ns)
         elif self.phase == PHASE["SLEW"]:
             self._step_slew(t_ns)
             b = self.plan[0]
-            if self._pointing_error() < self.point_tol and t >= b["t_s"] - 0.5 * self._duration(b):
+            rcs = self._on_rcs(b)
+            if (rcs or self._pointing_error() < self.point_tol) and t >= b["t_s"] - 0.5 * self._duration(b):
                 self._ignite(t_ns)
         elif self.phase == PHASE["BURN"]:
             self._step_slew(t_ns)
@@ -349,16 +356,27 @@ class FarRangeGuidance(App):
             self._step_slew(t_ns)
             if self._slew is None:
                 self.phase = PHASE["COAST"] if self.plan else PHASE["ARRIVED"]
-                self._arrived = not self.plan
+                if not self.plan:  # back in the docking attitude at the hold: approach guidance takes over
+                    self._arrived = True
+                    self._arrive(t_ns)
         self._publish(t_ns)
 
     def _mcc_lead_s(self) -> float:
         return self.lead_s + math.pi / self.slew_rate
 
+    def _on_rcs(self, b) -> bool:
+        """A burn small enough for the translation thrusters (no slew, any direction)."""
+        return float(np.linalg.norm(b["dv_N"])) <= self.rcs_max_dv
+
     def _duration(self, b) -> float:
+        if self._on_rcs(b):  # the thrusters give rcs_thrust_N along each LVLH axis at most: the largest component
+            C = self.orbit["C_LVLH_N"]
+            return float(np.abs(C @ b["dv_N"]).max()) * self.mass_kg / self.rcs_F
         return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / self.F
 
     def _slew_start_s(self, b) -> float:
+        if self._on_rcs(b):
+            return b["t_s"] - 0.5 * self._duration(b) - self.lead_s
         a = (self.C_RL_dock @ self.orbit["C_LVLH_N"]).T @ self.dir_B
         d = b["dv_N"] / max(float(np.linalg.norm(b["dv_N"])), 1e-12)
         angle = math.acos(max(-1.0, min(1.0, float(a @ d))))
@@ -426,12 +444,20 @@ class FarRangeGuidance(App):
         b = self.plan[0]
         dv = float(np.linalg.norm(b["dv_N"]))
         self._burn = {"left": dv, "dir": b["dv_N"] / dv, "t0": t_ns, "dv": dv, "prop0": self.prop_used,
-                      "planned_s": b["t_s"], "dv_L": b["dv_L"].tolist()}
+                      "planned_s": b["t_s"], "dv_L": b["dv_L"].tolist(), "rcs": self._on_rcs(b),
+                      "end_ns": t_ns + int(self._duration(b) * NS_PER_S)}
+        if self._burn["rcs"]:  # thruster control delivers it (pending impulse, LVLH) and tells navigation
+            self.guidance.external_impulse(self.orbit["C_LVLH_N"] @ b["dv_N"], t_ns)
         self.phase = PHASE["BURN"]
         self.emit(EVT_FAR_BURN, "INFO", f"burn {len(self.log)}: {dv:.2f} m/s, {self._duration(b):.0f} s", (dv, 0.0))
 
     def _step_burn(self, t_ns: int) -> None:
         bn = self._burn
+        if bn["rcs"]:
+            if t_ns >= bn["end_ns"]:
+                self.dv_total += bn["dv"]
+                self._end_burn(t_ns)
+            return
         m = self.mass_kg
         on = min(self.period_s, bn["left"] * m / self.F)
         if on < self.min_on_s:
@@ -458,15 +484,24 @@ class FarRangeGuidance(App):
         dur = (t_ns - bn["t0"]) / NS_PER_S
         self.log.append({"start_s": bn["t0"] / NS_PER_S, "duration_s": dur, "planned_centre_s": bn["planned_s"],
                          "dv_mps": bn["dv"], "dv_LVLH_mps": bn["dv_L"], "propellant_kg": self.prop_used - bn["prop0"],
-                         "source": PLAN_SOURCES[self.source]})
+                         "source": PLAN_SOURCES[self.source], "engine": "thrusters" if bn["rcs"] else "engines"})
         self.emit(EVT_FAR_BURN_END, "INFO", f"burn {len(self.log) - 1} done: {bn['dv']:.2f} m/s in {dur:.0f} s",
                   (bn["dv"], dur))
         self._burn = None
         self.plan.pop(0)
         t = t_ns / NS_PER_S
         self.mcc_times = [t + d for d in self.mcc_delays if self.plan and t + d < self._slew_start_s(self.plan[0])]
-        if not self.plan:
-            self._arrive(t_ns)  # approach guidance holds from now on (translation thrusters) while it slews back
+        if bn["rcs"]:  # the attitude never left the docking attitude (or the one held between burns)
+            self.phase = PHASE["COAST"] if self.plan or self._slew is not None else PHASE["ARRIVED"]
+            if not self.plan:
+                if self._slew is not None:
+                    q_now = self._slew.at(t_ns, self._slew.q1)[0]
+                    self._slew = _Slew(q_now, None, t_ns, self.slew_rate, fixed_end=False, q_end_now=self._q_dock_N())
+                    self.phase = PHASE["SLEW_BACK"]
+                else:
+                    self._arrived = True
+                    self._arrive(t_ns)
+            return
         q_now = self._slew.at(t_ns, self._slew.q1)[0]
         back_s = _angle(q_now, self._q_dock_N()) / self.slew_rate + self.lead_s
         if self.plan and self._slew_start_s(self.plan[0]) < t + 2.0 * back_s:

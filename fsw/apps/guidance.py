@@ -243,6 +243,13 @@ class ApproachGuidance(App):
         self.emit(EVT_CAM, sev, f"CAM ({why}): min range after {self._cam_report[0]:.0f} m",
                   (float(trigger), float(self._cam_report[0])))
 
+    def external_impulse(self, dv_L_mps, t_ns: int) -> None:
+        """An impulse of far-range guidance for thruster control to deliver (LVLH): not counted in this app's
+        delta-v (far-range guidance accounts for its own burns)."""
+        c = self.cmd
+        c["dv_LVLH_mps"] = dv_L_mps
+        c["dv_seq"] += 1
+
     def far_range_arrived(self, t_ns: int) -> None:
         """Far-range guidance's last burn is done at the first hold: station keeping and go/no-go from here."""
         if self.phase == PHASE["IDLE"]:
