@@ -24,7 +24,7 @@ def _campaign_folder(out, runs, seed=5):
 
     sc = load_scenario("final_approach")
     out.mkdir()
-    (out / META_FILE).write_text(json.dumps(campaign._meta("final_approach", seed, None, sc, runs)))
+    (out / META_FILE).write_text(json.dumps(campaign.campaign_meta("final_approach", seed, None, sc, runs)))
     (out / campaign.ROWS_FILE).write_text("".join(json.dumps({"case": c, "captured": True}) + "\n"
                                                   for c in range(runs)))
 
@@ -83,7 +83,7 @@ def test_mc_bench_moves_a_previous_benchmark_aside(tmp_path, monkeypatch):
         return {"run": {"done_at_s": [1.0] * runs, "errors": 0, "elapsed_s": 2.0, "startup_s": 0.5},
                 "cases": runs, "errors": 0, "capture_rate": 1.0, "capture_rate_wilson95": [0.9, 1.0]}
 
-    monkeypatch.setattr(campaign, "run_campaign", fake_campaign)
+    monkeypatch.setattr(campaign.bench, "run_campaign", fake_campaign)
     campaign.mc_bench(out, runs=4, speedup_runs=2, progress=False)
     assert (tmp_path / "bench-1" / "bench.md").read_text() == "previous"
     assert (out / "bench.md").is_file()
