@@ -60,7 +60,7 @@ dict: $(STAMP) ## regenerate telemetry/generated/DICTIONARY.md and the XTCE data
 	$(BIN)/qz tlm dict --out telemetry/generated/DICTIONARY.md
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml
 
-# Monte Carlo (ground/campaign.py, qz mc) over the whole approach, on MC_WORKERS local Dask workers: MC_RUNS_LONG
+# Monte Carlo (ground/campaign/, qz mc) over the whole approach, on MC_WORKERS local Dask workers: MC_RUNS_LONG
 # dispersed cases each of nominal (5 km hold to docking) and fast_rendezvous (50 km behind to docking), then
 # MC_RUNS of final_approach (the last 400 m). Each campaign is resumable: run it again after an interruption
 # and the finished cases are kept. MC_SCENARIOS=final_approach flies one of them.
