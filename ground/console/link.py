@@ -61,6 +61,10 @@ class LinkWorker(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
 
+    @property
+    def halted(self) -> bool:
+        return self._halt.is_set()
+
     def send(self, body: bytes) -> None:
         """Send one telecommand frame body; LinkError when the link is down."""
         with self._send_lock:

@@ -22,6 +22,7 @@ import json
 import math
 import secrets
 import signal
+import threading
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +42,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "qz_console"
 CLIENT_BACKLOG = 20_000    # messages waiting for one slow browser; the oldest are dropped beyond
 STATUS_EVERY_S = 1.0       # [s] link status to the pages (the age of the last packet moves on)
+HANDOFF_BATCHES = 8        # link reads handed to the event loop and not yet decoded
 
 
 class ServeError(InputError):
@@ -116,6 +118,7 @@ class Console:
         self.opts = opts
         self.state = GroundState(opts.cfg, opts.history_s)
         self.browsers: set[Browser] = set()
+        self._handoff = threading.BoundedSemaphore(HANDOFF_BATCHES)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.worker = LinkWorker(opts.link, opts.tm_listen, self._packets_from_thread, self._status_from_thread,
                                  stale_s=opts.stale_s)
@@ -135,18 +138,26 @@ class Console:
     # -- from the link thread
 
     def _packets_from_thread(self, packets, rx_ms) -> None:
+        # at most HANDOFF_BATCHES reads wait for the event loop: a console that cannot keep up (an unpaced flight)
+        # stops reading, the socket fills, and the flight drops the oldest packets of our queue (it never waits)
+        while not self._handoff.acquire(timeout=0.5):
+            if self.worker.halted:
+                return
         self.loop.call_soon_threadsafe(self._ingest, packets, rx_ms)
 
     def _status_from_thread(self, status) -> None:
         self.loop.call_soon_threadsafe(self.publish, status.as_dict())
 
     def _ingest(self, packets, rx_ms) -> None:
-        texts = []
-        for p in packets:
-            texts.extend(_dumps(m) for m in self.state.ingest(p, rx_ms))
-        for b in self.browsers:
-            for t in texts:
-                b.push(t)
+        try:
+            texts = []
+            for p in packets:
+                texts.extend(_dumps(m) for m in self.state.ingest(p, rx_ms))
+            for b in self.browsers:
+                for t in texts:
+                    b.push(t)
+        finally:
+            self._handoff.release()
 
     def publish(self, msg: dict) -> None:
         text = _dumps(msg)

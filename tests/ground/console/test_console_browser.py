@@ -18,8 +18,13 @@ from urllib.parse import urlsplit
 import pytest
 from console_live import ConsoleProcess, Flight, key_file, launch, need_browser
 
+from ground.console.config import load_flight_config
+from telemetry.dictionary import TM_BY_NAME
+
 PACE = float(os.environ.get("QZ_CONSOLE_TEST_PACE", "20"))  # the issue's --pace 20; lower on a crowded machine
 WAIT_MS = 90_000   # [ms] longest wait for something the flight must do (a loaded machine flies late)
+
+CFG = load_flight_config()
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -114,6 +119,31 @@ def test_hazardous_command_cannot_be_sent_without_the_confirmation(page):
     }""")
     assert status == 400 and "explicit confirmation" in body
     assert page.locator("#cmd-history tbody tr").count() == 0
+
+
+def test_packet_page_shows_every_field_with_unit_and_limits(page):
+    page.goto(page.url.split("#")[0] + "#packet/THERMAL_ZONES")
+    page.wait_for_function("document.querySelector('#pv-temp_C-0').textContent !== ''")
+    rows = page.locator("#pkt-table tbody tr")
+    assert rows.count() == sum(1 if f.count == 1 else f.count for f in TM_BY_NAME["THERMAL_ZONES"].fields)
+    cabin = CFG.zones[0]
+    assert page.text_content("#pv-temp_C-0-lim").endswith(f"R {cabin.limit_lo_C:g}..{cabin.limit_hi_C:g}")
+    assert page.get_attribute("#pv-temp_C-0", "class").split()[-1] in ("lim-0", "lim-1", "lim-2")
+
+
+def test_event_log_filters_by_severity_and_source(page):
+    page.goto(page.url.split("#")[0] + "#events")
+    page.wait_for_function("document.querySelectorAll('#ev-table tbody tr').length > 0")
+    for box in page.locator(".ev-sev").all():
+        if box.get_attribute("value") != "INFO":
+            box.uncheck()
+    column = "[...document.querySelectorAll('#ev-table tbody tr td:nth-child({})')].map(td => td.textContent)"
+    page.wait_for_function(f"(c => c.length > 0 && c.every(s => s === 'INFO'))({column.format(2)})")
+    source = page.locator("#ev-table tbody tr td:nth-child(3)").first.text_content()
+    page.click("#ev-source")  # its list fills from the sources known so far
+    page.select_option("#ev-source", source)
+    page.wait_for_function(f"(c => c.length > 0 && c.every(s => s === {source!r}))({column.format(3)})")
+    assert set(page.locator("#ev-table tbody tr td:nth-child(2)").all_text_contents()) == {"INFO"}
 
 
 def test_approach_hold_from_the_panel_completes_and_guidance_reports_hold(page):
