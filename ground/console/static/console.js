@@ -162,7 +162,8 @@ function onTm(m, live) {
   if (m.ov) { S.ov[m.ov.sec] = m.ov; S.dirty.ov.add(m.ov.sec); }
   if (m.n === "EVENT" && live) {
     const v = m.v;
-    S.events.push({ t: m.t, id: v.event_id, sev: enumName("EVENT", "severity", v.severity),
+    S.events.push({ t: m.t, id: v.event_id, name: S.schema.event_names[String(v.event_id)] || `event ${v.event_id}`,
+                    sev: enumName("EVENT", "severity", v.severity),
                     src: sourceName(v.source_id), text: v.text, args: v.args });
     if (S.events.length > 2000) S.events.shift();
     S.dirty.events = true;
@@ -367,7 +368,7 @@ function renderLinkCard() {
 function renderOverviewEvents() {
   const last = S.events.slice(-8).reverse();
   $("#ov-events").replaceChildren(...last.map((e) => {
-    const d = el("div", { class: "sev-line", text: `${e.t.toFixed(1)} ${e.sev} ${e.src}: ${e.text}` });
+    const d = el("div", { class: "sev-line", text: `${e.t.toFixed(1)} ${e.sev} ${e.src} ${e.name}: ${e.text}` });
     if (e.sev === "WARNING") setState(d, 1);
     if (e.sev === "ERROR" || e.sev === "CRITICAL") setState(d, 2);
     return d;
@@ -655,10 +656,10 @@ function renderEvents() {
   const src = $("#ev-source").value;
   const text = $("#ev-text").value.toLowerCase();
   const shown = S.events.filter((e) => sev.has(e.sev) && (!src || e.src === src) &&
-    (!text || e.text.toLowerCase().includes(text))).slice(-EVENTS_SHOWN).reverse();
+    (!text || e.text.toLowerCase().includes(text) || e.name.toLowerCase().includes(text))).slice(-EVENTS_SHOWN).reverse();
   $("#ev-table tbody").replaceChildren(...shown.map((e) => el("tr", { class: `sev-${e.sev}` },
     el("td", { class: "num", text: e.t.toFixed(2) }), el("td", { text: e.sev }), el("td", { text: e.src }),
-    el("td", { class: "num", text: String(e.id) }), el("td", { text: e.text }),
+    el("td", { class: "mono", text: `${e.name} (${e.id})` }), el("td", { text: e.text }),
     el("td", { class: "mono small", text: (e.args || []).map((a) => fmt(a, 5)).join(", ") }))));
   $("#ev-count").textContent = `${shown.length} shown of ${S.events.length}`;
 }
