@@ -86,6 +86,7 @@ class FarRangeGuidance(App):
         self.point_tol = math.radians(fr.float("pointing_tolerance_deg", 0.0))
         self.lead_s = fr.float("replan_lead_s", 0.0)
         self.step_s = fr.float("propagation_step_s", 0.1)
+        self.passive_step_s = fr.float("passive_step_s", 0.1)
         self.horizon_s = fr.float("passive_horizon_s", 0.0)
         self.margin = fr.float("passive_margin", 1.0)
         self.tol_m = fr.float("lambert_tolerance_m", 0.0)
@@ -126,6 +127,9 @@ class FarRangeGuidance(App):
         self._out4 = np.zeros(4)
         self._arrived = False
         self._refreshed = math.nan
+        self._cache = (None, 0.0, 0.0)  # the next burn, its slew start [s], the plan's delta-v [m/s]
+        self._pub_due_ns = 0
+        self._wake_ns = 0  # [ns] the next step with work while coasting
         self.hold_arrival_s = None
         self.arrival_shift_s = 0.0     # the arrival moved by the safety re-plans
         if commanding is not None:
@@ -206,8 +210,8 @@ class FarRangeGuidance(App):
         for k, b in enumerate(burns):
             after = b["pre_N"].copy()
             after[3:] += b["dv_N"]
-            q = passive_min_ellipsoid(after, b["station_N"], t_end - b["t_s"], self.step_s, self.semi_axes, self.mu,
-                                      self.re, self.j2, self._work12, self._out4)
+            q = passive_min_ellipsoid(after, b["station_N"], t_end - b["t_s"], self.passive_step_s, self.semi_axes,
+                                      self.mu, self.re, self.j2, self._work12, self._out4)
             if q < worst:
                 worst, worst_k, worst_t = q, k, b["t_s"] + float(self._out4[1])
                 self._worst_xy = (float(self._out4[2]), float(self._out4[3]))
@@ -228,6 +232,7 @@ class FarRangeGuidance(App):
         self.plan = [b for b in burns if np.linalg.norm(b["dv_N"]) >= self.mcc_min_dv or b is burns[-1]]
         self.passive_ratio = ratio
         self.source = SOURCE[source]
+        self._wake_ns = 0  # a new plan (a ground one arrives between steps): look at it at the next step
         dv = sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)
         self.emit(EVT_FAR_PLAN, "INFO", f"{why} plan {len(self.plan)} burns {dv:.1f} m/s x{ratio:.2f}",
                   (dv, ratio))
@@ -297,6 +302,7 @@ class FarRangeGuidance(App):
             raise CommandRejected("ILLEGAL_IN_MODE", "no ground plan")
         self.source = SOURCE["ONBOARD"]
         self.plan = []
+        self._wake_ns = 0
         if self.plan_needed(t_ns):
             return
 
@@ -306,8 +312,29 @@ class FarRangeGuidance(App):
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
-        if not self.enabled or self._arrived:
+        if t_ns < self._wake_ns or not self.enabled or self._arrived:
+            return  # coasting: nothing is due before the wake-up time (see _sleep)
+        self._step(t_ns)
+        self._sleep(t_ns)
+
+    def _sleep(self, t_ns: int) -> None:
+        """While coasting, the next step with work: a mid-course point, the next burn's slew, a held attitude's
+        refresh, the telemetry refresh, a planning retry; every step otherwise."""
+        if self.phase not in (PHASE["COAST"], PHASE["NO_PLAN"]):
+            self._wake_ns = 0
             return
+        due = [self._pub_due_ns]
+        if self.plan:
+            due.append(int(self._next_slew_s() * NS_PER_S))
+            if self.mcc_times:
+                due.append(int(self.mcc_times[0] * NS_PER_S))
+        else:
+            due.append(int(getattr(self, "_retry_s", 0.0) * NS_PER_S))
+        if self._slew is not None:
+            due.append(self._slew.hold_due_ns)
+        self._wake_ns = min(due)
+
+    def _step(self, t_ns: int) -> None:
         if self.phase == PHASE["IDLE"]:
             if int(self._mode["mode"]) in _ACTIVE_MODES and self.nav["valid"] and self.orbit["seq"]:
                 self.t0_ns = t_ns
@@ -334,7 +361,7 @@ class FarRangeGuidance(App):
                         b = self.plan[0]
                         if abs(b["t_s"] - first) > 1e-3 or self._on_rcs(b):  # no correction needed, or a small one
                             break
-            elif self.plan and t >= self._slew_start_s(self.plan[0]):
+            elif self.plan and t >= self._next_slew_s():
                 if self.nav["valid"] and self._refreshed != self.plan[0]["t_s"]:
                     self._refreshed = self.plan[0]["t_s"]  # the burn with the freshest navigation (its time kept)
                     self._replan(t_ns, self.plan[0]["t_s"], "pre-burn")
@@ -373,6 +400,13 @@ class FarRangeGuidance(App):
             C = self.orbit["C_LVLH_N"]
             return float(np.abs(C @ b["dv_N"]).max()) * self.mass_kg / self.rcs_F
         return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / self.F
+
+    def _next_slew_s(self) -> float:
+        """:meth:`_slew_start_s` of the next burn, computed once per burn (the coast steps only compare times)."""
+        b = self.plan[0]
+        if self._cache[0] is not b:
+            self._cache = (b, self._slew_start_s(b), sum(float(np.linalg.norm(x["dv_N"])) for x in self.plan))
+        return self._cache[1]
 
     def _slew_start_s(self, b) -> float:
         if self._on_rcs(b):
@@ -420,7 +454,11 @@ class FarRangeGuidance(App):
         if sl is None:
             return
         end = sl.q1 if sl.fixed_end else self._q_dock_N()
+        if sl.fixed_end and t_ns < sl.hold_due_ns:
+            return  # holding an inertial attitude: its LVLH form turns at the orbital rate, refreshed once a second
         q, done = sl.at(t_ns, end)
+        if done and sl.fixed_end:
+            sl.hold_due_ns = t_ns + NS_PER_S
         C_RN = np.zeros((3, 3))
         quat_to_dcm(q, C_RN)
         ref = self.ref
@@ -504,7 +542,7 @@ class FarRangeGuidance(App):
             return
         q_now = self._slew.at(t_ns, self._slew.q1)[0]
         back_s = _angle(q_now, self._q_dock_N()) / self.slew_rate + self.lead_s
-        if self.plan and self._slew_start_s(self.plan[0]) < t + 2.0 * back_s:
+        if self.plan and not self._on_rcs(self.plan[0]) and self._slew_start_s(self.plan[0]) < t + 2.0 * back_s:
             # the next burn is near: hold this attitude (inertial) and slew from it to the next burn's
             self._slew = _Slew(q_now, q_now, t_ns, self.slew_rate, fixed_end=True)
             self.phase = PHASE["COAST"]
@@ -520,13 +558,17 @@ class FarRangeGuidance(App):
         self.guidance.far_range_arrived(t_ns)
 
     def _publish(self, t_ns: int) -> None:
+        if t_ns < self._pub_due_ns and self.phase == self.state["phase"]:
+            return  # FAR_RANGE goes down at 1 Hz: refreshed once a second and at each phase change
+        self._pub_due_ns = t_ns + NS_PER_S
         s = self.state
         s["phase"], s["source"] = self.phase, self.source
         s["burn"], s["n_burns"] = len(self.log), len(self.log) + len(self.plan)
         s["next_burn_s"] = self.plan[0]["t_s"] if self.plan else 0.0
         s["dv_left_mps"] = self._burn["left"] if self._burn else 0.0
         s["dv_total_mps"] = self.dv_total
-        s["plan_dv_mps"] = sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)
+        s["plan_dv_mps"] = (self._cache[2] if self._cache[0] is self.plan[0] else
+                            sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)) if self.plan else 0.0
         s["passive_ratio"] = self.passive_ratio
         s["prop_used_kg"] = self.prop_used
         s["t_ns"] = t_ns
@@ -557,6 +599,7 @@ class _Slew:
         self.t0 = t0_ns
         self.rate = rate
         self.fixed_end = fixed_end
+        self.hold_due_ns = 0  # reached a fixed end: the next refresh of the held attitude
         end = self.q1 if fixed_end else np.asarray(q_end_now, float)
         self.T = max(_angle(self.q0, end) / rate, 1e-9)
 
