@@ -93,6 +93,7 @@ class FarRangeGuidance(App):
         self.budget_mps = fr.float("dv_budget_mps", 0.0)
         self.rcs_max_dv = fr.float("rcs_max_dv_mps", 0.0)
         self.rcs_F = fr.float("rcs_thrust_N", 1.0)
+        self.handover_m = fr.float("handover_tolerance_m", 0.0)
         self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = load_engines(vehicle_path)
         self.F = float(self.thrust_N.sum())
         self.mdot = self.F / (self.isp_s * G0_MPS2)
@@ -384,7 +385,6 @@ class FarRangeGuidance(App):
             if self._slew is None:
                 self.phase = PHASE["COAST"] if self.plan else PHASE["ARRIVED"]
                 if not self.plan:  # back in the docking attitude at the hold: approach guidance takes over
-                    self._arrived = True
                     self._arrive(t_ns)
         self._publish(t_ns)
 
@@ -537,7 +537,6 @@ class FarRangeGuidance(App):
                     self._slew = _Slew(q_now, None, t_ns, self.slew_rate, fixed_end=False, q_end_now=self._q_dock_N())
                     self.phase = PHASE["SLEW_BACK"]
                 else:
-                    self._arrived = True
                     self._arrive(t_ns)
             return
         q_now = self._slew.at(t_ns, self._slew.q1)[0]
@@ -551,6 +550,17 @@ class FarRangeGuidance(App):
         self.phase = PHASE["SLEW_BACK"]
 
     def _arrive(self, t_ns: int) -> None:
+        """The plan is flown: hand over at the first hold, or, when the vehicle is not there (a ground plan that
+        ends elsewhere), plan again on board."""
+        miss = float(np.linalg.norm(self.nav["r_LVLH_m"] - self.hold_L))
+        if miss > self.handover_m:
+            self.phase = PHASE["NO_PLAN"]
+            self.source = SOURCE["ONBOARD"]
+            self._retry_s = 0.0
+            self.emit(EVT_FAR_REJECT, "WARNING", f"plan flown {miss / 1e3:.1f} km off the hold: re-plan", (miss, 0.0))
+            return
+        self._arrived = True
+        self.phase = PHASE["ARRIVED"]
         self.hold_arrival_s = t_ns / NS_PER_S
         self.emit(EVT_FAR_ARRIVED, "INFO", f"far range done: {self.dv_total:.1f} m/s, hold 0 reached",
                   (self.dv_total, 0.0))

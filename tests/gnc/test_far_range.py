@@ -141,3 +141,21 @@ def test_ground_plan_that_stays_clear_replaces_the_onboard_one():
     assert app.source == 2 and not app.rejections  # PLAN_SOURCES: GROUND
     assert app.passive_ratio > 1.2
     assert any(eid == EVT_FAR_GROUND for eid, _ in events.seen)
+
+
+def test_ground_plan_uplinked_in_flight_replaces_the_onboard_plan_and_planning_resumes_off_the_hold(tmp_path):
+    """FAR_BURN commands through the commanding app: the two-burn ground plan is flown at its times; it ends 250 km
+    from the hold, so far-range guidance does not hand over and plans again on board."""
+    case = tmp_path / "ground_plan.toml"
+    burns = ((0, 400.0, 0.5), (1, 700.0, 0.2))
+    case.write_text('base = "fast_rendezvous"\nname = "ground_plan"\nduration_s = 800.0\n' + "".join(
+        f'[[commands]]\ntime_s = {50.0 + slot}\nname = "FAR_BURN"\nargs = {{ slot = {slot}, count = 2, '
+        f'exec_time_s = {t}, dv_LVLH_mps = [0.0, {dv}, 0.0] }}\n' for slot, t, dv in burns))
+    summary = run_sil(case, tmp_path / "run", progress=False, keep_telemetry=False)
+    log = (tmp_path / "run" / "events.log").read_text()
+    burns = summary["far_range"]["burns"]
+    assert "ground plan of 2 burns replaces the onboard one" in log
+    assert [b["source"] for b in burns[:2]] == ["GROUND", "GROUND"]
+    assert [round(b["dv_mps"], 2) for b in burns[:2]] == [0.5, 0.2]
+    assert "off the hold: re-plan" in log and "onboard plan" in log
+    assert summary["far_range"]["hold_arrival_s"] is None
