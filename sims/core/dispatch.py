@@ -11,7 +11,7 @@ trailing scalars of the same kind), as ``sims.truth.Truth`` does.
 The entry point is a numba internal (``Dispatcher.overloads[sig].entry_point``; numba is pinned in
 pyproject.toml). Where it is missing, :func:`compiled_entry` falls back to the dispatcher (the
 same results, slower) and records the kernel in :data:`FAST_PATH_LOST`, which a test requires to
-stay empty. fsw/core/dispatch.py is the flight software's counterpart (the package boundaries
+stay empty. fsw/dispatch.py is the flight software's counterpart (the package boundaries
 keep the two apart).
 """
 
