@@ -98,6 +98,7 @@ class FarRangeGuidance(App):
         self.F = float(self.thrust_N.sum())
         self.mdot = self.F / (self.isp_s * G0_MPS2)
         self.mass0 = float(vehicle.mass_kg)
+        self.rcs_isp_g0 = float(vehicle.isp_s) * G0_MPS2
         self.period_s = float(period_s)
         r_hold = guidance.r_hold[0]
         self.hold_L = r_hold  # the first hold: chaser CoM w.r.t. the station port, LVLH
@@ -520,6 +521,8 @@ class FarRangeGuidance(App):
     def _end_burn(self, t_ns: int) -> None:
         bn = self._burn
         dur = (t_ns - bn["t0"]) / NS_PER_S
+        if bn["rcs"]:  # the thrusters' propellant is in PROPULSION; the burn's share, by the rocket equation
+            bn["prop0"] = self.prop_used - self.mass_kg * (1.0 - math.exp(-bn["dv"] / self.rcs_isp_g0))
         self.log.append({"start_s": bn["t0"] / NS_PER_S, "duration_s": dur, "planned_centre_s": bn["planned_s"],
                          "dv_mps": bn["dv"], "dv_LVLH_mps": bn["dv_L"], "propellant_kg": self.prop_used - bn["prop0"],
                          "source": PLAN_SOURCES[self.source], "engine": "thrusters" if bn["rcs"] else "engines"})
