@@ -96,6 +96,8 @@ GEOMETRY = np.dtype([
     ("q_BL", "f8", (4,)),               # [-] chaser attitude w.r.t. L, scalar first
     ("omega_BL_B_rad_s", "f8", (3,)),   # [rad/s] chaser rate w.r.t. L, B
     ("omega_LN_L_rad_s", "f8", (3,)),   # [rad/s] LVLH rate w.r.t. N, L
+    ("r_com_L_m", "f8", (3,)),          # [m] chaser CoM rel. station CoM, L (what relative GNSS measures)
+    ("q_BS", "f8", (4,)),               # [-] chaser attitude w.r.t. the station port's frame S, scalar first
 ], align=True)
 
 TRUTH_STATE = np.dtype([
@@ -394,11 +396,14 @@ def relative_geometry(p, s, out):
     r[0] = rL0 - port[0]
     r[1] = rL1 - port[1]
     r[2] = rL2 - port[2]
+    rc = out.r_com_L_m  # (r - port) + port, as the relative GNSS model summed it
+    rc[0], rc[1], rc[2] = r[0] + port[0], r[1] + port[1], r[2] + port[2]
     qLN = q_from_dcm(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])
     qBN = s.q_BN
     q = q_mul(qBN[0], qBN[1], qBN[2], qBN[3], qLN[0], -qLN[1], -qLN[2], -qLN[3])
     for i in range(4):
         out.q_BL[i] = q[i]
+        out.q_BS[i] = q[i]  # the port's frame is L while the station holds LVLH ideally
     wB = rot(q[0], q[1], q[2], q[3], wLx, 0.0, wLz)
     w = s.omega_BN_B_rad_s
     out.omega_BL_B_rad_s[0] = w[0] - wB[0]
@@ -415,8 +420,10 @@ def _copy_geometry(src, dst):
         dst.v_rel_L_mps[i] = src.v_rel_L_mps[i]
         dst.omega_BL_B_rad_s[i] = src.omega_BL_B_rad_s[i]
         dst.omega_LN_L_rad_s[i] = src.omega_LN_L_rad_s[i]
+        dst.r_com_L_m[i] = src.r_com_L_m[i]
     for i in range(4):
         dst.q_BL[i] = src.q_BL[i]
+        dst.q_BS[i] = src.q_BS[i]
 
 
 @njit(cache=True, error_model="numpy")

@@ -192,8 +192,8 @@ def gnss_rel(p, s, dev, tp, ts, noise, streams):
     if not due(p, s, ts.frame):
         return
     drop = dropped(p, s, noise, streams)
-    r, v, port, fb = ts.geometry.r_rel_L_m, ts.geometry.v_rel_L_mps, tp.port_L_m, s.fault_bias
-    g0, g1, g2 = r[0] + port[0], r[1] + port[1], r[2] + port[2]
+    r, v, fb = ts.geometry.r_com_L_m, ts.geometry.v_rel_L_mps, s.fault_bias
+    g0, g1, g2 = r[0], r[1], r[2]
     rng = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
     valid = p.min_range_m < rng <= p.max_range_m
     n_r = draw3(noise, streams, p.stream)
@@ -285,7 +285,8 @@ def camera(p, s, dev, tp, ts, noise, streams):
     cz = los[2] - port[2]
     rng = math.sqrt(cx * cx + cy * cy + cz * cz)
     valid = rng < p.max_range_m and cx > p.cos_half_fov * rng
-    roll, pitch, yaw = docking_angles(q[0], q[1], q[2], q[3])
+    qs = ts.geometry.q_BS  # the chaser's attitude relative to the port it sees
+    roll, pitch, yaw = docking_angles(qs[0], qs[1], qs[2], qs[3])
     n_r = draw3(noise, streams, p.stream)
     n_att = draw3(noise, streams, p.stream)
     if drop:
