@@ -1,6 +1,6 @@
 """The vehicle docks on every seed, not only on a scenario's own (issue #20).
 
-Seeds 1 to 10 of ``nominal`` (5 km hold to docking) and ``fast_rendezvous`` (50 km behind to docking), flown
+Seeds 1 to 10 of ``nominal`` (5 km hold to docking) and ``fast_rendezvous`` (orbit insertion to docking), flown
 as a user would fly them (``qz sim --scenario NAME --seed N``, nothing else changed): each must dock inside
 the envelope, with no attitude or navigation reset (no fault is injected) and no FDIR response.
 """

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_all_shipped_scenarios_load():
     names = list_scenarios()
-    assert {"nominal", "fast_rendezvous", "final_approach", "thermal_hot", "thermal_cold"} <= set(names)
+    assert {"nominal", "fast_rendezvous", "far_approach", "final_approach", "thermal_hot", "thermal_cold"} <= set(names)
     for name in names:
         sc = load_scenario(name)
         assert sc.name == name and sc.duration_s > 0
