@@ -172,6 +172,12 @@ ROWS = [
     ("listen-nothing-behind-link", ["tlm", "listen", "--link", "tcp://127.0.0.1:9"], "cannot connect"),
     ("listen-count-zero", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--count", "0"], "--count"),
     ("listen-unknown-apid", ["tlm", "listen", "--link", "tcp://127.0.0.1:9", "--apid", "NO_SUCH"], "NO_SUCH"),
+    # qz console (more rows: tests/ground/console/test_console_units.py)
+    ("console-bad-link", ["console", "--link", "carrier-pigeon://x"], "unknown scheme 'carrier-pigeon'"),
+    ("console-open-without-token", ["console", "--link", "tcp://127.0.0.1:9", "--http", "0.0.0.0:8080"],
+     "not a loopback address"),
+    ("console-key-file-open", ["console", "--link", "tcp://127.0.0.1:9", "--key-file", "{tmp}/open.keys"],
+     "readable or writable by other users"),
 ]
 
 
