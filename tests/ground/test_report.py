@@ -25,7 +25,7 @@ from telemetry.codec import tm_codec
 from telemetry.dictionary import MODES, N_HEATER_ZONES
 
 SHORT_S = 15.0  # [s] mission time: every 1 Hz packet several times, in a few seconds of wall time
-SECTION_IDS = ("overview", "docking", "trajectory", "range", "attitude", "propulsion", "thermal", "timing",
+SECTION_IDS = ("overview", "docking", "far_range", "trajectory", "range", "attitude", "propulsion", "thermal", "timing",
                "events")
 
 
