@@ -82,6 +82,18 @@ mc: $(STAMP) ## Monte Carlo campaigns of the approach on Dask (MC_SCENARIOS, MC_
 mc-bench: $(STAMP) ## Monte Carlo throughput: 1 vs 2 workers, then MC_RUNS cases, timed
 	$(BIN)/qz mc-bench --scenario final_approach --runs $(MC_RUNS) --speedup-runs $(MC_SPEEDUP_RUNS) --out runs/mc-bench
 
+# Consistency of the relative navigation (ground/nees.py, docs/navigation.md): NEES_RUNS dispersed runs of
+# NEES_SCENARIO (far_approach: 50 km to contact) on NEES_WORKERS local Dask workers, the average NEES at 50 km,
+# 5 km, 400 m, 20 m and contact against the two-sided 95 % chi-square bounds. Resumable as `make mc` is: run it
+# again after an interruption. Results: runs/nees-$(NEES_SCENARIO)/nees.png, nees.md, nees.json, nees.csv.
+NEES_RUNS ?= 100
+NEES_WORKERS ?= 2
+NEES_SCENARIO ?= far_approach
+.PHONY: nees
+
+nees: $(STAMP) ## navigation consistency: average NEES at the range gates over NEES_RUNS far_approach runs
+	$(BIN)/qz nees $(NEES_SCENARIO) --runs $(NEES_RUNS) --workers $(NEES_WORKERS) --out runs/nees-$(NEES_SCENARIO)
+
 lint: $(STAMP) ## ruff (pinned in pyproject.toml)
 	$(BIN)/ruff check fsw hal telemetry sims ground tests
 

@@ -30,6 +30,7 @@ _AREAS = (
     "ground.timing",
     "ground.report",
     "ground.campaign",
+    "ground.nees",
     "ground.link_cli",
     "ground.console.cli",
 )

@@ -235,7 +235,7 @@ def warm_up(sc, seconds: float = WARM_UP_S, progress: bool = False) -> float:
 def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | None = None,
             seed: int | None = None, progress: bool = True, overrides: dict | None = None,
             timeline: int = 0, keep_telemetry: bool = True, pace: float | None = None,
-            link: LinkOptions | None = None) -> dict:
+            link: LinkOptions | None = None, observer=None) -> dict:
     """Fly ``scenario`` software-in-the-loop; return the summary also written to summary.json.
 
     ``overrides`` is merged into the scenario before validation (Monte Carlo dispersions);
@@ -245,7 +245,10 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     Carlo case keeps its summary row only; ``qz mc --rerun`` rebuilds any case with its archive).
     ``pace`` X flies at X times real time on the executive's wall clock (lateness and cycle slips as
     in real-time HIL); None flies as fast as it can. ``link`` serves the ground link while it flies
-    (``summary["ground_link"]``).
+    (``summary["ground_link"]``). ``observer`` is a ground harness's probe (``qz nees``):
+    ``observer.wrap_step(wrap)`` returns the ``wrap_step`` the flight is built with (``wrap``, the scenario's
+    task faults or None, to compose with), then ``observer.attach(flight, truth)`` before it flies; its
+    wrappers see each task's step with the truth at the task's time (the truth advances after the frame).
     """
     # everything is checked, and the flight built, before the run folder is made or a previous one moved aside
     sc = load_scenario(scenario, overrides=overrides)
@@ -260,7 +263,7 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     # unpaced, ten mission seconds pass in a few milliseconds: the link is served once per 10 s, not per cycle
     setup = open_ground_link(link, service_every=1 if pace else UNPACED_SERVICE_EVERY) if link is not None else None
     try:
-        return _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup)
+        return _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup, observer)
     finally:
         if setup is not None:
             setup.transport.close()
@@ -272,7 +275,7 @@ def check_pace(pace: float | None) -> None:
         raise ValueError(f"--pace must be a number > 0 (1 = real time), got {pace!r}")
 
 
-def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup) -> dict:
+def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, pace, setup, observer=None) -> dict:
     warm_up_s = warm_up(sc, progress=progress)
     truth = Truth(sc, seed=seed)
     hal = SimBackend(truth)
@@ -290,9 +293,13 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
 
     overruns = TaskFaults(sc.faults)
     packets, events = DeferredSink(), DeferredSink()
+    wrap = overruns.wrap if overruns else None
+    if observer is not None:
+        wrap = observer.wrap_step(wrap)
     flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc), event_sinks=[events],
-                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=overruns.wrap if overruns else None,
-                          link=setup)
+                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=wrap, link=setup)
+    if observer is not None:
+        observer.attach(flight, truth)
     script = CommandScript(sc.commands, flight)
     overruns.check(flight.executive.stats_by_task)
     if timeline:
