@@ -474,7 +474,7 @@ def nees_markdown(result: dict) -> str:
              f"(campaign seed {result['campaign_seed']})", "",
              f"Average NEES (6 dof) at each gate against its two-sided {100 * c:g} % chi-square bounds; "
              f"position / velocity parts (3 dof) beside. Reproduce: `{result['reproduce']}`.", "",
-             "| gate | runs | mean NEES | 95 % bounds | verdict | mean NEES r | mean NEES v | 3-dof bounds "
+             f"| gate | runs | mean NEES | {100 * c:g} % bounds | verdict | mean NEES r | mean NEES v | 3-dof bounds "
              "| single runs outside | RMS err / RMS sigma (r x, y, z) |",
              "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | --- |"]
     for lb in result["gate_labels"]:
@@ -628,7 +628,7 @@ def register(sub) -> None:
                        description="Fly N dispersed runs of SCENARIO (a resumable Monte Carlo campaign, as qz mc) "
                                    "and record the relative navigation's NEES (position + velocity, 6 dof) at the "
                                    "true ranges 50 km, 5 km, 400 m, 20 m and at the last step before contact; judge "
-                                   "the average against the two-sided 95 %% chi-square bounds. Writes OUT/nees.json, "
+                                   "the average against the two-sided 95 % chi-square bounds. Writes OUT/nees.json, "
                                    "nees.csv, nees.md, nees.png, nees_errors.png (and the campaign's own files).")
     p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="SCENARIO",
                    help=f"scenario name or TOML path, with [dispersions] (default {DEFAULT_SCENARIO})")

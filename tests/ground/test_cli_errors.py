@@ -155,6 +155,14 @@ ROWS = [
     ("mc-bench-seed-text", ["mc-bench", "--seed", "x"], "argument --seed"),
     ("mc-bench-undispersed", ["mc-bench", "--scenario", "thermal_hot", "--out", "{tmp}/bench"], "no [dispersions]"),
     ("mc-bench-out-is-file", ["mc-bench", "--out", "{tmp}/afile"], "is a file"),
+    # qz nees
+    ("nees-runs-zero", ["nees", "--runs", "0"], "argument --runs: expected an integer >= 1"),
+    ("nees-seed-negative", ["nees", "--seed", "-1"], "argument --seed"),
+    ("nees-workers-and-scheduler", ["nees", "--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with argument"),
+    ("nees-unknown-scenario", ["nees", "no_such", "--out", "{tmp}/nees"], "no shipped scenario"),
+    ("nees-undispersed", ["nees", "thermal_hot", "--out", "{tmp}/nees"], "--undispersed"),
+    ("nees-out-is-file", ["nees", "--out", "{tmp}/afile"], "--out {tmp}/afile: is a file"),
+    ("nees-out-holds-a-run", ["nees", "--out", "{tmp}/runs/nominal"], "holds files but no campaign"),
     # qz cmd, qz tlm listen (the live link)
     ("cmd-unknown-command", ["cmd", "--link", "tcp://127.0.0.1:9", "NO_SUCH"], "NO_SUCH"),
     ("cmd-bad-argument", ["cmd", "--link", "tcp://127.0.0.1:9", "SET_MODE", "mode=LUNCH"], "mode"),

@@ -1,0 +1,294 @@
+"""The navigation-consistency harness (ground/nees.py, qz nees): its statistics against scipy and against seeded
+synthetic estimators, the pairing of estimate and truth in a real SIL flight against an independent recording,
+and the command line's refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ground.cli import main
+from ground.nees import (
+    CONTACT,
+    GATES_M,
+    NAV_TASK,
+    NeesError,
+    NeesProbe,
+    chi2_cdf,
+    chi2_ppf,
+    gate_label,
+    gate_sample,
+    gate_summary,
+    nees,
+    nees_bounds,
+    nees_result,
+    write_nees_outputs,
+)
+from sims.runner import run_sil
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+DOFS = (1, 2, 3, 5, 6, 12, 30, 300, 600, 6000, 60000)
+PROBS = (1e-4, 0.025, 0.3, 0.5, 0.975, 0.9999)
+
+
+@pytest.mark.parametrize("dof", DOFS)
+def test_chi2_quantiles_match_scipy(dof):
+    stats = pytest.importorskip("scipy.stats")
+    for p in PROBS:
+        assert chi2_ppf(p, dof) == pytest.approx(stats.chi2.ppf(p, dof), rel=1e-11)
+
+
+@pytest.mark.parametrize("dof", DOFS)
+def test_chi2_cdf_matches_scipy_on_both_sides_of_its_branch(dof):
+    stats = pytest.importorskip("scipy.stats")
+    # the prefactor exp(a ln z - z - lgamma(a)) subtracts terms of size a ln a (a = dof/2): double rounding leaves
+    # a relative error of a few eps times that (7e-11 at 60,000 dof, far below what the bounds need)
+    a = dof / 2.0
+    rel = 1e-12 + 8.0 * np.finfo(float).eps * a * max(1.0, math.log(a))
+    for x in (1e-3 * dof, 0.5 * dof, dof - 1.0, dof + 2.0 + 1e-9, 1.5 * dof + 3.0, 3.0 * dof + 30.0):
+        if x > 0:
+            assert chi2_cdf(x, dof) == pytest.approx(stats.chi2.cdf(x, dof), rel=rel, abs=1e-15)
+
+
+@pytest.mark.parametrize("runs", (1, 2, 10, 100, 1000))
+def test_bounds_of_the_average_nees_are_the_scipy_quantiles_of_6n_over_n(runs):
+    stats = pytest.importorskip("scipy.stats")
+    lo, hi = nees_bounds(runs)
+    assert lo == pytest.approx(stats.chi2.ppf(0.025, 6 * runs) / runs, rel=1e-11)
+    assert hi == pytest.approx(stats.chi2.ppf(0.975, 6 * runs) / runs, rel=1e-11)
+
+
+def test_nees_is_the_quadratic_form_of_the_inverse_covariance_single_and_batched():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(20, 6, 6))
+    P = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(6)
+    e = rng.normal(size=(20, 6))
+    ref = np.einsum("ki,kij,kj->k", e, np.linalg.inv(P), e)
+    np.testing.assert_allclose(nees(e, P), ref, rtol=1e-10)
+    assert nees(e[3], P[3]) == pytest.approx(ref[3], rel=1e-10)
+
+
+def test_nees_of_a_covariance_that_is_not_positive_definite_is_nan():
+    P = np.diag([1.0, 1.0, 1.0, 1.0, 1.0, -1e-9])
+    assert math.isnan(nees(np.ones(6), P))
+    batch = nees(np.ones((2, 6)), np.stack((np.eye(6), P)))
+    assert batch[0] == pytest.approx(6.0) and math.isnan(batch[1])
+
+
+def _synthetic_campaigns(rng, campaigns: int, runs: int, claimed_scale: float) -> np.ndarray:
+    """Average NEES of ``campaigns`` campaigns of ``runs`` runs: each run's error drawn from N(0, P) with its own
+    random P, the estimator claiming ``claimed_scale * P``."""
+    A = rng.normal(size=(campaigns, runs, 6, 6))
+    P = A @ A.transpose(0, 1, 3, 2) / 6.0 + 0.05 * np.eye(6)
+    e = (np.linalg.cholesky(P) @ rng.normal(size=(campaigns, runs, 6, 1)))[..., 0]
+    return nees(e, claimed_scale * P).mean(axis=1)
+
+
+# 1,000 campaigns of 50 runs: the fraction inside a 95 % interval is binomial, sd sqrt(0.95 0.05 / 1000) = 0.0069;
+# +- 4 sd (0.028) is the tolerance. The grand mean of 50,000 NEES has sd sqrt(12 / 50,000) = 0.0155; +- 4 sd too.
+CAMPAIGNS, RUNS = 1000, 50
+
+
+def test_a_consistent_estimator_lands_inside_the_bounds_at_the_expected_rate():
+    avg = _synthetic_campaigns(np.random.default_rng(17), CAMPAIGNS, RUNS, 1.0)
+    lo, hi = nees_bounds(RUNS)
+    inside = np.mean((avg >= lo) & (avg <= hi))
+    assert abs(inside - 0.95) <= 4.0 * math.sqrt(0.95 * 0.05 / CAMPAIGNS)
+    assert abs(avg.mean() - 6.0) <= 4.0 * math.sqrt(12.0 / (CAMPAIGNS * RUNS))
+    # the below / above split is symmetric too (each 2.5 %, binomial sd 0.0049)
+    assert abs(np.mean(avg < lo) - 0.025) <= 4.0 * math.sqrt(0.025 * 0.975 / CAMPAIGNS)
+
+
+def test_a_covariance_a_quarter_of_the_true_one_lands_above_the_bounds():
+    # claimed P/4: the average NEES is 4 x 6 = 24 with sd 4 sqrt(12/50) = 2.0; the upper bound (8.5) is 8 sd below
+    avg = _synthetic_campaigns(np.random.default_rng(18), CAMPAIGNS, RUNS, 0.25)
+    assert np.all(avg > nees_bounds(RUNS)[1])
+
+
+def test_a_covariance_four_times_the_true_one_lands_below_the_bounds():
+    # claimed 4P: the average is 1.5 with sd 0.12; the lower bound (4.0) is 20 sd above
+    avg = _synthetic_campaigns(np.random.default_rng(19), CAMPAIGNS, RUNS, 4.0)
+    assert np.all(avg < nees_bounds(RUNS)[0])
+
+
+def _sample(v: float, crossed: int = 1) -> dict:
+    return {"nees": v, "nees_r": v / 2, "nees_v": v / 2, "crossed": crossed, "range_m": 10.0, "t_s": 1.0,
+            "valid": 1, "dt_truth_ns": 0, "e_r_m": [1.0, 0.0, 0.0], "e_v_mps": [0.0, 0.0, 0.0],
+            "sigma_r_m": [1.0, 1.0, 1.0], "sigma_v_mps": [1.0, 1.0, 1.0]}
+
+
+def test_gate_summary_averages_crossings_only_and_names_the_verdict():
+    rows = [_sample(6.0)] * 9 + [_sample(0.001, crossed=0), _sample(float("nan")), None]
+    s = gate_summary(rows)
+    assert s["n"] == 9 and s["started_inside"] == 1 and s["not_positive_definite"] == 1 and s["missing"] == 1
+    assert s["mean_nees"] == pytest.approx(6.0) and s["inside"] and s["bounds"] == list(nees_bounds(9))
+    assert gate_summary([_sample(60.0)] * 9)["verdict"].startswith("above")
+    assert gate_summary([_sample(0.6)] * 9)["verdict"].startswith("below")
+
+
+# ------------------------------------------------------------------------------------------------ a real flight
+
+
+class _Recorder:
+    """An independent recording beside the probe: at every step of every task, the truth's relative state keyed by
+    the truth's own clock; at every navigation step, the filter's own time stamp, state and covariance."""
+
+    def __init__(self, probe: NeesProbe):
+        self.probe = probe
+        self.truth_at: dict[int, tuple] = {}
+        self.nav: list[tuple] = []
+
+    def wrap_step(self, inner):
+        probe_wrap = self.probe.wrap_step(inner)
+
+        def wrap(task, step):
+            step = probe_wrap(task, step)
+
+            def logged(t_ns):
+                step(t_ns)
+                self.truth_at[self.truth.t_ns] = self.truth.relative_state()
+                if task == NAV_TASK and self.app.initialised:
+                    self.nav.append((int(self.flt["t_prev_ns"]), self.flt["x"].copy(), self.flt["P"].copy()))
+            return logged
+        return wrap
+
+    def attach(self, flight, truth):
+        self.probe.attach(flight, truth)
+        self.app = flight.apps[NAV_TASK]
+        self.flt = self.app.flt[0]
+        self.truth = truth
+
+
+@pytest.fixture(scope="module")
+def flown(tmp_path_factory):
+    """final_approach (the 400 m hold to docking, undispersed: it starts 403 m out) with the probe and the
+    recorder: ~2,700 s of mission time, a few seconds of CPU."""
+    probe = NeesProbe(GATES_M)
+    rec = _Recorder(probe)
+    summary = run_sil("final_approach", tmp_path_factory.mktemp("nees") / "run", progress=False, observer=rec,
+                      keep_telemetry=False)
+    return probe, rec, summary
+
+
+def test_the_flight_docks_and_every_gate_has_a_sample(flown):
+    probe, _, summary = flown
+    assert summary["docking"]["captured"] and probe.contact_reason == "contact"
+    assert set(probe.samples) == {gate_label(g) for g in GATES_M} | {CONTACT}
+    # the run starts inside 50 km and 5 km: those are flagged, not crossings
+    assert [probe.samples[lb]["crossed"] for lb in ("50km", "5km", "400m", "20m", CONTACT)] == [0, 0, 1, 1, 1]
+
+
+def test_the_nees_at_each_gate_equals_a_recomputation_from_the_recording_at_the_same_time_stamp(flown):
+    probe, rec, _ = flown
+    by_t = {t: (x, P) for t, x, P in rec.nav}
+    for label, s in probe.samples.items():
+        t_ns = int(round(s["t_s"] * 1e9))
+        x, P = by_t[t_ns]
+        r, v = rec.truth_at[t_ns]  # the truth at the filter's own time stamp
+        e = np.concatenate((x[:3] - r, x[3:6] - v))
+        P6 = P[:6, :6]
+        assert s["nees"] == pytest.approx(e @ np.linalg.inv(P6) @ e, rel=1e-9), label
+        assert s["nees_r"] == pytest.approx(e[:3] @ np.linalg.inv(P6[:3, :3]) @ e[:3], rel=1e-9), label
+        np.testing.assert_allclose(s["e_r_m"], e[:3], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(s["sigma_v_mps"], np.sqrt(np.diag(P6)[3:]), rtol=1e-12)
+        assert s["dt_truth_ns"] == 0 and s["n_states"] == x.shape[0]
+
+
+def test_each_range_gate_is_the_first_navigation_step_with_the_true_range_below_it(flown):
+    probe, rec, _ = flown
+    times = sorted(t for t, _, _ in rec.nav)
+    for gate in (400.0, 20.0):
+        first = next(t for t in times if np.linalg.norm(rec.truth_at[t][0]) < gate)
+        assert int(round(probe.samples[gate_label(gate)]["t_s"] * 1e9)) == first
+
+
+def test_the_contact_sample_is_the_last_navigation_step_before_the_truths_contact(flown):
+    probe, rec, summary = flown
+    t_contact = summary["docking"]["time_s"]
+    t = probe.samples[CONTACT]["t_s"]
+    later = [tn * 1e-9 for tn, _, _ in rec.nav if tn * 1e-9 > t]
+    assert t < t_contact <= later[0]
+
+
+def test_the_outputs_of_a_campaign_of_rows_read_back(flown, tmp_path):
+    probe, _, _ = flown
+    row = {"case": 0, "seed": 1, "stop_reason": "docked", **probe.row()}
+    assert gate_sample(row, "20m")["nees"] == probe.samples["20m"]["nees"]
+    result = nees_result([row, {**row, "case": 1}], scenario="final_approach", campaign_seed=400)
+    assert result["summary"]["20m"]["n"] == 2 and result["summary"]["50km"]["started_inside"] == 2
+    paths = write_nees_outputs(tmp_path, result)
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert json.loads(paths[0].read_text())["summary"]["20m"]["mean_nees"] == probe.samples["20m"]["nees"]
+    assert len(paths[1].read_text().splitlines()) == 1 + 2 * 5
+
+
+def test_a_nees_case_flies_the_campaign_case_unchanged_and_adds_its_gates():
+    """The worker function of qz nees against qz mc's on the same case (dispersions, seed): every column of the
+    campaign row is the same (the probe does not perturb the flight), plus the nees.* columns."""
+    from ground.campaign import case_spec, rows_equal, run_case
+    from ground.nees import nees_case
+
+    spec = case_spec("final_approach", 400, 3, duration_s=240.0)
+    ours, theirs = nees_case(spec), run_case(spec)
+    assert rows_equal({k: v for k, v in ours.items() if not k.startswith("nees.")}, theirs) == []
+    assert ours["nees.gates"] == "50000 5000 400 20 contact" and ours["nees.contact_reason"] == "no contact"
+    assert ours["nees.50km.crossed"] == 0 and math.isfinite(ours["nees.50km.nees"])
+
+
+# ------------------------------------------------------------------------------------------------ the command line
+
+
+def _refused(capsys, argv, expect: str) -> None:
+    code = main(["nees", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("qz nees: error:") and expect in err[0], err
+
+
+@pytest.mark.parametrize(("argv", "expect"), [
+    (["--runs", "0"], "argument --runs"),
+    (["--runs", "ten"], "argument --runs"),
+    (["--seed", "-1"], "argument --seed"),
+    (["--workers", "0"], "argument --workers"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "not allowed with argument --workers"),
+    (["--duration", "nan"], "argument --duration"),
+    (["no_such_scenario"], "no_such_scenario"),
+    (["thermal_hot"], "has no [dispersions]"),
+])
+def test_bad_options_are_refused_in_one_line_before_the_disk_is_touched(capsys, tmp_path, argv, expect):
+    out = tmp_path / "nees"
+    _refused(capsys, [*argv, "--out", str(out)], expect)
+    assert not out.exists()
+
+
+def test_an_output_that_is_a_file_is_refused_and_kept(capsys, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("keep")
+    _refused(capsys, ["--runs", "2", "--out", str(f)], "is a file")
+    assert f.read_text() == "keep"
+
+
+def test_a_folder_holding_a_monte_carlo_campaign_without_nees_is_refused_untouched(capsys, tmp_path):
+    out = tmp_path / "mc"
+    out.mkdir()
+    (out / "campaign.json").write_text(json.dumps({"scenario": "far_approach", "seed": 1}))
+    (out / "cases.jsonl").write_text(json.dumps({"case": 0, "captured": True, "error": None}) + "\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _refused(capsys, ["--runs", "2", "--out", str(out)], "without NEES")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_folder_holding_nees_rows_of_other_gates_is_refused(capsys, tmp_path):
+    out = tmp_path / "nees"
+    out.mkdir()
+    (out / "campaign.json").write_text(json.dumps({"scenario": "far_approach", "seed": 1}))
+    (out / "cases.jsonl").write_text(json.dumps({"case": 0, "error": None, "nees.gates": "300 contact"}) + "\n")
+    _refused(capsys, ["--runs", "2", "--out", str(out)], "of gates '300 contact'")
+
+
+def test_gates_must_decrease(tmp_path):
+    with pytest.raises(NeesError, match="decreasing order"):
+        NeesProbe((400.0, 5000.0))
