@@ -406,7 +406,8 @@ def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_se
 def gate_summary(samples: list[dict | None], confidence: float = CONFIDENCE) -> dict:
     """Average NEES of the runs that crossed a gate, its bounds and whether it lies inside, the position and
     velocity parts (3 dof each) against theirs, the share of single runs outside their own chi-square(6)
-    interval, and the RMS error against the RMS 1-sigma per axis."""
+    interval, the RMS error and RMS 1-sigma per axis, and the RMS of each axis' error over its own 1-sigma
+    (1 for a consistent filter; it ignores the correlations the NEES weighs)."""
     got = [s for s in samples if s is not None]
     crossed = [s for s in got if s.get("crossed")]
     finite = [s for s in crossed if s["nees"] is not None and math.isfinite(s["nees"])]
@@ -436,6 +437,7 @@ def gate_summary(samples: list[dict | None], confidence: float = CONFIDENCE) -> 
         "nav_valid": int(sum(1 for s in finite if s["valid"])),
         "rms_error": np.sqrt(np.mean(e * e, axis=0)).tolist(),
         "rms_sigma": np.sqrt(np.mean(sig * sig, axis=0)).tolist(),
+        "rms_normalised_error": np.sqrt(np.mean(np.square(e / sig), axis=0)).tolist(),
         "max_dt_truth_ns": int(max(abs(s["dt_truth_ns"]) for s in finite)),
     })
     return out
@@ -475,15 +477,15 @@ def nees_markdown(result: dict) -> str:
              f"Average NEES (6 dof) at each gate against its two-sided {100 * c:g} % chi-square bounds; "
              f"position / velocity parts (3 dof) beside. Reproduce: `{result['reproduce']}`.", "",
              f"| gate | runs | mean NEES | {100 * c:g} % bounds | verdict | mean NEES r | mean NEES v | 3-dof bounds "
-             "| single runs outside | RMS err / RMS sigma (r x, y, z) |",
+             "| single runs outside | RMS e/sigma: r x, y, z / v x, y, z |",
              "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | --- |"]
     for lb in result["gate_labels"]:
         s = result["summary"][lb]
         if not s.get("n"):
             lines.append(f"| {lb} | 0 | - | - | no run crossed it | - | - | - | - | - |")
             continue
-        ratio = ", ".join(f"{e / g:.2f}" if g > 0 else "-" for e, g in zip(s["rms_error"][:3], s["rms_sigma"][:3],
-                                                                            strict=True))
+        z = s["rms_normalised_error"]
+        ratio = ", ".join(f"{v:.2f}" for v in z[:3]) + " / " + ", ".join(f"{v:.2f}" for v in z[3:])
         lines.append(f"| {lb} | {s['n']} | {s['mean_nees']:.3g} | {s['bounds'][0]:.3f} - {s['bounds'][1]:.3f} | "
                      f"{s['verdict'] if s['inside'] else '**' + s['verdict'] + '**'} | {s['mean_nees_r']:.3g} | "
                      f"{s['mean_nees_v']:.3g} | {s['bounds_3dof'][0]:.3f} - {s['bounds_3dof'][1]:.3f} | "
@@ -548,12 +550,13 @@ def nees_figure(result: dict):
         if not s.get("n"):
             continue
         lo, hi = s["bounds"]
-        ax.fill_between([x / 1.5, x * 1.5], lo, hi, color="C2", alpha=0.35, lw=0,
+        ax.fill_between([x / 1.5, x * 1.5], lo, hi, color="C2", alpha=0.35, ec="C2", lw=1.2,
                         label=f"{100 * result['confidence']:g} % bounds of the average" if not mean_x else None)
         mean_x.append(x)
         mean_y.append(s["mean_nees"])
-        ax.annotate(f"{lb}\n{s['mean_nees']:.3g}\n{'inside' if s['inside'] else 'OUTSIDE'} (n={s['n']})",
-                    (x, max(s["mean_nees"], hi)), textcoords="offset points", xytext=(0, 10), ha="center",
+        top = max(s["mean_nees"], hi, float(vals.max()) if len(vals) else hi)  # above the runs' points
+        ax.annotate(f"{s['mean_nees']:.3g}, {'inside' if s['inside'] else 'OUTSIDE'}\n[{lo:.2f}, {hi:.2f}] n={s['n']}",
+                    (x, top), textcoords="offset points", xytext=(0, 6), ha="center",
                     fontsize=8, color="C2" if s["inside"] else "C3")
     if mean_x:
         ax.plot(mean_x, mean_y, "-", color="k", lw=1)
