@@ -59,6 +59,7 @@ class AttitudeControl(App):
         p["P_Nms"] = a.array("P_Nms", (3,), 0.0)
         p["u_max_Nm"] = a.array("u_max_Nm", (3,), 0.0)
         p["check_tau_s"] = a.float("thruster_check_tau_s", 0.0)
+        p["engine_settle_ns"] = int(a.float("engine_settle_s", 0.0) * NS_PER_S)
         p["gyro_max_rad_s"] = a.float("gyro_max_rate_rad_s", 0.0)
         p["inertia_kg_m2"] = np.array(inertia_kg_m2, dtype=np.float64)
         C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))

@@ -30,6 +30,7 @@ ATT_PARAMS = np.dtype([
     ("gyro_max_rad_s", "f8"),             # a gyro increment with a mean rate component above this is not used
     ("inertia_kg_m2", "f8", (3, 3)),      # B frame
     ("C_RL", "f8", (3, 3)),               # docking attitude in LVLH (rows: B axes in L)
+    ("engine_settle_ns", "i8"),           # the thruster checks stay blind this long after an engine firing
 ], align=True)
 
 #: The attitude filter and controller state between steps, and the outputs of the last step.
@@ -130,7 +131,9 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, out, torque, ch
         c = check[0]
         tp = thr[0]
         fB = tp.force_B_N
-        firing = eng[0].seq != f.eng_seq
+        # the engines fired over this step, or did so lately: their torque and the attitude loop's recovery from the
+        # burn's attitude error are not predicted
+        firing = eng[0].seq != f.eng_seq or (eng[0].seq != 0 and t_ns - eng[0].t_ns < p.engine_settle_ns)
         f.eng_seq = eng[0].seq
         translating = fB[0] != 0.0 or fB[1] != 0.0 or fB[2] != 0.0 or firing
         if gyro_ok:  # without a measured rate the residual keeps its last value
