@@ -337,6 +337,9 @@ class FarRangeGuidance(App):
         self._wake_ns = min(due)
 
     def _step(self, t_ns: int) -> None:
+        active = int(self._mode["mode"]) in _ACTIVE_MODES
+        if not active and self.phase not in (PHASE["IDLE"], PHASE["NO_PLAN"], PHASE["SLEW_BACK"]):
+            self._pause(t_ns)  # HOLD, SAFE or CAM from the ground or FDIR: no burn; a passive trajectory is safe
         if self.phase == PHASE["IDLE"]:
             if int(self._mode["mode"]) in _ACTIVE_MODES and self.nav["valid"] and self.orbit["seq"]:
                 self.t0_ns = t_ns
@@ -351,7 +354,7 @@ class FarRangeGuidance(App):
         if self.phase in (PHASE["COAST"], PHASE["NO_PLAN"]):
             self._step_slew(t_ns)  # an attitude held between two close burns
             if not self.plan:
-                if self.nav["valid"] and t >= getattr(self, "_retry_s", 0.0):
+                if active and self.nav["valid"] and t >= getattr(self, "_retry_s", 0.0):
                     self._retry_s = t + 60.0
                     if self.plan_needed(t_ns):
                         self.phase = PHASE["COAST"]
@@ -385,9 +388,33 @@ class FarRangeGuidance(App):
             self._step_slew(t_ns)
             if self._slew is None:
                 self.phase = PHASE["COAST"] if self.plan else PHASE["ARRIVED"]
-                if not self.plan:  # back in the docking attitude at the hold: approach guidance takes over
+                if not self.plan and not active:
+                    self.phase = PHASE["NO_PLAN"]  # paused: plans again once back in PHASING
+                elif not self.plan:  # back in the docking attitude at the hold: approach guidance takes over
                     self._arrive(t_ns)
         self._publish(t_ns)
+
+    def _pause(self, t_ns: int) -> None:
+        """Stop the far range where it is (a burn in progress is cut off, the plan dropped, the attitude brought back);
+        it plans again once the mode is PHASING again."""
+        if self._burn is not None:
+            if not self._burn["rcs"]:
+                self.act["on_time_s"][:] = 0.0
+                self.act["t_ns"] = t_ns
+                self.act["seq"] += 1
+            self._burn["dv"] -= max(self._burn["left"], 0.0) if not self._burn["rcs"] else 0.0
+            self.plan = self.plan[:1]
+            self._end_burn(t_ns)
+        self.plan = []
+        self.mcc_times = []
+        self._retry_s = t_ns / NS_PER_S + 60.0
+        if self._slew is not None:
+            q_now = self._slew.at(t_ns, self._slew.q1 if self._slew.fixed_end else self._q_dock_N())[0]
+            self._slew = _Slew(q_now, None, t_ns, self.slew_rate, fixed_end=False, q_end_now=self._q_dock_N())
+            self.phase = PHASE["SLEW_BACK"]
+        else:
+            self.phase = PHASE["NO_PLAN"]
+        self.emit(EVT_FAR_REJECT, "WARNING", f"far range paused in {MODES[int(self._mode['mode'])]}", (0.0, 0.0))
 
     def _mcc_lead_s(self) -> float:
         return self.lead_s + math.pi / self.slew_rate

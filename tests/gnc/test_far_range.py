@@ -159,3 +159,21 @@ def test_ground_plan_uplinked_in_flight_replaces_the_onboard_plan_and_planning_r
     assert [round(b["dv_mps"], 2) for b in burns[:2]] == [0.5, 0.2]
     assert "off the hold: re-plan" in log and "onboard plan" in log
     assert summary["far_range"]["hold_arrival_s"] is None
+
+
+def test_a_hold_during_a_burn_stops_it_and_the_far_range_plans_again_in_phasing(tmp_path):
+    """The ground holds the vehicle 45 s into the apogee burn and gives PHASING back 100 s later: the burn is cut
+    off, nothing fires while holding, and a new plan takes the vehicle to the 5 km hold."""
+    case = tmp_path / "pause.toml"
+    case.write_text('base = "fast_rendezvous"\nname = "pause"\nduration_s = 4600.0\n'
+                    '[[commands]]\ntime_s = 2600.0\nname = "SET_MODE"\nargs = { mode = 6 }\n'
+                    '[[commands]]\ntime_s = 2700.0\nname = "SET_MODE"\nargs = { mode = 1 }\n')
+    summary = run_sil(case, tmp_path / "run", progress=False, keep_telemetry=False)
+    log = (tmp_path / "run" / "events.log").read_text()
+    assert "far range paused in HOLD" in log
+    burns = summary["far_range"]["burns"]
+    cut = next(b for b in burns if b["engine"] == "engines")
+    assert cut["start_s"] + cut["duration_s"] == pytest.approx(2600.0, abs=0.2) and cut["dv_mps"] < 15.0
+    assert not any(2600.0 < b["start_s"] < 2700.0 for b in burns)
+    assert summary["far_range"]["hold_arrival_s"] is not None
+    assert summary["final_mode"] == "HOMING"
