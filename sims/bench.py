@@ -50,6 +50,7 @@ from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 POST_CAPTURE_S = 10.0        # [s] mission time the run goes on after a capture (as sims.runner)
+REALTIME_END_GRACE_S = 5.0  # [s] in real time, how long past its duration the emulator waits for the flight's end marker
 RESULT_FILE = "bench_truth.json"
 PTY_SCHEME = "pty://"
 
@@ -392,7 +393,10 @@ class BenchDevice:
             self._capture_end_s = self._capture_end_s or second + POST_CAPTURE_S
             if second >= self._capture_end_s:
                 self._end("docked")
-        if second >= self.duration_s and self.result.stop_reason == "running":
+        # real time: the flight's clock decides when the run ends (its end marker); the emulator's own clock,
+        # started at the same handshake, may run a frame ahead of a loaded flight, so it waits a grace period
+        end_s = self.duration_s + (0.0 if self.lockstep else REALTIME_END_GRACE_S)
+        if second >= end_s and self.result.stop_reason == "running":
             self._end("duration")
 
     def _end(self, reason: str) -> None:

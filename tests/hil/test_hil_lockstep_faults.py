@@ -15,7 +15,7 @@ DURATION_S = 20.0
 
 def test_silent_line_in_lockstep_stalls_the_frames_and_the_run_goes_on(tmp_path):
     s = run_pty_pair("final_approach", tmp_path / "run", lockstep=True, duration_s=DURATION_S, progress=False,
-                     bench_args=["--disconnect", "0.5:1.0"])
+                     bench_args=["--disconnect", "0.02:1.0"])
     assert s["stop_reason"] == "duration" and s["mission_time_s"] == pytest.approx(DURATION_S, abs=0.1)
     assert s["bench"]["line"]["bytes_lost_rx"] > 0          # the flight's ticks were swallowed for 1 s
     assert s["wall_time_s"] > 1.0                           # the lockstep waited for the line
