@@ -298,7 +298,9 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("r_B_m", "f64", "m", "station docking port relative to chaser docking port, B frame", count=3),
         F("att_rad", "f64", "rad", "relative attitude target-to-chaser, small angles (roll, pitch, yaw)",
           count=3),
-        F("valid", "u8", "", "1 when the sample is valid"),
+        F("valid", "u8", "", "1 when the sample is valid (r_B_m; att_rad when att_valid)"),
+        F("att_valid", "u8", "", "1 when att_rad is valid: the camera resolves relative attitude only at short "
+          "range (docs/sensors.md section 2); 0 with valid = 1: position only"),
     ), device=True),
     Telemetry("DEV_THERMISTORS", 0x205, "Thermistor temperatures (1 Hz)", (
         F("temp_C", "f32", "degC", "zone z primary at 2z, backup at 2z+1", count=N_THERMISTORS),

@@ -252,7 +252,7 @@ def test_frame_context_refuses_an_array_of_another_record():
     devices = {k: v.reshape(1) for k, v in truth.devices.items()}
     arrays["params"], arrays["state"] = arrays["state"], arrays["params"]
     with pytest.raises(TypeError, match="params must be"):
-        new_frame_context(devices, **arrays)
+        new_frame_context(devices, truth._queues, **arrays)
 
 
 def test_compiled_entry_steps_exactly_as_numba_dispatch():
