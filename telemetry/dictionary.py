@@ -288,7 +288,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("v_N_mps", "f64", "m/s", "measured velocity of the chaser, inertial frame N", count=3),
         F("valid", "u8", "", "1 when the sample is valid"),
     ), device=True),
-    Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (5 Hz)", (
+    Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (3.125 Hz)", (
         F("range_m", "f64", "m", "range from the sensor to the station's reflector"),
         F("az_rad", "f64", "rad", "azimuth of the line of sight, B frame: atan2(y_B, x_B)"),
         F("el_rad", "f64", "rad", "elevation of the line of sight, B frame: asin(z_B / range)"),
