@@ -173,18 +173,29 @@ NONNEG = Num(0.0)
 POS = Num(0.0, gt=True)
 RATE = Num(0.0, gt=True)
 
+LATENCY = NONNEG  # [s] from a sample's measurement to its delivery; a whole number of minor frames (checked)
+# The [sensors.<name>] tables (docs/sensors.md gives each figure and its source).
 SENSOR_SCHEMA = {
     "gyro": {"rate_hz": RATE, "arw_deg_sqrt_h": NONNEG, "bias_instability_deg_h": NONNEG,
-             "bias_correlation_s": POS, "dropout_prob": P},
-    "star_tracker": {"rate_hz": RATE, "noise_arcsec": NONNEG, "dropout_prob": P},
-    "gnss_rel": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG, "min_range_m": NONNEG,
-                 "max_range_m": POS, "dropout_prob": P},
-    "gnss_abs": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG},
+             "bias_correlation_s": POS, "rrw_deg_h_sqrt_h": NONNEG, "scale_factor_ppm": NONNEG,
+             "latency_s": LATENCY, "dropout_prob": P},
+    "star_tracker": {"rate_hz": RATE, "noise_cross_arcsec": NONNEG, "noise_roll_arcsec": NONNEG,
+                     "boresight_B": Vec(3, unit=True), "latency_s": LATENCY, "dropout_prob": P},
+    "gnss_rel": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG, "bias_r_m": NONNEG,
+                 "bias_v_mps": NONNEG, "bias_correlation_s": POS, "min_range_m": NONNEG, "max_range_m": POS,
+                 "multipath_range_m": NONNEG, "outlier_prob": P, "outlier_m": NONNEG, "outlier_range_m": NONNEG,
+                 "latency_s": LATENCY, "dropout_prob": P},
+    "gnss_abs": {"rate_hz": RATE, "noise_r_m": NONNEG, "noise_v_mps": NONNEG, "latency_s": LATENCY,
+                 "dropout_prob": P},
     "lidar": {"rate_hz": RATE, "noise_range_m": NONNEG, "noise_range_frac": NONNEG, "noise_angle_deg": NONNEG,
-              "max_range_m": POS, "fov_half_deg": Num(0.0, 90.0, gt=True), "mount_B_m": Vec(3),
-              "dropout_prob": P},
-    "camera": {"rate_hz": RATE, "noise_m": NONNEG, "noise_angle_deg": NONNEG, "max_range_m": POS,
-               "fov_half_deg": Num(0.0, 90.0, gt=True), "dropout_prob": P},
+              "noise_angle_near_deg": NONNEG, "near_range_m": POS, "bias_range_m": NONNEG, "bias_angle_deg": NONNEG,
+              "bias_correlation_s": POS, "min_range_m": NONNEG, "max_range_m": POS,
+              "fov_half_deg": Num(0.0, 90.0, gt=True), "mount_B_m": Vec(3), "latency_s": LATENCY, "dropout_prob": P,
+              "burst_start_prob": P, "burst_mean_s": POS},
+    "camera": {"rate_hz": RATE, "noise_lateral_m": NONNEG, "noise_lateral_frac": NONNEG, "noise_depth_m": NONNEG,
+               "noise_depth_per_m": NONNEG, "noise_angle_deg": NONNEG, "noise_angle_deg_per_m": NONNEG,
+               "min_range_m": NONNEG, "max_range_m": POS, "attitude_max_range_m": NONNEG,
+               "fov_half_deg": Num(0.0, 90.0, gt=True), "latency_s": LATENCY, "dropout_prob": P},
     "thermistors": {"rate_hz": RATE, "noise_C": NONNEG, "quantum_C": NONNEG, "dropout_prob": P},
     "dock_mech": {"rate_hz": RATE},
 }
@@ -234,7 +245,8 @@ SCHEMA = {
                 "limits": {"axial_rate_min_mps": NONNEG, "axial_rate_max_mps": POS, "lateral_rate_max_mps": NONNEG,
                            "lateral_misalignment_max_m": NONNEG, "pitch_max_deg": NONNEG, "yaw_max_deg": NONNEG,
                            "roll_max_deg": NONNEG, "angular_rate_max_deg_s": NONNEG}},
-    "sensors": SENSOR_SCHEMA,
+    # ideal = true: white noise only (no bias, latency, dropout, blind zone ...; sims.truth), for algorithm work
+    "sensors": {**SENSOR_SCHEMA, "ideal": Opt(Bool(), False)},
     "thermal": {"rate_hz": RATE, "substeps": Num(1, integer=True), "solar_flux_W_m2": NONNEG, "albedo": P,
                 "earth_ir_W_m2": NONNEG, "shadow": Str(("cylindrical", "conical")),
                 "beta_deg": Num(-90.0, 90.0), "sun_phase_deg": Num(-360.0, 360.0), "initial_C": Num(-273.15),
@@ -641,6 +653,13 @@ def frame_divisor(rate_hz: float, minor_frame_ns: int) -> int | None:
     return div if div >= 1 and abs(div * minor_frame_ns - period_ns) < 1e-6 * period_ns else None
 
 
+def latency_frames(latency_s: float, minor_frame_ns: int) -> int | None:
+    """Minor frames of a sensor's ``latency_s`` [s], or None when it is not a whole number."""
+    ns = latency_s * NS_PER_S
+    n = round(ns / minor_frame_ns)
+    return n if abs(n * minor_frame_ns - ns) <= 1e-6 * max(ns, minor_frame_ns) else None
+
+
 def docking_dcm_LB(att_error_deg) -> np.ndarray:
     """C_LB of the docking attitude rotated by 3-2-1 (yaw, pitch, roll) errors [deg] (roll, pitch, yaw)."""
     roll, pitch, yaw = np.radians(att_error_deg)
@@ -655,10 +674,17 @@ def docking_dcm_LB(att_error_deg) -> np.ndarray:
 
 def _check_physics(raw: dict, v: _Validator) -> None:
     frame_ns = raw["minor_frame_ns"]
-    for name, sensor in raw["sensors"].items():
+    for name in SENSOR_SCHEMA:
+        sensor = raw["sensors"][name]
         if frame_divisor(sensor["rate_hz"], frame_ns) is None:
             v.fail(("sensors", name, "rate_hz"), f"expected a rate whose period is a whole number of "
                                                  f"{frame_ns} ns minor frames, got {sensor['rate_hz']!r}")
+        if "latency_s" in sensor and latency_frames(sensor["latency_s"], frame_ns) is None:
+            v.fail(("sensors", name, "latency_s"), f"expected a whole number of {frame_ns} ns minor frames, "
+                                                   f"got {sensor['latency_s']!r}")
+        if "min_range_m" in sensor and sensor["min_range_m"] >= sensor["max_range_m"]:
+            v.fail(("sensors", name, "min_range_m"), f"expected min_range_m < max_range_m "
+                                                     f"({sensor['max_range_m']!r}), got {sensor['min_range_m']!r}")
     th = raw["thermal"]
     tdiv = frame_divisor(th["rate_hz"], frame_ns)
     if tdiv is None:

@@ -12,11 +12,17 @@ frames, ``thermal_frame`` (nodal network, heaters, thermistors).
 >>> truth.step()                                              # one minor frame
 >>> r_LVLH_m, v_LVLH_mps = truth.relative_state()
 
-Randomness: one ``numpy.random.Generator(PCG64)`` stream per noisy sensor model, one for random
-dropouts and one for the vehicle realisation, each from ``SeedSequence(seed)`` with a fixed spawn
-key; the kernels read blocks of normal draws refilled every ``NOISE_BLOCK_FRAMES``, each stream's
-block sized from the models' declared draws per sample. The same scenario and seed give
-bit-identical runs.
+Randomness: one ``numpy.random.Generator(PCG64)`` stream per noisy sensor model, one per model for
+its error terms (biases, bursts, outliers, rate random walk), one for random dropouts, one for the
+vehicle realisation and one for the sensors' (scale factors, initial biases), each from
+``SeedSequence(seed)`` with a fixed spawn key; the kernels read blocks of normal draws refilled every
+``NOISE_BLOCK_FRAMES``, each stream's block sized from the models' declared draws per sample. The
+same scenario and seed give bit-identical runs.
+
+Sensors (``sims.core.sensors``, figures in docs/sensors.md): each [sensors.<name>] table becomes its
+model's params record (``SENSOR_PARAMS``); ``[sensors] ideal = true`` keeps the white noise only (no
+Gauss-Markov bias but the gyro's, rate random walk, scale factor, latency, dropout, burst, blind zone,
+attitude range limit, multipath or outlier): the sensors as they were before issue #17.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ from sims.core.thermal import (
     THERMAL_PARAMS,
     thermal_frame,
 )
-from sims.scenario import Scenario, docking_dcm_LB, frame_divisor
+from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, latency_frames
+from telemetry.dictionary import record_dtype
 
 NOISE_BLOCK_FRAMES = 1000  # minor frames served by one refill of the noise buffer
 NOISE_MARGIN = 16  # spare draws per stream segment
@@ -70,17 +77,36 @@ NOISE_MARGIN = 16  # spare draws per stream segment
 DROPOUT_SPAWN_KEY = 6  # random dropout: one draw per sample of every model with dropout
 VEHICLE_SPAWN_KEY = 8  # this run's vehicle realisation (thruster misalignment and thrust, initial gyro bias)
 ENGINE_SPAWN_KEY = 10  # the orbit-control engines' realisation (misalignment, thrust error); 9 is gnss_abs
+SENSOR_SPAWN_KEY = 19  # this run's sensor realisation (gyro scale factors, initial Gauss-Markov biases); the
+#                        sensor models' error-term streams take 20 and up (sims.core.sensors)
 MODEL_OF_DEVICE = {m.device: m for m in SENSOR_MODELS}
 EVENT_BITS = EV_CONTACT | EV_CAPTURE | EV_COLLISION
 
 
+def _sample_s(p, sc: Scenario) -> float:
+    """[s] Sample interval of a sensor model's params record ``p``."""
+    return int(p["divisor"]) * (sc.minor_frame_ns / NS_PER_S)
+
+
+def gauss_markov_step(sigma_ss: float, tau_s: float, dt_s: float) -> tuple[float, float]:
+    """(phi, driving 1-sigma) of a first-order Gauss-Markov process of steady-state 1-sigma ``sigma_ss``
+    and correlation time ``tau_s`` [s] sampled every ``dt_s`` [s], discretised exactly:
+    phi = exp(-dt / tau), driving sigma = sigma_ss sqrt(1 - phi^2)."""
+    phi = math.exp(-dt_s / tau_s)
+    return phi, sigma_ss * math.sqrt(1.0 - phi * phi)
+
+
 def _gyro_params(p, t, sc: Scenario) -> None:
-    sample_s = p["divisor"] * (sc.minor_frame_ns / NS_PER_S)
+    sample_s = _sample_s(p, sc)
     p["sample_s"] = sample_s
     p["arw_sigma_rad_s"] = t.arw_deg_sqrt_h * DEG_RAD / math.sqrt(SECONDS_PER_HOUR) / math.sqrt(sample_s)
     phi = math.exp(-sample_s / t.bias_correlation_s)
     p["bias_phi"] = phi
     p["bias_sigma_rad_s"] = gyro_bias_sigma_rad_s(sc) * math.sqrt(1.0 - phi * phi)
+    # rate random walk K [deg/h/sqrt(h)] -> [rad/s/sqrt(s)], a step of K sqrt(dt) per sample
+    rrw = 0.0 if sc.sensors.ideal else t.rrw_deg_h_sqrt_h * DEG_RAD / SECONDS_PER_HOUR / math.sqrt(SECONDS_PER_HOUR)
+    p["rrw_sigma_rad_s"] = rrw * math.sqrt(sample_s)
+    p["scale_B"] = 1.0  # this run's scale-factor error: _realise_sensors
 
 
 def gyro_bias_sigma_rad_s(sc: Scenario) -> float:
@@ -89,12 +115,21 @@ def gyro_bias_sigma_rad_s(sc: Scenario) -> float:
 
 
 def _star_tracker_params(p, t, sc: Scenario) -> None:
-    p["sigma_rad"] = t.noise_arcsec * ARCSEC_RAD
+    p["sigma_cross_rad"], p["sigma_roll_rad"] = t.noise_cross_arcsec * ARCSEC_RAD, t.noise_roll_arcsec * ARCSEC_RAD
+    b = np.asarray(t.boresight_B, float)
+    p["boresight_B"] = b / np.linalg.norm(b)
 
 
 def _gnss_rel_params(p, t, sc: Scenario) -> None:
+    ideal = sc.sensors.ideal
     p["sigma_r_m"], p["sigma_v_mps"], p["min_range_m"] = t.noise_r_m, t.noise_v_mps, t.min_range_m
     p["max_range_m"] = t.max_range_m
+    dt = _sample_s(p, sc)
+    p["bias_phi"], p["bias_drive_r_m"] = gauss_markov_step(0.0 if ideal else t.bias_r_m, t.bias_correlation_s, dt)
+    _, p["bias_drive_v_mps"] = gauss_markov_step(0.0 if ideal else t.bias_v_mps, t.bias_correlation_s, dt)
+    p["multipath_range_m"] = 0.0 if ideal else t.multipath_range_m
+    p["outlier_prob"] = 0.0 if ideal else t.outlier_prob
+    p["outlier_sigma_m"], p["outlier_range_m"] = t.outlier_m, t.outlier_range_m
 
 
 def _gnss_abs_params(p, t, sc: Scenario) -> None:
@@ -102,16 +137,31 @@ def _gnss_abs_params(p, t, sc: Scenario) -> None:
 
 
 def _lidar_params(p, t, sc: Scenario) -> None:
+    ideal = sc.sensors.ideal
     p["sigma_range_m"], p["sigma_range_frac"] = t.noise_range_m, t.noise_range_frac
     p["sigma_angle_rad"] = t.noise_angle_deg * DEG_RAD
+    p["sigma_angle_near_rad"], p["near_range_m"] = t.noise_angle_near_deg * DEG_RAD, t.near_range_m
+    p["min_range_m"] = 0.0 if ideal else t.min_range_m
     p["max_range_m"] = t.max_range_m
     p["cos_half_fov"] = math.cos(t.fov_half_deg * DEG_RAD)
     p["mount_B_m"] = np.asarray(t.mount_B_m, float) - np.asarray(sc.vehicle.mass.com_offset_B_m, float)
+    dt = _sample_s(p, sc)
+    p["bias_phi"], p["bias_drive_range_m"] = gauss_markov_step(0.0 if ideal else t.bias_range_m,
+                                                               t.bias_correlation_s, dt)
+    _, p["bias_drive_angle_rad"] = gauss_markov_step(0.0 if ideal else t.bias_angle_deg * DEG_RAD,
+                                                     t.bias_correlation_s, dt)
+    p["burst_start_prob"] = 0.0 if ideal else t.burst_start_prob
+    p["burst_exit_prob"] = min(1.0, dt / t.burst_mean_s)  # a geometric burst of mean burst_mean_s / dt samples
 
 
 def _camera_params(p, t, sc: Scenario) -> None:
-    p["sigma_m"], p["sigma_angle_rad"] = t.noise_m, t.noise_angle_deg * DEG_RAD
+    ideal = sc.sensors.ideal
+    p["sigma_lateral_m"], p["sigma_lateral_frac"] = t.noise_lateral_m, t.noise_lateral_frac
+    p["sigma_depth_m"], p["sigma_depth_per_m"] = t.noise_depth_m, t.noise_depth_per_m
+    p["sigma_angle_rad"], p["sigma_angle_per_m"] = t.noise_angle_deg * DEG_RAD, t.noise_angle_deg_per_m * DEG_RAD
+    p["min_range_m"] = 0.0 if ideal else t.min_range_m
     p["max_range_m"], p["cos_half_fov"] = t.max_range_m, math.cos(t.fov_half_deg * DEG_RAD)
+    p["att_max_range_m"] = math.inf if ideal else t.attitude_max_range_m
 
 
 def _thermistors_params(p, t, sc: Scenario) -> None:
@@ -130,6 +180,13 @@ def _dock_mech_params(p, t, sc: Scenario) -> None:
 SENSOR_PARAMS = {"gyro": _gyro_params, "star_tracker": _star_tracker_params, "gnss_rel": _gnss_rel_params,
                  "lidar": _lidar_params, "camera": _camera_params, "thermistors": _thermistors_params,
                  "dock_mech": _dock_mech_params, "gnss_abs": _gnss_abs_params}
+
+
+def sensor_latency_ns(t, sc: Scenario) -> int:
+    """[ns] Latency of the sensor of scenario table ``t`` (0 for ideal sensors and tables without one)."""
+    if sc.sensors.ideal or "latency_s" not in t:
+        return 0
+    return latency_frames(t.latency_s, sc.minor_frame_ns) * sc.minor_frame_ns
 
 
 def station_initial_state(sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -164,8 +221,11 @@ class Truth:
     def __init__(self, sc: Scenario, seed: int | None = None):
         self.scenario = sc
         self.seed = int(sc.seed if seed is None else seed)
-        self._keys = sorted([m.spawn_key for m in SENSOR_MODELS if m.spawn_key is not None] + [DROPOUT_SPAWN_KEY])
-        children = np.random.SeedSequence(self.seed).spawn(max(*self._keys, VEHICLE_SPAWN_KEY, ENGINE_SPAWN_KEY) + 1)
+        self._keys = sorted([m.spawn_key for m in SENSOR_MODELS if m.spawn_key is not None]
+                            + [m.err_spawn_key for m in SENSOR_MODELS if m.err_spawn_key is not None]
+                            + [DROPOUT_SPAWN_KEY])
+        children = np.random.SeedSequence(self.seed).spawn(
+            max(*self._keys, VEHICLE_SPAWN_KEY, ENGINE_SPAWN_KEY, SENSOR_SPAWN_KEY) + 1)
         self._gens = [np.random.Generator(np.random.PCG64(children[k])) for k in self._keys]  # one per stream row
         vehicle_rng = np.random.Generator(np.random.PCG64(children[VEHICLE_SPAWN_KEY]))
         self.devices = new_device_set()
@@ -177,13 +237,15 @@ class Truth:
         self._build_params(sc, vehicle_rng)
         self._build_engines(sc, np.random.Generator(np.random.PCG64(children[ENGINE_SPAWN_KEY])))
         self._build_state(sc, vehicle_rng)
+        self._realise_sensors(sc, np.random.Generator(np.random.PCG64(children[SENSOR_SPAWN_KEY])))
         self._build_noise()
         self._build_thermal(sc)
         self._build_faults(sc)
         rec = {k: v.reshape(1) for k, v in self.devices.items()}  # 1-element views numba can take
         # the frame kernel takes its arrays as one context and is called through its compiled entry point
         # (no per-call type dispatch): the context and the argument tuple below are fixed for the run
-        self._frame_ctx = new_frame_context(rec, params=self._params, state=self._state, thrusters=self._thrusters,
+        self._frame_ctx = new_frame_context(rec, self._queues, params=self._params, state=self._state,
+                                            thrusters=self._thrusters,
                                             engines=self._engines,
                                             streams=self._streams, noise=self._noise, work=self._work)
         self._frame_kernel = compiled_entry(truth_frame, self._frame_ctx)
@@ -203,6 +265,7 @@ class Truth:
     # ------------------------------------------------------------------ construction
     def _build_params(self, sc: Scenario, rng: np.random.Generator) -> None:
         p, s, v = self._p, self._s, sc.vehicle
+        self._queues = {}
         p["dt_s"] = self._frame_ns / NS_PER_S
         p["frame_ns"] = self._frame_ns
         p["mu_m3_s2"], p["earth_radius_m"], p["j2"] = sc.earth.mu_m3_s2, sc.earth.radius_m, sc.earth.j2
@@ -230,11 +293,16 @@ class Truth:
         for m in SENSOR_MODELS:
             t, mp = sc.sensors[m.name], p[m.name]
             mp["divisor"] = div = frame_divisor(t.rate_hz, self._frame_ns)
-            mp["dropout_prob"] = t["dropout_prob"] if "dropout_prob" in t else 0.0
+            mp["dropout_prob"] = t["dropout_prob"] if "dropout_prob" in t and not sc.sensors.ideal else 0.0
             mp["stream"] = row[m.spawn_key] if m.spawn_key is not None else -1
             mp["dropout_stream"] = row[DROPOUT_SPAWN_KEY] if m.dropout else -1
+            mp["err_stream"] = row[m.err_spawn_key] if m.err_spawn_key is not None else -1
+            mp["latency_ns"] = latency = sensor_latency_ns(t, sc)
             s[m.name]["next_due"] = div if div > 0 else NEVER  # the first sample
             SENSOR_PARAMS[m.name](mp, t, sc)
+            if m.queued:  # deep enough for every sample measured within one latency, and the one just measured
+                depth = latency // (div * self._frame_ns) + 1
+                self._queues[f"Q_{m.device}"] = np.zeros(depth, record_dtype(m.device))
         # thrusters: this run's realisation of misalignment and thrust error
         prop = v.propulsion
         sig_mis = prop.misalignment_sigma_deg * DEG_RAD
@@ -297,6 +365,18 @@ class Truth:
         s["gyro"]["bias_rad_s"] = rng.standard_normal(3) * gyro_bias_sigma_rad_s(sc)
         truth_refresh(p, s)
 
+    def _realise_sensors(self, sc: Scenario, rng: np.random.Generator) -> None:
+        """This run's sensor constants, drawn in a fixed order whatever their sigmas: gyro scale-factor errors (3),
+        then the lidar's (3) and the relative GNSS' (6) Gauss-Markov biases in their steady state."""
+        ideal, sn = sc.sensors.ideal, sc.sensors
+        sf, b_lidar, b_gnss = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(6)
+        if ideal:
+            return
+        self._p["gyro"]["scale_B"] = 1.0 + sf * sn.gyro.scale_factor_ppm * 1e-6
+        self._s["lidar"]["bias"] = b_lidar * [sn.lidar.bias_range_m, sn.lidar.bias_angle_deg * DEG_RAD,
+                                              sn.lidar.bias_angle_deg * DEG_RAD]
+        self._s["gnss_rel"]["bias"] = b_gnss * np.repeat([sn.gnss_rel.bias_r_m, sn.gnss_rel.bias_v_mps], 3)
+
     def _build_noise(self) -> None:
         """One segment of the noise buffer per stream, sized from the models' declared draws per sample."""
         need = [0] * len(self._keys)
@@ -305,6 +385,8 @@ class Truth:
             samples = -(-NOISE_BLOCK_FRAMES // int(mp["divisor"])) + 1  # in one block of frames, at most
             if m.spawn_key is not None:
                 need[mp["stream"]] += samples * m.draws_per_sample(mp)
+            if m.err_spawn_key is not None:
+                need[mp["err_stream"]] += samples * m.err_draws
             if m.dropout:
                 need[mp["dropout_stream"]] += samples
         self._streams = np.zeros(len(need), STREAM)

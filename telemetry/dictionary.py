@@ -288,7 +288,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("v_N_mps", "f64", "m/s", "measured velocity of the chaser, inertial frame N", count=3),
         F("valid", "u8", "", "1 when the sample is valid"),
     ), device=True),
-    Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (5 Hz)", (
+    Telemetry("DEV_LIDAR", 0x203, "Laser rendezvous radar (3.125 Hz)", (
         F("range_m", "f64", "m", "range from the sensor to the station's reflector"),
         F("az_rad", "f64", "rad", "azimuth of the line of sight, B frame: atan2(y_B, x_B)"),
         F("el_rad", "f64", "rad", "elevation of the line of sight, B frame: asin(z_B / range)"),
@@ -298,7 +298,9 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("r_B_m", "f64", "m", "station docking port relative to chaser docking port, B frame", count=3),
         F("att_rad", "f64", "rad", "relative attitude target-to-chaser, small angles (roll, pitch, yaw)",
           count=3),
-        F("valid", "u8", "", "1 when the sample is valid"),
+        F("valid", "u8", "", "1 when the sample is valid (r_B_m; att_rad when att_valid)"),
+        F("att_valid", "u8", "", "1 when att_rad is valid: the camera resolves relative attitude only at short "
+          "range (docs/sensors.md section 2); 0 with valid = 1: position only"),
     ), device=True),
     Telemetry("DEV_THERMISTORS", 0x205, "Thermistor temperatures (1 Hz)", (
         F("temp_C", "f32", "degC", "zone z primary at 2z, backup at 2z+1", count=N_THERMISTORS),

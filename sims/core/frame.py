@@ -32,7 +32,8 @@ Cost (the truth runs every 10 ms minor frame, so SIL at 2,000x real time leaves 
   while the chaser is farther aft than its hull radius, the dropout draw's normal CDF when the
   dropout probability is 0 (the draw is still taken, so the streams stay aligned), the inertia
   update when no propellant flowed. Sensor due-checks compare against a next-due frame instead of
-  an integer modulo.
+  an integer modulo; a sensor's delivery check is one comparison while its queue is empty or its
+  oldest sample not yet due, and its queue is allocated once (``sims.truth``).
 - ``error_model="numpy"``: float division follows IEEE (no Python ZeroDivisionError branch).
   No ``fastmath``: contraction to FMA and reassociation would make results depend on the CPU, and
   a Monte Carlo case must replay bit for bit from its seed on another machine.
@@ -189,7 +190,9 @@ CONTEXT_ARRAYS = {
     "streams": (STREAM, None), "noise": (np.dtype(np.float64), None), "work": (FRAME_WORK, (1,)),
 }
 CONTEXT_DEVICES = ("ACT_THRUSTERS", "ACT_ENGINES", *[m.device for m in SENSOR_MODELS])
-CONTEXT_FIELDS = (*CONTEXT_ARRAYS, *CONTEXT_DEVICES)
+# the delivery queues of the queued sensor models (sims.core.sensors: latency), named Q_<device>
+CONTEXT_QUEUES = tuple(f"Q_{m.device}" for m in SENSOR_MODELS if m.queued)
+CONTEXT_FIELDS = (*CONTEXT_ARRAYS, *CONTEXT_DEVICES, *CONTEXT_QUEUES)
 
 
 def _new_context(arrays):
@@ -212,9 +215,10 @@ def _make_context(arrays):
     return _new_context(arrays)
 
 
-def new_frame_context(devices, **arrays) -> FrameContext:
-    """The :class:`FrameContext` of :func:`truth_frame`: ``arrays`` by name (``CONTEXT_ARRAYS``), and the
-    1-element device record arrays ``devices`` by packet name (those of ``CONTEXT_DEVICES`` are taken).
+def new_frame_context(devices, queues, **arrays) -> FrameContext:
+    """The :class:`FrameContext` of :func:`truth_frame`: ``arrays`` by name (``CONTEXT_ARRAYS``), the
+    1-element device record arrays ``devices`` by packet name (those of ``CONTEXT_DEVICES`` are taken)
+    and the sensors' delivery queues ``queues`` (``CONTEXT_QUEUES``: 1-d arrays of their device's record).
 
     Checks each array's dtype and shape here, once: the kernel's compiled entry point checks nothing.
     """
@@ -229,7 +233,12 @@ def new_frame_context(devices, **arrays) -> FrameContext:
     for name in CONTEXT_DEVICES:
         if devices[name].shape != (1,):
             raise TypeError(f"new_frame_context: device record {name} must be a 1-element array")
-    return _make_context(tuple(arrays[n] for n in CONTEXT_ARRAYS) + tuple(devices[n] for n in CONTEXT_DEVICES))
+    for name in CONTEXT_QUEUES:
+        q, dev = queues.get(name), devices[name[2:]]
+        if not isinstance(q, np.ndarray) or q.ndim != 1 or q.shape[0] < 1 or q.dtype != dev.dtype:
+            raise TypeError(f"new_frame_context: queue {name} must be a 1-d array of {name[2:]} records")
+    return _make_context(tuple(arrays[n] for n in CONTEXT_ARRAYS) + tuple(devices[n] for n in CONTEXT_DEVICES)
+                         + tuple(queues[n] for n in CONTEXT_QUEUES))
 
 
 # ------------------------------------------------------------------ dynamics on scalars
@@ -664,7 +673,8 @@ def truth_frame(ctx):
     ctx : FrameContext (:func:`new_frame_context`)
         params, state : ``TRUTH_PARAMS``, ``TRUTH_STATE`` records (1,); thrusters : ``THRUSTER`` table;
         noise, streams : standard-normal buffer and its ``STREAM`` rows; work : ``FRAME_WORK`` (1,);
-        ACT_THRUSTERS (read) and the sensors' DEV_* records (written when due), record arrays (1,)
+        ACT_THRUSTERS (read) and the sensors' DEV_* records (written when a sample is delivered), record
+        arrays (1,); Q_DEV_* the sensors' delivery queues
 
     Returns
     -------
@@ -703,14 +713,15 @@ def truth_frame(ctx):
     s.t_ns += p.frame_ns
     if frame >= s.service_at:
         events |= F_SERVICE
-    # sensors, each sampling when due at the new time
-    gyro(p.gyro, s.gyro, ctx.DEV_GYRO[0], p, s, noise, streams)
-    star_tracker(p.star_tracker, s.star_tracker, ctx.DEV_STAR_TRACKER[0], p, s, noise, streams)
-    gnss_rel(p.gnss_rel, s.gnss_rel, ctx.DEV_GNSS_REL[0], p, s, noise, streams)
-    lidar(p.lidar, s.lidar, ctx.DEV_LIDAR[0], p, s, noise, streams)
-    camera(p.camera, s.camera, ctx.DEV_CAMERA[0], p, s, noise, streams)
+    # sensors, each sampling when due at the new time and delivering its samples whose latency is over
+    gyro(p.gyro, s.gyro, ctx.DEV_GYRO[0], ctx.Q_DEV_GYRO, p, s, noise, streams)
+    star_tracker(p.star_tracker, s.star_tracker, ctx.DEV_STAR_TRACKER[0], ctx.Q_DEV_STAR_TRACKER, p, s, noise,
+                 streams)
+    gnss_rel(p.gnss_rel, s.gnss_rel, ctx.DEV_GNSS_REL[0], ctx.Q_DEV_GNSS_REL, p, s, noise, streams)
+    lidar(p.lidar, s.lidar, ctx.DEV_LIDAR[0], ctx.Q_DEV_LIDAR, p, s, noise, streams)
+    camera(p.camera, s.camera, ctx.DEV_CAMERA[0], ctx.Q_DEV_CAMERA, p, s, noise, streams)
     dock_mech(p.dock_mech, s.dock_mech, ctx.DEV_DOCK_MECH[0], p, s, noise, streams)
-    gnss_abs(p.gnss_abs, s.gnss_abs, ctx.DEV_GNSS_ABS[0], p, s, noise, streams)
+    gnss_abs(p.gnss_abs, s.gnss_abs, ctx.DEV_GNSS_ABS[0], ctx.Q_DEV_GNSS_ABS, p, s, noise, streams)
     return events
 
 

@@ -8,12 +8,15 @@ import pytest
 from sims.scenario import load_scenario
 from sims.truth import Truth
 
-QUIET_SENSORS = {  # all noise and errors off, so measurements can be compared with geometry
+QUIET_SENSORS = {  # all noise and errors off (ideal sensors: no bias, latency, dropout), so measurements can be
+    # compared with geometry
+    "ideal": True,
     "gyro": {"arw_deg_sqrt_h": 0.0, "bias_instability_deg_h": 0.0},
-    "star_tracker": {"noise_arcsec": 0.0},
+    "star_tracker": {"noise_cross_arcsec": 0.0, "noise_roll_arcsec": 0.0},
     "gnss_rel": {"noise_r_m": 0.0, "noise_v_mps": 0.0},
-    "lidar": {"noise_range_m": 0.0, "noise_range_frac": 0.0, "noise_angle_deg": 0.0},
-    "camera": {"noise_m": 0.0, "noise_angle_deg": 0.0},
+    "lidar": {"noise_range_m": 0.0, "noise_range_frac": 0.0, "noise_angle_deg": 0.0, "noise_angle_near_deg": 0.0},
+    "camera": {"noise_lateral_m": 0.0, "noise_lateral_frac": 0.0, "noise_depth_m": 0.0, "noise_depth_per_m": 0.0,
+               "noise_angle_deg": 0.0, "noise_angle_deg_per_m": 0.0},
     "thermistors": {"noise_C": 0.0, "quantum_C": 0.0},
 }
 IDEAL_VEHICLE = {"propulsion": {"thrust_error_sigma": 0.0, "misalignment_sigma_deg": 0.0}}

@@ -59,6 +59,11 @@ def write(tmp_path, text, name="case.toml"):
     ("[[faults]]\nkind = \"melt\"\ntarget = \"x\"\nstart_s = 1.0\nduration_s = 2.0\n", "faults[0].kind", "one of"),
     ("[[commands]]\nname = \"ABORT\"\n", "commands[0].time_s", "missing required key"),
     ("[sensors.gyro]\nrate_hz = 30.0\n", "sensors.gyro.rate_hz", "whole number"),
+    ("[sensors.lidar]\nlatency_s = 0.205\n", "sensors.lidar.latency_s", "whole number of 10000000 ns minor frames"),
+    ("[sensors.camera]\nmin_range_m = 300.0\n", "sensors.camera.min_range_m", "min_range_m < max_range_m"),
+    ("[sensors.star_tracker]\nboresight_B = [0.0, 0.0, 2.0]\n", "sensors.star_tracker.boresight_B", "norm 1"),
+    ("[sensors.lidar]\nburst_start_prob = 2.0\n", "sensors.lidar.burst_start_prob", "<= 1.0"),
+    ("[sensors]\nideal = 1\n", "sensors.ideal", "true or false"),
 ])
 def test_bad_input_names_file_key_and_expectation(tmp_path, text, key, expected):
     path = write(tmp_path, text)
