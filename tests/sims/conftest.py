@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -19,19 +21,23 @@ QUIET_SENSORS = {  # all noise and errors off, so measurements can be compared w
 IDEAL_VEHICLE = {"propulsion": {"thrust_error_sigma": 0.0, "misalignment_sigma_deg": 0.0}}
 
 
-def make_truth(r_LVLH_m, v_LVLH_mps=(0.0, 0.0, 0.0), quiet=True, **overrides) -> Truth:
-    """A final_approach truth started at the given relative state, ideal vehicle, quiet sensors."""
-    ov = {"chaser": {"r_LVLH_m": list(map(float, r_LVLH_m)), "v_LVLH_mps": list(map(float, v_LVLH_mps))},
-          "vehicle": IDEAL_VEHICLE}
-    if quiet:
-        ov["sensors"] = QUIET_SENSORS
-    for k, v in overrides.items():
-        ov.setdefault(k, {})
-        if isinstance(v, dict):
-            ov[k].update(v)
+def _merge(base: dict, over: dict) -> dict:
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
         else:
-            ov[k] = v
-    return Truth(load_scenario("final_approach", overrides=ov))
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def make_truth(r_LVLH_m, v_LVLH_mps=(0.0, 0.0, 0.0), quiet=True, **overrides) -> Truth:
+    """A final_approach truth started at the given relative state, ideal vehicle, quiet sensors; ``overrides``
+    merge key by key (the shared tables above are copied, never changed)."""
+    ov = {"chaser": {"r_LVLH_m": list(map(float, r_LVLH_m)), "v_LVLH_mps": list(map(float, v_LVLH_mps))},
+          "vehicle": copy.deepcopy(IDEAL_VEHICLE)}
+    if quiet:
+        ov["sensors"] = copy.deepcopy(QUIET_SENSORS)
+    return Truth(load_scenario("final_approach", overrides=_merge(ov, overrides)))
 
 
 @pytest.fixture
