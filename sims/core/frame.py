@@ -432,18 +432,11 @@ def station_attitude(p, t_s):
     return q, (b0 - k1 * c0, b1 - k1 * c1, b2 - k1 * c2), (b0 + k1 * c0, b1 + k1 * c1, b2 + k1 * c2)
 
 
-@njit(cache=True, error_model="numpy")
-def relative_geometry(p, s, out, t_s):
-    """Geometry of truth state ``s`` at time ``t_s`` [s], written to the ``GEOMETRY`` record ``out``.
-
-    Also returns the rows of C_LN (9 floats) and q_LN. LVLH rate: in-plane |h|/r^2, plus r a_h/|h|
-    about x from the out-of-plane perturbation (J2, drag), Schaub & Junkins sec. 14.4. The port is
-    fixed in the station body frame S (:func:`station_attitude`): port_L = C_LS port_S, moving in L at
-    omega_SL x port_L; the S-frame quantities follow by the transport theorem.
-    """
-    rs0, rs1, rs2 = s.r_station_N_m[0], s.r_station_N_m[1], s.r_station_N_m[2]
-    vs0, vs1, vs2 = s.v_station_N_mps[0], s.v_station_N_mps[1], s.v_station_N_mps[2]
-    c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
+@njit(cache=True, inline="always", error_model="numpy")
+def lvlh_rate(p, rs0, rs1, rs2, vs0, vs1, vs2, c):
+    """[rad/s] (x, z) components of the LVLH rate omega_LN_L of the station orbit (r, v), N, with C_LN rows ``c``:
+    in-plane |h|/r^2, and r a_h/|h| about x from the out-of-plane perturbation (J2, drag), Schaub & Junkins
+    sec. 14.4."""
     hx = rs1 * vs2 - rs2 * vs1
     hy = rs2 * vs0 - rs0 * vs2
     hz = rs0 * vs1 - rs1 * vs0
@@ -451,7 +444,21 @@ def relative_geometry(p, s, out, t_s):
     a = _accel((rs0, rs1, rs2, vs0, vs1, vs2), environment(p), p.station_cda_m2 / p.station_mass_kg, p.drag_on != 0)
     # |r| a_h / |h| with a_h = a . z_L, and |h| / r^2 (a[4] = 1 / r^2)
     wLx = math.sqrt(rs0 * rs0 + rs1 * rs1 + rs2 * rs2) * (a[0] * c[6] + a[1] * c[7] + a[2] * c[8]) / hn
-    wLz = hn * a[4]
+    return wLx, hn * a[4]
+
+
+@njit(cache=True, error_model="numpy")
+def relative_geometry(p, s, out, t_s):
+    """Geometry of truth state ``s`` at time ``t_s`` [s], written to the ``GEOMETRY`` record ``out``.
+
+    Also returns the rows of C_LN (9 floats) and q_LN. LVLH rate: :func:`lvlh_rate`. The port is
+    fixed in the station body frame S (:func:`station_attitude`): port_L = C_LS port_S, moving in L at
+    omega_SL x port_L; the S-frame quantities follow by the transport theorem.
+    """
+    rs0, rs1, rs2 = s.r_station_N_m[0], s.r_station_N_m[1], s.r_station_N_m[2]
+    vs0, vs1, vs2 = s.v_station_N_mps[0], s.v_station_N_mps[1], s.v_station_N_mps[2]
+    c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
+    wLx, wLz = lvlh_rate(p, rs0, rs1, rs2, vs0, vs1, vs2, c)
     rc, vc = s.r_chaser_N_m, s.v_chaser_N_mps
     dr0, dr1, dr2 = rc[0] - rs0, rc[1] - rs1, rc[2] - rs2
     dv0, dv1, dv2 = vc[0] - vs0, vc[1] - vs1, vc[2] - vs2
@@ -527,24 +534,21 @@ def _copy_geometry(src, dst):
 def impose_join(p, s, t_s):
     """Place the joined chaser rigidly on the station body at time ``t_s`` [s], in state ``s``: its CoM at
     ``join_r_rel_S_m`` from the port and its attitude ``join_q_BS``, both fixed in S; its velocity and body rate
-    those of a point and a body fixed in S (omega_SN = omega_SL + omega_LN; the LVLH rate's small x part is left
-    out, as the frame's in-plane rate carries the orbit)."""
+    those of a point and a body fixed in S (omega_SN = omega_SL + omega_LN, the LVLH rate of :func:`lvlh_rate`)."""
     rs, vs = s.r_station_N_m, s.v_station_N_mps
     rs0, rs1, rs2 = rs[0], rs[1], rs[2]
     vs0, vs1, vs2 = vs[0], vs[1], vs[2]
     c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
-    hx = rs1 * vs2 - rs2 * vs1
-    hy = rs2 * vs0 - rs0 * vs2
-    hz = rs0 * vs1 - rs1 * vs0
-    wLz = math.sqrt(hx * hx + hy * hy + hz * hz) / (rs0 * rs0 + rs1 * rs1 + rs2 * rs2)
+    wLx, wLz = lvlh_rate(p, rs0, rs1, rs2, vs0, vs1, vs2, c)
     qS, wS, wSL = station_attitude(p, t_s)
     port, j = p.port_S_m, s.join_r_rel_S_m
     a = rot_t(qS[0], qS[1], qS[2], qS[3], j[0] + port[0], j[1] + port[1], j[2] + port[2])  # CoM rel. station CoM, L
     a0, a1, a2 = a[0], a[1], a[2]
-    # omega_SN x a with omega_SN = [0, 0, wLz] + omega_SL (L)
-    u0 = -wLz * a1 + (wSL[1] * a2 - wSL[2] * a1)
-    u1 = wLz * a0 + (wSL[2] * a0 - wSL[0] * a2)
-    u2 = wSL[0] * a1 - wSL[1] * a0
+    # omega_SN x a with omega_SN = [wLx, 0, wLz] + omega_SL (L)
+    w0, w1, w2 = wLx + wSL[0], wSL[1], wLz + wSL[2]
+    u0 = w1 * a2 - w2 * a1
+    u1 = w2 * a0 - w0 * a2
+    u2 = w0 * a1 - w1 * a0
     for i in range(3):
         s.r_chaser_N_m[i] = rs[i] + c[i] * a0 + c[3 + i] * a1 + c[6 + i] * a2
         s.v_chaser_N_mps[i] = vs[i] + c[i] * u0 + c[3 + i] * u1 + c[6 + i] * u2
@@ -554,28 +558,26 @@ def impose_join(p, s, t_s):
     q = q_mul(qj[0], qj[1], qj[2], qj[3], qSN[0], qSN[1], qSN[2], qSN[3])
     for i in range(4):
         s.q_BN[i] = q[i]
-    wN = rot(qS[0], qS[1], qS[2], qS[3], 0.0, 0.0, wLz)  # omega_SN in S
+    wN = rot(qS[0], qS[1], qS[2], qS[3], wLx, 0.0, wLz)  # omega_LN in S
     wB = rot(qj[0], qj[1], qj[2], qj[3], wN[0] + wS[0], wN[1] + wS[1], wN[2] + wS[2])
     for i in range(3):
         s.omega_BN_B_rad_s[i] = wB[i]
 
 
 @njit(cache=True, error_model="numpy")
-def impose_lvlh_attitude(s, q_BL_hold):
-    """Hold the chaser's attitude ideally at ``q_BL_hold`` w.r.t. LVLH (hold_lvlh), in state ``s``."""
+def impose_lvlh_attitude(p, s, q_BL_hold):
+    """Hold the chaser's attitude ideally at ``q_BL_hold`` w.r.t. LVLH (hold_lvlh), in state ``s``: it turns with
+    the LVLH rate of :func:`lvlh_rate`."""
     rs, vs = s.r_station_N_m, s.v_station_N_mps
     rs0, rs1, rs2 = rs[0], rs[1], rs[2]
     vs0, vs1, vs2 = vs[0], vs[1], vs[2]
     c = lvlh_axes(rs0, rs1, rs2, vs0, vs1, vs2)
-    hx = rs1 * vs2 - rs2 * vs1
-    hy = rs2 * vs0 - rs0 * vs2
-    hz = rs0 * vs1 - rs1 * vs0
-    wLz = math.sqrt(hx * hx + hy * hy + hz * hz) / (rs0 * rs0 + rs1 * rs1 + rs2 * rs2)
+    wLx, wLz = lvlh_rate(p, rs0, rs1, rs2, vs0, vs1, vs2, c)
     qLN = q_from_dcm(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])
     q = q_mul(q_BL_hold[0], q_BL_hold[1], q_BL_hold[2], q_BL_hold[3], qLN[0], qLN[1], qLN[2], qLN[3])
     for i in range(4):
         s.q_BN[i] = q[i]
-    wB = rot(q_BL_hold[0], q_BL_hold[1], q_BL_hold[2], q_BL_hold[3], 0.0, 0.0, wLz)
+    wB = rot(q_BL_hold[0], q_BL_hold[1], q_BL_hold[2], q_BL_hold[3], wLx, 0.0, wLz)
     for i in range(3):
         s.omega_BN_B_rad_s[i] = wB[i]
 
@@ -801,7 +803,7 @@ def rigid_body_step(p, s, ft, dm, dt, captured, t_end_s):
     if captured:
         impose_join(p, s, t_end_s)
     elif p.hold_lvlh != 0:
-        impose_lvlh_attitude(s, s.hold_q_BL)
+        impose_lvlh_attitude(p, s, s.hold_q_BL)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
