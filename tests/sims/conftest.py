@@ -18,7 +18,14 @@ QUIET_SENSORS = {  # all noise and errors off, so measurements can be compared w
     "camera": {"noise_m": 0.0, "noise_angle_deg": 0.0},
     "thermistors": {"noise_C": 0.0, "quantum_C": 0.0},
 }
-IDEAL_VEHICLE = {"propulsion": {"thrust_error_sigma": 0.0, "misalignment_sigma_deg": 0.0}}
+IDEAL_VEHICLE = {"propulsion": {"thrust_error_sigma": 0.0, "misalignment_sigma_deg": 0.0,
+                                 "valve_delay_s": 0.0, "rise_s": 0.0, "tail_s": 0.0, "valve_delay_translation_s": 0.0,
+                                 "rise_translation_s": 0.0, "tail_translation_s": 0.0}}
+# the environment the closed forms of these tests assume unless a test sets its own: a station holding LVLH
+# ideally, an exact uplinked ephemeris, no drag
+IDEAL_ENVIRONMENT = {"station": {"attitude": {"amplitude_deg": [0.0, 0.0, 0.0]},
+                                 "ephemeris": {"error_rtn_m": [0.0, 0.0, 0.0], "error_rtn_mps": [0.0, 0.0, 0.0]}},
+                     "drag": {"enabled": False}}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -31,10 +38,10 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def make_truth(r_LVLH_m, v_LVLH_mps=(0.0, 0.0, 0.0), quiet=True, **overrides) -> Truth:
-    """A final_approach truth started at the given relative state, ideal vehicle, quiet sensors; ``overrides``
-    merge key by key (the shared tables above are copied, never changed)."""
+    """A final_approach truth started at the given relative state, ideal vehicle and environment, quiet sensors;
+    ``overrides`` merge key by key (the shared tables above are copied, never changed)."""
     ov = {"chaser": {"r_LVLH_m": list(map(float, r_LVLH_m)), "v_LVLH_mps": list(map(float, v_LVLH_mps))},
-          "vehicle": copy.deepcopy(IDEAL_VEHICLE)}
+          "vehicle": copy.deepcopy(IDEAL_VEHICLE), **copy.deepcopy(IDEAL_ENVIRONMENT)}
     if quiet:
         ov["sensors"] = copy.deepcopy(QUIET_SENSORS)
     return Truth(load_scenario("final_approach", overrides=_merge(ov, overrides)))

@@ -47,8 +47,8 @@ def test_uplinked_state_is_the_truth_plus_the_error_along_radial_along_track_and
 
 
 def test_zero_sigmas_uplink_the_truth_exactly():
-    sc = load_scenario("nominal")
-    assert sc.station.ephemeris.error_rtn_m == (0.0, 0.0, 0.0)
+    sc = load_scenario("nominal", overrides={"station": {"ephemeris": {"error_rtn_m": [0.0, 0.0, 0.0],
+                                                                       "error_rtn_mps": [0.0, 0.0, 0.0]}}})
     assert flight_overrides(sc, 5)["station_rv_N"] == [float(x) for x in np.concatenate(station_initial_state(sc))]
 
 
