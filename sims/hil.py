@@ -92,7 +92,7 @@ def run_hil(port: str, scenario, out_dir, *, lockstep: bool = False, duration_s:
     setup = None
     try:
         setup = open_ground_link(link) if link is not None else None
-        flight = build_flight(backend, clock, packets, overrides=flight_overrides(sc), event_sinks=[events],
+        flight = build_flight(backend, clock, packets, overrides=flight_overrides(sc, seed), event_sinks=[events],
                               pre_frame=pre_frame, post_frame=post_frame, link=setup)
         script = CommandScript(sc.commands, flight)
         if handshake:

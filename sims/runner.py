@@ -13,7 +13,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from fsw.executive.clock import SimClock, WallClock
@@ -26,7 +25,7 @@ from sims.deferred import DeferredSink
 from sims.deferred import attach as attach_sinks
 from sims.link import LinkOptions, finish_link, open_ground_link
 from sims.scenario import ScenarioError, command_packet, initial_orbit, load_scenario
-from sims.truth import Truth, station_initial_state
+from sims.truth import Truth, uplinked_station_state
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
 from telemetry.units import NS_PER_S
@@ -159,11 +158,12 @@ def prepare_run_folder(out_dir: str | Path) -> Path:
     return out
 
 
-def flight_overrides(sc) -> dict:
-    """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector and
-    the vehicle's loaded mass from the loading manifest (off by the scenario's ``manifest_error_kg``)."""
+def flight_overrides(sc, seed: int | None = None) -> dict:
+    """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector (off by
+    the ``[station.ephemeris]`` error drawn from the run's ``seed``, the scenario's by default) and the vehicle's
+    loaded mass from the loading manifest (off by the scenario's ``manifest_error_kg``)."""
     overrides = dict(sc.flight)
-    overrides["station_rv_N"] = [float(x) for x in np.concatenate(station_initial_state(sc))]
+    overrides["station_rv_N"] = [float(x) for x in uplinked_station_state(sc, sc.seed if seed is None else seed)]
     m = sc.vehicle["mass"]
     overrides.setdefault("mass_kg", float(m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"]
                                           + (m["manifest_error_kg"] if "manifest_error_kg" in m else 0.0)))
@@ -225,7 +225,7 @@ def warm_up(sc, seconds: float = WARM_UP_S, progress: bool = False) -> float:
         truth = Truth(sc, seed=sc.seed)
         step_truth = truth.step
         flight = build_flight(SimBackend(truth), SimClock(sc.minor_frame_ns), lambda packet: None,
-                              overrides=flight_overrides(sc), post_frame=lambda t_ns: step_truth(),
+                              overrides=flight_overrides(sc, sc.seed), post_frame=lambda t_ns: step_truth(),
                               idle_frames=lambda t_ns, n: truth.run(n))
         flight.executive.run(until_ns=int(seconds * NS_PER_S))
     _warmed = True
@@ -296,7 +296,7 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     wrap = overruns.wrap if overruns else None
     if observer is not None:
         wrap = observer.wrap_step(wrap)
-    flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc), event_sinks=[events],
+    flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc, seed), event_sinks=[events],
                           post_frame=post_frame, idle_frames=idle_frames, wrap_step=wrap, link=setup)
     if observer is not None:
         observer.attach(flight, truth)
@@ -415,4 +415,7 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
             docking.update(contact.as_dict())
         summary["docking"] = docking
         summary["final_relative_state"] = {"r_LVLH_m": [float(x) for x in r], "v_LVLH_mps": [float(x) for x in v]}
+        dr, dv = truth.ephemeris_error_rtn
+        summary["station_ephemeris_uplink_error"] = {"r_rtn_m": [float(x) for x in dr],
+                                                     "v_rtn_mps": [float(x) for x in dv]}
     return summary

@@ -207,14 +207,31 @@ INSERTION_SCHEMA = {"perigee_altitude_m": Num(100e3), "apogee_altitude_m": Num(1
                     "true_anomaly_deg": Num(-180.0, 180.0), "phase_deg": Num(-30.0, 30.0),
                     "inclination_offset_deg": Opt(Num(-5.0, 5.0), 0.0), "raan_offset_deg": Opt(Num(-5.0, 5.0), 0.0)}
 
+# [vehicle.mass.cargo] (truth only): where the cargo sits; without it the CoM is com_offset_B_m and the inertia
+# scales with mass from inertia_kg_m2 (mass_properties)
+CARGO_SCHEMA = {"ref_kg": POS, "centroid_B_m": Vec(3), "gyration_radius_m": Vec(3, NONNEG),
+                "placement_error_B_m": Opt(Vec(3), [0.0, 0.0, 0.0])}
+# [vehicle.propulsion] thrust profiles (truth only): valve delay, 10-90 % rise and 90-10 % tail-off, per class
+PULSE_KEYS = ("valve_delay_s", "rise_s", "tail_s", "valve_delay_translation_s", "rise_translation_s",
+              "tail_translation_s")
+# [station.attitude]: the control limit cycle theta_i = A_i sin(2 pi t / P_i + phi_i) about each LVLH axis
+STATION_ATTITUDE_SCHEMA = {"amplitude_deg": Opt(Vec(3, Num(0.0, 10.0)), [0.0, 0.0, 0.0]),
+                           "period_s": Opt(Vec(3, Num(1.0)), [600.0, 600.0, 600.0]),
+                           "phase_deg": Opt(Vec(3, Num(-360.0, 360.0)), [0.0, 0.0, 0.0])}
+# [station.ephemeris]: 1-sigma error of the station state the ground uplinks, radial / along-track / cross-track
+STATION_EPHEMERIS_SCHEMA = {"error_rtn_m": Opt(Vec(3, NONNEG), [0.0, 0.0, 0.0]),
+                            "error_rtn_mps": Opt(Vec(3, NONNEG), [0.0, 0.0, 0.0])}
+
 VEHICLE_SCHEMA = {
     "mass": {"dry_kg": POS, "cargo_kg": NONNEG, "propellant_kg": NONNEG, "inertia_kg_m2": Vec(3, POS),
-             "com_offset_B_m": Vec(3), "inertia_ref_mass_kg": POS, "manifest_error_kg": Num()},
+             "com_offset_B_m": Vec(3), "inertia_ref_mass_kg": POS, "manifest_error_kg": Num(),
+             "cargo": Opt(CARGO_SCHEMA, None)},
     "geometry": {"diameter_m": POS, "docking_port_B_m": Vec(3), "length_m": POS, "hull_radius_m": POS,
                  "drag_cd": NONNEG, "drag_area_m2": NONNEG},
     "propulsion": {"isp_s": POS, "min_impulse_bit_Ns": NONNEG, "min_impulse_bit_translation_Ns": NONNEG,
                    "thrust_error_sigma": NONNEG, "misalignment_sigma_deg": NONNEG,
                    "thrusters": ListOf(THRUSTER_SCHEMA, N_THRUSTERS),
+                   **{k: Opt(NONNEG, 0.0) for k in PULSE_KEYS},
                    "engine_isp_s": POS, "engine_min_on_s": NONNEG, "engine_thrust_error_sigma": NONNEG,
                    "engines": ListOf(ENGINE_SCHEMA, N_ENGINES)},
 }
@@ -237,7 +254,10 @@ SCHEMA = {
     "drag": {"enabled": Bool(), "rho0_kg_m3": NONNEG, "ref_altitude_m": NONNEG, "scale_height_m": POS},
     "station": {"altitude_m": POS, "inclination_deg": Num(0.0, 180.0), "raan_deg": Num(-360.0, 360.0),
                 "arg_latitude_deg": Num(-360.0, 360.0), "mass_kg": POS, "drag_cd": NONNEG, "drag_area_m2": NONNEG,
-                "port_LVLH_m": Vec(3), "body_radius_m": POS, "body_length_m": POS},
+                "port_LVLH_m": Vec(3), "body_radius_m": POS, "body_length_m": POS,
+                "attitude": Opt(STATION_ATTITUDE_SCHEMA, {k: v.default for k, v in STATION_ATTITUDE_SCHEMA.items()}),
+                "ephemeris": Opt(STATION_EPHEMERIS_SCHEMA,
+                                 {k: v.default for k, v in STATION_EPHEMERIS_SCHEMA.items()})},
     "chaser": {"r_LVLH_m": Vec(3), "v_LVLH_mps": Vec(3), "att_error_deg": Vec(3, Num(-180.0, 180.0)),
                "omega_BL_B_deg_s": Vec(3), "attitude_mode": Str(("free", "hold_lvlh")),
                "insertion": Opt(INSERTION_SCHEMA, None)},
@@ -672,6 +692,66 @@ def docking_dcm_LB(att_error_deg) -> np.ndarray:
     return (C_BD @ C_DL).T
 
 
+def _point_inertia(m_kg: float, r_m: np.ndarray) -> np.ndarray:
+    """[kg m^2] Diagonal of the inertia of a point mass at ``r_m`` about the origin: m (|r|^2 - r_i^2)."""
+    return m_kg * (float(r_m @ r_m) - r_m * r_m)
+
+
+def _reference_bodies(mass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference load split in two bodies (``mass_properties``): the rest's inertia about its own CoM
+    [kg m^2], the rest's CoM [m] and the reference cargo's inertia about its centroid, m k_i^2 [kg m^2]."""
+    cargo = mass["cargo"]
+    m_cr = float(cargo["ref_kg"])
+    c0 = np.asarray(cargo["centroid_B_m"], float)
+    m_rest0 = float(mass["inertia_ref_mass_kg"]) - m_cr
+    k2 = np.asarray(cargo["gyration_radius_m"], float) ** 2
+    r_rest = -m_cr * c0 / m_rest0  # the reference load's CoM is the B origin
+    own_ref = m_cr * k2
+    rest0 = (np.asarray(mass["inertia_kg_m2"], float) - own_ref - _point_inertia(m_cr, c0)
+             - _point_inertia(m_rest0, r_rest))
+    return rest0, r_rest, own_ref
+
+
+def mass_properties(mass) -> tuple[np.ndarray, np.ndarray, float]:
+    """The vehicle as loaded, from a ``[vehicle.mass]`` table: (CoM [m] in B, principal inertia [kg m^2] about it,
+    the mass [kg] at which that inertia holds).
+
+    Without ``cargo`` (or at its reference load and placement, with the reference rest mass): the CoM is
+    ``com_offset_B_m`` and the inertia ``inertia_kg_m2`` at ``inertia_ref_mass_kg`` (the truth scales it with mass).
+    With it, two bodies: the cargo (mass ``cargo_kg``, centroid ``centroid_B_m + placement_error_B_m``, radius of
+    gyration about each B axis through its centroid ``gyration_radius_m``) and the rest (dry + propellant), whose
+    CoM and inertia about it are those that make the reference load (``ref_kg`` at ``centroid_B_m``, total
+    ``inertia_ref_mass_kg``) have its CoM at the B origin and the inertia ``inertia_kg_m2``; the rest's inertia
+    scales with its mass. The CoM is
+    the two bodies' plus ``com_offset_B_m`` (a residual whose inertia, M |d|^2 < 0.2 % of the moments for the
+    dispersed centimetres, is left out); the inertia about it follows by the parallel-axis theorem. Products of
+    inertia from a lateral cargo offset are left out (principal axes kept, see docs/scenarios.md).
+    """
+    offset = np.asarray(mass["com_offset_B_m"], float)
+    m_ref = float(mass["inertia_ref_mass_kg"])
+    cargo = mass["cargo"] if "cargo" in mass else None
+    if cargo is None:
+        return offset, np.asarray(mass["inertia_kg_m2"], float), m_ref
+    m_c, m_cr = float(mass["cargo_kg"]), float(cargo["ref_kg"])
+    m_rest, m_rest0 = float(mass["dry_kg"]) + float(mass["propellant_kg"]), m_ref - m_cr
+    err = np.asarray(cargo["placement_error_B_m"], float)
+    if m_c == m_cr and m_rest == m_rest0 and not err.any():
+        return offset, np.asarray(mass["inertia_kg_m2"], float), m_ref  # the reference load, as tabulated
+    rest0, r_rest, own_ref = _reference_bodies(mass)
+    c = np.asarray(cargo["centroid_B_m"], float) + err
+    total = m_rest + m_c
+    d = (m_rest * r_rest + m_c * c) / total
+    about_origin = (rest0 * (m_rest / m_rest0) + _point_inertia(m_rest, r_rest) + own_ref * (m_c / m_cr)
+                    + _point_inertia(m_c, c))
+    return offset + d, about_origin - _point_inertia(total, d), total
+
+
+def _real_inertia(moments: np.ndarray) -> bool:
+    """Positive principal moments that satisfy the triangle inequality (a real mass distribution)."""
+    return bool(np.all(moments > 0.0)) and all(moments[k] <= moments[(k + 1) % 3] + moments[(k + 2) % 3] + 1e-9
+                                               for k in range(3))
+
+
 def _check_physics(raw: dict, v: _Validator) -> None:
     frame_ns = raw["minor_frame_ns"]
     for name in SENSOR_SCHEMA:
@@ -700,6 +780,11 @@ def _check_physics(raw: dict, v: _Validator) -> None:
         v.fail(("docking", "limits", "axial_rate_min_mps"), "expected axial_rate_min_mps <= axial_rate_max_mps")
     if raw["station"]["altitude_m"] < 100e3:
         v.fail(("station", "altitude_m"), "refused: below 100 km the orbit is not an orbit")
+    prop = raw["vehicle"]["propulsion"]
+    for key in ("valve_delay_s", "valve_delay_translation_s"):
+        if prop[key] >= frame_ns / NS_PER_S:
+            v.fail(("vehicle", "propulsion", key), f"expected a valve delay shorter than the minor frame "
+                                                   f"({frame_ns / NS_PER_S:g} s), got {prop[key]!r}")
     # vehicle
     thrusters = raw["vehicle"]["propulsion"]["thrusters"]
     if len(thrusters) != N_THRUSTERS:
@@ -714,6 +799,17 @@ def _check_physics(raw: dict, v: _Validator) -> None:
             v.fail(("vehicle", "mass", "inertia_kg_m2"),
                    f"refused: principal moments {inertia} break the triangle inequality (each must be <= the sum "
                    f"of the other two for a real mass distribution)")
+    mass = raw["vehicle"]["mass"]
+    if mass["cargo"] is not None:
+        if mass["cargo"]["ref_kg"] >= mass["inertia_ref_mass_kg"]:
+            v.fail(("vehicle", "mass", "cargo", "ref_kg"), "expected a reference cargo lighter than the vehicle "
+                                                           "(vehicle.mass.inertia_ref_mass_kg)")
+        # the rest body's own inertia at the reference load must be a real one, and so must the loaded vehicle's
+        for moments, what in ((_reference_bodies(mass)[0], "the rest of the vehicle at the reference load"),
+                              (mass_properties(mass)[1], "the vehicle as loaded")):
+            if not _real_inertia(moments):
+                v.fail(("vehicle", "mass", "cargo"), f"refused: the cargo's mass, centroid and gyration radii leave "
+                                                     f"{what} no real inertia ({moments.round(1).tolist()} kg m^2)")
     if len(raw["vehicle"]["propulsion"]["engines"]) != N_ENGINES:
         v.fail(("vehicle", "propulsion", "engines"), f"expected {N_ENGINES} orbit-control engines "
                                                      "(telemetry.dictionary.N_ENGINES)")
@@ -734,8 +830,7 @@ def _check_physics(raw: dict, v: _Validator) -> None:
         v.fail(("chaser", "v_LVLH_mps"), f"refused: a relative speed of {speed:.0f} m/s is another orbit, not a "
                                          f"rendezvous (<= {MAX_START_SPEED_MPS:g} m/s)")
     port_L = r + docking_dcm_LB(raw["chaser"]["att_error_deg"]) @ (
-        np.asarray(raw["vehicle"]["geometry"]["docking_port_B_m"], float)
-        - np.asarray(raw["vehicle"]["mass"]["com_offset_B_m"], float))
+        np.asarray(raw["vehicle"]["geometry"]["docking_port_B_m"], float) - mass_properties(raw["vehicle"]["mass"])[0])
     hull = raw["vehicle"]["geometry"]["hull_radius_m"]
     for point, clearance, what in ((r, hull, "hull"), (port_L, 0.0, "docking port")):
         rho = math.hypot(point[0], point[2])

@@ -14,10 +14,11 @@ frames, ``thermal_frame`` (nodal network, heaters, thermistors).
 
 Randomness: one ``numpy.random.Generator(PCG64)`` stream per noisy sensor model, one per model for
 its error terms (biases, bursts, outliers, rate random walk), one for random dropouts, one for the
-vehicle realisation and one for the sensors' (scale factors, initial biases), each from
-``SeedSequence(seed)`` with a fixed spawn key; the kernels read blocks of normal draws refilled every
-``NOISE_BLOCK_FRAMES``, each stream's block sized from the models' declared draws per sample. The
-same scenario and seed give bit-identical runs.
+vehicle realisation, one for the sensors' (scale factors, initial biases), one for the engines' and one
+for the error of the station ephemeris the ground uplinks (:func:`uplinked_station_state`), each from
+``SeedSequence(seed)`` with a fixed spawn key (``*_SPAWN_KEY`` here and the sensor models' own); the
+kernels read blocks of normal draws refilled every ``NOISE_BLOCK_FRAMES``, each stream's block sized
+from the models' declared draws per sample. The same scenario and seed give bit-identical runs.
 
 Sensors (``sims.core.sensors``, figures in docs/sensors.md): each [sensors.<name>] table becomes its
 model's params record (``SENSOR_PARAMS``); ``[sensors] ideal = true`` keeps the white noise only (no
@@ -67,7 +68,7 @@ from sims.core.thermal import (
     THERMAL_PARAMS,
     thermal_frame,
 )
-from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, latency_frames
+from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, latency_frames, mass_properties
 from telemetry.dictionary import record_dtype
 
 NOISE_BLOCK_FRAMES = 1000  # minor frames served by one refill of the noise buffer
@@ -79,6 +80,8 @@ VEHICLE_SPAWN_KEY = 8  # this run's vehicle realisation (thruster misalignment a
 ENGINE_SPAWN_KEY = 10  # the orbit-control engines' realisation (misalignment, thrust error); 9 is gnss_abs
 SENSOR_SPAWN_KEY = 19  # this run's sensor realisation (gyro scale factors, initial Gauss-Markov biases); the
 #                        sensor models' error-term streams take 20 and up (sims.core.sensors)
+EPHEMERIS_SPAWN_KEY = 11  # the error of the station state the ground uplinks (sims.runner.flight_overrides)
+LINEAR_RAMP_OF_10_90 = 1.0 / 0.8  # a linear ramp from 0 to 100 % lasts its 10-90 % time / 0.8
 MODEL_OF_DEVICE = {m.device: m for m in SENSOR_MODELS}
 EVENT_BITS = EV_CONTACT | EV_CAPTURE | EV_COLLISION
 
@@ -144,7 +147,7 @@ def _lidar_params(p, t, sc: Scenario) -> None:
     p["min_range_m"] = 0.0 if ideal else t.min_range_m
     p["max_range_m"] = t.max_range_m
     p["cos_half_fov"] = math.cos(t.fov_half_deg * DEG_RAD)
-    p["mount_B_m"] = np.asarray(t.mount_B_m, float) - np.asarray(sc.vehicle.mass.com_offset_B_m, float)
+    p["mount_B_m"] = np.asarray(t.mount_B_m, float) - mass_properties(sc.vehicle.mass)[0]
     dt = _sample_s(p, sc)
     p["bias_phi"], p["bias_drive_range_m"] = gauss_markov_step(0.0 if ideal else t.bias_range_m,
                                                                t.bias_correlation_s, dt)
@@ -202,6 +205,37 @@ def station_initial_state(sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
                                                                                   vc * math.cos(u), 0.0])
 
 
+def station_ephemeris_error(sc: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """([m], [m/s]) error of the station state the ground uplinks, radial / along-track / cross-track of the
+    station's orbit at the run epoch: ``[station.ephemeris]`` 1-sigmas times standard normal draws of the run
+    seed's own stream (``EPHEMERIS_SPAWN_KEY``)."""
+    child = np.random.SeedSequence(int(seed)).spawn(EPHEMERIS_SPAWN_KEY + 1)[EPHEMERIS_SPAWN_KEY]
+    z = np.random.Generator(np.random.PCG64(child)).standard_normal(6)
+    eph = sc.station.ephemeris
+    return np.asarray(eph.error_rtn_m, float) * z[:3], np.asarray(eph.error_rtn_mps, float) * z[3:]
+
+
+def uplinked_station_state(sc: Scenario, seed: int) -> np.ndarray:
+    """The station state [r m, v m/s] (N) the ground uplinks at the run epoch: the truth's plus
+    :func:`station_ephemeris_error` rotated from radial / along-track / cross-track (the LVLH axes) to N."""
+    r, v = station_initial_state(sc)
+    dr, dv = station_ephemeris_error(sc, seed)
+    C_NL = _lvlh(r, v).T
+    return np.concatenate([r + C_NL @ dr, v + C_NL @ dv])
+
+
+def min_on_time_s(mib_Ns: float, thrust_N: float, up_s: float, down_s: float) -> float:
+    """[s] The on-time whose pulse from a closed valve delivers ``mib_Ns`` with linear ramps ``up_s``, ``down_s``.
+
+    The pulse's impulse over thrust (full-thrust seconds): tau - up/2 + down/2 once it reaches full thrust
+    (tau >= up); tau^2 (up + down) / (2 up^2) when it closes on the rise. Ideal valves: mib / thrust.
+    """
+    j = mib_Ns / thrust_N
+    if j >= 0.5 * (up_s + down_s):
+        return max(j + 0.5 * (up_s - down_s), 0.0)
+    return math.sqrt(2.0 * j * up_s * up_s / (up_s + down_s))
+
+
 def _lvlh(r: np.ndarray, v: np.ndarray) -> np.ndarray:
     x = r / np.linalg.norm(r)
     z = np.cross(r, v)
@@ -226,6 +260,7 @@ class Truth:
                             + [DROPOUT_SPAWN_KEY])
         children = np.random.SeedSequence(self.seed).spawn(
             max(*self._keys, VEHICLE_SPAWN_KEY, ENGINE_SPAWN_KEY, SENSOR_SPAWN_KEY) + 1)
+        self.ephemeris_error_rtn = station_ephemeris_error(sc, self.seed)  # what the flight's uplink is off by
         self._gens = [np.random.Generator(np.random.PCG64(children[k])) for k in self._keys]  # one per stream row
         vehicle_rng = np.random.Generator(np.random.PCG64(children[VEHICLE_SPAWN_KEY]))
         self.devices = new_device_set()
@@ -276,15 +311,20 @@ class Truth:
         p["station_cda_m2"] = sc.station.drag_cd * sc.station.drag_area_m2
         p["station_mass_kg"] = sc.station.mass_kg
         p["chaser_cda_m2"] = v.geometry.drag_cd * v.geometry.drag_area_m2
-        p["port_L_m"] = sc.station.port_LVLH_m
+        p["port_S_m"] = sc.station.port_LVLH_m  # fixed in the station body frame, = L at zero attitude
+        att = sc.station.attitude
+        p["station_att_amp_rad"] = np.radians(att.amplitude_deg)
+        p["station_att_rate_rad_s"] = 2.0 * math.pi / np.asarray(att.period_s, float)
+        p["station_att_phase_rad"] = np.radians(att.phase_deg)
+        p["station_att_on"] = 1 if np.any(p["station_att_amp_rad"] > 0.0) else 0
         p["station_body_radius_m"], p["station_body_length_m"] = sc.station.body_radius_m, sc.station.body_length_m
         p["hull_radius_m"] = v.geometry.hull_radius_m
         p["capture_ring_radius_m"] = sc.docking.capture_ring_radius_m
         p["restitution"] = sc.docking.restitution
-        com = np.asarray(v.mass.com_offset_B_m, float)
+        com, inertia, inertia_mass = mass_properties(v.mass)
         p["port_B_m"] = np.asarray(v.geometry.docking_port_B_m, float) - com
-        p["inertia_full_kg_m2"] = v.mass.inertia_kg_m2
-        p["inertia_ref_mass_kg"] = v.mass.inertia_ref_mass_kg
+        p["inertia_full_kg_m2"] = inertia
+        p["inertia_ref_mass_kg"] = inertia_mass
         p["isp_g0_mps"] = v.propulsion.isp_s * G0_M_S2
         for key in p["capture_limits"].dtype.names:  # the [docking.limits] keys
             p["capture_limits"][key] = sc.docking.limits[key]
@@ -321,11 +361,20 @@ class Truth:
             row_t["dir_B"] = d
             row_t["thrust_N"] = t.thrust_N * (1.0 + prop.thrust_error_sigma * rng.standard_normal())
             row_t["mib_Ns"] = prop.min_impulse_bit_translation_Ns if translation else prop.min_impulse_bit_Ns
+            sfx = "_translation" if translation else ""
+            row_t["delay_s"] = prop[f"valve_delay{sfx}_s"]
+            row_t["ramp_up_s"] = prop[f"rise{sfx}_s"] * LINEAR_RAMP_OF_10_90
+            row_t["ramp_down_s"] = prop[f"tail{sfx}_s"] * LINEAR_RAMP_OF_10_90
+            row_t["t_min_s"] = min_on_time_s(row_t["mib_Ns"], row_t["thrust_N"], row_t["ramp_up_s"],
+                                             row_t["ramp_down_s"])
+        self._thrusters["open_s"] = self._thrusters["close_s"] = self._thrusters["prev_close_s"] = -np.inf
+        shaped = any(np.any(self._thrusters[k] > 0.0) for k in ("delay_s", "ramp_up_s", "ramp_down_s"))
+        p["thrusters_shaped"] = 1 if shaped else 0
 
     def _build_engines(self, sc: Scenario, rng: np.random.Generator) -> None:
         """The orbit-control engines: this run's misalignment (the thrusters' sigma) and thrust error."""
         prop = sc.vehicle.propulsion
-        com = np.asarray(sc.vehicle.mass.com_offset_B_m, float)
+        com = mass_properties(sc.vehicle.mass)[0]
         if len(prop.engines) != self.devices["ACT_ENGINES"]["on_time_s"].shape[0]:
             raise ValueError("Truth: the engine table and ACT_ENGINES.on_time_s differ in length")
         self._engines = np.zeros(len(prop.engines), ENGINE)
@@ -356,11 +405,11 @@ class Truth:
         q_BL = np.array(q_from_dcm(*C_BL.ravel()))
         s["q_BN"] = q_from_dcm(*(C_BL @ C_LN).ravel())
         s["omega_BN_B_rad_s"] = np.radians(sc.chaser.omega_BL_B_deg_s) + C_BL @ w_LN_L
-        s["join_q_BL"] = q_BL
+        s["hold_q_BL"] = q_BL
         m = v.mass
         s["propellant_kg"] = m.propellant_kg
         s["mass_kg"] = m.dry_kg + m.cargo_kg + m.propellant_kg
-        s["inertia_kg_m2"] = p["inertia_full_kg_m2"] * s["mass_kg"] / p["inertia_ref_mass_kg"]
+        s["inertia_kg_m2"] = p["inertia_full_kg_m2"] * s["mass_kg"] / p["inertia_ref_mass_kg"]  # about the CoM
         # gyro bias starts in the steady state of its Gauss-Markov process
         s["gyro"]["bias_rad_s"] = rng.standard_normal(3) * gyro_bias_sigma_rad_s(sc)
         truth_refresh(p, s)
@@ -568,6 +617,16 @@ class Truth:
     def q_BL(self) -> np.ndarray:
         """True chaser attitude w.r.t. the station LVLH frame, scalar first."""
         return self._s["geometry"]["q_BL"].copy()
+
+    @property
+    def q_BS(self) -> np.ndarray:
+        """True chaser attitude w.r.t. the station port's frame S (the station body), scalar first."""
+        return self._s["geometry"]["q_BS"].copy()
+
+    @property
+    def q_SL(self) -> np.ndarray:
+        """True station body attitude w.r.t. LVLH, scalar first (its limit cycle)."""
+        return self._s["geometry"]["q_SL"].copy()
 
     @property
     def r_station_N_m(self) -> np.ndarray:

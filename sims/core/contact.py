@@ -1,8 +1,10 @@
 """Docking-contact geometry: port-to-port state and the quantities the capture envelope limits.
 
-Docking attitude D (the chaser attitude that mates with the station's aft port, which faces -y_L):
-x_D = +y_L, y_D = -z_L, z_D = -x_L. Misalignment angles are the 3-2-1 (yaw, pitch, roll) angles
-of B relative to D (Schaub & Junkins eq. 3.33); rates are omega_BL_B (the station holds LVLH).
+Everything is in the station port's frame S (the station body frame, which the station holds about
+LVLH with its attitude limit cycle; S = L when it holds LVLH ideally). Docking attitude D (the
+chaser attitude that mates with the station's aft port, which faces -y_S): x_D = +y_S, y_D = -z_S,
+z_D = -x_S. Misalignment angles are the 3-2-1 (yaw, pitch, roll) angles of B relative to D
+(Schaub & Junkins eq. 3.33); rates are omega_BS_B, the chaser's rate relative to the station body.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ CONTACT = np.dtype([                   # port-to-port quantities of the chaser w
     ("pitch_deg", "f8"),               # [deg] 3-2-1 misalignment w.r.t. the docking attitude
     ("yaw_deg", "f8"),                 # [deg]
     ("roll_deg", "f8"),                # [deg]
-    ("rates_deg_s", "f8", (3,)),       # [deg/s] chaser rate w.r.t. the station (LVLH), B
+    ("rates_deg_s", "f8", (3,)),       # [deg/s] chaser rate w.r.t. the station body S, B
     ("axial_distance_m", "f8"),        # [m] axial port-to-port distance (< 0 before contact)
     ("time_s", "f8"),                  # [s] time of a contact, interpolated inside its frame
 ], align=True)
@@ -37,38 +39,40 @@ CAPTURE_LIMITS = np.dtype([            # the capture envelope: the keys of the s
     ("angular_rate_max_deg_s", "f8"),  # [deg/s] per body axis
 ], align=True)
 
-# q_DL of the docking attitude: C_DL rows (0,1,0), (0,0,-1), (-1,0,0), via Sheppard's method.
+# The docking attitude w.r.t. the port's frame (q_DS; q_DL w.r.t. LVLH, the same rows): C rows (0,1,0),
+# (0,0,-1), (-1,0,0), via Sheppard's method.
 Q_DL = (0.5, -0.5, -0.5, 0.5)
 RAD_DEG = 180.0 / math.pi
 
 
 @njit(cache=True, inline="always")
 def docking_angles(q0, q1, q2, q3):
-    """(roll, pitch, yaw) [rad]: 3-2-1 angles of B relative to the docking attitude, from q_BL."""
+    """(roll, pitch, yaw) [rad]: 3-2-1 angles of B relative to the docking attitude, from q_BS (q_BL when the
+    docking attitude is taken w.r.t. LVLH)."""
     qd = q_mul(q0, q1, q2, q3, Q_DL[0], -Q_DL[1], -Q_DL[2], -Q_DL[3])
     return euler321_of_q(qd[0], qd[1], qd[2], qd[3])
 
 
 @njit(cache=True)
-def contact_quantities(r_L_m, v_L_mps, q_BL, omega_BL_B_rad_s, port_B_m, out):
+def contact_quantities(r_S_m, v_S_mps, q_BS, omega_BS_B_rad_s, port_B_m, out):
     """Port-to-port contact quantities of the chaser w.r.t. the station port, written to ``CONTACT`` record ``out``
     (all but ``time_s``).
 
     Parameters
     ----------
-    r_L_m, v_L_mps : (3,) chaser CoM rel. station port, L [m], [m/s] (rate seen in L)
-    q_BL : (4,) chaser attitude w.r.t. LVLH, scalar first
-    omega_BL_B_rad_s : (3,) chaser rate w.r.t. LVLH, B [rad/s]
+    r_S_m, v_S_mps : (3,) chaser CoM rel. station port, S [m], [m/s] (rate seen in S)
+    q_BS : (4,) chaser attitude w.r.t. the station port's frame S, scalar first
+    omega_BS_B_rad_s : (3,) chaser rate w.r.t. S, B [rad/s]
     port_B_m : (3,) chaser docking port rel. chaser CoM, B [m]
     """
-    q0, q1, q2, q3 = q_BL[0], q_BL[1], q_BL[2], q_BL[3]
+    q0, q1, q2, q3 = q_BS[0], q_BS[1], q_BS[2], q_BS[3]
     px, py, pz = port_B_m[0], port_B_m[1], port_B_m[2]
-    wx, wy, wz = omega_BL_B_rad_s[0], omega_BL_B_rad_s[1], omega_BL_B_rad_s[2]
-    aL = rot_t(q0, q1, q2, q3, px, py, pz)
-    # port velocity adds omega x arm (the arm rotates w.r.t. L)
+    wx, wy, wz = omega_BS_B_rad_s[0], omega_BS_B_rad_s[1], omega_BS_B_rad_s[2]
+    aS = rot_t(q0, q1, q2, q3, px, py, pz)
+    # port velocity adds omega x arm (the arm rotates w.r.t. S)
     wa = rot_t(q0, q1, q2, q3, wy * pz - wz * py, wz * px - wx * pz, wx * py - wy * px)
-    dx, dy, dz = r_L_m[0] + aL[0], r_L_m[1] + aL[1], r_L_m[2] + aL[2]
-    ux, uy, uz = v_L_mps[0] + wa[0], v_L_mps[1] + wa[1], v_L_mps[2] + wa[2]
+    dx, dy, dz = r_S_m[0] + aS[0], r_S_m[1] + aS[1], r_S_m[2] + aS[2]
+    ux, uy, uz = v_S_mps[0] + wa[0], v_S_mps[1] + wa[1], v_S_mps[2] + wa[2]
     out.axial_rate_mps = uy
     out.lateral_rate_mps = math.sqrt(ux * ux + uz * uz)
     out.lateral_misalignment_m = math.sqrt(dx * dx + dz * dz)
@@ -123,13 +127,13 @@ def within_envelope(c, lim):
 
 
 @njit(cache=True)
-def station_body_distance(r_L_m, body_radius_m, body_length_m):
-    """[m] Distance from a point (rel. station port, L) to the station body cylinder.
+def station_body_distance(r_S_m, body_radius_m, body_length_m):
+    """[m] Distance from a point (rel. station port, S) to the station body cylinder.
 
-    The body is a cylinder of the given radius along +y_L from the port plane (y = 0) to y = length.
+    The body is a cylinder of the given radius along +y_S from the port plane (y = 0) to y = length.
     """
-    rho = math.sqrt(r_L_m[0] * r_L_m[0] + r_L_m[2] * r_L_m[2])
-    y = r_L_m[1]
+    rho = math.sqrt(r_S_m[0] * r_S_m[0] + r_S_m[2] * r_S_m[2])
+    y = r_S_m[1]
     dy = -y if y < 0.0 else (y - body_length_m if y > body_length_m else 0.0)
     dr = rho - body_radius_m if rho > body_radius_m else 0.0
     return math.sqrt(dy * dy + dr * dr)

@@ -29,19 +29,25 @@ def grav_j2_terms(x, y, z, mu, re, j2):
 
 
 @njit(cache=True, inline="always")
-def drag(x, y, z, vx, vy, vz, we, re, rho0, h0, hscale, cda_over_m):
-    """[m/s^2] Drag of an exponential atmosphere co-rotating with the Earth (Vallado eq. 8-28).
+def drag_factor(x, y, z, vx, vy, vz, we, re, rho0, h0, hscale, cda_over_m):
+    """[1/s] k = -1/2 rho (Cd A / m) |v_rel| of the drag k v_rel of an exponential atmosphere co-rotating with the
+    Earth (Vallado eq. 8-28), v_rel = v - omega_E x r (omega_E along z_N).
 
     ``rho = rho0 exp(-(h - h0)/H)`` with h the height above a spherical Earth of radius ``re``.
     """
     h = math.sqrt(x * x + y * y + z * z) - re
     rho = rho0 * math.exp(-(h - h0) / hscale)
-    # velocity relative to the rotating atmosphere: v - omega_E x r, omega_E along z_N
     ux = vx + we * y
     uy = vy - we * x
-    uz = vz
-    k = -0.5 * rho * cda_over_m * math.sqrt(ux * ux + uy * uy + uz * uz)
-    return k * ux, k * uy, k * uz
+    return -0.5 * rho * cda_over_m * math.sqrt(ux * ux + uy * uy + vz * vz)
+
+
+@njit(cache=True, inline="always")
+def drag(x, y, z, vx, vy, vz, we, re, rho0, h0, hscale, cda_over_m):
+    """[m/s^2] Drag of an exponential atmosphere co-rotating with the Earth (Vallado eq. 8-28): k v_rel
+    (:func:`drag_factor`)."""
+    k = drag_factor(x, y, z, vx, vy, vz, we, re, rho0, h0, hscale, cda_over_m)
+    return k * (vx + we * y), k * (vy - we * x), k * vz
 
 
 @njit(cache=True, inline="always")

@@ -316,7 +316,7 @@ def gnss_rel(p, s, dev, q, tp, ts, noise, streams):
     """
     if due(p, s, ts.frame):
         drop = dropped(p, s, noise, streams)
-        r, v, fb, b = ts.geometry.r_com_L_m, ts.geometry.v_rel_L_mps, s.fault_bias, s.bias
+        r, v, fb, b = ts.geometry.r_com_L_m, ts.geometry.v_com_L_mps, s.fault_bias, s.bias
         g0, g1, g2 = r[0], r[1], r[2]
         rng = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
         valid = p.min_range_m < rng <= p.max_range_m

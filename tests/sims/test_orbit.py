@@ -84,12 +84,12 @@ def test_relative_geometry_matches_numpy_transport_theorem(rng):
     """LVLH axes, LVLH rate (in-plane |h|/r^2, out-of-plane r a_h/|h|) and the chaser's relative state."""
     p, s, g = np.zeros(1, TRUTH_PARAMS)[0], np.zeros(1, TRUTH_STATE)[0], np.zeros(1, GEOMETRY)[0]
     p["mu_m3_s2"], p["earth_radius_m"], p["j2"], p["station_mass_kg"] = MU, RE, J2, 1.0
-    p["port_L_m"] = [0.0, -12.0, 0.0]
+    p["port_S_m"] = [0.0, -12.0, 0.0]
     rs = circular_state(390e3, 41.5)
     rc = rs + np.r_[rng.standard_normal(3) * 100, rng.standard_normal(3) * 0.1]
     s["r_station_N_m"], s["v_station_N_mps"], s["r_chaser_N_m"], s["v_chaser_N_mps"] = rs[:3], rs[3:], rc[:3], rc[3:]
     s["q_BN"] = [1.0, 0.0, 0.0, 0.0]
-    C_rows, _ = relative_geometry(p, s, g)
+    C_rows, _ = relative_geometry(p, s, g, 0.0)
     x = rs[:3] / np.linalg.norm(rs[:3])
     h = np.cross(rs[:3], rs[3:])
     z = h / np.linalg.norm(h)
@@ -99,5 +99,5 @@ def test_relative_geometry_matches_numpy_transport_theorem(rng):
     w = np.array([np.linalg.norm(rs[:3]) * (a @ z) / np.linalg.norm(h), 0.0, np.linalg.norm(h) / (rs[:3] @ rs[:3])])
     assert np.allclose(g["omega_LN_L_rad_s"], w, rtol=1e-12, atol=1e-20)
     r_L = C @ (rc[:3] - rs[:3])
-    assert np.allclose(g["r_rel_L_m"], r_L - p["port_L_m"], atol=1e-9)
+    assert np.allclose(g["r_rel_L_m"], r_L - p["port_S_m"], atol=1e-9)
     assert np.allclose(g["v_rel_L_mps"], C @ (rc[3:] - rs[3:]) - np.cross(w, r_L), atol=1e-12)
