@@ -116,6 +116,8 @@ class RelativeNavigation(App):
         C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
         p["C_RL"] = C_RL
         self.r_docked = -(C_RL.T @ np.asarray(port_B_m, dtype=np.float64))
+        p["docked_r_L_m"] = self.r_docked
+        p["blind_range_m"] = nav.float("blind_range_m", 0.0)
         self.docked = False
 
     def start(self) -> None:

@@ -64,6 +64,9 @@ RELNAV_PARAMS = np.dtype([
     ("camera_target_L_m", "f8", (3,)),  # camera target w.r.t. the station port, LVLH
     ("valid_timeout_ns", "i8"),         # valid only while a measurement was accepted this recently ...
     ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this
+    ("blind_range_m", "f8"),            # inside this estimated port-to-port range no sensor sees the port: the
+                                        # solution stays valid on its covariance alone (the last metre's coast)
+    ("docked_r_L_m", "f8", (3,)),       # the state when the ports coincide (CoM w.r.t. the port, LVLH)
     ("camera_att_range_m", "f8"),       # the camera's relative attitude is used inside this range
     ("port_tilt_tau_s", "f8"),          # low-pass time constant of the port's attitude
     ("port_tilt_timeout_ns", "i8"),     # the port's attitude is fresh this long after a camera sample
@@ -328,7 +331,9 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
 
     ``flt.rejects`` counts rejections in a row per sensor code (an accepted measurement zeroes its
     sensor's count). The solution is valid while a measurement was accepted within
-    ``prm.valid_timeout_ns`` and every position sigma is at most ``prm.valid_max_sigma_r_m``. Writes
+    ``prm.valid_timeout_ns`` (or the estimated port-to-port range is inside ``prm.blind_range_m``, where
+    the sensors' minimum ranges leave the last metre to propagation) and every position sigma is at most
+    ``prm.valid_max_sigma_r_m``. Writes
     NAV_STATE (``out``) valid / t_ns / seq as well.
 
     Returns :func:`relnav_step`'s bits, OR'ed with F_VALID_CHANGED.
@@ -347,7 +352,11 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
             f.rejects[s] += 1
     o = out[0]
     sig = max(o.sigma_r_m[0], o.sigma_r_m[1], o.sigma_r_m[2])
-    valid = t_ns - f.last_accept_ns <= p.valid_timeout_ns and sig <= p.valid_max_sigma_r_m
+    d = p.docked_r_L_m
+    x = f.x
+    port_range = math.sqrt((x[0] - d[0]) ** 2 + (x[1] - d[1]) ** 2 + (x[2] - d[2]) ** 2)
+    recent = t_ns - f.last_accept_ns <= p.valid_timeout_ns or port_range <= p.blind_range_m
+    valid = recent and sig <= p.valid_max_sigma_r_m
     o.valid = valid
     o.t_ns = t_ns
     o.seq += 1
