@@ -57,7 +57,7 @@ from sims.core.frame import (
     truth_refresh,
 )
 from sims.core.noise import STREAM
-from sims.core.quat import q_from_dcm
+from sims.core.quat import q_from_dcm, rot_t
 from sims.core.sensors import N_THERMISTOR_CHANNELS, NEVER, SENSOR_MODELS
 from sims.core.thermal import (
     HEATER,
@@ -602,6 +602,21 @@ class Truth:
         """([m], [m/s]) chaser CoM relative to the station docking port, station LVLH (copies)."""
         g = self._s["geometry"]
         return g["r_rel_L_m"].copy(), g["v_rel_L_mps"].copy()
+
+    def reference_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """([m], [m/s]) the chaser's nominal CoM relative to the station docking port, station LVLH.
+
+        The point the flight software navigates: it knows the vehicle's geometry about the nominal CoM
+        (its sensor and port arms), not the CoM offset of this run's load (``vehicle.mass.com_offset_B_m``,
+        truth only). The nominal CoM sits at ``-offset`` from the true one, B: r + C_LB (-offset) and
+        v + C_LB (omega_BL x -offset).
+        """
+        g = self._s["geometry"]
+        arm = -np.asarray(self.scenario.vehicle.mass.com_offset_B_m, float)
+        q = [float(c) for c in g["q_BL"]]
+        lever = np.array(rot_t(*q, *arm))
+        turn = np.array(rot_t(*q, *np.cross(g["omega_BL_B_rad_s"], arm)))
+        return g["r_rel_L_m"] + lever, g["v_rel_L_mps"] + turn
 
     @property
     def q_BN(self) -> np.ndarray:

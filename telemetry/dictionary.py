@@ -178,6 +178,9 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("sensor", "u8", "", "sensor used by the last update", enum=NAV_SENSORS),
         F("accepted", "u32", "", "measurements accepted"),
         F("rejected", "u32", "", "measurements rejected by innovation gating"),
+        F("port_tilt_rad", "f32", "rad", "station port's attitude w.r.t. LVLH as the docking camera sees it: small "
+          "rotation in docking-attitude axes (roll, pitch, yaw)", count=3),
+        F("port_tilt_valid", "u8", "", "1 while port_tilt_rad is fresh (camera attitude inside its range)"),
     )),
     Telemetry("ATT_STATE", 0x111, "Attitude estimate and control errors", (
         F("q_BN", "f64", "", "estimated attitude quaternion, scalar first", count=4),

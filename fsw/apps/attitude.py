@@ -53,7 +53,12 @@ class AttitudeControl(App):
         p = self.prm[0]
         p["arw_rad_sqrt_s"] = a.float("gyro_arw_rad_sqrt_s", 0.0)
         p["rrw_rad_s_sqrt_s"] = a.float("gyro_rrw_rad_s_sqrt_s", 0.0)
-        p["star_tracker_sigma_rad"] = a.float("star_tracker_sigma_rad", 0.0)
+        p["star_tracker_sigma_rad"] = a.float("star_tracker_sigma_cross_rad", 0.0)
+        p["star_tracker_sigma_roll_rad"] = a.float("star_tracker_sigma_roll_rad", 0.0)
+        u = a.array("star_tracker_boresight_B", (3,))
+        if not abs(float(np.linalg.norm(u)) - 1.0) < 1e-6:
+            raise ConfigError(f"{path}: [attitude].star_tracker_boresight_B must be a unit vector, got {u.tolist()}")
+        p["star_tracker_boresight_B"] = u
         p["gate_chi2"] = a.float("gate_chi2", 0.0)
         p["K_Nm"] = a.array("K_Nm", (3,), 0.0)
         p["P_Nms"] = a.array("P_Nms", (3,), 0.0)
@@ -110,8 +115,10 @@ class AttitudeControl(App):
         # the orbit-control engines' firing (published by far-range guidance; a zero record without it)
         self.eng = self.bus.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in self.bus else new_message(
             "ENGINE_PERIOD")
-        views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.eng, self.out, self.torque,
-                                             self.check))
+        # the station port's attitude seen by the camera (relative navigation; a zero record without it)
+        self.nav = self.bus.get("NAV_STATE", self.name) if "NAV_STATE" in self.bus else new_message("NAV_STATE")
+        views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.eng, self.nav, self.out,
+                                             self.torque, self.check))
         self._step = bind(attitude_step, self.prm, self.flt, self.tr, self.work, *views, sample=(0, 0.0, False, False))
         # another attitude than the docking one while far-range guidance slews and burns (ATT_REF.active)
         self._ref = self.bus.get("ATT_REF", self.name) if "ATT_REF" in self.bus else None

@@ -15,7 +15,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.estimation import WORK_SHAPE
+from fsw.core.estimation import RN_GNSS_BIAS, RN_LIDAR_BIAS, WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     REJECT_SHIFT,
@@ -61,22 +61,36 @@ class RelativeNavigation(App):
         p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
         p["gate_chi2_6dof"] = nav.float("gate_chi2_6dof", 0.0)
         p["gnss_sigma_r_m"] = self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)
+        p["gnss_multipath_range_m"] = nav.float("gnss_multipath_range_m", 0.0)
         p["gnss_sigma_v_mps"] = self.gnss_sv = nav.float("gnss_sigma_v_mps", 0.0)
+        p["gnss_bias_sigma_m"] = nav.array("gnss_bias_sigma_m", (3,), 0.0)
+        p["gnss_bias_tau_s"] = nav.array("gnss_bias_tau_s", (3,), 1.0)
         p["lidar_sigma_range_m"] = self.lidar_sr = nav.float("lidar_sigma_range_m", 0.0)
         p["lidar_sigma_range_frac"] = self.lidar_sf = nav.float("lidar_sigma_range_frac", 0.0)
         p["lidar_sigma_angle_rad"] = self.lidar_sa = nav.float("lidar_sigma_angle_rad", 0.0)
-        p["camera_sigma_m"] = self.cam_s = nav.float("camera_sigma_m", 0.0)
-        p["camera_sigma_angle_rad"] = nav.float("camera_sigma_angle_rad", 0.0)
+        p["lidar_sigma_angle_near_rad"] = nav.float("lidar_sigma_angle_near_rad", 0.0)
+        p["lidar_angle_near_range_m"] = nav.float("lidar_angle_near_range_m", 0.0)
+        p["lidar_bias_sigma"] = nav.array("lidar_bias_sigma", (3,), 0.0)
+        p["lidar_bias_tau_s"] = nav.array("lidar_bias_tau_s", (3,), 1.0)
+        p["camera_sigma_lateral_m"] = self.cam_s = nav.float("camera_sigma_lateral_m", 0.0)
+        p["camera_sigma_lateral_frac"] = nav.float("camera_sigma_lateral_frac", 0.0)
+        p["camera_sigma_depth_m"] = nav.float("camera_sigma_depth_m", 0.0)
+        p["camera_sigma_depth_per_m"] = nav.float("camera_sigma_depth_per_m", 0.0)
         p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = (self.bands[s] for s in ("gnss", "lidar", "camera"))
         p["gnss_abs_band_m"] = self.bands["gnss_abs"]
         p["gnss_abs_sigma_r_m"] = self.gabs_sr = nav.float("gnss_abs_sigma_r_m", 0.0)
         p["gnss_abs_sigma_v_mps"] = self.gabs_sv = nav.float("gnss_abs_sigma_v_mps", 0.0)
+        p["gnss_abs_bias_sigma_m"] = nav.array("gnss_abs_bias_sigma_m", (3,), 0.0)
+        p["gnss_abs_bias_tau_s"] = nav.array("gnss_abs_bias_tau_s", (3,), 1.0)
         p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
         p["port_L_m"] = st.array("port_LVLH_m", (3,))
         p["sensor_B_m"] = self.sensor_B = nav.array("sensor_B_m", (3,))
         p["reflector_L_m"] = self.reflector = st.array("lidar_reflector_LVLH_m", (3,))
         p["camera_target_L_m"] = self.cam_target = st.array("camera_target_LVLH_m", (3,))
+        p["camera_att_range_m"] = nav.float("camera_attitude_range_m", 0.0)
+        p["port_tilt_tau_s"] = nav.float("port_tilt_tau_s", 1e-3)
+        p["port_tilt_timeout_ns"] = int(nav.float("port_tilt_timeout_s", 0.0) * NS_PER_S)
         p["valid_timeout_ns"] = int(nav.float("valid_timeout_s", 0.0) * NS_PER_S)
         p["valid_max_sigma_r_m"] = nav.float("valid_max_sigma_r_m", 0.0)
         self.port_L = p["port_L_m"]
@@ -100,7 +114,10 @@ class RelativeNavigation(App):
         self._distrust_until_ns = 0
         # Docked, the ports coincide: the CoM sits at minus the chaser's port (docking attitude, LVLH).
         C_RL = Section(gnc, path, "attitude_reference").array("C_RL", (3, 3))
+        p["C_RL"] = C_RL
         self.r_docked = -(C_RL.T @ np.asarray(port_B_m, dtype=np.float64))
+        p["docked_r_L_m"] = self.r_docked
+        p["blind_range_m"] = nav.float("blind_range_m", 0.0)
         self.docked = False
 
     def start(self) -> None:
@@ -118,19 +135,34 @@ class RelativeNavigation(App):
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
+        """Start the filter from one sample: position and velocity with the sample's noise, the biases at
+        their steady-state sigma (a GNSS start's position error holds that GNSS' correlated error, so the
+        two are correlated: r - r_true = b + n, b_est - b = -b)."""
         if self._v_prior is not None and sensor not in ("GNSS", "GNSS_ABS"):  # a position-only fix after a reset
             v_LVLH, sigma_prior = self._v_prior
             sigma_v = max(sigma_v, sigma_prior)
         self._v_prior = None
         self._distrusted = 0
+        p, f = self.prm[0], self.flt[0]
+        self.x[:] = 0.0
         self.x[:3] = r_LVLH
-        self.x[3:] = v_LVLH
+        self.x[3:6] = v_LVLH
         self.P[:] = 0.0
         for i in range(3):
             self.P[i, i] = sigma_r ** 2 + self.init_sr ** 2
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
+        source = {"GNSS": SENSOR_GNSS, "GNSS_ABS": SENSOR_GNSS_ABS}.get(sensor, 0)
+        sig_g = p["gnss_abs_bias_sigma_m"] if source == SENSOR_GNSS_ABS else p["gnss_bias_sigma_m"]
+        for i in range(3):
+            g, li = RN_GNSS_BIAS + i, RN_LIDAR_BIAS + i
+            self.P[g, g] = sig_g[i] ** 2
+            self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
+            if source:
+                self.P[i, i] += sig_g[i] ** 2
+                self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2
+        f["gnss_bias_source"] = source
+        f["last_gnss_ns"] = t_ns if source == SENSOR_GNSS else 0
         self.initialised = True
-        f = self.flt[0]
         f["station_rv_N"] = self.orbit["rv_N"]  # the relative state's frame is the ephemeris' now
         f["station_set"] = 1
         f["t_prev_ns"] = t_ns
@@ -250,7 +282,7 @@ class RelativeNavigation(App):
                 self._distrusted = sensor
                 self._distrust_until_ns = t_ns + self.distrust_ns
                 # keep what the filter knew of the velocity, with its uncertainty widened
-                self._v_prior = (self.x[3:].copy(), float(np.sqrt(np.diag(self.P)[3:]).max()))
+                self._v_prior = (self.x[3:6].copy(), float(np.sqrt(np.diag(self.P)[3:6]).max()))
         if result & F_VALID_CHANGED:
             valid = bool(self.flt[0]["was_valid"])
             self.emit(EVT_NAV_VALID if valid else EVT_NAV_INVALID, "INFO" if valid else "WARNING",

@@ -21,7 +21,9 @@ from .estimation import mekf_propagate, mekf_update_star_tracker
 ATT_PARAMS = np.dtype([
     ("arw_rad_sqrt_s", "f8"),             # gyro angle random walk
     ("rrw_rad_s_sqrt_s", "f8"),           # gyro bias random walk
-    ("star_tracker_sigma_rad", "f8"),     # per axis
+    ("star_tracker_sigma_rad", "f8"),     # across the boresight
+    ("star_tracker_sigma_roll_rad", "f8"),  # about it
+    ("star_tracker_boresight_B", "f8", (3,)),  # its unit vector, B
     ("gate_chi2", "f8"),                  # star-tracker innovation gate, 3 dof
     ("K_Nm", "f8", (3,)),                 # attitude gain per body axis [N m per unit quaternion]
     ("P_Nms", "f8", (3,)),                # rate gain per body axis [N m s/rad]
@@ -53,6 +55,7 @@ ATT_FILTER = np.dtype([
     ("err", "f8", (6,)),                  # attitude error (2 x vector part of q_BR) and rate error
     ("u_B_Nm", "f8", (3,)),               # commanded torque
     ("eng_seq", "i8"),                    # ENGINE_PERIOD.seq at the last step (a change: the engines fired)
+    ("C_RL_port", "f8", (3, 3)),          # the docking attitude turned with the station port (NAV_STATE port tilt)
 ], align=True)
 ST_REJECTED = 1      # return bit: the star-tracker sample was rejected by the gate
 
@@ -89,7 +92,31 @@ def gyro_mean_rate(gyro, flt, t_ns):
 
 
 @njit(cache=True)
-def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, out, torque, check, t_ns, dt_s, new_st, controlled):
+def tilted_reference(C_RL, tilt_rad, out):
+    """``out`` = the docking attitude ``C_RL`` turned by the station port's small rotation ``tilt_rad``
+    (docking-attitude axes): C = exp(-[t x]) C_RL = (I - (sin a / a) [t x] + ((1 - cos a) / a^2) [t x]^2) C_RL,
+    a = |t| (the frame turns with the port: Rodrigues' formula, exact for any angle)."""
+    t0, t1, t2 = float(tilt_rad[0]), float(tilt_rad[1]), float(tilt_rad[2])
+    a2 = t0 * t0 + t1 * t1 + t2 * t2
+    if a2 < 1e-12:
+        s, c = 1.0 - a2 / 6.0, 0.5 - a2 / 24.0
+    else:
+        a = math.sqrt(a2)
+        s, c = math.sin(a) / a, (1.0 - math.cos(a)) / a2
+    # I - s [t x] + c [t x]^2, with [t x]^2 = t t^T - a^2 I
+    m00, m01, m02 = 1.0 + c * (t0 * t0 - a2), s * t2 + c * t0 * t1, -s * t1 + c * t0 * t2
+    m10, m11, m12 = -s * t2 + c * t1 * t0, 1.0 + c * (t1 * t1 - a2), s * t0 + c * t1 * t2
+    m20, m21, m22 = s * t1 + c * t2 * t0, -s * t0 + c * t2 * t1, 1.0 + c * (t2 * t2 - a2)
+    for j in range(3):
+        r0, r1, r2 = C_RL[0, j], C_RL[1, j], C_RL[2, j]
+        out[0, j] = m00 * r0 + m01 * r1 + m02 * r2
+        out[1, j] = m10 * r0 + m11 * r1 + m12 * r2
+        out[2, j] = m20 * r0 + m21 * r1 + m22 * r2
+
+
+@njit(cache=True)
+def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torque, check, t_ns, dt_s, new_st,
+                  controlled):
     """Propagate, update, control; write ATT_STATE, TORQUE_CMD and THRUSTER_CHECK.
 
     Parameters
@@ -100,6 +127,8 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, out, torque, ch
     gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
     eng : 1-element view of ENGINE_PERIOD: while the orbit-control engines fire, their torque about the true
         centre of mass is not predicted, so the thruster checks skip those steps as they skip translation.
+    nav : 1-element view of NAV_STATE: while the docking camera sees the station port's attitude
+        (port_tilt_valid), the docking attitude follows the port (:func:`tilted_reference`).
     out, torque, check : 1-element views of ATT_STATE, TORQUE_CMD, THRUSTER_CHECK (written).
     t_ns : [ns] mission time of the step; dt_s : [s] since the last step.
     new_st : a new valid star-tracker sample is waiting. controlled : 0 in modes without attitude control.
@@ -151,13 +180,22 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, out, torque, ch
         c.seq += 1
     for i in range(3):
         omega_prev[i] = omega[i]
-    if new_st:
-        ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, p.star_tracker_sigma_rad, p.gate_chi2, work)
+    if new_st:  # fused against the attitude of the time the sample was taken (its t_ns: latency)
+        lag = max(t_ns - st[0].t_ns, 0) * 1e-9
+        ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, p.star_tracker_sigma_rad, p.gate_chi2, work,
+                                         p.star_tracker_sigma_roll_rad, p.star_tracker_boresight_B, lag, omega)
         if not ok:
             flags |= ST_REJECTED
     o = orbit[0]
     err, u = f.err, f.u_B_Nm
-    lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, p.C_RL, f.C_RN, f.q_RN, f.omega_RN_R_rad_s)
+    nv = nav[0]
+    if nv.port_tilt_valid != 0 and nv.valid != 0:
+        tilted_reference(p.C_RL, nv.port_tilt_rad, f.C_RL_port)
+    else:
+        for i in range(3):
+            for j in range(3):
+                f.C_RL_port[i, j] = p.C_RL[i, j]
+    lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, f.C_RL_port, f.C_RN, f.q_RN, f.omega_RN_R_rad_s)
     quat_feedback_torque(q, omega, f.q_RN, f.omega_RN_R_rad_s, inertia, p.K_Nm, p.P_Nms, p.u_max_Nm, err, u)
     tq = torque[0]
     for i in range(3):

@@ -1,8 +1,9 @@
-"""Navigation filters: relative-navigation EKF on [r, v] LVLH and the attitude MEKF with gyro bias.
+"""Navigation filters: relative-navigation EKF (position, velocity and sensor biases, LVLH) and the
+attitude MEKF with gyro bias.
 
-Both filters have six error states, so they share one scratch layout: ``work`` is a float64 array
-of shape ``WORK_SHAPE`` = (8, 6, 6) owned by the caller (allocated once at start-up); kernels
-update the state and covariance in place and allocate nothing.
+They share one scratch layout: ``work`` is a float64 array of shape ``WORK_SHAPE`` = (8, 12, 12),
+sized for the largest state (``N_MAX``), owned by the caller (allocated once at start-up); kernels
+update the state and covariance in place and allocate nothing. Details: docs/navigation.md.
 
 Measurement updates use innovation gating (squared Mahalanobis distance ``d2 = y^T S^-1 y``
 against a chi-square threshold given by the caller, e.g. 11.34 for 3 dof at 99 %) and the Joseph
@@ -145,7 +146,7 @@ def kalman_update(P, m, gate_chi2, work):
             KR[i, j] = v
     # P <- T A^T + KR K^T, symmetrised
     for i in range(n):
-        for j in range(i, 6):
+        for j in range(i, n):
             v = 0.0
             for k in range(n):
                 v += T[i, k] * A[j, k]
@@ -167,7 +168,7 @@ def _propagate_cov(P, Phi, T):
                 v += Phi[i, k] * P[k, j]
             T[i, j] = v
     for i in range(n):
-        for j in range(i, 6):
+        for j in range(i, n):
             v = 0.0
             for k in range(n):
                 v += T[i, k] * Phi[j, k]
@@ -175,16 +176,45 @@ def _propagate_cov(P, Phi, T):
             P[j, i] = v
 
 
-# ---------------------------------------------------------------- relative navigation (CW EKF)
+# ---------------------------------------------------------------- relative navigation EKF
+# State layout of the relative-navigation filter (fsw/core/navigation.py RELNAV_FILTER): the chaser CoM
+# w.r.t. the station port in LVLH, then the sensors' slowly varying errors as first-order Gauss-Markov
+# states (docs/navigation.md): the GNSS position error (LVLH) and the laser radar's range / azimuth /
+# elevation bias. The kernels below work on any state size >= 6 with position and velocity first; a
+# measurement names the first of its bias states (-1: none).
+RN_R, RN_V, RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_STATES = 0, 3, 6, 9, 12
+
+
+@njit(cache=True)
+def _propagate_cov_dynamic(P, Phi, T):
+    """P <- Phi P Phi^T where Phi acts on the first 6 states only (the rest: identity)."""
+    n = P.shape[0]
+    for i in range(6):
+        for j in range(n):
+            v = 0.0
+            for k in range(6):
+                v += Phi[i, k] * P[k, j]
+            T[i, j] = v
+    for i in range(6):
+        for j in range(i, 6):
+            v = 0.0
+            for k in range(6):
+                v += T[i, k] * Phi[j, k]
+            P[i, j] = v
+            P[j, i] = v
+        for j in range(6, n):
+            P[i, j] = T[i, j]
+            P[j, i] = T[i, j]
+
 
 @njit(cache=True)
 def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_mps, q_accel_m2_s3, work):
-    """Time update of the relative-navigation filter over ``dt_s``, in place.
+    """Time update of the relative-navigation filter over ``dt_s`` with linear CW, in place.
 
     Parameters
     ----------
-    x_LVLH : (6,) in/out, state [r m, v m/s] of the chaser CoM w.r.t. the station port, LVLH.
-    P : (6, 6) in/out, covariance.
+    x_LVLH : (n,) in/out, state [r m, v m/s, biases] of the chaser CoM w.r.t. the station port, LVLH.
+    P : (n, n) in/out, covariance.
     n_rad_s : mean motion [rad/s]; dt_s : step [s].
     dv_LVLH_mps : (3,) delta-v applied by the thrusters over the step (modelled as an impulse at
         the start of the step), LVLH.
@@ -195,14 +225,15 @@ def relnav_predict(x_LVLH, P, n_rad_s, dt_s, dv_LVLH_mps, q_accel_m2_s3, work):
     -----
     x+ = Phi (x + [0, dv]); P+ = Phi P Phi^T + Q with the white-acceleration discrete noise
     Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]] (valid for n dt << 1; Bar-Shalom, Li &
-    Kirubarajan 2001, Sec. 6.2.2). Phi is the CW STM (Clohessy & Wiltshire 1960).
+    Kirubarajan 2001, Sec. 6.2.2). Phi is the CW STM (Clohessy & Wiltshire 1960) on [r, v]; the
+    bias states are left to :func:`relnav_predict_biases`.
     """
     for i in range(3):
         x_LVLH[3 + i] += dv_LVLH_mps[i]
     cw_propagate(x_LVLH, n_rad_s, dt_s, x_LVLH)
     Phi = work[_A]
     cw_stm(n_rad_s, dt_s, Phi)
-    _propagate_cov(P, Phi, work[_T])
+    _propagate_cov_dynamic(P, Phi, work[_T])
     _add_process_noise(P, q_accel_m2_s3, dt_s)
 
 
@@ -213,8 +244,8 @@ def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, 
 
     Parameters
     ----------
-    x_LVLH, P : (6,), (6, 6) in/out, the chaser CoM w.r.t. the station port [r m, v m/s] (velocity as
-        seen in the rotating LVLH frame) and its covariance.
+    x_LVLH, P : (n,), (n, n) in/out, the chaser CoM w.r.t. the station port [r m, v m/s] (velocity as
+        seen in the rotating LVLH frame), then the bias states, and the covariance.
     station0_N, station1_N : (6,) the station's inertial state [r m, v m/s] at the start and at the end
         of the step (the onboard ephemeris, ORBIT_REF).
     C1_LN, omega1_LN_L : the station's LVLH frame and rate at the end of the step (ORBIT_REF).
@@ -262,8 +293,45 @@ def relnav_predict_orbit(x_LVLH, P, station0_N, station1_N, C1_LN, omega1_LN_L, 
         x_LVLH[i] -= port_L[i]
     Phi = work[_A]
     cw_stm(w[2], dt_s, Phi)
-    _propagate_cov(P, Phi, work[_T])
+    _propagate_cov_dynamic(P, Phi, work[_T])
     _add_process_noise(P, q_accel_m2_s3, dt_s)
+
+
+@njit(cache=True)
+def relnav_predict_biases(x, P, first, count, tau_s, sigma_ss, dt_s):
+    """Time update of ``count`` first-order Gauss-Markov bias states from index ``first``, in place.
+
+    b+ = phi b, phi = exp(-dt / tau) per state; the rows and columns of P scale by phi and the
+    diagonal gains sigma_ss^2 (1 - phi^2), which keeps a bias at its steady-state variance
+    ``sigma_ss^2`` (the exact discretisation; Brown & Hwang 2012, Sec. 4.3). ``tau_s`` (count,) [s],
+    ``sigma_ss`` (count,) in the bias' unit.
+    """
+    n = P.shape[0]
+    for k in range(count):
+        i = first + k
+        phi = math.exp(-dt_s / tau_s[k]) if tau_s[k] > 0.0 else 0.0  # tau 0: white (no memory)
+        x[i] *= phi
+        for j in range(n):
+            P[i, j] *= phi
+            P[j, i] *= phi
+        P[i, i] += sigma_ss[k] * sigma_ss[k] * (1.0 - phi * phi)
+
+
+@njit(cache=True)
+def relnav_reset_biases(x, P, first, count, sigma_ss):
+    """Bias states ``first .. first + count`` start again at 0 with variance ``sigma_ss^2``, uncorrelated.
+
+    For a new, independent error source taking over the states (absolute GNSS and the station
+    ephemeris handing over to relative GNSS).
+    """
+    n = P.shape[0]
+    for k in range(count):
+        i = first + k
+        x[i] = 0.0
+        for j in range(n):
+            P[i, j] = 0.0
+            P[j, i] = 0.0
+        P[i, i] = sigma_ss[k] * sigma_ss[k]
 
 
 @njit(cache=True)
@@ -281,40 +349,88 @@ def _add_process_noise(P, q_accel_m2_s3, dt_s):
 
 @njit(cache=True)
 def _apply_relnav_correction(x_LVLH, work):
-    for i in range(6):
+    for i in range(x_LVLH.shape[0]):
         x_LVLH[i] += work[_VEC, 2, i]
 
 
 @njit(cache=True)
+def _state_at_measurement(x, lag_s, n_rad_s, work):
+    """The filter's [r, v] when the measurement was taken, ``lag_s`` [s] ago, and d(that)/dx.
+
+    Sensors deliver a sample some time after they take it (``t_ns`` of a device record is the time
+    it was taken). x_m = Phi(-lag) x[:6] with the CW transition matrix (the relative motion over a
+    fraction of a second; thrust inside the lag is not taken back). Leaves Phi(-lag) in
+    ``work[_A, :6, :6]`` (identity when lag <= 0) and x_m in ``work[_VEC, 6, :6]``; returns x_m.
+    """
+    Phi = work[_A]
+    xm = work[_VEC, 6]
+    if lag_s > 0.0 and n_rad_s > 0.0:
+        cw_stm(n_rad_s, -lag_s, Phi)
+    else:
+        for i in range(6):
+            for j in range(6):
+                Phi[i, j] = 1.0 if i == j else 0.0
+    for i in range(6):
+        v = 0.0
+        for k in range(6):
+            v += Phi[i, k] * x[k]
+        xm[i] = v
+    return xm
+
+
+@njit(cache=True)
+def _chain_jacobian(m, n, work):
+    """H (m x n) <- [Hm Phi(-lag), 0]: the Jacobian w.r.t. x_m in ``work[_K, :m, :6]`` taken back to the
+    filter's state through Phi(-lag) (``work[_A]``); the bias columns are zeroed for the caller."""
+    H, Hm, Phi = work[_H], work[_K], work[_A]
+    for i in range(m):
+        for j in range(6):
+            v = 0.0
+            for k in range(6):
+                v += Hm[i, k] * Phi[k, j]
+            H[i, j] = v
+        for j in range(6, n):
+            H[i, j] = 0.0
+
+
+@njit(cache=True)
 def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigma_r_m, sigma_v_mps,
-                       gate_chi2, work):
+                       gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1):
     """Relative-GNSS update (position and velocity of the chaser CoM w.r.t. the station CoM), in place.
 
     Parameters
     ----------
-    x_LVLH, P : (6,), (6, 6) in/out filter state and covariance.
+    x_LVLH, P : (n,), (n, n) in/out filter state and covariance.
     r_meas_LVLH_m, v_meas_LVLH_mps : (3,) measured relative position/velocity, LVLH.
     port_L_m : (3,) station port w.r.t. the station CoM, LVLH; the measurement model is
-        h(x) = x + [port_L_m, 0, 0, 0], H = I.
-    sigma_r_m, sigma_v_mps : 1-sigma noise per axis.
+        h(x) = [r_m + port_L_m + b, v_m] with [r_m, v_m] the state when the sample was taken.
+    sigma_r_m, sigma_v_mps : 1-sigma white noise per axis.
     gate_chi2 : chi-square gate for 6 dof.
     work : scratch.
+    lag_s, n_rad_s : [s] age of the sample, [rad/s] mean motion (:func:`_state_at_measurement`).
+    bias : index of the 3 GNSS position-bias states b (LVLH), -1 without.
 
     Returns
     -------
     (bool, float) : accepted, squared Mahalanobis distance.
     """
-    H = work[_H]
-    R = work[_R]
+    n = x_LVLH.shape[0]
+    H, Hm, R = work[_H], work[_K], work[_R]
+    xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
     for i in range(6):
         for j in range(6):
-            H[i, j] = 1.0 if i == j else 0.0
+            Hm[i, j] = 1.0 if i == j else 0.0
             R[i, j] = 0.0
+    _chain_jacobian(6, n, work)
     for i in range(3):
         R[i, i] = sigma_r_m * sigma_r_m
         R[3 + i, 3 + i] = sigma_v_mps * sigma_v_mps
-        work[_VEC, 0, i] = r_meas_LVLH_m[i] - x_LVLH[i] - port_L_m[i]
-        work[_VEC, 0, 3 + i] = v_meas_LVLH_mps[i] - x_LVLH[3 + i]
+        b = 0.0
+        if bias >= 0:
+            H[i, bias + i] = 1.0
+            b = x_LVLH[bias + i]
+        work[_VEC, 0, i] = r_meas_LVLH_m[i] - xm[i] - port_L_m[i] - b
+        work[_VEC, 0, 3 + i] = v_meas_LVLH_mps[i] - xm[3 + i]
     accepted, d2 = kalman_update(P, 6, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)
@@ -343,10 +459,10 @@ def lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h_out, H_out):
 
     Parameters
     ----------
-    x_LVLH : (6,) relative state; C_B_LVLH : (3, 3) rotation LVLH -> B (chaser attitude).
+    x_LVLH : (>=6,) relative state; C_B_LVLH : (3, 3) rotation LVLH -> B (chaser attitude).
     sensor_B_m : (3,) sensor w.r.t. chaser CoM, B; target_LVLH_m : (3,) reflector w.r.t. station port.
     h_out : (3,) out ``[range m, az rad, el rad]``: az = atan2(y_B, x_B), el = asin(z_B / range).
-    H_out : (>=3, 6) out, rows 0..2: dh/dx (zero velocity columns).
+    H_out : (>=3, >=6) out, rows 0..2, columns 0..5: dh/d[r, v] (zero velocity columns).
 
     Notes
     -----
@@ -380,7 +496,7 @@ def lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h_out, H_out):
 
 @njit(cache=True)
 def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m, target_LVLH_m,
-                        sigma_range_m, sigma_range_frac, sigma_angle_rad, gate_chi2, work):
+                        sigma_range_m, sigma_angle_rad, gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1):
     """Lidar (laser rendezvous radar) range/azimuth/elevation update, in place.
 
     Parameters
@@ -388,23 +504,29 @@ def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m
     x_LVLH, P : in/out filter state and covariance.
     range_m, az_rad, el_rad : measurement (``DEV_LIDAR``: az = atan2(y_B, x_B), el = asin(z_B / range)).
     C_B_LVLH, sensor_B_m, target_LVLH_m : geometry, see :func:`lidar_model`.
-    sigma_range_m, sigma_range_frac : range noise sigma = sigma_range_m + sigma_range_frac * range.
-    sigma_angle_rad : azimuth/elevation noise.
+    sigma_range_m, sigma_angle_rad : 1-sigma white noise of the range and of each angle at this range
+        (the caller evaluates the sensor's noise model).
     gate_chi2 : chi-square gate for 3 dof. work : scratch.
+    lag_s, n_rad_s : age of the sample [s] and mean motion [rad/s] (:func:`_state_at_measurement`).
+    bias : index of the 3 bias states [range m, az rad, el rad] added to the model, -1 without.
 
     Returns
     -------
     (bool, float) : accepted, squared Mahalanobis distance.
     """
-    H = work[_H]
-    R = work[_R]
+    n = x_LVLH.shape[0]
+    H, R = work[_H], work[_R]
     h = work[_VEC, 3]
-    lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h, H)
+    xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
+    lidar_model(xm, C_B_LVLH, sensor_B_m, target_LVLH_m, h, work[_K])
+    _chain_jacobian(3, n, work)
     for i in range(3):
         for j in range(3):
             R[i, j] = 0.0
-    sr = sigma_range_m + sigma_range_frac * range_m
-    R[0, 0] = sr * sr
+        if bias >= 0:
+            H[i, bias + i] = 1.0
+            h[i] += x_LVLH[bias + i]
+    R[0, 0] = sigma_range_m * sigma_range_m
     R[1, 1] = sigma_angle_rad * sigma_angle_rad
     R[2, 2] = sigma_angle_rad * sigma_angle_rad
     work[_VEC, 0, 0] = range_m - h[0]
@@ -419,8 +541,8 @@ def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m
 
 
 @njit(cache=True)
-def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVLH_m, sigma_m, gate_chi2,
-                         work):
+def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVLH_m, sigma_B_m, gate_chi2,
+                         work, lag_s=0.0, n_rad_s=0.0):
     """Docking-camera update: station port relative to the chaser port in B (``DEV_CAMERA.r_B_m``).
 
     Parameters
@@ -429,7 +551,9 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
     r_meas_B_m : (3,) measured port-to-port vector, B.
     C_B_LVLH : (3, 3) rotation LVLH -> B; sensor_B_m : (3,) chaser port w.r.t. CoM, B;
     target_LVLH_m : (3,) camera target w.r.t. the station port (0: the port).
-    sigma_m : 1-sigma noise per axis [m]. gate_chi2 : chi-square gate for 3 dof. work : scratch.
+    sigma_B_m : (3,) 1-sigma noise per B axis [m] (depth along the boresight x_B, lateral y_B and z_B).
+    gate_chi2 : chi-square gate for 3 dof. work : scratch.
+    lag_s, n_rad_s : age of the sample [s] and mean motion [rad/s] (:func:`_state_at_measurement`).
 
     Returns
     -------
@@ -437,18 +561,20 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
 
     Notes
     -----
-    h(x) = C_B_LVLH (target - r) - sensor_B (linear), H = [-C_B_LVLH, 0].
+    h(x) = C_B_LVLH (target - r_m) - sensor_B (linear in r_m), H = [-C_B_LVLH, 0] Phi(-lag).
     """
-    H = work[_H]
-    R = work[_R]
+    n = x_LVLH.shape[0]
+    Hm, R = work[_K], work[_R]
     h = work[_VEC, 3]
-    port_los_B(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h)
+    xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
+    port_los_B(xm, C_B_LVLH, sensor_B_m, target_LVLH_m, h)
     for i in range(3):
         for j in range(3):
-            H[i, j] = -C_B_LVLH[i, j]
-            H[i, 3 + j] = 0.0
-            R[i, j] = sigma_m * sigma_m if i == j else 0.0
+            Hm[i, j] = -C_B_LVLH[i, j]
+            Hm[i, 3 + j] = 0.0
+            R[i, j] = sigma_B_m[i] * sigma_B_m[i] if i == j else 0.0
         work[_VEC, 0, i] = r_meas_B_m[i] - h[i]
+    _chain_jacobian(3, n, work)
     accepted, d2 = kalman_update(P, 3, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)
@@ -534,14 +660,21 @@ def mekf_propagate(q_BN, bias_B_rad_s, P, omega_meas_B_rad_s, dt_s, sigma_arw_ra
 
 
 @njit(cache=True)
-def mekf_update_star_tracker(q_BN, bias_B_rad_s, P, q_meas_BN, sigma_rad, gate_chi2, work):
+def mekf_update_star_tracker(q_BN, bias_B_rad_s, P, q_meas_BN, sigma_rad, gate_chi2, work, sigma_roll_rad=-1.0,
+                             boresight_B=None, lag_s=0.0, omega_B_rad_s=None):
     """Star-tracker quaternion update of the MEKF with bias estimation, in place.
 
     Parameters
     ----------
     q_BN : (4,) in/out attitude; bias_B_rad_s : (3,) in/out gyro bias; P : (6, 6) in/out.
-    q_meas_BN : (4,) measured attitude; sigma_rad : 1-sigma per axis [rad] (B frame).
+    q_meas_BN : (4,) measured attitude; sigma_rad : 1-sigma across the boresight [rad] (every axis
+        when ``sigma_roll_rad`` < 0).
     gate_chi2 : chi-square gate for 3 dof. work : scratch.
+    sigma_roll_rad, boresight_B : 1-sigma about the boresight [rad] and the boresight's unit vector, B:
+        R = sigma^2 I + (sigma_roll^2 - sigma^2) u u^T (a tracker resolves its roll several times
+        worse than its pointing, docs/sensors.md).
+    lag_s, omega_B_rad_s : the sample's age [s] and the body rate [rad/s]: the measurement is compared
+        with the estimate when it was taken, q(t - lag) = q (x) [1, -omega lag / 2] (normalised).
 
     Returns
     -------
@@ -549,13 +682,22 @@ def mekf_update_star_tracker(q_BN, bias_B_rad_s, P, q_meas_BN, sigma_rad, gate_c
 
     Notes
     -----
-    dq = q_BN* (x) q_meas, y = 2 sign(dq0) dq_vec (small-angle body-frame error), H = [I 0].
+    dq = q_BN(t - lag)* (x) q_meas, y = 2 sign(dq0) dq_vec (small-angle body-frame error), H = [I 0]
+    (over a lag of a fraction of a second the body-frame error hardly rotates).
     Reset: q <- normalise(q (x) [1, dtheta/2]), b <- b + dbias (multiplicative update,
     Markley & Crassidis 2014, Sec. 6.2.1, Eqs. 6.60-6.64).
     """
     H = work[_H]
     R = work[_R]
     r0, r1, r2, r3 = q_BN[0], -q_BN[1], -q_BN[2], -q_BN[3]
+    if lag_s > 0.0 and omega_B_rad_s is not None:
+        # conj(q (x) e) = conj(e) (x) conj(q), e = [1, -w lag / 2] normalised
+        e1, e2, e3 = (-0.5 * lag_s * omega_B_rad_s[0], -0.5 * lag_s * omega_B_rad_s[1],
+                      -0.5 * lag_s * omega_B_rad_s[2])
+        en = 1.0 / math.sqrt(1.0 + e1 * e1 + e2 * e2 + e3 * e3)
+        c0, c1, c2, c3 = en, -e1 * en, -e2 * en, -e3 * en
+        r0, r1, r2, r3 = (c0 * r0 - c1 * r1 - c2 * r2 - c3 * r3, c0 * r1 + c1 * r0 + c2 * r3 - c3 * r2,
+                          c0 * r2 - c1 * r3 + c2 * r0 + c3 * r1, c0 * r3 + c1 * r2 - c2 * r1 + c3 * r0)
     m0, m1, m2, m3 = q_meas_BN[0], q_meas_BN[1], q_meas_BN[2], q_meas_BN[3]
     d0 = r0 * m0 - r1 * m1 - r2 * m2 - r3 * m3
     d1 = r0 * m1 + r1 * m0 + r2 * m3 - r3 * m2
@@ -565,11 +707,17 @@ def mekf_update_star_tracker(q_BN, bias_B_rad_s, P, q_meas_BN, sigma_rad, gate_c
     work[_VEC, 0, 0] = sgn * d1
     work[_VEC, 0, 1] = sgn * d2_
     work[_VEC, 0, 2] = sgn * d3
+    s2 = sigma_rad * sigma_rad
+    extra = 0.0
+    if sigma_roll_rad >= 0.0 and boresight_B is not None:
+        extra = sigma_roll_rad * sigma_roll_rad - s2
     for i in range(3):
         for j in range(6):
             H[i, j] = 1.0 if i == j else 0.0
         for j in range(3):
-            R[i, j] = sigma_rad * sigma_rad if i == j else 0.0
+            R[i, j] = s2 if i == j else 0.0
+            if extra != 0.0:
+                R[i, j] += extra * boresight_B[i] * boresight_B[j]
     accepted, d2 = kalman_update(P, 3, gate_chi2, work)
     if accepted:
         dq = work[_VEC, 4]

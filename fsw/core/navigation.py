@@ -14,27 +14,44 @@ from numba import njit
 
 from .attitude import c_b_lvlh
 from .estimation import (
+    RN_GNSS_BIAS,
+    RN_LIDAR_BIAS,
+    RN_STATES,
     relnav_predict,
+    relnav_predict_biases,
     relnav_predict_orbit,
+    relnav_reset_biases,
     relnav_update_camera,
     relnav_update_gnss,
     relnav_update_lidar,
 )
 
-#: The filter's parameters (fsw/config/gnc.toml [navigation], [station], [earth]), one record.
+#: The filter's parameters (fsw/config/gnc.toml [navigation], [station], [earth]), one record. The sensor
+#: models are those of docs/sensors.md; docs/navigation.md gives the filter's design.
 RELNAV_PARAMS = np.dtype([
     ("q_accel_m2_s3", "f8"),            # process noise PSD of the unmodelled acceleration, per axis
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
-    ("gnss_sigma_r_m", "f8"),           # relative GNSS, per axis
+    ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
+    ("gnss_multipath_range_m", "f8"),   # ... times (1 + (this / range)^2): multipath near the station
     ("gnss_sigma_v_mps", "f8"),
-    ("lidar_sigma_range_m", "f8"),      # laser radar: range sigma = floor + fraction x range
+    ("gnss_bias_sigma_m", "f8", (3,)),  # relative GNSS correlated error: steady-state sigma per LVLH axis
+    ("gnss_bias_tau_s", "f8", (3,)),    # and correlation time
+    ("lidar_sigma_range_m", "f8"),      # laser radar: range sigma = sqrt(floor^2 + (fraction x range)^2)
     ("lidar_sigma_range_frac", "f8"),
-    ("lidar_sigma_angle_rad", "f8"),
-    ("camera_sigma_m", "f8"),           # docking camera: sigma = floor + bearing sigma x range
-    ("camera_sigma_angle_rad", "f8"),
-    ("gnss_abs_sigma_r_m", "f8"),       # absolute GNSS against the station ephemeris, per axis
+    ("lidar_sigma_angle_rad", "f8"),    # angle sigma = floor + near-field part x near_range / (range + near_range)
+    ("lidar_sigma_angle_near_rad", "f8"),
+    ("lidar_angle_near_range_m", "f8"),
+    ("lidar_bias_sigma", "f8", (3,)),   # laser radar bias [m, rad, rad]: steady-state sigma ...
+    ("lidar_bias_tau_s", "f8", (3,)),   # ... and correlation time
+    ("camera_sigma_lateral_m", "f8"),   # docking camera: lateral sigma = floor + fraction x range,
+    ("camera_sigma_lateral_frac", "f8"),
+    ("camera_sigma_depth_m", "f8"),     # depth (boresight) sigma = floor + coefficient x range^2
+    ("camera_sigma_depth_per_m", "f8"),
+    ("gnss_abs_sigma_r_m", "f8"),       # absolute GNSS against the station ephemeris, white per axis
     ("gnss_abs_sigma_v_mps", "f8"),
+    ("gnss_abs_bias_sigma_m", "f8", (3,)),  # its correlated error (receiver and uplinked ephemeris), per LVLH axis
+    ("gnss_abs_bias_tau_s", "f8", (3,)),
     ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
     ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
@@ -47,14 +64,22 @@ RELNAV_PARAMS = np.dtype([
     ("camera_target_L_m", "f8", (3,)),  # camera target w.r.t. the station port, LVLH
     ("valid_timeout_ns", "i8"),         # valid only while a measurement was accepted this recently ...
     ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this
+    ("blind_range_m", "f8"),            # inside this estimated port-to-port range no sensor sees the port: the
+                                        # solution stays valid on its covariance alone (the last metre's coast)
+    ("docked_r_L_m", "f8", (3,)),       # the state when the ports coincide (CoM w.r.t. the port, LVLH)
+    ("camera_att_range_m", "f8"),       # the camera's relative attitude is used inside this range
+    ("port_tilt_tau_s", "f8"),          # low-pass time constant of the port's attitude
+    ("port_tilt_timeout_ns", "i8"),     # the port's attitude is fresh this long after a camera sample
+    ("C_RL", "f8", (3, 3)),             # docking attitude in LVLH (rows: B axes in L)
 ], align=True)
 
 N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry.dictionary.NAV_SENSORS)
 
 #: The filter: its state, covariance and bookkeeping between steps.
 RELNAV_FILTER = np.dtype([
-    ("x", "f8", (6,)),                  # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH
-    ("P", "f8", (6, 6)),                # its covariance
+    ("x", "f8", (RN_STATES,)),          # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH; then the GNSS
+                                        # position error [m] (LVLH) and the laser radar bias [m, rad, rad]
+    ("P", "f8", (RN_STATES, RN_STATES)),  # its covariance
     ("t_prev_ns", "i8"),                # time the state holds
     ("last_accept_ns", "i8"),           # last accepted measurement
     ("was_valid", "i8"),                # valid flag published at the last step
@@ -72,6 +97,11 @@ RELNAV_FILTER = np.dtype([
     ("seq_eng", "i8"),
     ("gabs_r_L_m", "f8", (3,)),         # the absolute GNSS sample as a relative one: chaser CoM w.r.t. the station
     ("gabs_v_L_mps", "f8", (3,)),       # CoM, LVLH (the onboard station ephemeris subtracted)
+    ("gnss_bias_source", "i8"),         # sensor code whose error the GNSS bias states hold (0: none yet)
+    ("last_gnss_ns", "i8"),             # time of the last relative GNSS sample fused
+    ("sigma_cam_B_m", "f8", (3,)),      # the camera's noise at the current sample, B (scratch)
+    ("port_tilt_rad", "f8", (3,)),      # low-passed port attitude w.r.t. LVLH, docking-attitude axes
+    ("port_tilt_ns", "i8"),             # time of its last camera sample (0: none)
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
@@ -97,10 +127,13 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     Notes
     -----
     Hand-over by range and validity: a sample is used when its own measured range lies in the
-    sensor's band (GNSS beyond 200 m, lidar inside 5 km, camera inside 150 m in the shipped
-    configuration). Lidar and camera need a valid attitude to map B into LVLH. Absolute GNSS (far out,
-    beyond the relative GNSS link) is turned into a relative measurement against the onboard station
-    ephemeris (transport theorem), its noise covering the ephemeris' error too.
+    sensor's band (gnc.toml [navigation] *_range_m). Lidar and camera need a valid attitude to map B
+    into LVLH. Absolute GNSS (far out, beyond the relative GNSS link) is turned into a relative
+    measurement against the onboard station ephemeris (transport theorem); it is not used while relative
+    GNSS is. Each sample is fused against the state of the time it was taken (its ``t_ns``; sensor
+    latency). The GNSS solution's correlated error (relative GNSS, or absolute GNSS with the ephemeris'
+    error) and the laser radar's bias are Gauss-Markov states of the filter; the GNSS states restart
+    when the other GNSS source takes over. docs/navigation.md.
     """
     p = prm[0]
     f = flt[0]
@@ -126,12 +159,16 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         for i in range(3):
             dv[i] += e.dv_LVLH_mps[i]
     ob = orbit[0]
+    abs_bias = f.gnss_bias_source == SENSOR_GNSS_ABS
     if dt_s > 0.0:
         if f.station_set != 0 and ob.seq != 0:
             relnav_predict_orbit(x, P, f.station_rv_N, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
                                  p.earth, dt_s, dv, p.q_accel_m2_s3, work)
         else:
             relnav_predict(x, P, ob.n_rad_s, dt_s, dv, p.q_accel_m2_s3, work)
+        relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_tau_s if abs_bias else p.gnss_bias_tau_s,
+                              p.gnss_abs_bias_sigma_m if abs_bias else p.gnss_bias_sigma_m, dt_s)
+        relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
         # so its sigma grows with the burn's accumulated delta-v S (variance frac^2 S^2), not as a random
@@ -150,48 +187,112 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         for i in range(6):
             f.station_rv_N[i] = ob.rv_N[i]
         f.station_set = 1
+    # A sample's t_ns is when it was taken; it is fused against the state of that time (lag_s back)
+    n_rad_s = ob.omega_LN_L_rad_s[2] if ob.seq != 0 else ob.n_rad_s
+    now = f.t_prev_ns
     g = gnss[0]
     if g.seq != f.seq_gnss:
         f.seq_gnss = g.seq
         rng = math.sqrt((g.r_LVLH_m[0] - p.port_L_m[0]) ** 2 + (g.r_LVLH_m[1] - p.port_L_m[1]) ** 2
                         + (g.r_LVLH_m[2] - p.port_L_m[2]) ** 2)
         if g.valid != 0 and p.gnss_band_m[0] <= rng <= p.gnss_band_m[1]:
-            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m,
-                                       p.gnss_sigma_v_mps, p.gate_chi2_6dof, work)
+            if f.gnss_bias_source != SENSOR_GNSS:  # a new error source takes the bias states over
+                relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_sigma_m)
+                f.gnss_bias_source = SENSOR_GNSS
+            mp = p.gnss_multipath_range_m / max(rng, 1.0)
+            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m * (1.0 + mp * mp),
+                                       p.gnss_sigma_v_mps, p.gate_chi2_6dof, work, _lag_s(now, g.t_ns), n_rad_s,
+                                       RN_GNSS_BIAS)
+            f.last_gnss_ns = now
             result = _count(o, ok, SENSOR_GNSS, result)
     ga = gabs[0]
     if ga.seq != f.seq_gnss_abs:
         f.seq_gnss_abs = ga.seq
-        if ga.valid != 0 and ob.seq != 0:
+        # relative GNSS, when it is there, is the better measurement of the same thing: no absolute GNSS then
+        rel_recent = f.gnss_bias_source == SENSOR_GNSS and now - f.last_gnss_ns <= _GNSS_ABS_BACKUP_NS
+        if ga.valid != 0 and ob.seq != 0 and not rel_recent:
             rng = gnss_abs_relative(ga.r_N_m, ga.v_N_mps, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
                                     f.gabs_r_L_m, f.gabs_v_L_mps)
             if p.gnss_abs_band_m[0] <= rng <= p.gnss_abs_band_m[1]:
+                if f.gnss_bias_source != SENSOR_GNSS_ABS:
+                    relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
+                    f.gnss_bias_source = SENSOR_GNSS_ABS
                 ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, p.gnss_abs_sigma_r_m,
-                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work)
+                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work, _lag_s(now, ga.t_ns),
+                                           n_rad_s, RN_GNSS_BIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
     li = lidar[0]
     if li.seq != f.seq_lidar:
         f.seq_lidar = li.seq
-        if li.valid != 0 and att_ok and p.lidar_band_m[0] <= li.range_m <= p.lidar_band_m[1]:
-            ok, _ = relnav_update_lidar(x, P, li.range_m, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m,
-                                        p.reflector_L_m, p.lidar_sigma_range_m, p.lidar_sigma_range_frac,
-                                        p.lidar_sigma_angle_rad, p.gate_chi2_3dof, work)
+        rng = li.range_m
+        if li.valid != 0 and att_ok and p.lidar_band_m[0] <= rng <= p.lidar_band_m[1]:
+            sr = math.sqrt(p.lidar_sigma_range_m ** 2 + (p.lidar_sigma_range_frac * rng) ** 2)
+            r0 = p.lidar_angle_near_range_m
+            sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
+            ok, _ = relnav_update_lidar(x, P, rng, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m, p.reflector_L_m, sr,
+                                        sa, p.gate_chi2_3dof, work, _lag_s(now, li.t_ns), n_rad_s, RN_LIDAR_BIAS)
             result = _count(o, ok, SENSOR_LIDAR, result)
     c = cam[0]
     if c.seq != f.seq_camera:
         f.seq_camera = c.seq
         rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
         if c.valid != 0 and att_ok and p.camera_band_m[0] <= rng <= p.camera_band_m[1]:
-            sigma = p.camera_sigma_m + p.camera_sigma_angle_rad * rng
-            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sigma,
-                                         p.gate_chi2_3dof, work)
+            sig = f.sigma_cam_B_m
+            sig[0] = p.camera_sigma_depth_m + p.camera_sigma_depth_per_m * rng * rng  # along the boresight x_B
+            sig[1] = sig[2] = p.camera_sigma_lateral_m + p.camera_sigma_lateral_frac * rng
+            ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sig,
+                                         p.gate_chi2_3dof, work, _lag_s(now, c.t_ns), n_rad_s)
             result = _count(o, ok, SENSOR_CAMERA, result)
+            if ok and rng <= p.camera_att_range_m:
+                _port_tilt(p, f, c.att_rad, C_B_LVLH, now)
+    fresh = f.port_tilt_ns != 0 and now - f.port_tilt_ns <= p.port_tilt_timeout_ns
+    o.port_tilt_valid = 1 if fresh else 0
+    for i in range(3):
+        o.port_tilt_rad[i] = f.port_tilt_rad[i]
     for i in range(3):
         o.r_LVLH_m[i] = x[i]
         o.v_LVLH_mps[i] = x[3 + i]
         o.sigma_r_m[i] = math.sqrt(max(P[i, i], 0.0))
         o.sigma_v_mps[i] = math.sqrt(max(P[3 + i, 3 + i], 0.0))
     return result
+
+
+@njit(cache=True)
+def _port_tilt(p, f, cam_att_rad, C_B_LVLH, now_ns):
+    """Low-pass the station port's attitude w.r.t. LVLH from one camera sample, in docking-attitude axes.
+
+    The camera measures the chaser's attitude w.r.t. the port (roll, pitch, yaw: 3-2-1 angles from the
+    docking attitude, small); the attitude estimate gives it w.r.t. LVLH, delta_BL = vee(C_BL C_RL^T)
+    (E = I - [delta x] to first order). Their difference is the port's own small rotation w.r.t. LVLH:
+    tilt = delta_BL - delta_BS. The station's attitude limit cycle is slow (minutes), the camera's
+    attitude noisy (0.1 deg at 30 m): a first-order low-pass of ``port_tilt_tau_s`` (the first sample
+    starts it).
+    """
+    C, R = C_B_LVLH, p.C_RL
+    e01 = C[0, 0] * R[1, 0] + C[0, 1] * R[1, 1] + C[0, 2] * R[1, 2]  # E = C_BL C_RL^T, E[i, j] = C[i] . R[j]
+    e10 = C[1, 0] * R[0, 0] + C[1, 1] * R[0, 1] + C[1, 2] * R[0, 2]
+    e02 = C[0, 0] * R[2, 0] + C[0, 1] * R[2, 1] + C[0, 2] * R[2, 2]
+    e20 = C[2, 0] * R[0, 0] + C[2, 1] * R[0, 1] + C[2, 2] * R[0, 2]
+    e12 = C[1, 0] * R[2, 0] + C[1, 1] * R[2, 1] + C[1, 2] * R[2, 2]
+    e21 = C[2, 0] * R[1, 0] + C[2, 1] * R[1, 1] + C[2, 2] * R[1, 2]
+    d0, d1, d2 = 0.5 * (e12 - e21), 0.5 * (e20 - e02), 0.5 * (e01 - e10)
+    t = f.port_tilt_rad
+    k = 1.0
+    if f.port_tilt_ns != 0:
+        k = min(max(now_ns - f.port_tilt_ns, 0) * 1e-9 / p.port_tilt_tau_s, 1.0)
+    t[0] += k * (d0 - cam_att_rad[0] - t[0])
+    t[1] += k * (d1 - cam_att_rad[1] - t[1])
+    t[2] += k * (d2 - cam_att_rad[2] - t[2])
+    f.port_tilt_ns = now_ns
+
+
+_GNSS_ABS_BACKUP_NS = 10 * 1_000_000_000  # absolute GNSS stands in once relative GNSS has been silent this long
+
+
+@njit(cache=True)
+def _lag_s(now_ns, taken_ns):
+    """[s] Age of a sample taken at ``taken_ns`` when the filter is at ``now_ns`` (0 if not positive)."""
+    return max(now_ns - taken_ns, 0) * 1e-9
 
 
 @njit(cache=True)
@@ -230,7 +331,9 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
 
     ``flt.rejects`` counts rejections in a row per sensor code (an accepted measurement zeroes its
     sensor's count). The solution is valid while a measurement was accepted within
-    ``prm.valid_timeout_ns`` and every position sigma is at most ``prm.valid_max_sigma_r_m``. Writes
+    ``prm.valid_timeout_ns`` (or the estimated port-to-port range is inside ``prm.blind_range_m``, where
+    the sensors' minimum ranges leave the last metre to propagation) and every position sigma is at most
+    ``prm.valid_max_sigma_r_m``. Writes
     NAV_STATE (``out``) valid / t_ns / seq as well.
 
     Returns :func:`relnav_step`'s bits, OR'ed with F_VALID_CHANGED.
@@ -249,7 +352,11 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
             f.rejects[s] += 1
     o = out[0]
     sig = max(o.sigma_r_m[0], o.sigma_r_m[1], o.sigma_r_m[2])
-    valid = t_ns - f.last_accept_ns <= p.valid_timeout_ns and sig <= p.valid_max_sigma_r_m
+    d = p.docked_r_L_m
+    x = f.x
+    port_range = math.sqrt((x[0] - d[0]) ** 2 + (x[1] - d[1]) ** 2 + (x[2] - d[2]) ** 2)
+    recent = t_ns - f.last_accept_ns <= p.valid_timeout_ns or port_range <= p.blind_range_m
+    valid = recent and sig <= p.valid_max_sigma_r_m
     o.valid = valid
     o.t_ns = t_ns
     o.seq += 1

@@ -66,8 +66,10 @@ def test_bench_cam_select_4x3_candidates_2_orbits(benchmark):
 
 @pytest.fixture
 def relnav():
-    x = np.array([0.5, -80.0, -0.3, 0.0, 0.1, 0.0])
-    P = np.diag([1.0, 1.0, 1.0, 1e-4, 1e-4, 1e-4])
+    """The flight filter's size: position, velocity, GNSS bias (3), laser radar bias (3)."""
+    x = np.zeros(estimation.RN_STATES)
+    x[:6] = [0.5, -80.0, -0.3, 0.0, 0.1, 0.0]
+    P = np.diag([1.0, 1.0, 1.0, 1e-4, 1e-4, 1e-4, 2.25, 2.25, 2.25, 0.0049, 2.7e-7, 2.7e-7])
     return x, P, np.zeros(estimation.WORK_SHAPE)
 
 
@@ -78,8 +80,8 @@ def test_bench_relnav_predict(benchmark, relnav):
 
 def test_bench_relnav_update_gnss(benchmark, relnav):
     x, P, work = relnav
-    _timed(benchmark, estimation.relnav_update_gnss, x, P, x[:3].copy(), x[3:].copy(), np.zeros(6), 1.0, 0.01,
-           math.inf, work)
+    _timed(benchmark, estimation.relnav_update_gnss, x, P, x[:3].copy(), x[3:6].copy(), np.zeros(3), 1.0, 0.01,
+           math.inf, work, 0.5, N, estimation.RN_GNSS_BIAS)
 
 
 def test_bench_relnav_update_lidar(benchmark, relnav):
@@ -87,15 +89,15 @@ def test_bench_relnav_update_lidar(benchmark, relnav):
     h, H = np.empty(3), np.empty((3, 6))
     estimation.lidar_model(x, C_DOCK, SENSOR_B, np.zeros(3), h, H)
     _timed(benchmark, estimation.relnav_update_lidar, x, P, h[0], h[1], h[2], C_DOCK, SENSOR_B, np.zeros(3),
-           0.02, 0.001, math.radians(0.05), math.inf, work)
+           0.03, math.radians(0.05), math.inf, work, 0.2, N, estimation.RN_LIDAR_BIAS)
 
 
 def test_bench_relnav_update_camera(benchmark, relnav):
     x, P, work = relnav
     los = np.empty(3)
     estimation.port_los_B(x, C_DOCK, SENSOR_B, np.zeros(3), los)
-    _timed(benchmark, estimation.relnav_update_camera, x, P, los, C_DOCK, SENSOR_B, np.zeros(3), 0.005, math.inf,
-           work)
+    _timed(benchmark, estimation.relnav_update_camera, x, P, los, C_DOCK, SENSOR_B, np.zeros(3),
+           np.array([0.005, 0.02, 0.02]), math.inf, work, 0.15, N)
 
 
 @pytest.fixture
@@ -112,7 +114,8 @@ def test_bench_mekf_propagate(benchmark, mekf):
 
 def test_bench_mekf_update_star_tracker(benchmark, mekf):
     q, b, P, work = mekf
-    _timed(benchmark, estimation.mekf_update_star_tracker, q, b, P, q.copy(), 4.8e-5, math.inf, work)
+    _timed(benchmark, estimation.mekf_update_star_tracker, q, b, P, q.copy(), 2.4e-5, math.inf, work, 1.9e-4,
+           np.array([0.0, 0.0, -1.0]), 0.1, np.array([1e-3, -1e-3, 0.0]))
 
 
 def test_bench_quat_feedback_torque(benchmark):

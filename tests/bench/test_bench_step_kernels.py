@@ -99,8 +99,8 @@ def test_bench_attitude_step(benchmark):
     thr = new_message("THRUSTER_PERIOD")
     thr["force_B_N"] = [150.0, 0.0, 0.0]
     thr["t_ns"] = -100_000_000  # the period commanded at the previous step
-    views = _views(gyro, st, orbit, thr, new_message("ENGINE_PERIOD"), new_message("ATT_STATE"),
-                   new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK"))
+    views = _views(gyro, st, orbit, thr, new_message("ENGINE_PERIOD"), new_message("NAV_STATE"),
+                   new_message("ATT_STATE"), new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK"))
     _timed(benchmark, adcs.attitude_step, prm, flt, tr, np.zeros(WORK_SHAPE), *views, 0, 0.1, True, True)
 
 

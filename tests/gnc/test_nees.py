@@ -150,7 +150,7 @@ class _Recorder:
 
             def logged(t_ns):
                 step(t_ns)
-                self.truth_at[self.truth.t_ns] = self.truth.relative_state()
+                self.truth_at[self.truth.t_ns] = self.truth.reference_state()
                 if task == NAV_TASK and self.app.initialised:
                     self.nav.append((int(self.flt["t_prev_ns"]), self.flt["x"].copy(), self.flt["P"].copy()))
             return logged

@@ -16,7 +16,7 @@ from sims.core.frame import new_frame_context, truth_frame, truth_frames
 from sims.core.thermal import thermal_frame
 from sims.scenario import load_scenario
 from sims.truth import Truth
-from tests.sims.conftest import make_truth
+from tests.sims.conftest import IDEAL_VEHICLE, make_truth
 
 HOLD_400 = [0.0, -403.0, 0.0]
 
@@ -290,3 +290,33 @@ def test_hold_lvlh_keeps_the_docking_attitude():
     command(truth, {12: 0.01})
     truth.run(500)
     assert np.allclose(truth.q_BL, q0, atol=1e-9)
+
+
+def test_reference_state_is_the_nominal_com_whose_port_arm_reaches_the_true_port():
+    """The flight navigates the nominal CoM (it knows the port's arm from there, not this load's CoM offset):
+    nominal CoM + C_LB docking_port_B = true CoM + C_LB (docking_port_B - offset), the chaser port either way;
+    its velocity by a central difference of the positions over a frame while the chaser turns."""
+    offset = [0.05, -0.02, 0.03]
+    truth = make_truth(HOLD_400, vehicle={**IDEAL_VEHICLE, "mass": {**IDEAL_VEHICLE.get("mass", {}),
+                                                                     "com_offset_B_m": offset}},
+                       chaser={"r_LVLH_m": HOLD_400, "omega_BL_B_deg_s": [0.5, -0.3, 0.4]})
+    port_B = np.asarray(truth.scenario.vehicle.geometry.docking_port_B_m, float)
+    C_LB = quat_dcm_np(truth.q_BL).T
+    r_nom, _ = truth.reference_state()
+    r_com, _ = truth.relative_state()
+    np.testing.assert_allclose(r_nom + C_LB @ port_B, r_com + C_LB @ (port_B - offset), atol=1e-12)
+    assert np.linalg.norm(r_nom - r_com) == pytest.approx(np.linalg.norm(offset), rel=1e-12)
+    before, _ = truth.reference_state()
+    truth.run(1)
+    r_mid, v_mid = truth.reference_state()
+    truth.run(1)
+    after, _ = truth.reference_state()
+    # central difference over 2 x 10 ms: error ~ dt^2 |d3r/dt3| ~ 1e-4 x 5 cm x (1e-2 rad/s)^2 ~ 1e-9 m/s
+    np.testing.assert_allclose(v_mid, (after - before) / 0.02, atol=1e-6)
+
+
+def quat_dcm_np(q):
+    q0, q1, q2, q3 = q
+    return np.array([[q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3, 2 * (q1 * q2 + q0 * q3), 2 * (q1 * q3 - q0 * q2)],
+                     [2 * (q1 * q2 - q0 * q3), q0 * q0 - q1 * q1 + q2 * q2 - q3 * q3, 2 * (q2 * q3 + q0 * q1)],
+                     [2 * (q1 * q3 + q0 * q2), 2 * (q2 * q3 - q0 * q1), q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3]])

@@ -19,7 +19,7 @@ GYRO = tm_codec("DEV_GYRO")
 
 
 def _nav_values(i):
-    return (1.0 * i, 2.0, 3.0, 0.1, 0.2, 0.3 * i, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 1, 2, i, 7)
+    return (1.0 * i, 2.0, 3.0, 0.1, 0.2, 0.3 * i, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 1, 2, i, 7, 0.001, -0.002, 0.0, 1)
 
 
 def _mixed_packets(n=30):
@@ -190,7 +190,7 @@ def test_decoded_columns_equal_numpy_reference_for_many_packets(tmp_path):
     path = tmp_path / "big.ccsds"
     with ArchiveWriter(path) as w:
         for i in range(2000):
-            w.write(NAV.pack(i % 16384, i * 1000, (*values[i].tolist(), 1, 2, i, 0)))
+            w.write(NAV.pack(i % 16384, i * 1000, (*values[i].tolist(), 1, 2, i, 0, 0.0, 0.0, 0.0, 0)))
     cols = decode_apid(path, "NAV_STATE")
     assert np.array_equal(cols["v_LVLH_mps"], values[:, 3:6])
 

@@ -16,7 +16,7 @@ from telemetry.codec import (
 )
 from telemetry.dictionary import REJECT_REASONS, TELEMETRY, record_dtype
 
-NAV_VALUES = (1.0, 2.0, 3.0, 0.1, 0.2, 0.3, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 1, 2, 100, 7)
+NAV_VALUES = (1.0, 2.0, 3.0, 0.1, 0.2, 0.3, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 1, 2, 100, 7, 0.5, -0.25, 0.0, 1)
 T_NS = 12_000_000_000
 
 
@@ -26,7 +26,7 @@ def _nav_packet(seq=42):
 
 def test_codec_reports_name_apid_and_size():
     codec = tm_codec("NAV_STATE")
-    assert (codec.name, codec.apid, codec.size) == ("NAV_STATE", 0x110, 94)
+    assert (codec.name, codec.apid, codec.size) == ("NAV_STATE", 0x110, 107)
 
 
 def test_codec_is_cached_per_packet():
@@ -63,7 +63,7 @@ def test_unpack_into_two_records_keeps_them_apart():
     a, b = np.zeros((), record_dtype("NAV_STATE")), np.zeros((), record_dtype("NAV_STATE"))
     codec = tm_codec("NAV_STATE")
     codec.unpack_into(_nav_packet(), a)
-    codec.unpack_into(codec.pack(0, 5, (0.0,) * 12 + (0, 0, 0, 0)), b)
+    codec.unpack_into(codec.pack(0, 5, (0.0,) * 12 + (0, 0, 0, 0) + (0.0,) * 3 + (0,)), b)
     assert (a["accepted"], b["accepted"]) == (100, 0)
 
 
@@ -134,7 +134,8 @@ def test_pack_refuses_wrong_number_of_values():
 
 
 def test_pack_accepts_numpy_scalars():
-    values = tuple(np.float64(v) for v in NAV_VALUES[:12]) + tuple(np.uint32(v) for v in NAV_VALUES[12:])
+    values = (tuple(np.float64(v) for v in NAV_VALUES[:12]) + tuple(np.uint32(v) for v in NAV_VALUES[12:16])
+              + tuple(np.float32(v) for v in NAV_VALUES[16:19]) + (np.uint8(NAV_VALUES[19]),))
     assert tm_codec("NAV_STATE").pack(42, T_NS, values) == _nav_packet()
 
 
@@ -189,7 +190,7 @@ def test_peek_apid_of_one_byte_is_minus_one():
 
 def test_read_primary_header_gives_every_field():
     h = read_primary_header(_nav_packet(seq=3))
-    assert h == (0, 0, 1, 0x110, 3, 3, 87) and h.total_length == 94
+    assert h == (0, 0, 1, 0x110, 3, 3, 100) and h.total_length == 107
 
 
 def test_decode_tm_dispatches_on_apid():

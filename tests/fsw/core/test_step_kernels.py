@@ -14,7 +14,7 @@ from fsw.core.control import (
     thruster_group_wrench,
     thruster_torque_check,
 )
-from fsw.core.estimation import WORK_SHAPE, relnav_predict, relnav_update_lidar
+from fsw.core.estimation import RN_LIDAR_BIAS, RN_STATES, WORK_SHAPE, relnav_predict, relnav_update_lidar
 from fsw.core.navigation import RELNAV_FILTER, RELNAV_PARAMS, SENSOR_LIDAR, relnav_step
 from fsw.messages import new_message
 from hal.devices import new_record
@@ -42,8 +42,10 @@ def authority(vehicle):
 
 def test_relnav_step_equals_predict_then_lidar_update():
     rng = np.random.default_rng(3)
-    x0 = np.array([1.0, -250.0, 0.5, 0.0, 0.2, 0.0])
-    P0 = np.diag([4.0, 9.0, 4.0, 1e-3, 1e-3, 1e-3])
+    x0 = np.zeros(RN_STATES)
+    x0[:6] = [1.0, -250.0, 0.5, 0.0, 0.2, 0.0]
+    x0[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] = [0.05, 1e-4, -2e-4]
+    P0 = np.diag([4.0, 9.0, 4.0, 1e-3, 1e-3, 1e-3] + [0.0] * 3 + [0.07 ** 2, 5e-4 ** 2, 5e-4 ** 2])
     q = rotation(rng.normal(size=3), 0.3)
     C_LN = quat_to_dcm_np(rotation(rng.normal(size=3), 1.0))
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
@@ -56,6 +58,8 @@ def test_relnav_step_equals_predict_then_lidar_update():
     p = prm[0]
     p["q_accel_m2_s3"], p["gate_chi2_3dof"] = 1e-8, 1e6
     p["lidar_sigma_range_m"], p["lidar_sigma_range_frac"], p["lidar_sigma_angle_rad"] = 0.02, 1e-3, 8.7e-4
+    p["lidar_sigma_angle_near_rad"], p["lidar_angle_near_range_m"] = 1.9e-3, 15.0
+    p["lidar_bias_sigma"], p["lidar_bias_tau_s"] = [0.07, 5e-4, 5e-4], [1000.0] * 3
     p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = [200.0, 1e6], [0.0, 5000.0], [0.0, 150.0]
     p["sensor_B_m"] = [3.0, 0.0, 0.0]
     x0_rec = np.zeros(1, RELNAV_FILTER)
@@ -71,10 +75,20 @@ def test_relnav_step_equals_predict_then_lidar_update():
     x2, P2, work2 = x0.copy(), P0.copy(), np.zeros(WORK_SHAPE)
     C_B_LVLH = quat_to_dcm_np(q) @ C_LN.T
     relnav_predict(x2, P2, N, 0.1, np.zeros(3), 1e-8, work2)
-    relnav_update_lidar(x2, P2, 251.0, 0.01, -0.02, C_B_LVLH, geo[0], geo[1], 0.02, 1e-3, 8.7e-4, 1e6, work2)
+    # the laser radar's bias states: Gauss-Markov over the step (their steady-state variance is kept)
+    phi = np.exp(-0.1 / 1000.0)
+    b = slice(RN_LIDAR_BIAS, RN_LIDAR_BIAS + 3)
+    x2[b] *= phi
+    P2[b, :] *= phi
+    P2[:, b] *= phi
+    P2[b, b] += np.diag([0.07 ** 2, 5e-4 ** 2, 5e-4 ** 2]) * (1.0 - phi ** 2)
+    # the sensor's noise at 251 m: range sqrt(floor^2 + (frac range)^2), angle floor + near part
+    s_r, s_a = np.hypot(0.02, 1e-3 * 251.0), 8.7e-4 + 1.9e-3 * 15.0 / (251.0 + 15.0)
+    relnav_update_lidar(x2, P2, 251.0, 0.01, -0.02, C_B_LVLH, geo[0], geo[1], s_r, s_a, 1e6, work2, 0.0, N,
+                        RN_LIDAR_BIAS)
     assert np.allclose(C, C_B_LVLH, atol=1e-14)
     assert np.allclose(x, x2, atol=1e-12) and np.allclose(P, P2, atol=1e-12)
-    assert np.allclose(out["r_LVLH_m"], x[:3]) and np.allclose(out["sigma_v_mps"], np.sqrt(np.diag(P)[3:]))
+    assert np.allclose(out["r_LVLH_m"], x[:3]) and np.allclose(out["sigma_v_mps"], np.sqrt(np.diag(P)[3:6]))
     assert out["accepted"] == 1 and out["sensor"] == SENSOR_LIDAR
 
 
@@ -89,7 +103,7 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
     flt = np.zeros(1, RELNAV_FILTER)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 1e-9)
     P = flt[0]["P"]
-    assert np.allclose(np.diag(P)[3:], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
+    assert np.allclose(np.diag(P)[3:6], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
 
 
 def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
@@ -105,7 +119,7 @@ def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
     for seq, dv in ((1, [0.3, 0.0, 0.4]), (2, [0.0, 0.5, 0.0])):
         thr["dv_LVLH_mps"], thr["seq"] = dv, seq
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
-    assert np.sum(np.diag(flt[0]["P"])[3:]) == pytest.approx(3 * (0.02 * 1.0) ** 2, rel=1e-6)
+    assert np.sum(np.diag(flt[0]["P"])[3:6]) == pytest.approx(3 * (0.02 * 1.0) ** 2, rel=1e-6)
     assert flt[0]["burn_dv_mps"] == pytest.approx(1.0)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)  # no new period: the burn is over
     assert flt[0]["burn_dv_mps"] == 0.0
@@ -181,6 +195,7 @@ def test_attitude_step_equals_the_separate_kernels():
     p["arw_rad_sqrt_s"], p["rrw_rad_s_sqrt_s"], p["star_tracker_sigma_rad"], p["gate_chi2"] = 2.9e-6, 1e-9, 4.85e-5, 1e6
     p["K_Nm"], p["P_Nms"], p["u_max_Nm"], p["check_tau_s"] = 60.0, 700.0, 150.0, 0.5
     p["inertia_kg_m2"], p["C_RL"] = inertia, C_RL
+    p["star_tracker_sigma_roll_rad"], p["star_tracker_boresight_B"] = 1.9e-4, [0.0, 0.0, -1.0]
     gyro, st = new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER")
     gyro["omega_BN_B_rad_s"], gyro["valid"] = [1e-3, -2e-3, 5e-4], 1
     st["q_BN"] = rotation(rng.normal(size=3), 0.401)
@@ -190,14 +205,16 @@ def test_attitude_step_equals_the_separate_kernels():
     out, torque, check = new_message("ATT_STATE"), new_message("TORQUE_CMD"), new_message("THRUSTER_CHECK")
     flt = np.zeros(1, ATT_FILTER)
     flt[0]["q_BN"], flt[0]["P"] = q0, P0
+    st["t_ns"] = -100_000_000  # taken 0.1 s before the step: fused against the attitude of then
     attitude_step(prm, flt, np.zeros(1, TR_CHECK), np.zeros(WORK_SHAPE),
-                  *(r.reshape(1) for r in (gyro, st, orbit, thr, new_message("ENGINE_PERIOD"), out, torque, check)), 0,
-                  0.1, True, True)
+                  *(r.reshape(1) for r in (gyro, st, orbit, thr, new_message("ENGINE_PERIOD"), new_message("NAV_STATE"),
+                                           out, torque, check)), 0, 0.1, True, True)
     q, P = flt[0]["q_BN"], flt[0]["P"]
     # separately
     q2, b2, P2, w2, work = q0.copy(), np.zeros(3), P0.copy(), np.zeros(3), np.zeros(WORK_SHAPE)
     mekf_propagate(q2, b2, P2, gyro["omega_BN_B_rad_s"].copy(), 0.1, 2.9e-6, 1e-9, work, w2)
-    mekf_update_star_tracker(q2, b2, P2, st["q_BN"].copy(), 4.85e-5, 1e6, work)
+    mekf_update_star_tracker(q2, b2, P2, st["q_BN"].copy(), 4.85e-5, 1e6, work, 1.9e-4, np.array([0.0, 0.0, -1.0]),
+                             0.1, w2)
     q_RN2, w_RN2, err2, u2 = np.zeros(4), np.zeros(3), np.zeros(6), np.zeros(3)
     lvlh_target_attitude(orbit["C_LVLH_N"].copy(), orbit["omega_LN_L_rad_s"].copy(), C_RL, np.zeros((3, 3)), q_RN2,
                          w_RN2)
@@ -206,3 +223,32 @@ def test_attitude_step_equals_the_separate_kernels():
     assert np.allclose(q, q2, atol=1e-15) and np.allclose(P, P2, atol=1e-18)
     assert np.allclose(torque["torque_B_Nm"], u2, atol=1e-12) and np.allclose(out["q_BN"], q2, atol=1e-15)
     assert np.allclose(out["att_err_rad"], err2[:3], rtol=1e-6)  # float32 telemetry field
+
+
+def test_the_docking_attitude_follows_the_port_the_camera_sees():
+    """NAV_STATE's port tilt turns the reference: the same frame as rotating C_RL by the tilt's quaternion."""
+    from fsw.core.adcs import ATT_FILTER, ATT_PARAMS, attitude_step, tilted_reference
+    from fsw.core.control import TR_CHECK
+
+    C_RL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+    tilt = np.radians([0.1, -0.4, 0.3])
+    C = np.zeros((3, 3))
+    tilted_reference(C_RL, tilt, C)
+    a = np.linalg.norm(tilt)
+    # the frame turned by tilt (docking-attitude axes): C = C(q) C_RL with q = [cos a/2, sin a/2 tilt / a]
+    np.testing.assert_allclose(C, quat_to_dcm_np(rotation(tilt, a)) @ C_RL, atol=1e-15)
+    prm = np.zeros(1, ATT_PARAMS)
+    prm[0]["C_RL"], prm[0]["inertia_kg_m2"] = C_RL, np.diag([6800.0, 20000.0, 20000.0])
+    orbit, nav = new_message("ORBIT_REF"), new_message("NAV_STATE")
+    orbit["C_LVLH_N"] = np.eye(3)
+    nav["port_tilt_rad"], nav["valid"] = tilt, 1
+    for valid, expected in ((1, C), (0, C_RL)):
+        nav["port_tilt_valid"] = valid
+        flt = np.zeros(1, ATT_FILTER)
+        flt[0]["q_BN"] = [1.0, 0.0, 0.0, 0.0]
+        recs = (new_record("DEV_GYRO"), new_record("DEV_STAR_TRACKER"), orbit, new_message("THRUSTER_PERIOD"),
+                new_message("ENGINE_PERIOD"), nav, new_message("ATT_STATE"), new_message("TORQUE_CMD"),
+                new_message("THRUSTER_CHECK"))
+        attitude_step(prm, flt, np.zeros(1, TR_CHECK), np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 0, 0.1,
+                      False, True)
+        np.testing.assert_allclose(flt[0]["C_RN"], expected, atol=1e-6)  # f32 tilt field; C_LN = I

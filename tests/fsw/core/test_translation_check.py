@@ -174,7 +174,8 @@ def test_attitude_step_judges_translation_only_on_steps_measured_at_both_ends(ve
         check = new_message("THRUSTER_CHECK")
         check["response_ratio"] = math.nan
         views = tuple(r.reshape(1) for r in (gyro, st, orbit, thr, new_message("ENGINE_PERIOD"),
-                                             new_message("ATT_STATE"), new_message("TORQUE_CMD"), check))
+                                             new_message("NAV_STATE"), new_message("ATT_STATE"),
+                                             new_message("TORQUE_CMD"), check))
         adcs.attitude_step(prm, flt, tr, np.zeros(WORK_SHAPE), *views, 100_000_000, DT, False, True)
         results.append(float(check["response_ratio"]))
         checks.append((tr, flt))
