@@ -607,12 +607,12 @@ class Truth:
         """([m], [m/s]) the chaser's nominal CoM relative to the station docking port, station LVLH.
 
         The point the flight software navigates: it knows the vehicle's geometry about the nominal CoM
-        (its sensor and port arms), not the CoM offset of this run's load (``vehicle.mass.com_offset_B_m``,
-        truth only). The nominal CoM sits at ``-offset`` from the true one, B: r + C_LB (-offset) and
+        (its sensor and port arms), not where this run's load puts the CoM (``sims.scenario.mass_properties``:
+        the cargo table and ``vehicle.mass.com_offset_B_m``, truth only). The nominal CoM sits at ``-offset`` from the true one, B: r + C_LB (-offset) and
         v + C_LB (omega_BL x -offset).
         """
         g = self._s["geometry"]
-        arm = -np.asarray(self.scenario.vehicle.mass.com_offset_B_m, float)
+        arm = -mass_properties(self.scenario.vehicle.mass)[0]
         q = [float(c) for c in g["q_BL"]]
         lever = np.array(rot_t(*q, *arm))
         turn = np.array(rot_t(*q, *np.cross(g["omega_BL_B_rad_s"], arm)))

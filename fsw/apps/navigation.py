@@ -15,7 +15,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.estimation import RN_GNSS_BIAS, RN_LIDAR_BIAS, WORK_SHAPE
+from fsw.core.estimation import RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     REJECT_SHIFT,
@@ -65,6 +65,7 @@ class RelativeNavigation(App):
         p["gnss_sigma_v_mps"] = self.gnss_sv = nav.float("gnss_sigma_v_mps", 0.0)
         p["gnss_bias_sigma_m"] = nav.array("gnss_bias_sigma_m", (3,), 0.0)
         p["gnss_bias_tau_s"] = nav.array("gnss_bias_tau_s", (3,), 1.0)
+        p["gnss_vbias_sigma_mps"] = nav.array("gnss_vbias_sigma_mps", (3,), 0.0)
         p["lidar_sigma_range_m"] = self.lidar_sr = nav.float("lidar_sigma_range_m", 0.0)
         p["lidar_sigma_range_frac"] = self.lidar_sf = nav.float("lidar_sigma_range_frac", 0.0)
         p["lidar_sigma_angle_rad"] = self.lidar_sa = nav.float("lidar_sigma_angle_rad", 0.0)
@@ -82,6 +83,7 @@ class RelativeNavigation(App):
         p["gnss_abs_sigma_v_mps"] = self.gabs_sv = nav.float("gnss_abs_sigma_v_mps", 0.0)
         p["gnss_abs_bias_sigma_m"] = nav.array("gnss_abs_bias_sigma_m", (3,), 0.0)
         p["gnss_abs_bias_tau_s"] = nav.array("gnss_abs_bias_tau_s", (3,), 1.0)
+        p["gnss_abs_vbias_sigma_mps"] = nav.array("gnss_abs_vbias_sigma_mps", (3,), 0.0)
         p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
         p["port_L_m"] = st.array("port_LVLH_m", (3,))
@@ -152,14 +154,19 @@ class RelativeNavigation(App):
             self.P[i, i] = sigma_r ** 2 + self.init_sr ** 2
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
         source = {"GNSS": SENSOR_GNSS, "GNSS_ABS": SENSOR_GNSS_ABS}.get(sensor, 0)
-        sig_g = p["gnss_abs_bias_sigma_m"] if source == SENSOR_GNSS_ABS else p["gnss_bias_sigma_m"]
+        absolute = source == SENSOR_GNSS_ABS
+        sig_g = p["gnss_abs_bias_sigma_m"] if absolute else p["gnss_bias_sigma_m"]
+        sig_c = p["gnss_abs_vbias_sigma_mps"] if absolute else p["gnss_vbias_sigma_mps"]
         for i in range(3):
-            g, li = RN_GNSS_BIAS + i, RN_LIDAR_BIAS + i
+            g, c, li = RN_GNSS_BIAS + i, RN_GNSS_VBIAS + i, RN_LIDAR_BIAS + i
             self.P[g, g] = sig_g[i] ** 2
+            self.P[c, c] = sig_c[i] ** 2
             self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
-            if source:
+            if source:  # started from this sample: its correlated errors are in the state's error too
                 self.P[i, i] += sig_g[i] ** 2
                 self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2
+                self.P[3 + i, 3 + i] += sig_c[i] ** 2
+                self.P[3 + i, c] = self.P[c, 3 + i] = -sig_c[i] ** 2
         f["gnss_bias_source"] = source
         f["last_gnss_ns"] = t_ns if source == SENSOR_GNSS else 0
         self.initialised = True
@@ -186,9 +193,10 @@ class RelativeNavigation(App):
                "camera": float(np.linalg.norm(ca["r_B_m"])), "gnss_abs": math.inf}
         ga = self.gabs
         if self.orbit["seq"] != 0:
+            lag_s = max(t_ns - int(ga["t_ns"]), 0) * 1e-9
             rng["gnss_abs"] = gnss_abs_relative(ga["r_N_m"], ga["v_N_mps"], self.orbit["rv_N"], self.orbit["C_LVLH_N"],
                                                 self.orbit["omega_LN_L_rad_s"], self.port_L, self._gabs_r,
-                                                self._gabs_v)
+                                                self._gabs_v, lag_s, float(self.prm[0]["earth"][0]))
         # The sensor whose rejections caused a reset is not the one to restart from, unless no other
         # sensor offers a fix within the distrust window (far out, GNSS may be the only sensor), or no
         # other sensor's band covers the range it measures (between the GNSS and camera bands the
@@ -200,8 +208,9 @@ class RelativeNavigation(App):
                 distrusted = 0
         if distrusted != SENSOR_GNSS and g["seq"] != f["seq_gnss"] and g["valid"] and self._in_band(
                 "gnss", rng["gnss"]):
-            self._initialise(g["r_LVLH_m"] - self.port_L, g["v_LVLH_mps"], self.gnss_sr, self.gnss_sv, "GNSS",
-                             t_ns)
+            lag_s = max(t_ns - int(g["t_ns"]), 0) * 1e-9  # the sample's age: carried to now along its velocity
+            self._initialise(g["r_LVLH_m"] - self.port_L + g["v_LVLH_mps"] * lag_s, g["v_LVLH_mps"], self.gnss_sr,
+                             self.gnss_sv, "GNSS", t_ns)
         elif distrusted != SENSOR_LIDAR and li["seq"] != f["seq_lidar"] and li["valid"] and att_ok \
                 and self._in_band("lidar", rng["lidar"]):
             r, az, el = float(li["range_m"]), float(li["az_rad"]), float(li["el_rad"])

@@ -1,7 +1,7 @@
 """Navigation filters: relative-navigation EKF (position, velocity and sensor biases, LVLH) and the
 attitude MEKF with gyro bias.
 
-They share one scratch layout: ``work`` is a float64 array of shape ``WORK_SHAPE`` = (8, 12, 12),
+They share one scratch layout: ``work`` is a float64 array of shape ``WORK_SHAPE`` = (8, 15, 15),
 sized for the largest state (``N_MAX``), owned by the caller (allocated once at start-up); kernels
 update the state and covariance in place and allocate nothing. Details: docs/navigation.md.
 
@@ -25,7 +25,7 @@ from .attitude import quat_mult, quat_normalize
 from .ephemeris import ephemeris_step, lvlh_frame_j2
 from .relmotion import cw_propagate, cw_stm
 
-N_MAX = 12  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
+N_MAX = 15  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
 WORK_SHAPE = (8, N_MAX, N_MAX)
 # Slots of the scratch array.
 _H, _R, _K, _S, _A, _T, _KR, _VEC = 0, 1, 2, 3, 4, 5, 6, 7
@@ -179,10 +179,11 @@ def _propagate_cov(P, Phi, T):
 # ---------------------------------------------------------------- relative navigation EKF
 # State layout of the relative-navigation filter (fsw/core/navigation.py RELNAV_FILTER): the chaser CoM
 # w.r.t. the station port in LVLH, then the sensors' slowly varying errors as first-order Gauss-Markov
-# states (docs/navigation.md): the GNSS position error (LVLH) and the laser radar's range / azimuth /
-# elevation bias. The kernels below work on any state size >= 6 with position and velocity first; a
-# measurement names the first of its bias states (-1: none).
-RN_R, RN_V, RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_STATES = 0, 3, 6, 9, 12
+# states (docs/navigation.md): the GNSS position error (LVLH), the laser radar's range / azimuth /
+# elevation bias and the GNSS velocity error (LVLH). The kernels below work on any state size >= 6 with
+# position and velocity first; a measurement names the first of its bias states (-1: none).
+RN_R, RN_V, RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_GNSS_VBIAS, RN_STATES = 0, 3, 6, 9, 12, 15
+assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navigation filter"
 
 
 @njit(cache=True)
@@ -395,7 +396,7 @@ def _chain_jacobian(m, n, work):
 
 @njit(cache=True)
 def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigma_r_m, sigma_v_mps,
-                       gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1):
+                       gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1, bias_gain=1.0, vbias=-1):
     """Relative-GNSS update (position and velocity of the chaser CoM w.r.t. the station CoM), in place.
 
     Parameters
@@ -403,12 +404,17 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigm
     x_LVLH, P : (n,), (n, n) in/out filter state and covariance.
     r_meas_LVLH_m, v_meas_LVLH_mps : (3,) measured relative position/velocity, LVLH.
     port_L_m : (3,) station port w.r.t. the station CoM, LVLH; the measurement model is
-        h(x) = [r_m + port_L_m + b, v_m] with [r_m, v_m] the state when the sample was taken.
+        h(x) = [r_m + port_L_m + g b, v_m + g c] with [r_m, v_m] the state when the sample was taken.
     sigma_r_m, sigma_v_mps : 1-sigma white noise per axis.
     gate_chi2 : chi-square gate for 6 dof.
     work : scratch.
     lag_s, n_rad_s : [s] age of the sample, [rad/s] mean motion (:func:`_state_at_measurement`).
     bias : index of the 3 GNSS position-bias states b (LVLH), -1 without.
+    bias_gain : g, how much of the bias state the sample carries (the multipath growth near the station
+        scales the receiver's correlated error as it scales its white noise, docs/sensors.md s.5).
+    vbias : index of the 3 GNSS velocity-error states c (LVLH), -1 without: a correlated velocity error
+        that averaging the samples cannot remove (a filter that took it for white noise grew confident in
+        a velocity 10 mm/s off, and its position drifted 4 m outside its sigma over a 600 s correlation time).
 
     Returns
     -------
@@ -427,10 +433,14 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigm
         R[3 + i, 3 + i] = sigma_v_mps * sigma_v_mps
         b = 0.0
         if bias >= 0:
-            H[i, bias + i] = 1.0
-            b = x_LVLH[bias + i]
+            H[i, bias + i] = bias_gain
+            b = bias_gain * x_LVLH[bias + i]
         work[_VEC, 0, i] = r_meas_LVLH_m[i] - xm[i] - port_L_m[i] - b
-        work[_VEC, 0, 3 + i] = v_meas_LVLH_mps[i] - xm[3 + i]
+        c = 0.0
+        if vbias >= 0:
+            H[3 + i, vbias + i] = bias_gain
+            c = bias_gain * x_LVLH[vbias + i]
+        work[_VEC, 0, 3 + i] = v_meas_LVLH_mps[i] - xm[3 + i] - c
     accepted, d2 = kalman_update(P, 6, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)

@@ -15,6 +15,7 @@ from numba import njit
 from .attitude import c_b_lvlh
 from .estimation import (
     RN_GNSS_BIAS,
+    RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
     relnav_predict,
@@ -36,7 +37,8 @@ RELNAV_PARAMS = np.dtype([
     ("gnss_multipath_range_m", "f8"),   # ... times (1 + (this / range)^2): multipath near the station
     ("gnss_sigma_v_mps", "f8"),
     ("gnss_bias_sigma_m", "f8", (3,)),  # relative GNSS correlated error: steady-state sigma per LVLH axis
-    ("gnss_bias_tau_s", "f8", (3,)),    # and correlation time
+    ("gnss_bias_tau_s", "f8", (3,)),    # and correlation time (of the velocity error too)
+    ("gnss_vbias_sigma_mps", "f8", (3,)),  # relative GNSS correlated velocity error: steady-state sigma per axis
     ("lidar_sigma_range_m", "f8"),      # laser radar: range sigma = sqrt(floor^2 + (fraction x range)^2)
     ("lidar_sigma_range_frac", "f8"),
     ("lidar_sigma_angle_rad", "f8"),    # angle sigma = floor + near-field part x near_range / (range + near_range)
@@ -52,6 +54,7 @@ RELNAV_PARAMS = np.dtype([
     ("gnss_abs_sigma_v_mps", "f8"),
     ("gnss_abs_bias_sigma_m", "f8", (3,)),  # its correlated error (receiver and uplinked ephemeris), per LVLH axis
     ("gnss_abs_bias_tau_s", "f8", (3,)),
+    ("gnss_abs_vbias_sigma_mps", "f8", (3,)),  # its correlated velocity error (the ephemeris'), per LVLH axis
     ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
     ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
@@ -78,7 +81,8 @@ N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry
 #: The filter: its state, covariance and bookkeeping between steps.
 RELNAV_FILTER = np.dtype([
     ("x", "f8", (RN_STATES,)),          # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH; then the GNSS
-                                        # position error [m] (LVLH) and the laser radar bias [m, rad, rad]
+                                        # position error [m] (LVLH), the laser radar bias [m, rad, rad] and the
+                                        # GNSS velocity error [m/s] (LVLH)
     ("P", "f8", (RN_STATES, RN_STATES)),  # its covariance
     ("t_prev_ns", "i8"),                # time the state holds
     ("last_accept_ns", "i8"),           # last accepted measurement
@@ -166,8 +170,11 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                                  p.earth, dt_s, dv, p.q_accel_m2_s3, work)
         else:
             relnav_predict(x, P, ob.n_rad_s, dt_s, dv, p.q_accel_m2_s3, work)
-        relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_tau_s if abs_bias else p.gnss_bias_tau_s,
-                              p.gnss_abs_bias_sigma_m if abs_bias else p.gnss_bias_sigma_m, dt_s)
+        tau_g = p.gnss_abs_bias_tau_s if abs_bias else p.gnss_bias_tau_s
+        relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, tau_g, p.gnss_abs_bias_sigma_m if abs_bias else p.gnss_bias_sigma_m,
+                              dt_s)
+        relnav_predict_biases(x, P, RN_GNSS_VBIAS, 3, tau_g,
+                              p.gnss_abs_vbias_sigma_mps if abs_bias else p.gnss_vbias_sigma_mps, dt_s)
         relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
@@ -198,11 +205,13 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         if g.valid != 0 and p.gnss_band_m[0] <= rng <= p.gnss_band_m[1]:
             if f.gnss_bias_source != SENSOR_GNSS:  # a new error source takes the bias states over
                 relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_sigma_m)
+                relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_vbias_sigma_mps)
                 f.gnss_bias_source = SENSOR_GNSS
             mp = p.gnss_multipath_range_m / max(rng, 1.0)
-            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m * (1.0 + mp * mp),
-                                       p.gnss_sigma_v_mps, p.gate_chi2_6dof, work, _lag_s(now, g.t_ns), n_rad_s,
-                                       RN_GNSS_BIAS)
+            grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
+            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m * grow,
+                                       p.gnss_sigma_v_mps * grow, p.gate_chi2_6dof, work, _lag_s(now, g.t_ns),
+                                       n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
             f.last_gnss_ns = now
             result = _count(o, ok, SENSOR_GNSS, result)
     ga = gabs[0]
@@ -211,15 +220,17 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         # relative GNSS, when it is there, is the better measurement of the same thing: no absolute GNSS then
         rel_recent = f.gnss_bias_source == SENSOR_GNSS and now - f.last_gnss_ns <= _GNSS_ABS_BACKUP_NS
         if ga.valid != 0 and ob.seq != 0 and not rel_recent:
+            # carried to now by the conversion, so fused with no lag of its own
             rng = gnss_abs_relative(ga.r_N_m, ga.v_N_mps, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
-                                    f.gabs_r_L_m, f.gabs_v_L_mps)
+                                    f.gabs_r_L_m, f.gabs_v_L_mps, _lag_s(now, ga.t_ns), p.earth[0])
             if p.gnss_abs_band_m[0] <= rng <= p.gnss_abs_band_m[1]:
                 if f.gnss_bias_source != SENSOR_GNSS_ABS:
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
+                    relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
                     f.gnss_bias_source = SENSOR_GNSS_ABS
                 ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, p.gnss_abs_sigma_r_m,
-                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work, _lag_s(now, ga.t_ns),
-                                           n_rad_s, RN_GNSS_BIAS)
+                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work, 0.0, n_rad_s,
+                                           RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
     li = lidar[0]
     if li.seq != f.seq_lidar:
@@ -296,14 +307,30 @@ def _lag_s(now_ns, taken_ns):
 
 
 @njit(cache=True)
-def gnss_abs_relative(r_N_m, v_N_mps, station_rv_N, C_LN, omega_LN_L, port_L_m, r_L_out, v_L_out):
-    """An absolute GNSS sample as a relative one: chaser CoM w.r.t. the station CoM, LVLH [m, m/s].
+def gnss_abs_relative(r_N_m, v_N_mps, station_rv_N, C_LN, omega_LN_L, port_L_m, r_L_out, v_L_out, lag_s=0.0,
+                      mu_m3_s2=0.0):
+    """An absolute GNSS sample as a relative one: chaser CoM w.r.t. the station CoM, LVLH [m, m/s], now.
 
+    The sample, taken ``lag_s`` ago, is first carried to now on a two-body arc (r + v lag + a lag^2 / 2,
+    v + (a + a_now) lag / 2, a = -mu r / |r|^3; the J2 part of a 0.5 s step is below a millimetre): the station
+    ephemeris and the LVLH frame are those of now, and in 0.5 s the station moves 3.8 km. Then
     ``r_L = C_LN (r - r_s)``, ``v_L = C_LN (v - v_s) - omega_LN x r_L`` (transport theorem). Returns the
     port-to-CoM range [m] it implies (what decides the sensor's band).
     """
-    d0, d1, d2 = r_N_m[0] - station_rv_N[0], r_N_m[1] - station_rv_N[1], r_N_m[2] - station_rv_N[2]
-    e0, e1, e2 = v_N_mps[0] - station_rv_N[3], v_N_mps[1] - station_rv_N[4], v_N_mps[2] - station_rv_N[5]
+    r0, r1, r2 = r_N_m[0], r_N_m[1], r_N_m[2]
+    u0, u1, u2 = v_N_mps[0], v_N_mps[1], v_N_mps[2]
+    rr = r0 * r0 + r1 * r1 + r2 * r2
+    if lag_s > 0.0 and mu_m3_s2 > 0.0 and rr > 0.0:  # (no sample yet: zeros)
+        k = -mu_m3_s2 / rr ** 1.5
+        h = 0.5 * lag_s * lag_s * k
+        r0, r1, r2 = r0 + u0 * lag_s + h * r0, r1 + u1 * lag_s + h * r1, r2 + u2 * lag_s + h * r2
+        k1 = -mu_m3_s2 / (r0 * r0 + r1 * r1 + r2 * r2) ** 1.5  # the velocity with the mean of both accelerations
+        hv = 0.5 * lag_s
+        u0 += hv * (k * r_N_m[0] + k1 * r0)
+        u1 += hv * (k * r_N_m[1] + k1 * r1)
+        u2 += hv * (k * r_N_m[2] + k1 * r2)
+    d0, d1, d2 = r0 - station_rv_N[0], r1 - station_rv_N[1], r2 - station_rv_N[2]
+    e0, e1, e2 = u0 - station_rv_N[3], u1 - station_rv_N[4], u2 - station_rv_N[5]
     for i in range(3):
         r_L_out[i] = C_LN[i, 0] * d0 + C_LN[i, 1] * d1 + C_LN[i, 2] * d2
         v_L_out[i] = C_LN[i, 0] * e0 + C_LN[i, 1] * e1 + C_LN[i, 2] * e2

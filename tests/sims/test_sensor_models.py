@@ -72,9 +72,9 @@ class Bench:
         s = self.truth._s
         g = s["geometry"]
         g["r_rel_L_m"] = [lateral_L_m[0], -(d_m + PORT_AHEAD_M), lateral_L_m[1]]
-        g["v_rel_L_mps"] = v_L_mps
+        g["v_rel_L_mps"] = g["v_com_L_mps"] = v_L_mps  # the station holds LVLH here: S = L, its port at rest
         g["q_BL"] = g["q_BS"] = self.q_dock
-        g["r_com_L_m"] = g["r_rel_L_m"] + self.truth._p["port_L_m"]
+        g["r_com_L_m"] = g["r_rel_L_m"] + self.truth._p["port_S_m"]
 
     def sample(self, name: str, frames: int | None = None) -> np.ndarray:
         """Run model ``name`` at its next sample (or ``frames`` frames on, every frame); return its device record."""
@@ -466,11 +466,11 @@ def drive_synthetic(truth, steps: int = 3000, seed: int = 17) -> str:
     for k in range(steps):
         d = 300.0 - 0.095 * k
         g["r_rel_L_m"] = [2.0 * math.sin(0.01 * k), -(d + PORT_AHEAD_M), 1.5 * math.cos(0.013 * k)]
-        g["v_rel_L_mps"] = [0.02 * math.cos(0.01 * k), 9.5, -0.0195 * math.sin(0.013 * k)]
+        g["v_rel_L_mps"] = g["v_com_L_mps"] = [0.02 * math.cos(0.01 * k), 9.5, -0.0195 * math.sin(0.013 * k)]
         q = q_mul(*q_small(0.01 * math.sin(0.002 * k), 0.008 * math.cos(0.003 * k), 0.005 * math.sin(0.004 * k)),
                   *q_dock)
         g["q_BL"] = g["q_BS"] = s["q_BN"] = q
-        g["r_com_L_m"] = g["r_rel_L_m"] + p["port_L_m"]
+        g["r_com_L_m"] = g["r_rel_L_m"] + p["port_S_m"]  # the station holds LVLH here: S = L
         s["r_chaser_N_m"] = [6.77e6 + 0.3 * k, -1.0e3 + 76.6 * k, 2.0e3 - 1.1 * k]
         s["v_chaser_N_mps"] = [0.3 * math.sin(0.001 * k), 7660.0, -1.1]
         s["gyro"]["dtheta_true_B_rad"] += [1e-5 * math.sin(0.02 * k), -2e-5, 3e-6 * math.cos(0.05 * k)]

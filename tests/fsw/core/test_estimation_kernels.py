@@ -7,6 +7,7 @@ from fsw_core_refs import N_RAD_S, chi2_quantile, cw_rk4, qmult, quat_axis_angle
 from fsw.core.attitude import quat_to_dcm
 from fsw.core.estimation import (
     RN_GNSS_BIAS,
+    RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
     WORK_SHAPE,
@@ -206,7 +207,7 @@ def _Q_white_accel(q, dt):
 
 
 def test_relnav_predict_with_bias_states_matches_the_full_transition_in_numpy():
-    """12 states: CW on [r, v], Gauss-Markov on the biases, cross-covariances through both."""
+    """15 states: CW on [r, v], Gauss-Markov on the biases, cross-covariances through both."""
     rng = np.random.default_rng(41)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3
@@ -214,17 +215,20 @@ def test_relnav_predict_with_bias_states_matches_the_full_transition_in_numpy():
     dt, q = 0.1, 1e-8
     tau_g, sig_g = np.array([600.0, 500.0, 700.0]), np.array([1.5, 1.4, 1.6])
     tau_l, sig_l = np.full(3, 1000.0), np.array([0.07, 5e-4, 5e-4])
+    sig_c = np.array([0.005, 0.004, 0.006])
     x_k, P_k, work = x.copy(), P.copy(), _work()
     relnav_predict(x_k, P_k, N, dt, np.zeros(3), q, work)
     relnav_predict_biases(x_k, P_k, RN_GNSS_BIAS, 3, tau_g, sig_g, dt)
     relnav_predict_biases(x_k, P_k, RN_LIDAR_BIAS, 3, tau_l, sig_l, dt)
+    relnav_predict_biases(x_k, P_k, RN_GNSS_VBIAS, 3, tau_g, sig_c, dt)
+    assert (RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_GNSS_VBIAS, RN_STATES) == (6, 9, 12, 15)
     Phi = np.eye(RN_STATES)
     cw_stm(N, dt, Phi[:6, :6])
-    phi = np.exp(-dt / np.concatenate([tau_g, tau_l]))
+    phi = np.exp(-dt / np.concatenate([tau_g, tau_l, tau_g]))
     Phi[6:, 6:] = np.diag(phi)
     Q = np.zeros((RN_STATES, RN_STATES))
     Q[:6, :6] = _Q_white_accel(q, dt)
-    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_l]) ** 2 * (1.0 - phi**2))
+    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_l, sig_c]) ** 2 * (1.0 - phi**2))
     np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-11, atol=1e-16)
     np.testing.assert_allclose(x_k[6:], phi * x[6:], rtol=1e-15)
 
@@ -248,21 +252,24 @@ def _numpy_update(x, P, H, R, y):
     return x + K @ y, (np.eye(len(x)) - K @ H) @ P
 
 
-def test_a_late_gnss_sample_is_fused_against_the_state_when_it_was_taken():
-    """h = Phi(-lag) [r, v] + [port + b, 0]: the textbook update with H = [Phi(-lag), [I; 0]]."""
+@pytest.mark.parametrize("gain", [1.0, 2.44])
+def test_a_late_gnss_sample_is_fused_against_the_state_when_it_was_taken(gain):
+    """h = Phi(-lag) [r, v] + g [b, c] + [port, 0]: the textbook update with H = [Phi(-lag), g I (b), g I (c)]."""
     rng = np.random.default_rng(42)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-2
-    x = np.concatenate([[10.0, -3000.0, 5.0, 0.1, 0.5, -0.02], rng.normal(size=6)])
+    x = np.concatenate([[10.0, -3000.0, 5.0, 0.1, 0.5, -0.02], rng.normal(size=RN_STATES - 6)])
     port, lag, sig_r, sig_v = np.array([0.0, 14.0, 0.0]), 0.5, 1.0, 0.01
     z = rng.normal(size=6)
     x_k, P_k, work = x.copy(), P.copy(), _work()
-    ok, _ = relnav_update_gnss(x_k, P_k, z[:3], z[3:], port, sig_r, sig_v, math.inf, work, lag, N, RN_GNSS_BIAS)
+    ok, _ = relnav_update_gnss(x_k, P_k, z[:3], z[3:], port, sig_r, sig_v, math.inf, work, lag, N, RN_GNSS_BIAS,
+                               gain, RN_GNSS_VBIAS)
     Phi_b = np.empty((6, 6))
     cw_stm(N, -lag, Phi_b)
     H = np.zeros((6, RN_STATES))
     H[:, :6] = Phi_b
-    H[:3, RN_GNSS_BIAS:RN_GNSS_BIAS + 3] = np.eye(3)
+    H[:3, RN_GNSS_BIAS:RN_GNSS_BIAS + 3] = gain * np.eye(3)
+    H[3:, RN_GNSS_VBIAS:RN_GNSS_VBIAS + 3] = gain * np.eye(3)
     y = z - H @ x - np.concatenate([port, np.zeros(3)])
     x_ref, P_ref = _numpy_update(x, P, H, np.diag([sig_r**2] * 3 + [sig_v**2] * 3), y)
     assert ok
@@ -277,21 +284,22 @@ def test_a_late_lidar_sample_with_bias_states_matches_numpy():
     P = A @ A.T * 1e-3 + np.eye(RN_STATES) * 1e-4
     x = np.zeros(RN_STATES)
     x[:6] = [0.5, -80.0, -0.3, 0.01, 0.12, 0.0]
-    x[RN_LIDAR_BIAS:] = [0.05, 2e-4, -1e-4]
+    x[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] = [0.05, 2e-4, -1e-4]
     lag = 0.2
     Phi_b = np.empty((6, 6))
     cw_stm(N, -lag, Phi_b)
     xm = Phi_b @ x[:6]
     h, Hm = np.empty(3), np.empty((3, 6))
     lidar_model(xm, C, SENSOR_B, TARGET_L, h, Hm)
-    z = h + x[RN_LIDAR_BIAS:] + np.array([0.02, 3e-4, -2e-4])
+    z = h + x[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] + np.array([0.02, 3e-4, -2e-4])
     x_k, P_k, work = x.copy(), P.copy(), _work()
     ok, _ = relnav_update_lidar(x_k, P_k, *z, C, SENSOR_B, TARGET_L, 0.03, 5e-4, math.inf, work, lag, N,
                                 RN_LIDAR_BIAS)
     H = np.zeros((3, RN_STATES))
     H[:, :6] = Hm @ Phi_b
-    H[:, RN_LIDAR_BIAS:] = np.eye(3)
-    x_ref, P_ref = _numpy_update(x, P, H, np.diag([0.03**2, 5e-4**2, 5e-4**2]), z - h - x[RN_LIDAR_BIAS:])
+    H[:, RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] = np.eye(3)
+    y = z - h - x[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3]
+    x_ref, P_ref = _numpy_update(x, P, H, np.diag([0.03**2, 5e-4**2, 5e-4**2]), y)
     assert ok
     np.testing.assert_allclose(x_k, x_ref, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(P_k, P_ref, rtol=1e-7, atol=1e-14)
@@ -299,7 +307,7 @@ def test_a_late_lidar_sample_with_bias_states_matches_numpy():
 
 def test_filter_with_late_biased_gnss_is_consistent_on_linear_gaussian_truth():
     """Truth: CW with white acceleration; GNSS of the state one step (0.5 s) earlier, plus a Gauss-Markov
-    error (1.5 m, 60 s) and white noise. The 12-state filter with the lag and the bias states gives an
+    error (1.5 m, 60 s) and white noise. The filter with the lag and the bias states gives an
     average NEES (position, velocity and GNSS bias: 9 dof) over the runs at the last step inside its 99 %
     chi-square interval (one sample per run: NEES at neighbouring steps are correlated); a filter that
     ignored the correlated error would not (the second assertion)."""
@@ -315,7 +323,7 @@ def test_filter_with_late_biased_gnss_is_consistent_on_linear_gaussian_truth():
     for _ in range(runs):
         x_true = np.array([0.0, -3000.0, 0.0, 0.0, 0.0, 0.0])
         b_true = sig_b * rng.normal(size=3)
-        P0 = np.diag([25.0] * 3 + [1e-3] * 3 + list(sig_b**2) + [0.0] * 3)
+        P0 = np.diag([25.0] * 3 + [1e-3] * 3 + list(sig_b**2) + [0.0] * (RN_STATES - 9))
         x = np.zeros(RN_STATES)
         x[:6] = x_true + np.sqrt(np.diag(P0)[:6]) * rng.normal(size=6)
         P, work = P0.copy(), _work()
