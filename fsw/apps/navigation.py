@@ -82,7 +82,7 @@ class RelativeNavigation(App):
         p["gnss_abs_sigma_r_m"] = self.gabs_sr = nav.float("gnss_abs_sigma_r_m", 0.0)
         p["gnss_abs_sigma_v_mps"] = self.gabs_sv = nav.float("gnss_abs_sigma_v_mps", 0.0)
         p["gnss_abs_bias_sigma_m"] = nav.array("gnss_abs_bias_sigma_m", (3,), 0.0)
-        p["gnss_abs_bias_tau_s"] = nav.array("gnss_abs_bias_tau_s", (3,), 1.0)
+        p["gnss_abs_q_accel_m2_s3"] = nav.float("gnss_abs_q_accel_m2_s3", 0.0)
         p["gnss_abs_vbias_sigma_mps"] = nav.array("gnss_abs_vbias_sigma_mps", (3,), 0.0)
         p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))

@@ -179,33 +179,68 @@ def _propagate_cov(P, Phi, T):
 # ---------------------------------------------------------------- relative navigation EKF
 # State layout of the relative-navigation filter (fsw/core/navigation.py RELNAV_FILTER): the chaser CoM
 # w.r.t. the station port in LVLH, then the sensors' slowly varying errors as first-order Gauss-Markov
-# states (docs/navigation.md): the GNSS position error (LVLH), the laser radar's range / azimuth /
-# elevation bias and the GNSS velocity error (LVLH). The kernels below work on any state size >= 6 with
-# position and velocity first; a measurement names the first of its bias states (-1: none).
-RN_R, RN_V, RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_GNSS_VBIAS, RN_STATES = 0, 3, 6, 9, 12, 15
+# states (docs/navigation.md): the GNSS position and velocity errors (LVLH; from absolute GNSS, the
+# station ephemeris' error, which moves as a relative orbit) and the laser radar's range / azimuth /
+# elevation bias. The kernels below work on any state size >= 6 with position and velocity first; a
+# measurement names the first of its bias states (-1: none).
+RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_STATES = 0, 3, 6, 9, 12, 15
 assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navigation filter"
 
 
 @njit(cache=True)
 def _propagate_cov_dynamic(P, Phi, T):
     """P <- Phi P Phi^T where Phi acts on the first 6 states only (the rest: identity)."""
+    _propagate_cov_block(P, Phi, T, 0)
+
+
+@njit(cache=True)
+def _propagate_cov_block(P, Phi, T, first):
+    """P <- Phi P Phi^T where Phi (6 x 6) acts on states ``first .. first + 5`` only (the rest: identity):
+    the block's rows and columns of Phi P (``T``, 6 x n), then the block itself Phi P_bb Phi^T."""
     n = P.shape[0]
     for i in range(6):
         for j in range(n):
             v = 0.0
             for k in range(6):
-                v += Phi[i, k] * P[k, j]
+                v += Phi[i, k] * P[first + k, j]
             T[i, j] = v
     for i in range(6):
         for j in range(i, 6):
             v = 0.0
             for k in range(6):
-                v += T[i, k] * Phi[j, k]
-            P[i, j] = v
-            P[j, i] = v
-        for j in range(6, n):
-            P[i, j] = T[i, j]
-            P[j, i] = T[i, j]
+                v += T[i, first + k] * Phi[j, k]
+            P[first + i, first + j] = v
+            P[first + j, first + i] = v
+        for j in range(n):
+            if j < first or j >= first + 6:
+                P[first + i, j] = T[i, j]
+                P[j, first + i] = T[i, j]
+
+
+@njit(cache=True)
+def relnav_predict_ephemeris_error(x, P, first, n_rad_s, dt_s, q_accel_m2_s3, work):
+    """Time update of the 6 states ``first .. first + 5`` that hold an error of the station ephemeris as a
+    relative state [m, m/s] (LVLH), in place: the estimated and the true station orbits are two nearby
+    orbits, so the error moves as CW relative motion (the same transition as the vehicle's), plus white
+    acceleration of PSD ``q_accel_m2_s3`` for what the onboard propagation leaves out (the station's drag).
+    """
+    Phi, T = work[_A], work[_T]
+    cw_stm(n_rad_s, dt_s, Phi)
+    for i in range(6):
+        v = 0.0
+        for k in range(6):
+            v += Phi[i, k] * x[first + k]
+        work[_VEC, 1, i] = v
+    for i in range(6):
+        x[first + i] = work[_VEC, 1, i]
+    _propagate_cov_block(P, Phi, T, first)
+    q_rr, q_rv, q_vv = q_accel_m2_s3 * dt_s ** 3 / 3.0, q_accel_m2_s3 * dt_s ** 2 / 2.0, q_accel_m2_s3 * dt_s
+    for i in range(3):
+        a, b = first + i, first + 3 + i
+        P[a, a] += q_rr
+        P[a, b] += q_rv
+        P[b, a] += q_rv
+        P[b, b] += q_vv
 
 
 @njit(cache=True)

@@ -20,6 +20,7 @@ from .estimation import (
     RN_STATES,
     relnav_predict,
     relnav_predict_biases,
+    relnav_predict_ephemeris_error,
     relnav_predict_orbit,
     relnav_reset_biases,
     relnav_update_camera,
@@ -53,8 +54,8 @@ RELNAV_PARAMS = np.dtype([
     ("gnss_abs_sigma_r_m", "f8"),       # absolute GNSS against the station ephemeris, white per axis
     ("gnss_abs_sigma_v_mps", "f8"),
     ("gnss_abs_bias_sigma_m", "f8", (3,)),  # its correlated error (receiver and uplinked ephemeris), per LVLH axis
-    ("gnss_abs_bias_tau_s", "f8", (3,)),
-    ("gnss_abs_vbias_sigma_mps", "f8", (3,)),  # its correlated velocity error (the ephemeris'), per LVLH axis
+    ("gnss_abs_vbias_sigma_mps", "f8", (3,)),  # and velocity error, per LVLH axis: the two move as a relative orbit
+    ("gnss_abs_q_accel_m2_s3", "f8"),   # ... with this white acceleration (what the onboard ephemeris leaves out)
     ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
     ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
@@ -170,11 +171,11 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                                  p.earth, dt_s, dv, p.q_accel_m2_s3, work)
         else:
             relnav_predict(x, P, ob.n_rad_s, dt_s, dv, p.q_accel_m2_s3, work)
-        tau_g = p.gnss_abs_bias_tau_s if abs_bias else p.gnss_bias_tau_s
-        relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, tau_g, p.gnss_abs_bias_sigma_m if abs_bias else p.gnss_bias_sigma_m,
-                              dt_s)
-        relnav_predict_biases(x, P, RN_GNSS_VBIAS, 3, tau_g,
-                              p.gnss_abs_vbias_sigma_mps if abs_bias else p.gnss_vbias_sigma_mps, dt_s)
+        if abs_bias:  # the station ephemeris' error: a relative orbit
+            relnav_predict_ephemeris_error(x, P, RN_GNSS_BIAS, ob.n_rad_s, dt_s, p.gnss_abs_q_accel_m2_s3, work)
+        else:  # the relative receiver's correlated errors
+            relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_tau_s, p.gnss_bias_sigma_m, dt_s)
+            relnav_predict_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_bias_tau_s, p.gnss_vbias_sigma_mps, dt_s)
         relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,

@@ -17,6 +17,7 @@ from fsw.core.estimation import (
     port_los_B,
     relnav_predict,
     relnav_predict_biases,
+    relnav_predict_ephemeris_error,
     relnav_reset_biases,
     relnav_update_camera,
     relnav_update_gnss,
@@ -221,16 +222,37 @@ def test_relnav_predict_with_bias_states_matches_the_full_transition_in_numpy():
     relnav_predict_biases(x_k, P_k, RN_GNSS_BIAS, 3, tau_g, sig_g, dt)
     relnav_predict_biases(x_k, P_k, RN_LIDAR_BIAS, 3, tau_l, sig_l, dt)
     relnav_predict_biases(x_k, P_k, RN_GNSS_VBIAS, 3, tau_g, sig_c, dt)
-    assert (RN_GNSS_BIAS, RN_LIDAR_BIAS, RN_GNSS_VBIAS, RN_STATES) == (6, 9, 12, 15)
+    assert (RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_STATES) == (6, 9, 12, 15)
     Phi = np.eye(RN_STATES)
     cw_stm(N, dt, Phi[:6, :6])
-    phi = np.exp(-dt / np.concatenate([tau_g, tau_l, tau_g]))
+    phi = np.exp(-dt / np.concatenate([tau_g, tau_g, tau_l]))
     Phi[6:, 6:] = np.diag(phi)
     Q = np.zeros((RN_STATES, RN_STATES))
     Q[:6, :6] = _Q_white_accel(q, dt)
-    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_l, sig_c]) ** 2 * (1.0 - phi**2))
+    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_c, sig_l]) ** 2 * (1.0 - phi**2))
     np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-11, atol=1e-16)
     np.testing.assert_allclose(x_k[6:], phi * x[6:], rtol=1e-15)
+
+
+def test_ephemeris_error_states_move_as_a_relative_orbit_with_their_cross_covariances():
+    """The station ephemeris' error (GNSS bias and velocity-error states) under the CW transition, the
+    vehicle's own states under theirs: the full 15-state transition and process noise built in numpy."""
+    rng = np.random.default_rng(45)
+    A = rng.normal(size=(RN_STATES, RN_STATES))
+    P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3
+    x = rng.normal(size=RN_STATES)
+    dt, q, q_eph = 1.0, 1e-8, 5e-9
+    x_k, P_k, work = x.copy(), P.copy(), _work()
+    relnav_predict(x_k, P_k, N, dt, np.zeros(3), q, work)
+    relnav_predict_ephemeris_error(x_k, P_k, RN_GNSS_BIAS, N, dt, q_eph, work)
+    Phi = np.eye(RN_STATES)
+    cw_stm(N, dt, Phi[:6, :6])
+    cw_stm(N, dt, Phi[RN_GNSS_BIAS:RN_GNSS_BIAS + 6, RN_GNSS_BIAS:RN_GNSS_BIAS + 6])
+    Q = np.zeros((RN_STATES, RN_STATES))
+    Q[:6, :6] = _Q_white_accel(q, dt)
+    Q[RN_GNSS_BIAS:RN_GNSS_BIAS + 6, RN_GNSS_BIAS:RN_GNSS_BIAS + 6] = _Q_white_accel(q_eph, dt)
+    np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(x_k, Phi @ x, rtol=1e-12, atol=1e-14)
 
 
 def test_gauss_markov_bias_states_hold_their_steady_state_variance_and_restart_uncorrelated():

@@ -45,7 +45,9 @@ def test_relnav_step_equals_predict_then_lidar_update():
     x0 = np.zeros(RN_STATES)
     x0[:6] = [1.0, -250.0, 0.5, 0.0, 0.2, 0.0]
     x0[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] = [0.05, 1e-4, -2e-4]
-    P0 = np.diag([4.0, 9.0, 4.0, 1e-3, 1e-3, 1e-3] + [0.0] * 3 + [0.07 ** 2, 5e-4 ** 2, 5e-4 ** 2] + [0.0] * 3)
+    P0 = np.zeros((RN_STATES, RN_STATES))  # no GNSS error states in play: their variance 0
+    P0[:6, :6] = np.diag([4.0, 9.0, 4.0, 1e-3, 1e-3, 1e-3])
+    P0[RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3, RN_LIDAR_BIAS:RN_LIDAR_BIAS + 3] = np.diag([0.07 ** 2, 5e-4 ** 2, 5e-4 ** 2])
     q = rotation(rng.normal(size=3), 0.3)
     C_LN = quat_to_dcm_np(rotation(rng.normal(size=3), 1.0))
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
