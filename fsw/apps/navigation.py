@@ -95,6 +95,7 @@ class RelativeNavigation(App):
         p["port_tilt_timeout_ns"] = int(nav.float("port_tilt_timeout_s", 0.0) * NS_PER_S)
         p["valid_timeout_ns"] = int(nav.float("valid_timeout_s", 0.0) * NS_PER_S)
         p["valid_max_sigma_r_m"] = nav.float("valid_max_sigma_r_m", 0.0)
+        p["valid_max_sigma_frac"] = nav.float("valid_max_sigma_frac", 0.0, 1.0)
         self.port_L = p["port_L_m"]
         self.max_rejects = nav.int("reset_after_rejections", 1, 10_000)
         self.distrust_ns = int(nav.float("reset_distrust_s", 0.0) * NS_PER_S)

@@ -67,7 +67,8 @@ RELNAV_PARAMS = np.dtype([
     ("reflector_L_m", "f8", (3,)),      # lidar reflector w.r.t. the station port, LVLH
     ("camera_target_L_m", "f8", (3,)),  # camera target w.r.t. the station port, LVLH
     ("valid_timeout_ns", "i8"),         # valid only while a measurement was accepted this recently ...
-    ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this
+    ("valid_max_sigma_r_m", "f8"),      # ... and every position sigma is at most this ...
+    ("valid_max_sigma_frac", "f8"),     # ... or this fraction of the range, far out
     ("blind_range_m", "f8"),            # inside this estimated port-to-port range no sensor sees the port: the
                                         # solution stays valid on its covariance alone (the last metre's coast)
     ("docked_r_L_m", "f8", (3,)),       # the state when the ports coincide (CoM w.r.t. the port, LVLH)
@@ -198,6 +199,10 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     # A sample's t_ns is when it was taken; it is fused against the state of that time (lag_s back)
     n_rad_s = ob.omega_LN_L_rad_s[2] if ob.seq != 0 else ob.n_rad_s
     now = f.t_prev_ns
+    # ... along the orbit, not through a burn: the thrust since then is not taken out of the sample, so during a
+    # burn a GNSS sample is fused with the delta-v of its latency as extra noise (|dv| / dt x lag, 0.1 m/s
+    # for 0.5 s of an engine burn; a thruster pulse of a period spreads over that period)
+    acc_mps2 = math.sqrt(dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]) / dt_s if dt_s > 0.0 else 0.0
     g = gnss[0]
     if g.seq != f.seq_gnss:
         f.seq_gnss = g.seq
@@ -210,9 +215,10 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                 f.gnss_bias_source = SENSOR_GNSS
             mp = p.gnss_multipath_range_m / max(rng, 1.0)
             grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
-            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, p.gnss_sigma_r_m * grow,
-                                       p.gnss_sigma_v_mps * grow, p.gate_chi2_6dof, work, _lag_s(now, g.t_ns),
-                                       n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
+            lag = _lag_s(now, g.t_ns)
+            sr, sv = _during_burn(p.gnss_sigma_r_m * grow, p.gnss_sigma_v_mps * grow, acc_mps2, lag)
+            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof, work,
+                                       lag, n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
             f.last_gnss_ns = now
             result = _count(o, ok, SENSOR_GNSS, result)
     ga = gabs[0]
@@ -229,9 +235,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
                     relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
                     f.gnss_bias_source = SENSOR_GNSS_ABS
-                ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, p.gnss_abs_sigma_r_m,
-                                           p.gnss_abs_sigma_v_mps, p.gate_chi2_6dof, work, 0.0, n_rad_s,
-                                           RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
+                sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, acc_mps2, _lag_s(now, ga.t_ns))
+                ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof,
+                                           work, 0.0, n_rad_s, RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
     li = lidar[0]
     if li.seq != f.seq_lidar:
@@ -302,6 +308,15 @@ _GNSS_ABS_BACKUP_NS = 10 * 1_000_000_000  # absolute GNSS stands in once relativ
 
 
 @njit(cache=True)
+def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s):
+    """(sigma_r, sigma_v) of a sample ``lag_s`` old while the vehicle accelerates at ``acc_mps2`` (thrust the
+    sample's age does not account for): the velocity change a lag and the position change a lag^2 / 2."""
+    dv = acc_mps2 * lag_s
+    dr = 0.5 * dv * lag_s
+    return math.sqrt(sigma_r_m * sigma_r_m + dr * dr), math.sqrt(sigma_v_mps * sigma_v_mps + dv * dv)
+
+
+@njit(cache=True)
 def _lag_s(now_ns, taken_ns):
     """[s] Age of a sample taken at ``taken_ns`` when the filter is at ``now_ns`` (0 if not positive)."""
     return max(now_ns - taken_ns, 0) * 1e-9
@@ -361,7 +376,7 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
     sensor's count). The solution is valid while a measurement was accepted within
     ``prm.valid_timeout_ns`` (or the estimated port-to-port range is inside ``prm.blind_range_m``, where
     the sensors' minimum ranges leave the last metre to propagation) and every position sigma is at most
-    ``prm.valid_max_sigma_r_m``. Writes
+    ``prm.valid_max_sigma_r_m`` (or ``prm.valid_max_sigma_frac`` of the range, far out). Writes
     NAV_STATE (``out``) valid / t_ns / seq as well.
 
     Returns :func:`relnav_step`'s bits, OR'ed with F_VALID_CHANGED.
@@ -384,7 +399,8 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
     x = f.x
     port_range = math.sqrt((x[0] - d[0]) ** 2 + (x[1] - d[1]) ** 2 + (x[2] - d[2]) ** 2)
     recent = t_ns - f.last_accept_ns <= p.valid_timeout_ns or port_range <= p.blind_range_m
-    valid = recent and sig <= p.valid_max_sigma_r_m
+    rng = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+    valid = recent and sig <= max(p.valid_max_sigma_r_m, p.valid_max_sigma_frac * rng)
     o.valid = valid
     o.t_ns = t_ns
     o.seq += 1
