@@ -68,7 +68,7 @@ from sims.core.thermal import (
     THERMAL_PARAMS,
     thermal_frame,
 )
-from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, latency_frames, mass_properties
+from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, insertion_state, latency_frames, mass_properties
 from telemetry.dictionary import record_dtype
 
 NOISE_BLOCK_FRAMES = 1000  # minor frames served by one refill of the noise buffer
@@ -401,6 +401,8 @@ class Truth:
         rho_L = np.asarray(sc.chaser.r_LVLH_m, float) + np.asarray(sc.station.port_LVLH_m, float)
         s["r_chaser_N_m"] = r_s + C_LN.T @ rho_L
         s["v_chaser_N_mps"] = v_s + C_LN.T @ (np.asarray(sc.chaser.v_LVLH_mps, float) + np.cross(w_LN_L, rho_L))
+        if sc.raw["chaser"].get("insertion") is not None:  # the launcher's orbit itself, not its relative image
+            s["r_chaser_N_m"], s["v_chaser_N_mps"] = insertion_state(sc.raw)  # (whose frame rate has no drag part)
         C_BL = docking_dcm_LB(sc.chaser.att_error_deg).T
         q_BL = np.array(q_from_dcm(*C_BL.ravel()))
         s["q_BN"] = q_from_dcm(*(C_BL @ C_LN).ravel())
