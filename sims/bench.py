@@ -50,7 +50,7 @@ from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 POST_CAPTURE_S = 10.0        # [s] mission time the run goes on after a capture (as sims.runner)
-REALTIME_END_GRACE_S = 5.0  # [s] in real time, how long past its duration the emulator waits for the flight's end marker
+REALTIME_END_GRACE_S = 5.0  # [s] real time: how long past its duration the emulator waits for the flight's end
 RESULT_FILE = "bench_truth.json"
 PTY_SCHEME = "pty://"
 
