@@ -185,7 +185,8 @@ class NeesProbe:
     filter's state ``x`` and covariance ``P`` (``RELNAV_FILTER``, sizes read from the record) hold the time
     ``t_prev_ns`` of this step, and the truth has not yet advanced past the frame: its relative state
     (``Truth.reference_state``: the chaser's nominal CoM rel. the port, LVLH, the point whose geometry the
-    flight software knows; the true CoM differs by the load's dispersed offset) is at the same time stamp (``dt_truth_ns`` records the difference, 0 by construction).
+    flight software knows; the true CoM differs by the load's dispersed offset) is at the same time stamp
+    (``dt_truth_ns`` records the difference, 0 by construction).
     A gate a run starts inside has no crossing: its sample (the first step after initialisation) is kept
     with ``resets`` etc. but flagged ``crossed = 0`` and left out of the averages.
     """

@@ -610,8 +610,8 @@ class Truth:
 
         The point the flight software navigates: it knows the vehicle's geometry about the nominal CoM
         (its sensor and port arms), not where this run's load puts the CoM (``sims.scenario.mass_properties``:
-        the cargo table and ``vehicle.mass.com_offset_B_m``, truth only). The nominal CoM sits at ``-offset`` from the true one, B: r + C_LB (-offset) and
-        v + C_LB (omega_BL x -offset).
+        the cargo table and ``vehicle.mass.com_offset_B_m``, truth only). The nominal CoM sits at ``-offset`` from
+        the true one, B: r + C_LB (-offset) and v + C_LB (omega_BL x -offset).
         """
         g = self._s["geometry"]
         arm = -mass_properties(self.scenario.vehicle.mass)[0]

@@ -351,7 +351,7 @@ def test_filter_with_late_biased_gnss_is_consistent_on_linear_gaussian_truth():
         P, work = P0.copy(), _work()
         xw, Pw = x.copy(), P0.copy()  # the same filter without the bias states (biases held at 0, variance 0)
         Pw[6:9, 6:9] = 0.0
-        for k in range(steps):
+        for _ in range(steps):
             x_prev = x_true
             x_true = Phi @ x_true + LQ @ rng.normal(size=6)
             b_true = phi * b_true + sig_b * math.sqrt(1 - phi**2) * rng.normal(size=3)
