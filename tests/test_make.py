@@ -44,6 +44,9 @@ def test_make_help_lists_every_target():
 @pytest.mark.parametrize(("args", "expect"), [
     (["hil", "PORT=/nonexistent/tty"], "qz hil: error: port /nonexistent/tty: cannot open it"),
     (["mc", "MC_SCENARIOS=final_approach", "MC_RUNS=0"], "qz mc: error: argument --runs"),
+    (["nees", "NEES_RUNS=0"], "qz nees: error: argument --runs"),
+    (["nees", "NEES_SCENARIO=no_such_scenario"], "qz nees: error:"),
+    (["mc-bench", "MC_RUNS=-3"], "qz mc-bench: error:"),
 ])
 def test_bad_input_to_a_target_is_one_qz_line_and_exit_2(args, expect):
     runs = ROOT / "runs"
