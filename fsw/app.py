@@ -87,5 +87,6 @@ class App:
     def step(self, t_ns: int) -> None:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.step")
 
-    def emit(self, event_id: int, severity: str, text: str, args=(0.0, 0.0)) -> None:
-        self.events.emit(event_id, severity, self.name, text, args)
+    def emit(self, event: str, severity: str, text: str, args=(0.0, 0.0)) -> None:
+        """Issue an event of ``telemetry.dictionary.EVENTS`` by its name, from this app."""
+        self.events.emit(event, severity, self.name, text, args)

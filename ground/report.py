@@ -34,7 +34,7 @@ import numpy as np
 import fsw
 from ground.campaign import contact_speed_design
 from telemetry.archive import records_to_columns, scan_apid
-from telemetry.dictionary import EVENT_SOURCES, GUIDANCE_PHASES, MODES, SEVERITIES
+from telemetry.dictionary import EVENT_SOURCES, GUIDANCE_PHASES, MODES, SEVERITIES, event_name
 from telemetry.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -777,6 +777,7 @@ def section_events(run: RunData) -> Section:
     t = ev["t"]
     sev = [SEVERITIES.get(int(s), str(s)) for s in ev["severity"]]
     texts = [bytes(x).rstrip(b"\0").decode("ascii", "replace") for x in ev["text"]]
+    events = [event_name(i) for i in ev["event_id"]]
     names = event_source_names(run)
     src = [names.get(int(s), f"source {int(s)}") for s in ev["source_id"]]
     order = sorted(set(src))
@@ -803,15 +804,16 @@ def section_events(run: RunData) -> Section:
                         "changes).", fig))
     groups: dict[tuple, list] = {}
     for i, text in enumerate(texts):
-        key = (sev[i], src[i], _NUMBERS.sub("#", text))
+        key = (sev[i], src[i], events[i], _NUMBERS.sub("#", text))
         groups.setdefault(key, []).append(i)
     rows = []
-    for (level, source, _), idx in sorted(groups.items(), key=lambda kv: t[kv[1][0]]):
+    for (level, source, event, _), idx in sorted(groups.items(), key=lambda kv: t[kv[1][0]]):
         rows.append((f"{t[idx[0]]:.1f}", f"{t[idx[-1]]:.1f}" if len(idx) > 1 else "", len(idx), level, source,
-                     texts[idx[0]]))
-    sec.html += ("<p>Events grouped by severity, source and text with the numbers masked; the text shown is "
+                     event, texts[idx[0]]))
+    sec.html += ("<p>Events grouped by severity, source, event (its name in the event table, "
+                 "docs: telemetry/generated/DICTIONARY.md) and text with the numbers masked; the text shown is "
                  "the first of each group. Every event is in events.log.</p>")
-    sec.html += _table(["first t [s]", "last t [s]", "count", "severity", "source", "text (first)"], rows,
+    sec.html += _table(["first t [s]", "last t [s]", "count", "severity", "source", "event", "text (first)"], rows,
                        row_class=lambda r: r[3].lower())
     return sec
 

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -101,6 +102,17 @@ def no_chromium_message() -> str:
             + "): install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chrome")
 
 
+def report_shot(take: Callable[[], Path], errors: type[Exception]) -> int:
+    """Exit code of a screenshot command: ``wrote PATH`` and 0, or ``screenshot: why`` on stderr and 2."""
+    try:
+        path = take()
+    except errors as err:
+        print(f"screenshot: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ground.screenshot", description=__doc__.split("\n\n")[0])
     p.add_argument("page", nargs="?", help="HTML file or http(s) URL")
@@ -117,13 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.page or not args.png:
         p.error("PAGE and PNG are required (or --check)")
-    try:
-        path = screenshot(args.page, args.png, width=args.width, height=args.height)
-    except ScreenshotError as err:
-        print(f"screenshot: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+    return report_shot(lambda: screenshot(args.page, args.png, width=args.width, height=args.height),
+                       ScreenshotError)
 
 
 if __name__ == "__main__":

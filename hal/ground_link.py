@@ -16,7 +16,6 @@ serial ports are opened with zero timeouts. The interface (see ``fsw.apps.ground
 from __future__ import annotations
 
 import errno
-import ipaddress
 import select
 import socket
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ import serial
 
 from hal import timebase
 from hal.serial_link import open_url
+from telemetry.addresses import host_port, is_loopback
 from telemetry.errors import InputError
 
 LISTEN_BACKLOG = socket.SOMAXCONN  # connections the kernel holds between two cycles (accepted once per cycle)
@@ -35,41 +35,6 @@ SERIAL_REOPEN_S = 1.0    # [s] between attempts to reopen a failed serial port
 
 class LinkUrlError(InputError):
     """A ``--link`` URL or address that cannot be served; the message is one line."""
-
-
-def parse_host_port(text: str, what: str) -> tuple[str, int]:
-    """``(host, port)`` of ``HOST:PORT`` (IPv6 as ``[::1]:PORT``); LinkUrlError naming ``what``."""
-    parts = urlsplit(f"//{text}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise LinkUrlError(f"{what} {text!r}: the port must be a number in 0..65535") from None
-    if not parts.hostname or port is None or parts.path or parts.query:
-        raise LinkUrlError(f"{what} {text!r}: expected HOST:PORT")
-    return parts.hostname, port
-
-
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` resolves to is a loopback address."""
-    try:
-        return ipaddress.ip_address(host).is_loopback or _mapped_loopback(host)
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback
-                               or _mapped_loopback(i[4][0]) for i in infos)
-
-
-def _mapped_loopback(host: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(addr, "ipv4_mapped", None)
-    return bool(mapped and mapped.is_loopback)
 
 
 def _bind(kind: int, host: str, port: int, url: str) -> socket.socket:
@@ -340,14 +305,14 @@ def open_transport(url: str, tm_dest: str | None = None, baud: int = 115200):
         raise LinkUrlError(f"--link {url!r}: expected tcp://HOST:PORT, udp://HOST:PORT or a pyserial URL")
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("tcp", "udp"):
-        host, port = parse_host_port(url.split("://", 1)[1], "--link")
+        host, port = host_port(url.split("://", 1)[1], "--link", LinkUrlError)
         if scheme == "tcp":
             if tm_dest is not None:
                 raise LinkUrlError("--tm-dest is for udp:// links (TCP clients get telemetry on their connection)")
             return TcpServer(host, port)
         if tm_dest is None:
             raise LinkUrlError(f"--link {url}: a udp:// link needs --tm-dest HOST:PORT (where telemetry goes)")
-        return UdpLink(host, port, parse_host_port(tm_dest, "--tm-dest"))
+        return UdpLink(host, port, host_port(tm_dest, "--tm-dest", LinkUrlError))
     if tm_dest is not None:
         raise LinkUrlError("--tm-dest is for udp:// links only")
     if scheme and scheme not in ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110"):

@@ -1,6 +1,7 @@
 """``qz tlm``: ground tools on packet archives and the generated dictionary documents.
 
-- ``qz tlm decode FILE [--apid N|NAME] [--csv OUT]``: summary of an archive, or one APID to CSV;
+- ``qz tlm decode FILE [--apid N|NAME] [--csv OUT]``: summary of an archive, or one APID to CSV; the EVENT
+  packets are printed one a line, named from the event table (name, severity, source, text, named arguments);
 - ``qz tlm dict [--out FILE]``: the packet dictionary as Markdown;
 - ``qz tlm xtce [--out FILE]``: the XTCE mission database.
 
@@ -12,9 +13,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from telemetry.archive import decode_apid, read_archive, resolve_apid, to_csv
 from telemetry.codec import PacketError
-from telemetry.dictionary import TM_BY_APID, TM_BY_NAME
+from telemetry.dictionary import EVENT_BY_ID, EVENT_SOURCES, SEVERITIES, TM_BY_APID, TM_BY_NAME, event_name
 from telemetry.docs import dictionary_markdown, xtce_xml
 from telemetry.errors import InputError
 
@@ -69,6 +72,33 @@ def _summary(path: Path) -> None:
         print(f"  ... and {len(report.damage) - MAX_DAMAGE_LINES} more damaged ranges")
 
 
+def event_line(t_ns: int, event_id: int, severity: int, source_id: int, args, text: bytes) -> str:
+    """One EVENT packet as a line: mission time [s], event name and severity, source, text, named arguments."""
+    event = EVENT_BY_ID.get(int(event_id))
+    named = []
+    for arg, value in zip(event.args if event else (), args, strict=False):
+        if arg.enum and float(value).is_integer() and int(value) in arg.enum:
+            named.append(f"{arg.name}={arg.enum[int(value)]}")
+        else:
+            named.append(f"{arg.name}={float(value):.6g}" + (f" {arg.unit}" if arg.unit else ""))
+    sev = SEVERITIES.get(int(severity), f"severity {int(severity)}")
+    source = EVENT_SOURCES.get(int(source_id), f"task {int(source_id)}")
+    message = bytes(text).rstrip(b"\0").decode("ascii", "replace")
+    return " ".join([f"{t_ns / 1e9:12.3f} {event_name(event_id):<21} {sev:<8} {source:<9} {message!r}", *named])
+
+
+def _name_events(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """EVENT columns with ``event_name`` after ``event_id`` and ``severity_name`` after ``severity``."""
+    out = {}
+    for key, col in columns.items():
+        out[key] = col
+        if key == "event_id":
+            out["event_name"] = np.array([event_name(i) for i in col.tolist()], dtype=str)
+        elif key == "severity":
+            out["severity_name"] = np.array([SEVERITIES.get(s, str(s)) for s in col.tolist()], dtype=str)
+    return out
+
+
 def cmd_decode(args) -> int:
     try:
         path = _check_file(args.file)
@@ -80,12 +110,18 @@ def cmd_decode(args) -> int:
         name = _parse_apid(args.apid)
         columns = decode_apid(path, name)
         n = len(columns["t_ns"])
+        if name == "EVENT":
+            columns = _name_events(columns)
         if args.csv:
             to_csv(columns, args.csv)
             print(f"{name}: {n} packets written to {args.csv}")
         else:
             span = f", t = {columns['t_ns'][0] / 1e9:.3f} .. {columns['t_ns'][-1] / 1e9:.3f} s" if n else ""
             print(f"{name} (APID {TM_BY_NAME[name].apid:#05x}): {n} packets{span}")
+            if name == "EVENT":
+                for i in range(n):
+                    print(event_line(*(columns[k][i] for k in ("t_ns", "event_id", "severity", "source_id", "args",
+                                                                "text"))))
         return 0
     except (CliError, OSError) as err:
         return _fail("decode", err)

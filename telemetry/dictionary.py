@@ -1,8 +1,9 @@
-"""The packet dictionary: every telemetry packet, device packet and telecommand, declared once.
+"""The packet dictionary: every telemetry packet, device packet, telecommand and event, declared once.
 
 Everything else in ``telemetry`` (construct declarations, the fast codecs, numpy dtypes for bulk
 decoding, the Markdown dictionary, the XTCE mission database) and the HAL's device records are
-*derived* from these declarations. To add a packet, add a declaration here; nothing else.
+*derived* from these declarations. To add a packet, add a declaration here; nothing else. The flight
+software emits events by name (``EVENTS``): their ids, severities and argument meanings live only here.
 
 Conventions
 -----------
@@ -117,6 +118,171 @@ class Command:
     hazardous: bool = False
 
 
+@dataclass(frozen=True)
+class EventArg:
+    """One of an event's two numeric arguments (EVENT.args[i])."""
+
+    name: str
+    unit: str = ""
+    enum: MappingProxyType | None = None
+
+
+@dataclass(frozen=True)
+class EventDef:
+    """An event: id, name, severity, who emits it, its text and what its two numeric arguments mean.
+
+    ``severity`` is the usual severity; ``also`` lists the others the event may be emitted with (a switch to
+    a backup unit is a WARNING, the switch back INFO). ``text`` is the text's pattern, ``{name}`` standing for
+    a value; the EVENT packet keeps its first 48 characters.
+    """
+
+    id: int
+    name: str
+    severity: str
+    source: str
+    text: str
+    args: tuple[EventArg, ...] = ()
+    also: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        bad = [s for s in (self.severity, *self.also) if s not in SEVERITIES.values()]
+        if bad:
+            raise ValueError(f"event {self.name!r}: unknown severity {bad[0]!r}")
+        if len(self.args) > 2:
+            raise ValueError(f"event {self.name!r}: {len(self.args)} arguments, the EVENT packet carries 2")
+        if not 0 < self.id <= 0xFFFF:
+            raise ValueError(f"event {self.name!r}: id {self.id} does not fit EVENT.event_id (u16, 0 is none)")
+
+    @property
+    def severities(self) -> tuple[str, ...]:
+        """Every severity the event may be emitted with, the usual one first."""
+        return (self.severity, *self.also)
+
+
+def _index(items, key, what="packet dictionary"):
+    out = {}
+    for item in items:
+        k = key(item)
+        if k in out:
+            raise ValueError(f"{what}: duplicate key {k!r} ({out[k].name} and {item.name})")
+        out[k] = item
+    return MappingProxyType(out)
+
+
+A = EventArg
+_W = ("WARNING",)
+# Every event the flight software emits. Ids are grouped by emitter: the executive 1-99, then by hundreds
+# (modes 100, commanding 200, navigation 300, attitude 400, guidance 500, far range 520, docking 600,
+# thermal 700, FDIR 800, ground link 1300). An id, once flown, is never reused for another event.
+EVENTS: tuple[EventDef, ...] = (
+    EventDef(1, "TASK_FAILED", "ERROR", "executive", "{task} failed: {exception}: {message}",
+             (A("task_index"), A("errors"))),
+    EventDef(2, "TASK_OVERRUN", "WARNING", "executive", "{task} took {us} us, budget {budget} us",
+             (A("duration", "us"), A("budget", "us"))),
+    EventDef(3, "SLOTS_SKIPPED", "ERROR", "executive", "skipped {n} of {due} late slots, resumed at frame {frame}",
+             (A("slots"), A("frame"))),
+    EventDef(4, "CYCLE_SLIP", "WARNING", "executive", "rg {group} slip: frame {frame} started {lateness} us late",
+             (A("lateness", "us"), A("frame"))),
+    EventDef(5, "FRAME_OVERRUN", "WARNING", "executive", "frame {frame} ended {us} us after its boundary",
+             (A("overrun", "us"), A("frame"))),
+    EventDef(6, "TASK_RESTARTED", "INFO", "executive", "{task} restarted", (A("task_index"),)),
+    EventDef(7, "HOOK_FAILED", "CRITICAL", "executive", "frame hook failed: {exception}: {message}"),
+    EventDef(100, "MODE_CHANGED", "INFO", "modes", "mode {old} -> {new} ({requester})",
+             (A("old", enum=MODES), A("new", enum=MODES))),
+    EventDef(101, "MODE_REJECTED", "WARNING", "modes", "{requester}: {old}->{new} not allowed",
+             (A("old", enum=MODES), A("new", enum=MODES))),
+    EventDef(200, "CMD_REJECTED", "WARNING", "commanding", "{why the command was refused}",
+             (A("reason", enum=REJECT_REASONS),)),
+    EventDef(201, "CMD_EXECUTED", "INFO", "commanding", "command {command} completed", (A("function_code"),)),
+    EventDef(202, "CMD_ARMED", "INFO", "commanding", "armed function code {code}", (A("function_code"),)),
+    EventDef(300, "NAV_INIT", "INFO", "navigation", "navigation initialised from {sensor}", (A("range", "m"),)),
+    EventDef(301, "NAV_VALID", "INFO", "navigation", "navigation valid"),
+    EventDef(302, "NAV_INVALID", "WARNING", "navigation", "navigation invalid"),
+    EventDef(303, "NAV_REJECT", "WARNING", "navigation", "measurement rejected by the gate (sensor {sensor})",
+             (A("sensor", enum=NAV_SENSORS),)),
+    EventDef(304, "NAV_RESET", "ERROR", "navigation", "{n} rejections in a row (sensor {sensor}): navigation reset",
+             (A("sensor", enum=NAV_SENSORS),)),
+    EventDef(305, "NAV_DOCKED", "INFO", "navigation", "docked: relative state held at the port geometry"),
+    EventDef(400, "ATT_INIT", "INFO", "attitude", "attitude initialised from the star tracker"),
+    EventDef(401, "ST_REJECT", "WARNING", "attitude", "star tracker sample rejected by the gate"),
+    EventDef(402, "ATT_RESET", "ERROR", "attitude", "{n} star tracker rejections in a row: attitude reset"),
+    EventDef(500, "PHASE", "INFO", "guidance", "guidance {phase} hold {hold} target {target} (or: retry, SAFE)",
+             (A("hold"), A("target")), also=_W),
+    EventDef(501, "GO", "INFO", "guidance", "GO at hold {hold} ({distance} m)", (A("hold"),)),
+    EventDef(502, "NOGO", "WARNING", "guidance", "NO-GO at hold {hold} (code {code})", (A("hold"), A("code"))),
+    EventDef(503, "CAM", "WARNING", "guidance", "CAM ({trigger}): min range after {range} m",
+             (A("trigger", enum=ABORT_TRIGGERS), A("min_range", "m")), also=("CRITICAL",)),
+    EventDef(504, "BURN", "INFO", "guidance", "{why}: dv {dv} m/s (WARNING: CW targeting singular)",
+             (A("dv", "m/s"),), also=_W),
+    EventDef(505, "RETRIES_EXHAUSTED", "ERROR", "guidance", "hold {hold}: retries exhausted, holding for the ground",
+             (A("hold"), A("retries"))),
+    EventDef(506, "DOCKED", "INFO", "guidance", "docked: capture confirmed"),
+    EventDef(520, "FAR_PLAN", "INFO", "far_range", "{why} plan {n} burns {dv} m/s x{ratio}",
+             (A("dv", "m/s"), A("passive_ratio"))),
+    EventDef(521, "FAR_REJECT", "WARNING", "far_range", "{why a plan was refused or the far range paused}"),
+    EventDef(522, "FAR_BURN", "INFO", "far_range", "burn {k}: {dv} m/s, {duration} s", (A("dv", "m/s"),)),
+    EventDef(523, "FAR_BURN_END", "INFO", "far_range", "burn {k} done: {dv} m/s in {duration} s",
+             (A("dv", "m/s"), A("duration", "s"))),
+    EventDef(524, "FAR_ARRIVED", "INFO", "far_range", "far range done: {dv} m/s, hold 0 reached",
+             (A("dv_total", "m/s"),)),
+    EventDef(525, "FAR_GROUND", "INFO", "far_range", "ground plan of {n} burns replaces the onboard one",
+             (A("burns"),)),
+    EventDef(600, "TRIGGER", "CRITICAL", "docking", "abort trigger {trigger} at {range} m",
+             (A("trigger", enum=ABORT_TRIGGERS), A("range", "m"))),
+    EventDef(601, "CONTACT_READY", "INFO", "docking", "contact ready at {range} m, closing {rate} m/s",
+             (A("range", "m"), A("closing_rate", "m/s"))),
+    EventDef(700, "LIMIT_VIOLATION", "WARNING", "thermal", "{zone} {temp} C {above|below} {limit} C",
+             (A("zone"), A("temp", "degC"))),
+    EventDef(701, "LIMIT_RECOVERED", "INFO", "thermal", "{zone} back in limits {temp} C",
+             (A("zone"), A("temp", "degC"))),
+    EventDef(702, "SHED_CHANGED", "INFO", "thermal", "heater shedding {old mask} -> {new mask}",
+             (A("shed_mask"), A("power", "W")), also=_W),
+    EventDef(703, "HEATER_SWITCHED", "INFO", "thermal", "zone {zone} heater unit {old} -> {new}",
+             (A("zone"), A("unit")), also=_W),
+    EventDef(704, "THERMISTOR_SWITCHED", "INFO", "thermal", "zone {zone} thermistor -> {backup|primary}",
+             (A("zone"), A("backup")), also=_W),
+    EventDef(705, "SETPOINT_CHANGED", "INFO", "thermal", "zone {zone} setpoint {old} -> {new} C",
+             (A("zone"), A("setpoint", "degC"))),
+    EventDef(800, "FDIR_RESPONSE", "WARNING", "fdir", "{the actionpoint's text} (severity: the actionpoint's)",
+             (A("actionpoint"), A("response_kind")), also=("INFO", "ERROR", "CRITICAL")),
+    EventDef(801, "FDIR_RESPONDER_FAILED", "ERROR", "fdir", "{kind} failed: {exception}: {message}",
+             (A("actionpoint"), A("response_kind"))),
+    EventDef(802, "FDIR_RESPONSE_REFUSED", "WARNING", "fdir", "{kind} refused: {reason}",
+             (A("actionpoint"), A("response_kind"))),
+    EventDef(803, "FDIR_ENABLE", "INFO", "fdir", "FDIR {actionpoint} {on|off}", (A("actionpoint"), A("enable"))),
+    EventDef(1300, "CLIENT_OPENED", "INFO", "ground_link", "link: client {peer} connected", (A("client"),)),
+    EventDef(1301, "CLIENT_CLOSED", "INFO", "ground_link", "link: {peer} {why}", (A("client"), A("dropped"))),
+    EventDef(1302, "TC_REJECTED", "WARNING", "ground_link", "link: {n} {reason} from {peer}",
+             (A("reason", enum=REJECT_REASONS), A("count"))),
+    EventDef(1303, "CLIENT_REFUSED", "WARNING", "ground_link", "link: refused {peer}: {max} clients"),
+    EventDef(1304, "ARSN_STORE_FAILED", "ERROR", "ground_link", "ARSN state not stored: {error}"),
+)
+
+
+def index_events(events) -> tuple[MappingProxyType, MappingProxyType]:
+    """``(by name, by id)`` of an event table; ValueError naming the first duplicate name or id."""
+    return _index(events, lambda e: e.name, "event table"), _index(events, lambda e: e.id, "event table")
+
+
+EVENT_BY_NAME, EVENT_BY_ID = index_events(EVENTS)
+#: EVENT.event_id -> event name, the enumeration of the EVENT packet's event_id field
+EVENT_NAMES = MappingProxyType({e.id: e.name for e in EVENTS})
+
+
+def event_id(name: str) -> int:
+    """Id of an event of the table by its name; KeyError naming the unknown event."""
+    try:
+        return EVENT_BY_NAME[name].id
+    except KeyError:
+        raise KeyError(f"event {name!r} is not in the event table (telemetry/dictionary.py EVENTS)") from None
+
+
+def event_name(event_id: int) -> str:
+    """Name of an EVENT packet's ``event_id`` in the table, ``"event <id>"`` for an id it does not know."""
+    e = EVENT_BY_ID.get(int(event_id))
+    return e.name if e is not None else f"event {int(event_id)}"
+
+
 F = Field
 CMD_APID = 0x180
 
@@ -155,7 +321,7 @@ TELEMETRY: tuple[Telemetry, ...] = (
         F("apps_failed", "u32", "", "bit i set: task i is marked failed"),
     )),
     Telemetry("EVENT", 0x103, "An event message", (
-        F("event_id", "u16", "", "event identifier"),
+        F("event_id", "u16", "", "event identifier", enum=EVENT_NAMES),
         F("severity", "u8", "", "severity", enum=SEVERITIES),
         F("source_id", "u8", "", "source: its schedule index (EXEC_TASK_TIMING.task_id) for a task, "
           "254 the mode manager (modes), 255 the executive"),
@@ -372,16 +538,6 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("FAR_PLAN_ONBOARD", CMD_APID, 15, "Drop a ground manoeuvre plan: the onboard planner plans again"),
 )
-
-
-def _index(items, key):
-    out = {}
-    for item in items:
-        k = key(item)
-        if k in out:
-            raise ValueError(f"packet dictionary: duplicate key {k!r} ({out[k].name} and {item.name})")
-        out[k] = item
-    return MappingProxyType(out)
 
 
 TM_BY_NAME = _index(TELEMETRY, lambda p: p.name)

@@ -1,6 +1,7 @@
 """Generated ground documents: the packet dictionary as Markdown and an XTCE mission database.
 
-Both are derived from ``telemetry.dictionary`` and the header declarations, never hand-written; the
+Both are derived from ``telemetry.dictionary`` (packets, commands, events) and the header declarations,
+never hand-written; the
 committed copies in ``telemetry/generated/`` are checked for staleness by a test. The XTCE uses only
 what space_packet_parser reads (no ArrayParameterType: array elements become parameters ``name_i``).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from telemetry.dictionary import COMMANDS, TELEMETRY, Field
+from telemetry.dictionary import COMMANDS, EVENT_BY_ID, EVENT_NAMES, EVENTS, TELEMETRY, EventDef, Field
 from telemetry.headers import (
     APID_MAX,
     FUNCTION_CODE_MAX,
@@ -45,7 +46,9 @@ def _field_rows(fields: tuple[Field, ...], first_offset: int, with_range: bool) 
         size = f.count * (1 if f.type == "char" else _WIDTH[f.type] // 8)
         kind = f"char[{f.count}]" if f.type == "char" else (f"{f.type}[{f.count}]" if f.count > 1 else f.type)
         desc = f.description
-        if f.enum:
+        if f.enum is EVENT_NAMES:
+            desc += " (names: [Events](#events))"
+        elif f.enum:
             desc += " (" + ", ".join(f"{k} {v}" for k, v in f.enum.items()) + ")"
         cells = [str(offset), f"`{f.name}`", kind, f.unit or "-", desc]
         if with_range:
@@ -53,6 +56,14 @@ def _field_rows(fields: tuple[Field, ...], first_offset: int, with_range: bool) 
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         offset += size
     return rows
+
+
+def _event_row(e: EventDef) -> str:
+    severity = e.severity + (f" (or {', '.join(e.also)})" if e.also else "")
+    args = ", ".join(f"{i}: `{a.name}`" + (f" [{a.unit}]" if a.unit else "") + (" (code, named)" if a.enum else "")
+                     for i, a in enumerate(e.args)) or "-"
+    cells = [str(e.id), e.name, severity, e.source, f"`{e.text}`", args]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
 def dictionary_markdown() -> str:
@@ -97,6 +108,13 @@ def dictionary_markdown() -> str:
                 "", "| offset | argument | type | unit | range | description |",
                 "| --- | --- | --- | --- | --- | --- |"]
         out += _field_rows(c.args, TC_HEADER_SIZE, with_range=True)
+    out += ["", "## Events", "",
+            "Each is one EVENT packet (APID "
+            f"{next(p.apid for p in TELEMETRY if p.name == 'EVENT'):#05x}): `event_id`, `severity`, `source_id`, "
+            "the two numeric `args` (i: name [unit]; a coded one is named by `qz tlm decode`) and the text, whose "
+            "pattern is shown (`{...}` a value; the packet keeps 48 characters, events.log all of it).",
+            "", "| id | name | severity | emitted by | text | args |", "| --- | --- | --- | --- | --- | --- |"]
+    out += [_event_row(e) for e in EVENTS]
     return "\n".join(out) + "\n"
 
 
@@ -120,6 +138,14 @@ def _units(t: ET.Element, unit: str) -> None:
         _sub(_sub(t, "UnitSet"), "Unit").text = unit
 
 
+def _event_description(f: Field, value: int) -> dict:
+    """An event's severity, emitter and text as its enumeration's shortDescription (EVENT.event_id only)."""
+    if f.enum is not EVENT_NAMES:
+        return {}
+    e = EVENT_BY_ID[value]
+    return {"shortDescription": f"{'/'.join(e.severities)} from {e.source}: {e.text}"[:80]}
+
+
 def _field_type(types: ET.Element, name: str, f: Field) -> None:
     desc = {"shortDescription": f.description[:80]} if f.description else {}
     if f.type == "char":
@@ -133,7 +159,7 @@ def _field_type(types: ET.Element, name: str, f: Field) -> None:
              encoding="twosComplement" if f.type.startswith("i") else "unsigned")
         lst = _sub(t, "EnumerationList")
         for value, label in f.enum.items():
-            _sub(lst, "Enumeration", value=value, label=label)
+            _sub(lst, "Enumeration", value=value, label=label, **_event_description(f, value))
     elif f.type.startswith("f"):
         t = _sub(types, "FloatParameterType", name=name, sizeInBits=_WIDTH[f.type], **desc)
         _units(t, f.unit)

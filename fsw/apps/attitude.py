@@ -26,9 +26,6 @@ from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
 _UNCONTROLLED = {code for code, name in MODES.items() if name in ("STANDBY", "DOCKED")}
-EVT_ATT_INIT = 400
-EVT_ST_REJECT = 401
-EVT_ATT_RESET = 402
 
 
 class AttitudeControl(App):
@@ -144,14 +141,14 @@ class AttitudeControl(App):
             self._t_ns = t_ns
             self.omega[:] = self._gyro_w
             self.flt[0]["omega_prev_B_rad_s"] = self._gyro_w
-            self.emit(EVT_ATT_INIT, "INFO", "attitude initialised from the star tracker")
+            self.emit("ATT_INIT", "INFO", "attitude initialised from the star tracker")
             new_st = False
         dt = (t_ns - self._t_ns) / NS_PER_S
         self._t_ns = t_ns
         flags = self._step(t_ns, dt, new_st, int(self.mode["mode"]) not in _UNCONTROLLED)
         if flags & ST_REJECTED:
             self._rejects += 1
-            self.emit(EVT_ST_REJECT, "WARNING", "star tracker sample rejected by the gate")
+            self.emit("ST_REJECT", "WARNING", "star tracker sample rejected by the gate")
             if self._rejects >= self.max_rejects:
                 # The filter no longer believes a healthy star tracker (a gyro fault it integrated, a bias
                 # shift it cannot follow): restart the attitude from the sample it refused, keeping the
@@ -162,7 +159,7 @@ class AttitudeControl(App):
                 for i in range(3):
                     self.P[i, i] = self.init_att ** 2
                     self.P[3 + i, 3 + i] = self.reset_bias ** 2
-                self.emit(EVT_ATT_RESET, "ERROR", f"{self.max_rejects} star tracker rejections in a row: "
+                self.emit("ATT_RESET", "ERROR", f"{self.max_rejects} star tracker rejections in a row: "
                           "attitude reset")
         elif new_st:
             self._rejects = 0

@@ -22,10 +22,6 @@ REASON_CODES = {name: code for code, name in REJECT_REASONS.items()}
 ACK_ACCEPTED, ACK_REJECTED, ACK_COMPLETED = 1, 2, 3
 NO_ARM = 255
 
-EVT_CMD_REJECTED = 200
-EVT_CMD_EXECUTED = 201
-EVT_CMD_ARMED = 202
-
 
 class CommandRejected(Exception):
     """Raised by a command handler that refuses a valid command (e.g. illegal in this mode)."""
@@ -117,7 +113,7 @@ class CommandDispatcher(App):
             self._count_reject("EXECUTION_FAILED", t_ns, f"{command.name}: {type(exc).__name__}: {exc}")
             return
         self._ack(command.apid, fc, cmd.seq_count, ACK_COMPLETED, "NONE", t_ns)
-        self.emit(EVT_CMD_EXECUTED, "INFO", f"command {command.name} completed", (float(fc), 0.0))
+        self.emit("CMD_EXECUTED", "INFO", f"command {command.name} completed", (float(fc), 0.0))
         if self._reset_pending:
             self._reset_pending = False
             self.accepted = self.rejected = self.completed = 0
@@ -131,7 +127,7 @@ class CommandDispatcher(App):
 
     def _count_reject(self, reason: str, t_ns: int, text: str) -> None:
         # the EVENT packet cuts the text to the dictionary's length (fsw.executive.events.packet_text)
-        self.emit(EVT_CMD_REJECTED, "WARNING", text, (float(REASON_CODES.get(reason, 0)), 0.0))
+        self.emit("CMD_REJECTED", "WARNING", text, (float(REASON_CODES.get(reason, 0)), 0.0))
 
     def _ack(self, apid: int, fc: int, seq: int, status: int, reason: str, t_ns: int) -> None:
         """Send one CMD_ACK and count it: the counters are the acknowledgements sent."""
@@ -154,7 +150,7 @@ class CommandDispatcher(App):
             raise CommandRejected("ARG_OUT_OF_RANGE", f"function code {target} is not a hazardous command")
         self.armed_fc = target
         self._armed_t_ns = t_ns
-        self.emit(EVT_CMD_ARMED, "INFO", f"armed function code {target}", (float(target), 0.0))
+        self.emit("CMD_ARMED", "INFO", f"armed function code {target}", (float(target), 0.0))
 
     def _time_tag(self, args, t_ns):
         if len(self._tt) >= self.tt_max:

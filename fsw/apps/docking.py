@@ -18,8 +18,6 @@ TRIGGER = {name: code for code, name in ABORT_TRIGGERS.items()}
 # Modes in which the vehicle is approaching and the monitors may abort.
 _APPROACH = {"HOMING", "CLOSING", "FINAL_APPROACH", "RETREAT", "HOLD", "SAFE"}
 _CLOSING = {"CLOSING", "FINAL_APPROACH"}
-EVT_TRIGGER = 600
-EVT_CONTACT_READY = 601
 
 
 class DockingMonitor(App):
@@ -87,10 +85,10 @@ class DockingMonitor(App):
         rng = float(self.geo[0])
         if flags & dk.F_NEW_TRIGGER:
             trigger = self.trigger
-            self.emit(EVT_TRIGGER, "CRITICAL", f"abort trigger {ABORT_TRIGGERS[trigger]} at {rng:.1f} m",
+            self.emit("TRIGGER", "CRITICAL", f"abort trigger {ABORT_TRIGGERS[trigger]} at {rng:.1f} m",
                       (float(trigger), rng))
             self.guidance.cam(trigger, t_ns)
         if flags & dk.F_READY_RISE:
             v_close = float(self.geo[5])
-            self.emit(EVT_CONTACT_READY, "INFO", f"contact ready at {rng:.2f} m, closing {v_close:.3f} m/s",
+            self.emit("CONTACT_READY", "INFO", f"contact ready at {rng:.2f} m, closing {v_close:.3f} m/s",
                       (rng, v_close))

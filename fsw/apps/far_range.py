@@ -39,12 +39,6 @@ G0_MPS2 = 9.80665  # standard gravity, defines Isp
 PHASE = {name: code for code, name in FAR_PHASES.items()}
 SOURCE = {name: code for code, name in PLAN_SOURCES.items()}
 _ACTIVE_MODES = {code for code, name in MODES.items() if name == "PHASING"}
-EVT_FAR_PLAN = 520
-EVT_FAR_REJECT = 521
-EVT_FAR_BURN = 522
-EVT_FAR_BURN_END = 523
-EVT_FAR_ARRIVED = 524
-EVT_FAR_GROUND = 525
 
 
 def load_engines(vehicle_path) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -225,7 +219,7 @@ class FarRangeGuidance(App):
             self.rejections.append({"time_s": t_ns / NS_PER_S, "why": why, "burn": k, "ratio": ratio,
                                     "at_s": t_worst, "at_LVLH_m": list(self._worst_xy),
                                     "burns": [{"t_s": b["t_s"], "dv_N": b["dv_N"].tolist()} for b in burns]})
-            self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: burn {k} passive in ellipsoid x{ratio:.2f}",
+            self.emit("FAR_REJECT", "WARNING", f"{why}: burn {k} passive in ellipsoid x{ratio:.2f}",
                       (float(k), ratio))
             return False
         for b in burns:
@@ -236,7 +230,7 @@ class FarRangeGuidance(App):
         self.source = SOURCE[source]
         self._wake_ns = 0  # a new plan (a ground one arrives between steps): look at it at the next step
         dv = sum(float(np.linalg.norm(b["dv_N"])) for b in self.plan)
-        self.emit(EVT_FAR_PLAN, "INFO", f"{why} plan {len(self.plan)} burns {dv:.1f} m/s x{ratio:.2f}",
+        self.emit("FAR_PLAN", "INFO", f"{why} plan {len(self.plan)} burns {dv:.1f} m/s x{ratio:.2f}",
                   (dv, ratio))
         return True
 
@@ -259,7 +253,7 @@ class FarRangeGuidance(App):
                 continue
             burns, reason = self._solve(t_now, first_t_s, [*times[:-1], t_arrive], aims)
             if burns is None:
-                self.emit(EVT_FAR_REJECT, "WARNING", f"{why}: {reason}", (0.0, 0.0))
+                self.emit("FAR_REJECT", "WARNING", f"{why}: {reason}", (0.0, 0.0))
                 continue
             if self._accept(burns, t_ns, why if shift == 0.0 else f"{why} {shift:+.0f} s", "ONBOARD"):
                 if shift != 0.0:
@@ -281,7 +275,7 @@ class FarRangeGuidance(App):
         plan = [self.ground[i] for i in range(count)]
         self.ground, self.ground_count = {}, 0
         if any(b[0] <= t_ns / NS_PER_S for b in plan) or any(np.diff([b[0] for b in plan]) <= 0):
-            self.emit(EVT_FAR_REJECT, "WARNING", "ground plan not flown: burn times not ascending in the future")
+            self.emit("FAR_REJECT", "WARNING", "ground plan not flown: burn times not ascending in the future")
             return
         t_now = t_ns / NS_PER_S
         c = self._chaser_N()
@@ -296,7 +290,7 @@ class FarRangeGuidance(App):
             c[3:] += dv_N
             t_k = t_b
         if self._accept(burns, t_ns, "ground", "GROUND"):
-            self.emit(EVT_FAR_GROUND, "INFO", f"ground plan of {count} burns replaces the onboard one",
+            self.emit("FAR_GROUND", "INFO", f"ground plan of {count} burns replaces the onboard one",
                       (float(count), 0.0))
 
     def _cmd_onboard(self, args, t_ns):
@@ -414,7 +408,7 @@ class FarRangeGuidance(App):
             self.phase = PHASE["SLEW_BACK"]
         else:
             self.phase = PHASE["NO_PLAN"]
-        self.emit(EVT_FAR_REJECT, "WARNING", f"far range paused in {MODES[int(self._mode['mode'])]}", (0.0, 0.0))
+        self.emit("FAR_REJECT", "WARNING", f"far range paused in {MODES[int(self._mode['mode'])]}", (0.0, 0.0))
 
     def _mcc_lead_s(self) -> float:
         return self.lead_s + math.pi / self.slew_rate
@@ -515,7 +509,7 @@ class FarRangeGuidance(App):
         if self._burn["rcs"]:  # thruster control delivers it (pending impulse, LVLH) and tells navigation
             self.guidance.external_impulse(self.orbit["C_LVLH_N"] @ b["dv_N"], t_ns)
         self.phase = PHASE["BURN"]
-        self.emit(EVT_FAR_BURN, "INFO", f"burn {len(self.log)}: {dv:.2f} m/s, {self._duration(b):.0f} s", (dv, 0.0))
+        self.emit("FAR_BURN", "INFO", f"burn {len(self.log)}: {dv:.2f} m/s, {self._duration(b):.0f} s", (dv, 0.0))
 
     def _step_burn(self, t_ns: int) -> None:
         bn = self._burn
@@ -553,7 +547,7 @@ class FarRangeGuidance(App):
         self.log.append({"start_s": bn["t0"] / NS_PER_S, "duration_s": dur, "planned_centre_s": bn["planned_s"],
                          "dv_mps": bn["dv"], "dv_LVLH_mps": bn["dv_L"], "propellant_kg": self.prop_used - bn["prop0"],
                          "source": PLAN_SOURCES[self.source], "engine": "thrusters" if bn["rcs"] else "engines"})
-        self.emit(EVT_FAR_BURN_END, "INFO", f"burn {len(self.log) - 1} done: {bn['dv']:.2f} m/s in {dur:.0f} s",
+        self.emit("FAR_BURN_END", "INFO", f"burn {len(self.log) - 1} done: {bn['dv']:.2f} m/s in {dur:.0f} s",
                   (bn["dv"], dur))
         self._burn = None
         self.plan.pop(0)
@@ -587,12 +581,12 @@ class FarRangeGuidance(App):
             self.phase = PHASE["NO_PLAN"]
             self.source = SOURCE["ONBOARD"]
             self._retry_s = 0.0
-            self.emit(EVT_FAR_REJECT, "WARNING", f"plan flown {miss / 1e3:.1f} km off the hold: re-plan", (miss, 0.0))
+            self.emit("FAR_REJECT", "WARNING", f"plan flown {miss / 1e3:.1f} km off the hold: re-plan", (miss, 0.0))
             return
         self._arrived = True
         self.phase = PHASE["ARRIVED"]
         self.hold_arrival_s = t_ns / NS_PER_S
-        self.emit(EVT_FAR_ARRIVED, "INFO", f"far range done: {self.dv_total:.1f} m/s, hold 0 reached",
+        self.emit("FAR_ARRIVED", "INFO", f"far range done: {self.dv_total:.1f} m/s, hold 0 reached",
                   (self.dv_total, 0.0))
         self._publish(t_ns)
         self.guidance.far_range_arrived(t_ns)

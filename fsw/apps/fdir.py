@@ -22,11 +22,6 @@ from fsw.fdir_engine import RECOVERY_RESPONSES, SIMPLE_RESPONSES, FdirEngine, Fd
 RESPONSE_KINDS = (*SIMPLE_RESPONSES, "MODE", "SWITCH_UNIT", *RECOVERY_RESPONSES)
 KIND_CODES = {kind: i for i, kind in enumerate(RESPONSE_KINDS)}
 
-EVT_FDIR_RESPONSE = 800
-EVT_FDIR_RESPONDER_FAILED = 801
-EVT_FDIR_RESPONSE_REFUSED = 802
-EVT_FDIR_ENABLE = 803
-
 
 class FaultProtection(App):
     """Table-driven FDIR at 10 Hz.
@@ -90,7 +85,7 @@ class FaultProtection(App):
         self.responses += 1
         self.by_kind[r.kind] += 1
         self.last_response = r
-        self.emit(EVT_FDIR_RESPONSE, r.severity, r.text, (float(r.index), float(KIND_CODES[r.kind])))
+        self.emit("FDIR_RESPONSE", r.severity, r.text, (float(r.index), float(KIND_CODES[r.kind])))
         responder = self.responders.get(r.kind)
         if responder is None:
             return
@@ -98,14 +93,14 @@ class FaultProtection(App):
             result = responder(r)
         except Exception as exc:  # a failed recovery action must not stop fault protection
             self.responder_errors += 1
-            self.emit(EVT_FDIR_RESPONDER_FAILED, "ERROR", f"{r.kind} failed: {type(exc).__name__}: {exc}"[:48],
+            self.emit("FDIR_RESPONDER_FAILED", "ERROR", f"{r.kind} failed: {type(exc).__name__}: {exc}"[:48],
                       (float(r.index), float(KIND_CODES[r.kind])))
             return
         refused = result is False or (isinstance(result, tuple) and result and result[0] is False)
         if refused:
             self.refused += 1
             reason = result[1] if isinstance(result, tuple) and len(result) > 1 else "refused"
-            self.emit(EVT_FDIR_RESPONSE_REFUSED, "WARNING", f"{r.kind} refused: {reason}"[:48],
+            self.emit("FDIR_RESPONSE_REFUSED", "WARNING", f"{r.kind} refused: {reason}"[:48],
                       (float(r.index), float(KIND_CODES[r.kind])))
 
     def _cmd_enable(self, args, t_ns: int) -> None:
@@ -116,7 +111,7 @@ class FaultProtection(App):
         except (IndexError, KeyError) as err:
             raise CommandRejected("ARG_OUT_OF_RANGE", str(err)) from None
         name = self.engine.ap_names[i]
-        self.emit(EVT_FDIR_ENABLE, "INFO", f"FDIR {name[:30]} {'on' if enable else 'off'}", (float(i), float(enable)))
+        self.emit("FDIR_ENABLE", "INFO", f"FDIR {name[:30]} {'on' if enable else 'off'}", (float(i), float(enable)))
 
     def summary(self) -> dict:
         """The run summary's ``fdir`` section: responses by kind and by actionpoint, failures."""

@@ -38,11 +38,6 @@ LAYOUTS = (PLAIN, sdls.LAYOUT)  # plain telecommand frame, authenticated telecom
 CLIENTS_KEPT = 256              # closed clients kept for the summary (the totals count them all)
 U32 = 0xFFFFFFFF
 
-EVT_CLIENT_OPENED = 1300
-EVT_CLIENT_CLOSED = 1301
-EVT_TC_REJECTED = 1302
-EVT_CLIENT_REFUSED = 1303
-EVT_ARSN_STORE_FAILED = 1304
 _STATS_FIELDS = tuple(f.name for f in TM_BY_NAME["GROUND_LINK"].fields)
 
 
@@ -141,7 +136,7 @@ class GroundLink(App):
             self._ingest(cid, chunk, loopback, t_ns)
         if self._cycle_rejects:
             for reason, (n, peer) in self._cycle_rejects.items():  # one event per reason and cycle, not per frame
-                self.emit(EVT_TC_REJECTED, "WARNING", f"link: {n} {reason} from {peer}"[:48],
+                self.emit("TC_REJECTED", "WARNING", f"link: {n} {reason} from {peer}"[:48],
                           (float(REASON_CODES[reason]), float(n)))
             self._cycle_rejects.clear()
         try:
@@ -149,7 +144,7 @@ class GroundLink(App):
         except OSError as exc:  # a full disk must not stop the link; the next accepted command retries
             self.totals["arsn_store_errors"] += 1
             self.auth._dirty = True
-            self.emit(EVT_ARSN_STORE_FAILED, "ERROR", f"ARSN state not stored: {exc}"[:48])
+            self.emit("ARSN_STORE_FAILED", "ERROR", f"ARSN state not stored: {exc}"[:48])
         self._drain(t_ns)
 
     def _drain(self, t_ns: int) -> None:
@@ -172,13 +167,13 @@ class GroundLink(App):
         if len(self.clients) >= self.max_clients:
             self.totals["clients_refused"] += 1
             self.transport.disconnect(cid)
-            self.emit(EVT_CLIENT_REFUSED, "WARNING", f"link: refused {peer}: {self.max_clients} clients"[:48])
+            self.emit("CLIENT_REFUSED", "WARNING", f"link: refused {peer}: {self.max_clients} clients"[:48])
             return
         deframer = Deframer(layouts=LAYOUTS) if self.framed else None
         self.clients[cid] = _Client(cid, peer, loopback, ClientQueue(self.queue_max, datagram=not self.framed),
                                     deframer, t_ns)
         self.totals["clients_total"] += 1
-        self.emit(EVT_CLIENT_OPENED, "INFO", f"link: client {peer} connected"[:48], (float(cid), 0.0))
+        self.emit("CLIENT_OPENED", "INFO", f"link: client {peer} connected"[:48], (float(cid), 0.0))
 
     def _close(self, cid: int, t_ns: int, why: str) -> None:
         c = self.clients.pop(cid, None)
@@ -196,7 +191,7 @@ class GroundLink(App):
         self.closed.append(c)
         if len(self.closed) > CLIENTS_KEPT:
             del self.closed[0]
-        self.emit(EVT_CLIENT_CLOSED, "INFO", f"link: {c.peer} {why}"[:48], (float(cid), float(c.queue.dropped)))
+        self.emit("CLIENT_CLOSED", "INFO", f"link: {c.peer} {why}"[:48], (float(cid), float(c.queue.dropped)))
 
     def _ingest(self, cid: int, chunk: bytes, loopback: bool, t_ns: int) -> None:
         c = self.clients.get(cid)

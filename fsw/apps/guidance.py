@@ -39,14 +39,6 @@ _P_IDLE, _P_TRANSFER, _P_STATION_KEEP = PHASE["IDLE"], PHASE["TRANSFER"], PHASE[
 _P_CLOSING, _P_FINAL, _P_RETREAT = PHASE["CLOSING"], PHASE["FINAL"], PHASE["RETREAT"]
 _P_CAM, _P_DOCKED = PHASE["CAM"], PHASE["DOCKED"]
 
-EVT_PHASE = 500
-EVT_GO = 501
-EVT_NOGO = 502
-EVT_CAM = 503
-EVT_BURN = 504
-EVT_RETRIES_EXHAUSTED = 505
-EVT_DOCKED = 506
-
 
 class ApproachGuidance(App):
     """Publishes GUIDANCE_CMD (acceleration / impulses for thruster control) and GUIDANCE_STATE."""
@@ -174,7 +166,7 @@ class ApproachGuidance(App):
     def _enter(self, phase: str, t_ns: int) -> None:
         self.phase = PHASE[phase]
         self._phase_t0 = t_ns
-        self.emit(EVT_PHASE, "INFO", f"guidance {phase} hold {self.hold_index} target {self.target}",
+        self.emit("PHASE", "INFO", f"guidance {phase} hold {self.hold_index} target {self.target}",
                   (float(self.hold_index), float(self.target)))
 
     def _impulse(self, dv, t_ns: int, why: str) -> None:
@@ -183,7 +175,7 @@ class ApproachGuidance(App):
         c["dv_seq"] += 1
         mag = float(np.linalg.norm(dv))
         self.dv_total += mag
-        self.emit(EVT_BURN, "INFO", f"{why}: dv {mag:.3f} m/s", (mag, 0.0))
+        self.emit("BURN", "INFO", f"{why}: dv {mag:.3f} m/s", (mag, 0.0))
 
     # ------------------------------------------------------------------ segment starts
     def _start_segment(self, target: int, t_ns: int, retreat: bool = False) -> None:
@@ -208,7 +200,7 @@ class ApproachGuidance(App):
         status = cw_two_impulse(self._r, self._v, self.r_hold[self.target], self._zero3, n, tof_s, self.min_det,
                                 self._dv1, self._dv2)
         if status:
-            self.emit(EVT_BURN, "WARNING", f"{why}: CW targeting singular (status {status})", (float(status), tof_s))
+            self.emit("BURN", "WARNING", f"{why}: CW targeting singular (status {status})", (float(status), tof_s))
             return
         if why == "transfer" or float(np.linalg.norm(self._dv1)) >= self.midcourse_min_dv:
             self._impulse(self._dv1.copy(), t_ns, why)
@@ -240,7 +232,7 @@ class ApproachGuidance(App):
         self._impulse(dv, t_ns, "CAM")
         sev = "CRITICAL" if choice < 0 else "WARNING"
         why = ABORT_TRIGGERS.get(trigger, "?")
-        self.emit(EVT_CAM, sev, f"CAM ({why}): min range after {self._cam_report[0]:.0f} m",
+        self.emit("CAM", sev, f"CAM ({why}): min range after {self._cam_report[0]:.0f} m",
                   (float(trigger), float(self._cam_report[0])))
 
     def external_impulse(self, dv_L_mps, t_ns: int) -> None:
@@ -262,7 +254,7 @@ class ApproachGuidance(App):
         self._set_mode("DOCKED", t_ns)
         self.phase = PHASE["DOCKED"]
         self.cmd["translation_enabled"] = 0
-        self.emit(EVT_DOCKED, "INFO", "docked: capture confirmed", (0.0, 0.0))
+        self.emit("DOCKED", "INFO", "docked: capture confirmed", (0.0, 0.0))
 
     def _on_mode_change(self, old: str, new: str, t_ns: int) -> None:
         """SAFE (set by FDIR or the ground) stops the approach: hold where the vehicle is, for the ground."""
@@ -272,7 +264,7 @@ class ApproachGuidance(App):
             self.phase = PHASE["STATION_KEEP"]
             self._phase_t0 = t_ns
             self._holding_by_command = True
-            self.emit(EVT_PHASE, "WARNING", "SAFE: approach stopped, holding position", (0.0, 0.0))
+            self.emit("PHASE", "WARNING", "SAFE: approach stopped, holding position", (0.0, 0.0))
 
     def hold(self, t_ns: int) -> tuple[bool, str]:
         """Station-keep where the vehicle is until RESUME (ground HOLD or FDIR)."""
@@ -311,11 +303,11 @@ class ApproachGuidance(App):
             return False, "not holding"
         if self._previous_hold() is None:
             self._cmd_resume(None, t_ns)
-            self.emit(EVT_PHASE, "INFO", f"retry: resume at hold {self.hold_index}", (float(self.hold_index), 0.0))
+            self.emit("PHASE", "INFO", f"retry: resume at hold {self.hold_index}", (float(self.hold_index), 0.0))
             return True, "ok"
         ok, reason = self.retreat(t_ns)
         if ok:
-            self.emit(EVT_PHASE, "INFO", f"retry: retreat to hold {self.hold_index}", (float(self.hold_index), 0.0))
+            self.emit("PHASE", "INFO", f"retry: retreat to hold {self.hold_index}", (float(self.hold_index), 0.0))
         return ok, reason
 
     def _cmd_hold(self, args, t_ns):
@@ -403,14 +395,14 @@ class ApproachGuidance(App):
         self.state["go"] = code == 0
         self.hold_time_log[i] = self.hold_time_log.get(i, 0.0) + (t_ns - self._phase_t0) / NS_PER_S
         if code == 0:
-            self.emit(EVT_GO, "INFO", f"GO at hold {i} ({self.dist_m[i]:.0f} m)", (float(i), 0.0))
+            self.emit("GO", "INFO", f"GO at hold {i} ({self.dist_m[i]:.0f} m)", (float(i), 0.0))
             self.retries = 0
             nxt = i + 1 if i + 1 < self.dist_m.shape[0] else CONTACT
             self._start_segment(nxt, t_ns)
             return
-        self.emit(EVT_NOGO, "WARNING", f"NO-GO at hold {i} (code {code})", (float(i), float(code)))
+        self.emit("NOGO", "WARNING", f"NO-GO at hold {i} (code {code})", (float(i), float(code)))
         if self.retries >= self.max_retries:
-            self.emit(EVT_RETRIES_EXHAUSTED, "ERROR", f"hold {i}: retries exhausted, holding for the ground",
+            self.emit("RETRIES_EXHAUSTED", "ERROR", f"hold {i}: retries exhausted, holding for the ground",
                       (float(i), float(self.retries)))
             self._set_mode("HOLD", t_ns)
             self._saved = (PHASE["STATION_KEEP"], self.target, self._mode_at_hold(i))

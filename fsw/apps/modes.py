@@ -10,9 +10,6 @@ from telemetry.dictionary import MODES
 
 MODE_CODES = {name: code for code, name in MODES.items()}
 
-EVT_MODE_CHANGED = 100
-EVT_MODE_REJECTED = 101
-
 
 def load_mode_table(path: Path) -> tuple[int, dict[int, frozenset[int]]]:
     """Read the transition table; unknown mode names fail naming file and key."""
@@ -73,7 +70,7 @@ class ModeManager(App):
             return True, "already in mode"
         if new not in self.allowed[old]:
             self.rejections += 1
-            self.emit(EVT_MODE_REJECTED, "WARNING",
+            self.emit("MODE_REJECTED", "WARNING",
                       f"{source}: {MODES[old]}->{mode} not allowed", (float(old), float(new)))
             return False, f"{MODES[old]} -> {mode} is not an allowed transition"
         rec = self.record
@@ -83,7 +80,7 @@ class ModeManager(App):
         rec["t_ns"] = t_ns
         rec["seq"] += 1
         self.transitions += 1
-        self.emit(EVT_MODE_CHANGED, "INFO", f"mode {MODES[old]} -> {mode} ({source})", (float(old), float(new)))
+        self.emit("MODE_CHANGED", "INFO", f"mode {MODES[old]} -> {mode} ({source})", (float(old), float(new)))
         for cb in self._listeners:
             cb(MODES[old], mode, t_ns)
         return True, "ok"

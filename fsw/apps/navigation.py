@@ -34,12 +34,6 @@ from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
 MODE_DOCKED = next(code for code, name in MODES.items() if name == "DOCKED")
-EVT_NAV_INIT = 300
-EVT_NAV_VALID = 301
-EVT_NAV_INVALID = 302
-EVT_NAV_REJECT = 303
-EVT_NAV_RESET = 304
-EVT_NAV_DOCKED = 305
 _SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "camera",
                 SENSOR_GNSS_ABS: "gnss_abs"}  # sensor code -> band key
 
@@ -175,7 +169,7 @@ class RelativeNavigation(App):
         f["station_set"] = 1
         f["t_prev_ns"] = t_ns
         f["last_accept_ns"] = t_ns
-        self.emit(EVT_NAV_INIT, "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))
+        self.emit("NAV_INIT", "INFO", f"navigation initialised from {sensor}", (float(np.linalg.norm(r_LVLH)), 0.0))
 
     def _in_band(self, sensor: str, rng: float) -> bool:
         lo, hi = self.bands[sensor]
@@ -236,7 +230,7 @@ class RelativeNavigation(App):
         out["seq"] += 1
         if self.flt[0]["was_valid"]:
             self.flt[0]["was_valid"] = 0
-            self.emit(EVT_NAV_INVALID, "WARNING", "navigation invalid", (0.0, 0.0))
+            self.emit("NAV_INVALID", "WARNING", "navigation invalid", (0.0, 0.0))
 
     def _los_to_r(self, los_B, target) -> np.ndarray:
         """Chaser CoM w.r.t. the port from a line of sight sensor -> target (B frame)."""
@@ -271,7 +265,7 @@ class RelativeNavigation(App):
             out["v_LVLH_mps"] = 0.0
             out["valid"] = 1
             self.flt[0]["was_valid"] = 1
-            self.emit(EVT_NAV_DOCKED, "INFO", "docked: relative state held at the port geometry", (0.0, 0.0))
+            self.emit("NAV_DOCKED", "INFO", "docked: relative state held at the port geometry", (0.0, 0.0))
         out["t_ns"] = t_ns
         out["seq"] += 1
         return True
@@ -281,11 +275,11 @@ class RelativeNavigation(App):
         for sensor in (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS):
             if not result & (1 << (REJECT_SHIFT + sensor)):
                 continue
-            self.emit(EVT_NAV_REJECT, "WARNING", f"measurement rejected by the gate (sensor {sensor})",
+            self.emit("NAV_REJECT", "WARNING", f"measurement rejected by the gate (sensor {sensor})",
                       (float(sensor), 0.0))
             if self.rejects[sensor] >= self.max_rejects:
                 # The filter no longer believes a healthy sensor: start again from its data.
-                self.emit(EVT_NAV_RESET, "ERROR", f"{self.rejects[sensor]} rejections in a row "
+                self.emit("NAV_RESET", "ERROR", f"{self.rejects[sensor]} rejections in a row "
                           f"(sensor {sensor}): navigation reset", (float(sensor), 0.0))
                 self.rejects[:] = 0
                 self.initialised = False
@@ -295,5 +289,7 @@ class RelativeNavigation(App):
                 self._v_prior = (self.x[3:6].copy(), float(np.sqrt(np.diag(self.P)[3:6]).max()))
         if result & F_VALID_CHANGED:
             valid = bool(self.flt[0]["was_valid"])
-            self.emit(EVT_NAV_VALID if valid else EVT_NAV_INVALID, "INFO" if valid else "WARNING",
-                      "navigation valid" if valid else "navigation invalid", (0.0, 0.0))
+            if valid:
+                self.emit("NAV_VALID", "INFO", "navigation valid", (0.0, 0.0))
+            else:
+                self.emit("NAV_INVALID", "WARNING", "navigation invalid", (0.0, 0.0))

@@ -25,14 +25,6 @@ from telemetry.dictionary import N_HEATER_ZONES
 MODES = {"off": th.MODE_OFF, "thermostat": th.MODE_THERMOSTAT, "pi": th.MODE_PI}
 DEVICES = ("HEATER", "THERMISTOR")
 
-EVT_LIMIT_VIOLATION = 700
-EVT_LIMIT_RECOVERED = 701
-EVT_SHED_CHANGED = 702
-EVT_HEATER_SWITCHED = 703
-EVT_THERMISTOR_SWITCHED = 704
-EVT_SETPOINT_CHANGED = 705
-
-
 
 def _zone_sections(doc: dict, path: Path) -> list[Section]:
     zones = doc.get("zone")
@@ -153,7 +145,7 @@ class ThermalControl(App):
         old = int(self.unit[z])
         self.unit[z] = unit
         self.state[0]["full_ref_C"][z] = np.nan  # the new heater is judged afresh
-        self.emit(EVT_HEATER_SWITCHED, "WARNING" if unit else "INFO",
+        self.emit("HEATER_SWITCHED", "WARNING" if unit else "INFO",
                   f"zone {z} heater unit {old} -> {unit}", (float(z), float(unit)))
 
     def switch_thermistor(self, zone: int, t_ns: int, backup: bool = True) -> None:
@@ -162,7 +154,7 @@ class ThermalControl(App):
         bit = 1 << (2 * z)
         s = self.state[0]
         s["inhibit_mask"] = s["inhibit_mask"] | bit if backup else s["inhibit_mask"] & ~bit
-        self.emit(EVT_THERMISTOR_SWITCHED, "WARNING" if backup else "INFO",
+        self.emit("THERMISTOR_SWITCHED", "WARNING" if backup else "INFO",
                   f"zone {z} thermistor -> {'backup' if backup else 'primary'}", (float(z), float(backup)))
 
     def switch_unit(self, device: str, zone: int, t_ns: int) -> None:
@@ -187,7 +179,7 @@ class ThermalControl(App):
         self._check_setpoint(z, sp, lambda text: CommandRejected("ARG_OUT_OF_RANGE", text), f"zone {z}")
         old = float(self.prm[0]["setpoint_C"][z])
         self.prm[0]["setpoint_C"][z] = sp
-        self.emit(EVT_SETPOINT_CHANGED, "INFO", f"zone {z} setpoint {old:.1f} -> {sp:.1f} C", (float(z), sp))
+        self.emit("SETPOINT_CHANGED", "INFO", f"zone {z} setpoint {old:.1f} -> {sp:.1f} C", (float(z), sp))
 
     def _cmd_select_heater(self, args, t_ns: int) -> None:
         self.switch_heater(int(args["zone"]), int(args["unit"]), t_ns)
@@ -200,7 +192,7 @@ class ThermalControl(App):
         if flags:
             self._limit_events(flags)
         if shed != self.shed_mask:
-            self.emit(EVT_SHED_CHANGED, "WARNING" if shed else "INFO",
+            self.emit("SHED_CHANGED", "WARNING" if shed else "INFO",
                       f"heater shedding 0x{self.shed_mask:02x} -> 0x{shed:02x}", (float(shed), power_W))
             self.shed_mask = shed
 
@@ -211,10 +203,10 @@ class ThermalControl(App):
                 self.violations += 1
                 side = "below" if t < self.limit_lo_C[z] else "above"
                 lim = self.limit_lo_C[z] if side == "below" else self.limit_hi_C[z]
-                self.emit(EVT_LIMIT_VIOLATION, "WARNING", f"{self.zone_names[z][:16]} {t:.1f} C {side} {lim:g} C",
+                self.emit("LIMIT_VIOLATION", "WARNING", f"{self.zone_names[z][:16]} {t:.1f} C {side} {lim:g} C",
                           (float(z), t))
             if flags >> (th.FLAG_RECOVERED + z) & 1:
-                self.emit(EVT_LIMIT_RECOVERED, "INFO", f"{self.zone_names[z][:16]} back in limits {t:.1f} C",
+                self.emit("LIMIT_RECOVERED", "INFO", f"{self.zone_names[z][:16]} back in limits {t:.1f} C",
                           (float(z), t))
 
     # ------------------------------------------------------------------ run summary

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from fsw.executive import defaults
-from telemetry.dictionary import SEVERITIES, TM_BY_NAME
+from telemetry.dictionary import SEVERITIES, TM_BY_NAME, event_id
 from telemetry.units import NS_PER_S
 
 SEVERITY_CODES = {name: code for code, name in SEVERITIES.items()}
@@ -115,12 +115,14 @@ class EventService:
         """Add a sink; it receives every event passed from now on."""
         self.sinks.append(sink)
 
-    def emit(self, event_id: int, severity: str | int, source: str, text: str,
+    def emit(self, event: str | int, severity: str | int, source: str, text: str,
              args: tuple[float, float] = (0.0, 0.0)) -> bool:
-        """Issue one event; return True if it passed the throttle, False if it was suppressed."""
+        """Issue one event, named as in ``telemetry.dictionary.EVENTS`` (or by its id); return True if it
+        passed the throttle, False if it was suppressed."""
+        eid = event_id(event) if isinstance(event, str) else int(event)
         sev = severity_code(severity)
         t_ns = self.time_source() if self.time_source is not None else 0
-        key = (int(event_id), source)
+        key = (eid, source)
         window = self._windows.get(key)
         if window is None or t_ns - window[0] >= self.throttle_window_ns:
             carried = window[2] if window is not None else 0  # reported by this event, which passes
@@ -133,7 +135,7 @@ class EventService:
             self.throttled += 1
             return False
         suppressed, window[2] = window[2], 0
-        self._issue(Event(t_ns, int(event_id), sev, source, str(text), (float(args[0]), float(args[1])),
+        self._issue(Event(t_ns, eid, sev, source, str(text), (float(args[0]), float(args[1])),
                           suppressed))
         return True
 

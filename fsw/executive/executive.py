@@ -46,25 +46,7 @@ _WORST_SLOTS_REPORTED = 5
 #: Source name of the executive's own events (telemetry source_id 255).
 SOURCE = "executive"
 # Event texts put the facts first: the EVENT packet keeps 48 characters, events.log keeps all.
-
-# Events of the executive, declared as data (id, name, severity, description) for the dictionary.
-# Ids 1-99 belong to the executive (apps number theirs by hundreds: modes 100, commanding 200, ...).
-EVT_TASK_FAILED = 1
-EVT_TASK_OVERRUN = 2
-EVT_SLOTS_SKIPPED = 3
-EVT_CYCLE_SLIP = 4
-EVT_FRAME_OVERRUN = 5
-EVT_TASK_RESTARTED = 6
-EVT_HOOK_FAILED = 7
-EVENTS = (
-    (EVT_TASK_FAILED, "TASK_FAILED", ERROR, "a task raised; it is marked failed and no longer called"),
-    (EVT_TASK_OVERRUN, "TASK_OVERRUN", WARNING, "a call took longer than its budget (args: us, budget us)"),
-    (EVT_SLOTS_SKIPPED, "SLOTS_SKIPPED", ERROR, "a late wake-up skipped slots (args: slots, frame)"),
-    (EVT_CYCLE_SLIP, "CYCLE_SLIP", WARNING, "a rate group's cycle started late (args: lateness us, frame)"),
-    (EVT_FRAME_OVERRUN, "FRAME_OVERRUN", WARNING, "a frame ended after the next boundary (args: us, frame)"),
-    (EVT_TASK_RESTARTED, "TASK_RESTARTED", INFO, "a failed task was restarted"),
-    (EVT_HOOK_FAILED, "HOOK_FAILED", CRITICAL, "a pre/post-frame hook raised"),
-)
+# The executive's events (ids 1-99) are declared with every other in telemetry.dictionary.EVENTS.
 
 
 class Executive:
@@ -323,7 +305,7 @@ class Executive:
     def _frame_overran(self, frame: int, end_ns: int) -> None:
         self.frame_overruns += 1
         end_us = end_ns / _NS_PER_US
-        self.events.emit(EVT_FRAME_OVERRUN, WARNING, SOURCE,
+        self.events.emit("FRAME_OVERRUN", WARNING, SOURCE,
                          f"frame {frame} ended {end_us:.0f} us after its boundary", (end_us, frame))
 
     def _late_wakeup(self, lateness: int, end: int | None) -> None:
@@ -339,7 +321,7 @@ class Executive:
             self._count_skipped(frame, n_skip)
             lateness = clock.skip(n_skip)
             frame = clock.frame
-            self.events.emit(EVT_SLOTS_SKIPPED, ERROR, SOURCE,
+            self.events.emit("SLOTS_SKIPPED", ERROR, SOURCE,
                              f"skipped {n_skip} of {due} late slots, resumed at frame {frame}",
                              (n_skip, frame))
         self._run_frame(frame, lateness)
@@ -361,13 +343,13 @@ class Executive:
         for group in self._slot_groups[frame % self._n_slots]:
             if lateness >= group.period_ns:
                 group.cycle_slips += 1
-                self.events.emit(EVT_CYCLE_SLIP, WARNING, f"rg_{group.name}",
+                self.events.emit("CYCLE_SLIP", WARNING, f"rg_{group.name}",
                                  f"rg {group.name} slip: frame {frame} started {lateness / _NS_PER_US:.0f} us late",
                                  (lateness / _NS_PER_US, frame))
 
     def _overran(self, st: TaskStats, d: int) -> None:
         st.overruns += 1
-        self.events.emit(EVT_TASK_OVERRUN, WARNING, st.name,
+        self.events.emit("TASK_OVERRUN", WARNING, st.name,
                          f"{st.name} took {d / _NS_PER_US:.1f} us, budget {st.budget_ns / _NS_PER_US:.1f} us",
                          (d / _NS_PER_US, st.budget_ns / _NS_PER_US))
 
@@ -375,7 +357,7 @@ class Executive:
         st.errors += 1
         self.failed_mask |= 1 << st.index
         self._rebuild_table()
-        self.events.emit(EVT_TASK_FAILED, ERROR, st.name, f"{st.name} failed: {type(exc).__name__}: {exc}",
+        self.events.emit("TASK_FAILED", ERROR, st.name, f"{st.name} failed: {type(exc).__name__}: {exc}",
                          (st.index, st.errors))
 
     def _hook(self, hook, t_ns: int) -> None:
@@ -383,7 +365,7 @@ class Executive:
             hook(t_ns)
         except Exception as exc:
             # The runner's hooks move the truth and the actuators: a silent failure would fake the run.
-            self.events.emit(EVT_HOOK_FAILED, CRITICAL, SOURCE,
+            self.events.emit("HOOK_FAILED", CRITICAL, SOURCE,
                              f"frame hook failed: {type(exc).__name__}: {exc}")
             raise
 
@@ -391,7 +373,7 @@ class Executive:
         try:
             hook(t_ns, n)
         except Exception as exc:
-            self.events.emit(EVT_HOOK_FAILED, CRITICAL, SOURCE,
+            self.events.emit("HOOK_FAILED", CRITICAL, SOURCE,
                              f"idle-frames hook failed: {type(exc).__name__}: {exc}")
             raise
 
@@ -423,7 +405,7 @@ class Executive:
         if self.failed_mask >> i & 1:
             self.failed_mask &= ~(1 << i)
             self._rebuild_table()
-            self.events.emit(EVT_TASK_RESTARTED, INFO, name, f"{name} restarted", (i, 0.0))
+            self.events.emit("TASK_RESTARTED", INFO, name, f"{name} restarted", (i, 0.0))
 
     def failed_tasks(self) -> list[str]:
         """Names of the tasks marked failed, in table order."""

@@ -10,45 +10,18 @@ by itself.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import sys
-from urllib.parse import urlsplit
 
 from ground.console.config import load_flight_config
 from ground.link import Uplink
 from ground.options import UsageError, number, positive_seconds
 from telemetry import sdls
+from telemetry.addresses import host_port, is_loopback
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 TOKEN_MIN_CHARS = 8
 SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 positive_minutes = number(float, 0.0, 7 * 24 * 60.0, lo_open=True)
-
-
-def host_port(text: str, option: str) -> tuple[str, int]:
-    """``(host, port)`` of HOST:PORT ([::1]:PORT for IPv6); UsageError naming the option."""
-    parts = urlsplit(f"//{text}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: the port must be a number in 0..65535") from None
-    if not parts.hostname or port is None or parts.path or parts.query:
-        raise UsageError(f"{option} {text!r}: expected HOST:PORT")
-    return parts.hostname, port
-
-
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` names is a loopback address."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
 def check_link(url: str, tm_listen: str | None) -> None:
@@ -57,7 +30,7 @@ def check_link(url: str, tm_listen: str | None) -> None:
         raise UsageError("--link: expected tcp://HOST:PORT, udp://HOST:PORT or a pyserial URL")
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("tcp", "udp"):
-        host, port = host_port(url.split("://", 1)[1], "--link")
+        host, port = host_port(url.split("://", 1)[1], "--link", UsageError)
         if port == 0:
             raise UsageError(f"--link {url}: port 0 names no server")
         if scheme == "udp" and tm_listen is None:
@@ -67,7 +40,7 @@ def check_link(url: str, tm_listen: str | None) -> None:
     if tm_listen is not None:
         if scheme != "udp":
             raise UsageError("--tm-listen is for udp:// links (TCP and serial links carry telemetry themselves)")
-        host_port(tm_listen, "--tm-listen")
+        host_port(tm_listen, "--tm-listen", UsageError)
 
 
 def read_token(token: str | None, token_file: str | None) -> str | None:
@@ -99,7 +72,7 @@ def build_options(args):
     from ground.console.server import Options
 
     check_link(args.link, args.tm_listen)
-    host, port = host_port(args.http, "--http")
+    host, port = host_port(args.http, "--http", UsageError)
     token = read_token(args.token, args.token_file)
     loopback = is_loopback(host)
     if not loopback and token is None:

@@ -10,7 +10,6 @@ By default the tables shipped with the flight software (``fsw/config``, found wi
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import tomllib
 from dataclasses import dataclass
@@ -32,26 +31,6 @@ def shipped_config_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("the flight software's configuration (fsw/config) is not installed: give --flight-config")
     return Path(next(iter(spec.submodule_search_locations))) / "config"
-
-
-def event_names() -> dict[int, str]:
-    """EVENT.event_id -> name, from the flight software's own declarations (module-level ``EVT_NAME = id`` in
-    its sources, read as text with ``ast``, not imported); empty when the flight software is not installed."""
-    spec = importlib.util.find_spec("fsw")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    names: dict[int, str] = {}
-    for path in sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(), filename=str(path))
-        except (OSError, SyntaxError, UnicodeDecodeError):
-            continue
-        for node in tree.body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id.startswith("EVT_") and isinstance(node.value, ast.Constant)
-                    and type(node.value.value) is int):
-                names.setdefault(node.value.value, node.targets[0].id[4:])
-    return names
 
 
 def _read(folder: Path, name: str) -> dict:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ground.screenshot import FLAGS, _crop_to_content, find_chromium, no_chromium_message
+from ground.screenshot import FLAGS, _crop_to_content, find_chromium, no_chromium_message, report_shot
 
 START_TIMEOUT_S = 300.0   # [s] a cold numba cache compiles at the flight's start
 STOP_TIMEOUT_S = 30.0
@@ -112,13 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("screenshot: the playwright package is missing: pip install -e '.[dev]'", file=sys.stderr)
         return 2
-    try:
-        path = shoot(Path(args.png), Path(args.out), args.pace, args.at, args.width)
-    except RuntimeError as err:
-        print(f"screenshot: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+    return report_shot(lambda: shoot(Path(args.png), Path(args.out), args.pace, args.at, args.width), RuntimeError)
 
 
 if __name__ == "__main__":

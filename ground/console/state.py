@@ -17,16 +17,18 @@ from collections import deque
 from dataclasses import dataclass
 
 from ground.console import limits as lim
-from ground.console.config import FlightConfig, event_names
+from ground.console.config import FlightConfig
 from telemetry.codec import PacketError, decode_tm, peek_apid
 from telemetry.dictionary import (
     ACK_STATUS,
     COMMANDS,
+    EVENT_NAMES,
     MODES,
     REJECT_REASONS,
     SEVERITIES,
     TELEMETRY,
     Field,
+    event_name,
 )
 from telemetry.units import NS_PER_S
 
@@ -95,7 +97,7 @@ def schema(cfg: FlightConfig, link_url: str, history_s: float, authenticated: bo
                       "not_from_panel": not_from_panel(c)} for c in COMMANDS],
         "severities": dict(SEVERITIES),
         "sources": {str(k): v for k, v in cfg.source_names().items()},
-        "event_names": {str(k): v for k, v in event_names().items()},
+        "event_names": {str(k): v for k, v in EVENT_NAMES.items()},
         "modes": dict(MODES),
         "zones": [z.name for z in cfg.zones],
         "approach": {"profile_range_m": cfg.profile_range_m, "profile_speed_mps": cfg.profile_speed_mps,
@@ -135,7 +137,6 @@ class GroundState:
         self.events: deque = deque(maxlen=EVENTS_KEPT)
         self.overview: dict[str, dict] = {}
         self.task_names: dict[int, str] = dict(enumerate(cfg.task_names))
-        self.event_names = event_names()
         self.mode: str | None = None
         self.last_t_s: float | None = None
         self.packets = 0
@@ -210,7 +211,7 @@ class GroundState:
 
     def _event(self, r: Received) -> dict:
         v = r.values
-        return {"t": r.t_s, "id": v["event_id"], "name": self.event_names.get(v["event_id"], f"event {v['event_id']}"),
+        return {"t": r.t_s, "id": v["event_id"], "name": event_name(v["event_id"]),
                 "sev": SEVERITIES.get(v["severity"], str(v["severity"])),
                 "src": self.source_name(v["source_id"]), "text": v["text"], "args": v["args"]}
 

@@ -11,7 +11,7 @@ import pytest
 from envelope import assert_captured_inside_envelope
 
 from fsw.app import Bus
-from fsw.apps.far_range import EVT_FAR_GROUND, EVT_FAR_REJECT, FarRangeGuidance
+from fsw.apps.far_range import FarRangeGuidance
 from fsw.config_loader import load_vehicle, read_toml
 from fsw.core.attitude import lvlh_dcm
 from hal.devices import new_record
@@ -131,7 +131,7 @@ def test_ground_plan_whose_passive_trajectory_enters_the_ellipsoid_is_not_flown(
     app, events = _far_range_on_drift_orbit(600.0, 4000.0)  # drifts forward 600 m under the station
     _uplink(app, [0.0, 0.05, 0.0])
     assert app.plan == [] and len(app.rejections) == 1 and app.rejections[0]["ratio"] < 1.2
-    assert any(eid == EVT_FAR_REJECT and "passive in ellipsoid" in text for eid, text in events.seen)
+    assert any(eid == "FAR_REJECT" and "passive in ellipsoid" in text for eid, text in events.seen)
 
 
 def test_ground_plan_that_stays_clear_replaces_the_onboard_one():
@@ -140,7 +140,7 @@ def test_ground_plan_that_stays_clear_replaces_the_onboard_one():
     assert len(app.plan) == 1 and app.plan[0]["t_s"] == 100.0
     assert app.source == 2 and not app.rejections  # PLAN_SOURCES: GROUND
     assert app.passive_ratio > 1.2
-    assert any(eid == EVT_FAR_GROUND for eid, _ in events.seen)
+    assert any(eid == "FAR_GROUND" for eid, _ in events.seen)
 
 
 def test_ground_plan_uplinked_in_flight_replaces_the_onboard_plan_and_planning_resumes_off_the_hold(tmp_path):

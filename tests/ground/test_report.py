@@ -20,9 +20,9 @@ from ground.report import (
     write_report,
 )
 from sims.runner import run_sil
-from telemetry.archive import ArchiveWriter
+from telemetry.archive import ArchiveWriter, decode_apid
 from telemetry.codec import tm_codec
-from telemetry.dictionary import MODES, N_HEATER_ZONES
+from telemetry.dictionary import MODES, N_HEATER_ZONES, event_name
 
 SHORT_S = 15.0  # [s] mission time: every 1 Hz packet several times, in a few seconds of wall time
 SECTION_IDS = ("overview", "docking", "far_range", "trajectory", "range", "attitude", "propulsion", "thermal", "timing",
@@ -327,3 +327,11 @@ def test_profile_modes_are_those_of_the_docking_monitor():
     from fsw.apps.docking import _CLOSING
 
     assert set(PROFILE_MODES) == _CLOSING
+
+
+def test_event_table_names_each_event_from_the_event_table(run_copy):
+    page = write_report(run_copy).read_text()
+    ids = {int(i) for i in decode_apid(run_copy / "telemetry.ccsds", "EVENT")["event_id"]}
+    assert ids, "the short run emitted no event"
+    events = _section(page, "events")
+    assert all(f">{event_name(i)}<" in events for i in ids), [event_name(i) for i in ids]

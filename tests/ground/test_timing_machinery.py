@@ -13,11 +13,10 @@ import pytest
 
 from fsw.downlink import Downlink
 from fsw.executive import EventService, Executive, ScheduleError, SimClock, load_schedule_table
-from fsw.executive.executive import EVT_TASK_OVERRUN
 from fsw.executive.stats import histograms, relative_error_bound
 from ground import cli, timing
 from telemetry.archive import ArchiveWriter
-from telemetry.dictionary import TM_BY_NAME
+from telemetry.dictionary import TM_BY_NAME, event_id
 
 MINOR_NS = 10_000_000
 US = 1e-6  # [s] pytest-benchmark reports seconds
@@ -88,7 +87,7 @@ def test_run_time_monitor_reports_the_slow_task_in_summary_telemetry_and_events(
     assert summary["p50_us"] == pytest.approx(250, rel=relative_error_bound()) and summary["overruns"] == 10
     row = next(r for r in ex.task_timing() if r["task_name"] == "slow")
     assert row["overruns"] == 10 and row["budget_us"] == 100
-    assert {e.source for e in seen if e.event_id == EVT_TASK_OVERRUN} == {"slow"}
+    assert {e.source for e in seen if e.event_id == event_id("TASK_OVERRUN")} == {"slow"}
 
 
 def test_histograms_for_the_run_summary_hold_every_call():

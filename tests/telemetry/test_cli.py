@@ -101,3 +101,32 @@ def test_dict_without_out_prints_to_stdout(capsys):
 def test_unwritable_output_is_exit_2(tmp_path, capsys):
     assert _run("tlm", "xtce", "--out", str(tmp_path / "no" / "dir" / "q.xml")) == 2
     assert "qz tlm xtce: error" in capsys.readouterr().err
+
+
+@pytest.fixture
+def event_archive(tmp_path):
+    path = tmp_path / "events.ccsds"
+    with ArchiveWriter(path) as w:
+        w.write(tm_codec("EVENT").pack(0, 2_500_000_000, (600, 4, 3, 1.0, 12.5, b"abort trigger at 12.5 m")))
+        w.write(tm_codec("EVENT").pack(1, 3_000_000_000, (4242, 1, 255, 0.0, 0.0, b"from a newer flight")))
+    return path
+
+
+def test_decode_prints_events_by_name_and_severity(event_archive, capsys):
+    assert _run("tlm", "decode", str(event_archive), "--apid", "EVENT") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["2.500", "TRIGGER", "CRITICAL"]
+    assert lines[1].endswith("trigger=CLOSING_RATE range=12.5 m")
+
+
+def test_decode_names_an_event_id_missing_from_the_table_by_its_number(event_archive, capsys):
+    _run("tlm", "decode", str(event_archive), "--apid", "EVENT")
+    assert capsys.readouterr().out.splitlines()[2].split()[1:5] == ["event", "4242", "INFO", "executive"]
+
+
+def test_decode_events_to_csv_adds_the_event_and_severity_names(event_archive, tmp_path):
+    out = tmp_path / "events.csv"
+    assert _run("tlm", "decode", str(event_archive), "--apid", "EVENT", "--csv", str(out)) == 0
+    header, first = out.read_text().splitlines()[:2]
+    row = dict(zip(header.split(","), first.split(","), strict=False))
+    assert (row["event_id"], row["event_name"], row["severity_name"]) == ("600", "TRIGGER", "CRITICAL")

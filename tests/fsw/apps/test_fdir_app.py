@@ -89,7 +89,7 @@ def test_every_response_issues_an_event_with_the_table_severity(events, tmp_path
     app = _started(bus, events, _tables(tmp_path, [_ap("nav_note", "EVENT", severity="WARNING")]), {})
     _nav_invalid(nav, S)
     app.step(S)
-    assert [(e[0], e[1], e[3]) for e in events.emitted] == [(fapp.EVT_FDIR_RESPONSE, "WARNING", "nav_note")]
+    assert [(e[0], e[1], e[3]) for e in events.emitted] == [("FDIR_RESPONSE", "WARNING", "nav_note")]
 
 
 def test_responder_that_raises_is_counted_and_reported_and_fdir_keeps_running(events, tmp_path):
@@ -103,7 +103,7 @@ def test_responder_that_raises_is_counted_and_reported_and_fdir_keeps_running(ev
     app = _started(bus, events, path, {"CAM": broken, "HOLD": got.append})
     _nav_invalid(nav, S)
     app.step(S)
-    failed = [e for e in events.emitted if e[0] == fapp.EVT_FDIR_RESPONDER_FAILED]
+    failed = [e for e in events.emitted if e[0] == "FDIR_RESPONDER_FAILED"]
     assert app.responder_errors == 1 and len(failed) == 1 and "RuntimeError" in failed[0][3]
     assert [r.actionpoint for r in got] == ["b"]
 
@@ -114,7 +114,7 @@ def test_responder_refusal_is_counted_and_reported(events, tmp_path):
                    {"RETREAT": lambda r: (False, "not allowed in STANDBY")})
     _nav_invalid(nav, S)
     app.step(S)
-    refused = [e for e in events.emitted if e[0] == fapp.EVT_FDIR_RESPONSE_REFUSED]
+    refused = [e for e in events.emitted if e[0] == "FDIR_RESPONSE_REFUSED"]
     assert app.refused == 1 and "not allowed in STANDBY" in refused[0][3]
 
 

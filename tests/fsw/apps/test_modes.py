@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fsw.app import Bus, ConfigError
-from fsw.apps.modes import EVT_MODE_REJECTED, ModeManager, load_mode_table
+from fsw.apps.modes import ModeManager, load_mode_table
 
 TABLE = Path(__file__).resolve().parents[3] / "fsw/config/modes.toml"
 
@@ -26,7 +26,7 @@ def test_illegal_transition_is_rejected_with_an_event(events):
     ok, reason = mm.request("HOMING", "ground", 0)
     assert not ok and "DOCKED -> HOMING" in reason
     assert mm.mode == "DOCKED"
-    assert events.emitted[-1][0] == EVT_MODE_REJECTED and events.emitted[-1][1] == "WARNING"
+    assert events.emitted[-1][0] == "MODE_REJECTED" and events.emitted[-1][1] == "WARNING"
 
 
 def test_unknown_initial_mode_fails_at_start_up_naming_it(events):

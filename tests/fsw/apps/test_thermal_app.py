@@ -103,7 +103,7 @@ def test_all_zones_cold_sheds_the_lowest_priority_zone_and_reports_it(events):
     _run(app, hal, COLD_C, 1)
     assert app.out["shed_mask"] == 1 << 4  # payload deck has priority 4 (served last)
     assert _duty(hal)[8] == 0.0
-    shed_events = [e for e in events.emitted if e[0] == tapp.EVT_SHED_CHANGED]
+    shed_events = [e for e in events.emitted if e[0] == "SHED_CHANGED"]
     assert len(shed_events) == 1 and shed_events[0][1] == "WARNING" and shed_events[0][4][0] == 16.0
 
 
@@ -111,7 +111,7 @@ def test_shedding_event_is_issued_on_change_only(events):
     app, hal = _app(events)
     t = _run(app, hal, COLD_C, 5)
     _run(app, hal, IN_BAND_C, 5, t0_s=t // S)
-    shed = [e for e in events.emitted if e[0] == tapp.EVT_SHED_CHANGED]
+    shed = [e for e in events.emitted if e[0] == "SHED_CHANGED"]
     assert [e[1] for e in shed] == ["WARNING", "INFO"]
 
 
@@ -170,8 +170,8 @@ def test_limit_violation_events_on_entry_and_recovery_only(events):
     cold_cabin[0] = 17.0
     t = _run(app, hal, cold_cabin, 30)
     _run(app, hal, IN_BAND_C, 30, t0_s=t // S)
-    ids = [e[0] for e in events.emitted if e[0] in (tapp.EVT_LIMIT_VIOLATION, tapp.EVT_LIMIT_RECOVERED)]
-    assert ids == [tapp.EVT_LIMIT_VIOLATION, tapp.EVT_LIMIT_RECOVERED]
+    ids = [e[0] for e in events.emitted if e[0] in ("LIMIT_VIOLATION", "LIMIT_RECOVERED")]
+    assert ids == ["LIMIT_VIOLATION", "LIMIT_RECOVERED"]
 
 
 def test_limit_violation_needs_the_persistence_before_an_event(events):
@@ -179,7 +179,7 @@ def test_limit_violation_needs_the_persistence_before_an_event(events):
     cold_cabin = IN_BAND_C.copy()
     cold_cabin[0] = 17.0
     _run(app, hal, cold_cabin, int(app.prm[0]["persistence"]) - 1)
-    assert not [e for e in events.emitted if e[0] == tapp.EVT_LIMIT_VIOLATION]
+    assert not [e for e in events.emitted if e[0] == "LIMIT_VIOLATION"]
 
 
 def test_published_rate_follows_a_falling_zone(events):

@@ -5,15 +5,7 @@ import json
 import pytest
 
 from fsw.executive import EventService, Executive, Schedule, ScheduleEntry, SimClock, WallClock
-from fsw.executive.executive import (
-    EVT_CYCLE_SLIP,
-    EVT_FRAME_OVERRUN,
-    EVT_SLOTS_SKIPPED,
-    EVT_TASK_FAILED,
-    EVT_TASK_OVERRUN,
-    EVT_TASK_RESTARTED,
-)
-from telemetry.dictionary import TM_BY_NAME
+from telemetry.dictionary import TM_BY_NAME, event_id
 
 MS = 1_000_000  # [ns]
 US = 1_000  # [ns]
@@ -42,7 +34,7 @@ def test_slow_task_is_counted_over_budget_and_warned(make_task, perf):
     assert ex.stats_by_task["slow"].overruns == 3
     assert ex.stats_by_task["ok"].overruns == 0
     assert ex.stats_by_task["slow"].max == 700 * US
-    warning = [e for e in sink if e.event_id == EVT_TASK_OVERRUN]
+    warning = [e for e in sink if e.event_id == event_id("TASK_OVERRUN")]
     assert warning[0].source == "slow" and warning[0].severity_name == "WARNING"
     assert warning[0].args == (700.0, 500.0)
 
@@ -52,7 +44,7 @@ def test_overrun_warnings_are_throttled_but_all_overruns_counted(make_task, perf
     ex, sink = _executive([ScheduleEntry("slow", slow, 100, 0, 500)], perf_ns=perf)
     ex.run(n_frames=50)
     assert ex.stats_by_task["slow"].overruns == 50
-    assert len([e for e in sink if e.event_id == EVT_TASK_OVERRUN]) == ex.events.throttle_after
+    assert len([e for e in sink if e.event_id == event_id("TASK_OVERRUN")]) == ex.events.throttle_after
     assert ex.events.throttled == 50 - ex.events.throttle_after
 
 
@@ -63,7 +55,7 @@ def test_raising_task_is_caught_counted_and_marked_failed(make_task):
     ex.run(n_frames=5)
     assert ex.stats_by_task["bad"].errors == 1
     assert ex.failed_mask == 0b10 and ex.failed_tasks() == ["bad"]
-    err = [e for e in sink if e.event_id == EVT_TASK_FAILED]
+    err = [e for e in sink if e.event_id == event_id("TASK_FAILED")]
     assert len(err) == 1 and err[0].severity_name == "ERROR" and "bad exploded on call 2" in err[0].text
 
 
@@ -90,7 +82,7 @@ def test_restart_calls_a_failed_task_again(make_task):
     ex.restart("bad")
     ex.run(n_frames=2)
     assert len(bad.calls) == 3 and ex.failed_mask == 0
-    assert sink[-1].event_id == EVT_TASK_RESTARTED
+    assert sink[-1].event_id == event_id("TASK_RESTARTED")
 
 
 def test_late_wakeup_catches_up_five_slots_then_skips_ahead(make_task, fake_time):
@@ -106,7 +98,7 @@ def test_late_wakeup_catches_up_five_slots_then_skips_ahead(make_task, fake_time
     assert ex.skipped_slots == 6
     assert gyro.calls == [f * 10 * MS for f in (0, 1, 2, 9, 10, 11, 12, 13)]
     assert ex.step_frame() == 1 and gyro.calls[-1] == 140 * MS  # caught up: waits for the next boundary
-    skipped = [e for e in sink if e.event_id == EVT_SLOTS_SKIPPED]
+    skipped = [e for e in sink if e.event_id == event_id("SLOTS_SKIPPED")]
     assert len(skipped) == 1 and skipped[0].args == (6.0, 9.0)
 
 
@@ -129,7 +121,7 @@ def test_rate_group_counts_slip_when_frame_starts_late(make_task, scripted_clock
                           clock=scripted_clock(10 * MS, [0, 0, 12 * MS]))
     ex.run(n_frames=5)
     assert ex.cycle_slips == 1 and ex.rate_groups["100Hz"].cycle_slips == 1
-    slip = [e for e in sink if e.event_id == EVT_CYCLE_SLIP]
+    slip = [e for e in sink if e.event_id == event_id("CYCLE_SLIP")]
     assert slip[0].source == "rg_100Hz" and slip[0].args == (12_000.0, 2.0)
 
 
@@ -164,7 +156,7 @@ def test_frame_overrun_counted_when_tasks_end_past_the_next_boundary(make_task, 
     ex, sink = _executive([ScheduleEntry("hog", hog, 10, 0, 4000)], perf_ns=perf)
     ex.run(n_frames=10)
     assert ex.frame_overruns == 1
-    assert any(e.event_id == EVT_FRAME_OVERRUN for e in sink)
+    assert any(e.event_id == event_id("FRAME_OVERRUN") for e in sink)
 
 
 def test_run_until_ns_stops_at_mission_time(make_task):

@@ -108,7 +108,7 @@ def test_events_carry_severity_and_source_names():
     st.ingest(packet("EVENT", 2.0, event_id=1, severity=1, source_id=254, text="mode"), 0.0)
     assert [(e["sev"], e["src"], e["text"]) for e in st.events] == [("ERROR", "docking", "abort"),
                                                                     ("INFO", "modes", "mode")]
-    assert st.events[0]["name"] == "TRIGGER"  # fsw/apps/docking.py: EVT_TRIGGER = 600
+    assert st.events[0]["name"] == "TRIGGER"  # telemetry.dictionary.EVENTS: 600 TRIGGER
 
 
 def test_a_nan_value_reaches_the_page_as_text_and_red():
