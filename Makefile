@@ -61,7 +61,7 @@ dict: $(STAMP) ## regenerate telemetry/generated/DICTIONARY.md and the XTCE data
 	$(BIN)/qz tlm xtce --out telemetry/generated/qingzhou.xtce.xml
 
 # Monte Carlo (ground/campaign/, qz mc) over the whole approach, on MC_WORKERS local Dask workers: MC_RUNS_LONG
-# dispersed cases each of nominal (5 km hold to docking) and fast_rendezvous (50 km behind to docking), then
+# dispersed cases each of nominal (5 km hold to docking) and fast_rendezvous (orbit insertion to docking), then
 # MC_RUNS of final_approach (the last 400 m). Each campaign is resumable: run it again after an interruption
 # and the finished cases are kept. MC_SCENARIOS=final_approach flies one of them.
 MC_RUNS ?= 1000
