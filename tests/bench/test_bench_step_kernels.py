@@ -59,8 +59,8 @@ def test_bench_relnav_step_with_a_lidar_sample(benchmark):
     p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = [200.0, 1e6], [0.0, 5000.0], [0.0, 150.0]
     p["sensor_B_m"] = [3.0, 0.0, 0.0]
     flt = np.zeros(1, navigation.RELNAV_FILTER)
-    flt[0]["x"] = [0.0, -253.0, 0.0, 0.0, 0.2, 0.0]
-    flt[0]["P"] = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
+    flt[0]["x"][:6] = [0.0, -253.0, 0.0, 0.0, 0.2, 0.0]
+    flt[0]["P"][:6, :6] = np.diag([4.0, 9.0, 4.0, 1e-4, 1e-4, 1e-4])
     views = _views(att, orbit, thr, new_message("ENGINE_PERIOD"), gnss, new_record("DEV_GNSS_ABS"), lidar, cam, out)
     lidar_view = views[6]
     relnav_step = navigation.relnav_step

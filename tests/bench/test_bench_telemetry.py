@@ -37,7 +37,7 @@ _medians: dict[str, float] = {}
 
 def _values():
     rng = np.random.default_rng(0)
-    return (*rng.normal(size=12).tolist(), 1, 2, 12345, 6)
+    return (*rng.normal(size=12).tolist(), 1, 2, 12345, 6, *rng.normal(scale=1e-3, size=3).tolist(), 1)
 
 
 def _median(benchmark) -> float:
@@ -111,7 +111,8 @@ def nav_packets():
     codec = tm_codec(PACKET)
     rng = np.random.default_rng(1)
     values = rng.normal(size=(BULK_PACKETS, 12))
-    return [codec.pack(i % 16384, i * 100_000_000, (*values[i].tolist(), 1, 2, i, 0)) for i in range(BULK_PACKETS)]
+    return [codec.pack(i % 16384, i * 100_000_000, (*values[i].tolist(), 1, 2, i, 0, 0.0, 0.0, 0.0, 0))
+            for i in range(BULK_PACKETS)]
 
 
 @pytest.fixture(scope="module")
