@@ -35,6 +35,9 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from telemetry.headers import CUC_FINE_PER_S
+from telemetry.units import NS_PER_S
+
 from .constants import KELVIN_OFFSET_K
 from .contact import docking_angles
 from .noise import draw, uniform_from_normal
@@ -109,6 +112,16 @@ def _copy_sample_impl(src, dst):
 
 
 @njit(cache=True, inline="always")
+def stamp(t_ns):
+    """[ns] The time stamp a device gives a sample taken at ``t_ns``: its packet carries CUC time (4 + 2 bytes,
+    telemetry/headers.py), so the stamp is the earliest nanosecond of the CUC tick at or before ``t_ns`` (at most
+    15.3 us early). The flight then reads the same time in software-in-the-loop as through a serial link."""
+    sec = t_ns // NS_PER_S
+    fine = (t_ns - sec * NS_PER_S) * CUC_FINE_PER_S // NS_PER_S
+    return sec * NS_PER_S + (fine * NS_PER_S + CUC_FINE_PER_S - 1) // CUC_FINE_PER_S
+
+
+@njit(cache=True, inline="always")
 def push(p, s, dev, q, t_ns, valid):
     """The record a new sample measured at ``t_ns`` [ns] is written into (its payload is the caller's to fill).
 
@@ -117,7 +130,7 @@ def push(p, s, dev, q, t_ns, valid):
     sample would give way).
     """
     if p.latency_ns == 0:
-        dev.t_ns = t_ns
+        dev.t_ns = stamp(t_ns)
         dev.valid = 1 if valid else 0
         dev.seq += 1
         return dev
@@ -130,7 +143,7 @@ def push(p, s, dev, q, t_ns, valid):
         i -= n
     s.q_count += 1
     r = q[i]
-    r.t_ns = t_ns
+    r.t_ns = stamp(t_ns)
     r.valid = 1 if valid else 0
     return r
 
@@ -537,7 +550,7 @@ def thermistors(p, s, dev, tp, ts, noise, streams, nodes):
             dev.temp_C[ch] = quantize(val, quantum)
     if fresh:
         dev.valid_mask = (1 << p.channels) - 1
-        dev.t_ns = ts.t_ns
+        dev.t_ns = stamp(ts.t_ns)
         dev.seq += 1
 
 
@@ -555,7 +568,7 @@ def dock_mech(p, s, dev, tp, ts, noise, streams):
         return
     dev.contact = 1 if (s.contact_latched != 0 or ts.captured != 0) else 0
     dev.captured = 1 if ts.captured != 0 else 0
-    dev.t_ns = ts.t_ns
+    dev.t_ns = stamp(ts.t_ns)
     dev.seq += 1
     s.contact_latched = 0
 

@@ -484,10 +484,26 @@ def drive_synthetic(truth, steps: int = 3000, seed: int = 17) -> str:
         for device, fields in PRE_17_FIELDS.items():
             rec = truth.devices[device]
             for f in fields:
-                h.update(np.ascontiguousarray(rec[f]).tobytes())
+                value = rec[f]
+                if f == "t_ns":  # the frame the sample was taken in: its CUC stamp is at most 15.3 us before it
+                    value = -(-value // FRAME_NS) * FRAME_NS
+                h.update(np.ascontiguousarray(value).tobytes())
     return h.hexdigest()
 
 
 def test_ideal_sensors_with_the_old_figures_reproduce_the_models_before_issue_17():
     truth = make_truth([0.0, -403.0, 0.0], quiet=False, sensors=PRE_17_SENSORS)
     assert drive_synthetic(truth) == PRE_17_DIGEST
+
+
+def test_a_device_time_stamp_is_what_its_packet_carries():
+    """sims.core.sensors.stamp: the CUC round trip of telemetry.headers, so SIL and serial HIL read one time."""
+    from sims.core.sensors import stamp
+    from telemetry.headers import cuc_to_t_ns, t_ns_to_cuc
+
+    rng = np.random.default_rng(17)
+    times = np.concatenate([rng.integers(0, 10**13, 2000), np.arange(0, 10**9, 10_000_000), [0, 15_258, 15_259]])
+    for t in times.tolist():
+        s = stamp(t)
+        assert s == cuc_to_t_ns(*t_ns_to_cuc(t)) and 0 <= t - s < 15_259, t
+        assert stamp(s) == s
