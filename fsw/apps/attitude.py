@@ -49,6 +49,7 @@ class AttitudeControl(App):
         self.prm = np.zeros(1, ATT_PARAMS)
         p = self.prm[0]
         p["arw_rad_sqrt_s"] = a.float("gyro_arw_rad_sqrt_s", 0.0)
+        p["gyro_hold_sigma_rad_s"] = a.float("gyro_hold_sigma_rad_s", 0.0)
         p["rrw_rad_s_sqrt_s"] = a.float("gyro_rrw_rad_s_sqrt_s", 0.0)
         p["star_tracker_sigma_rad"] = a.float("star_tracker_sigma_cross_rad", 0.0)
         p["star_tracker_sigma_roll_rad"] = a.float("star_tracker_sigma_roll_rad", 0.0)

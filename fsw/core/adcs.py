@@ -20,6 +20,7 @@ from .estimation import mekf_propagate, mekf_update_star_tracker
 #: Attitude determination and control parameters (fsw/config/gnc.toml [attitude]), one record.
 ATT_PARAMS = np.dtype([
     ("arw_rad_sqrt_s", "f8"),             # gyro angle random walk
+    ("gyro_hold_sigma_rad_s", "f8"),      # how far the body rate may drift from a held one (no new gyro sample)
     ("rrw_rad_s_sqrt_s", "f8"),           # gyro bias random walk
     ("star_tracker_sigma_rad", "f8"),     # across the boresight
     ("star_tracker_sigma_roll_rad", "f8"),  # about it
@@ -148,7 +149,7 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
     q, bias, P, omega, omega_prev = f.q_BN, f.bias_B_rad_s, f.P, f.omega_BN_B_rad_s, f.omega_prev_B_rad_s
     inertia = p.inertia_kg_m2
     flags = 0
-    gyro_mean_rate(gyro, flt, t_ns)
+    fresh = gyro_mean_rate(gyro, flt, t_ns)
     w = f.gyro_rate_B_rad_s
     gyro_ok = gyro[0].valid != 0 and f.gyro_set != 0
     gm = p.gyro_max_rad_s
@@ -156,7 +157,10 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
         gyro_ok = abs(w[0]) <= gm and abs(w[1]) <= gm and abs(w[2]) <= gm
     if dt_s > 0.0:
         if gyro_ok:  # an implausible increment is neither integrated nor used to judge the thrusters
-            mekf_propagate(q, bias, P, w, dt_s, p.arw_rad_sqrt_s, p.rrw_rad_s_sqrt_s, work, omega)
+            arw = p.arw_rad_sqrt_s
+            if not fresh:  # no new sample (a silent gyro): the held rate is wrong by what the body's rate changed
+                arw = math.sqrt(arw * arw + p.gyro_hold_sigma_rad_s * p.gyro_hold_sigma_rad_s * dt_s)
+            mekf_propagate(q, bias, P, w, dt_s, arw, p.rrw_rad_s_sqrt_s, work, omega)
         c = check[0]
         tp = thr[0]
         fB = tp.force_B_N

@@ -35,10 +35,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from telemetry.headers import CUC_FINE_PER_S
-from telemetry.units import NS_PER_S
-
-from .constants import KELVIN_OFFSET_K
+from .constants import KELVIN_OFFSET_K, NS_PER_S
 from .contact import docking_angles
 from .noise import draw, uniform_from_normal
 from .quat import q_mul, q_small, rot
@@ -109,6 +106,9 @@ def _copy_sample_impl(src, dst):
     scope: dict = {}
     exec("\n".join(lines), scope)  # noqa: S102 - the source is built from the record's field names
     return scope["impl"]
+
+
+CUC_FINE_PER_S = 1 << 16  # the packets' CUC fine time unit, 1/65,536 s (telemetry/headers.py; a test ties the two)
 
 
 @njit(cache=True, inline="always")

@@ -18,7 +18,7 @@ import pytest
 from sims.core.constants import ARCSEC_RAD, DEG_RAD, SECONDS_PER_HOUR
 from sims.core.noise import STREAM
 from sims.core.quat import q_mul
-from sims.core.sensors import SENSOR_MODELS
+from sims.core.sensors import SENSOR_MODELS, stamp
 from tests.sims.conftest import make_truth
 
 MODEL = {m.name: m for m in SENSOR_MODELS}
@@ -340,6 +340,11 @@ READ = {"gyro": "theta_B_rad", "star_tracker": "q_BN", "gnss_rel": "r_LVLH_m", "
         "lidar": "range_m", "camera": "r_B_m"}
 
 
+def _frame_of(stamp_ns: int) -> int:
+    """[ns] The minor frame a device stamp belongs to (a stamp is at most 15.3 us before its frame's time)."""
+    return -(-stamp_ns // FRAME_NS) * FRAME_NS
+
+
 @pytest.mark.parametrize("name", sorted(LATENCY_S))
 def test_a_sample_arrives_its_latency_after_it_was_measured_with_the_truth_of_then(name):
     """The whole truth flies (frame kernel), the chaser moving and turning: every delivered sample carries its
@@ -358,11 +363,13 @@ def test_a_sample_arrives_its_latency_after_it_was_measured_with_the_truth_of_th
     for _ in range(300):
         truth.step()
         undelayed.step()
-        measured[int(ref["t_ns"])] = np.array(ref[READ[name]], copy=True)  # the same truth, delivered at once
+        measured[undelayed.t_ns] = np.array(ref[READ[name]], copy=True)  # the same truth, delivered at once
         if int(dev["seq"]) != seq:
             seq = int(dev["seq"])
-            assert truth.t_ns - int(dev["t_ns"]) == round(LATENCY_S[name] * 1e9)
-            assert np.array_equal(np.asarray(dev[READ[name]]), measured[int(dev["t_ns"])])
+            taken = _frame_of(int(dev["t_ns"]))  # the stamp is the sample time's CUC tick, <= 15.3 us before it
+            assert int(dev["t_ns"]) == stamp(taken)
+            assert truth.t_ns - taken == round(LATENCY_S[name] * 1e9)
+            assert np.array_equal(np.asarray(dev[READ[name]]), measured[taken])
             assert not np.array_equal(np.asarray(dev[READ[name]]), measured[truth.t_ns])
             checked += 1
     assert checked >= 1 if name.startswith("gnss") else checked >= 5
@@ -375,7 +382,7 @@ def test_queue_depth_covers_the_latency_and_a_late_sample_is_never_lost():
     t_seen = []
     for _ in range(200):
         truth.step()
-        t_seen.append(int(truth.devices["DEV_GYRO"]["t_ns"]))
+        t_seen.append(_frame_of(int(truth.devices["DEV_GYRO"]["t_ns"])))
     assert int(truth.devices["DEV_GYRO"]["seq"]) == 150
     assert np.array_equal(np.diff(t_seen[50:]), np.full(149, FRAME_NS))
 
@@ -498,7 +505,7 @@ def test_ideal_sensors_with_the_old_figures_reproduce_the_models_before_issue_17
 
 def test_a_device_time_stamp_is_what_its_packet_carries():
     """sims.core.sensors.stamp: the CUC round trip of telemetry.headers, so SIL and serial HIL read one time."""
-    from sims.core.sensors import stamp
+
     from telemetry.headers import cuc_to_t_ns, t_ns_to_cuc
 
     rng = np.random.default_rng(17)
