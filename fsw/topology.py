@@ -70,7 +70,7 @@ class Flight:
 
 def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, event_sinks=(),
                  config_dir: Path = CONFIG_DIR, pre_frame=None, post_frame=None, idle_frames=None,
-                 wrap_step=None, link: LinkSetup | None = None) -> Flight:
+                 skipped_frames=None, wrap_step=None, link: LinkSetup | None = None) -> Flight:
     """Create, wire and schedule every app.
 
     ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``,
@@ -80,7 +80,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     its flush (the SIL runner advances the truth in ``post_frame``). ``idle_frames(t_ns, n)``, when
     the clock is simulated and the HAL has nothing to do per frame, takes runs of frames without
     tasks in one call (see :class:`fsw.executive.Executive`); otherwise it is not used and every
-    frame goes through ``post_frame``. ``wrap_step(task, step)``, when
+    frame goes through ``post_frame``. ``skipped_frames(t_ns, n)``: what the world does in slots a late flight
+    skipped (:class:`fsw.executive.Executive`). ``wrap_step(task, step)``, when
     given, returns the callable the executive runs for each scheduled task (fault injection by a test
     bench, e.g. overrun storms); the apps themselves are not changed. ``link``, when given, is the
     ground link to serve (transport, keys, ARSN state): every downlinked packet also goes to its clients.
@@ -163,7 +164,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     flush = _overridden(hal, "flush")
     batchable = pre is None and flush is None and getattr(clock, "simulated", False)
     executive = Executive(schedule, clock, events=events, pre_frame=pre, post_frame=_chain(flush, post_frame),
-                          idle_frames=idle_frames if batchable else None)
+                          idle_frames=idle_frames if batchable else None, skipped_frames=skipped_frames)
     housekeeping.attach(modes, commanding, executive)
     if overrides:
         raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")

@@ -297,7 +297,8 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     if observer is not None:
         wrap = observer.wrap_step(wrap)
     flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc, seed), event_sinks=[events],
-                          post_frame=post_frame, idle_frames=idle_frames, wrap_step=wrap, link=setup)
+                          post_frame=post_frame, idle_frames=idle_frames, skipped_frames=idle_frames, wrap_step=wrap,
+                          link=setup)
     if observer is not None:
         observer.attach(flight, truth)
     script = CommandScript(sc.commands, flight)

@@ -76,6 +76,10 @@ class Executive:
         instead of frame by frame. Simulated clocks only (``clock.simulated``), and only without
         ``pre_frame``: an idle frame must need nothing else. Frame counts and lateness are kept
         as if the frames had run one by one.
+    skipped_frames : callable, optional
+        ``skipped_frames(t_ns, n)``: what the world does during ``n`` slots skipped from ``t_ns`` on, called
+        before the next frame runs (the paced SIL runner advances the truth: the world does not wait for a late
+        flight, and the devices' time stamps stay those of the flight's clock).
 
     Attributes
     ----------
@@ -98,7 +102,8 @@ class Executive:
                  pre_frame: Callable[[int], object] | None = None,
                  post_frame: Callable[[int], object] | None = None,
                  perf_ns: Callable[[], int] | None = None, max_catch_up: int = defaults.MAX_CATCH_UP_SLOTS,
-                 timeline: int | None = None, idle_frames: Callable[[int, int], object] | None = None):
+                 timeline: int | None = None, idle_frames: Callable[[int, int], object] | None = None,
+                 skipped_frames: Callable[[int, int], object] | None = None):
         if clock.minor_frame_ns != schedule.minor_frame_ns:
             raise ValueError(f"Executive: clock minor frame {clock.minor_frame_ns} ns differs from the "
                              f"schedule's {schedule.minor_frame_ns} ns")
@@ -115,6 +120,7 @@ class Executive:
             raise ValueError("Executive: idle_frames needs a simulated clock and no pre_frame hook (a frame "
                              "without tasks must need nothing but post_frame)")
         self.idle_frames = idle_frames
+        self.skipped_frames = skipped_frames
         self.max_catch_up = int(max_catch_up)
         self._perf = _clock.perf_ns if perf_ns is None else perf_ns
         self._minor = schedule.minor_frame_ns
@@ -320,6 +326,8 @@ class Executive:
         if n_skip:
             self._count_skipped(frame, n_skip)
             lateness = clock.skip(n_skip)
+            if self.skipped_frames is not None:
+                self._hook_n(self.skipped_frames, frame * self._minor, n_skip)
             frame = clock.frame
             self.events.emit("SLOTS_SKIPPED", ERROR, SOURCE,
                              f"skipped {n_skip} of {due} late slots, resumed at frame {frame}",

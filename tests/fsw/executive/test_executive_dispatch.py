@@ -102,6 +102,24 @@ def test_late_wakeup_catches_up_five_slots_then_skips_ahead(make_task, fake_time
     assert len(skipped) == 1 and skipped[0].args == (6.0, 9.0)
 
 
+def test_skipped_slots_are_handed_to_the_world_before_the_next_frame_runs(make_task, fake_time):
+    """The world does not wait for a late flight: skipped_frames(t_ns, n) gets the skipped slots (the paced SIL
+    runner advances the truth by them), and post_frame runs only for the frames that ran."""
+    def stall(t_ns):
+        if t_ns == 20 * MS:
+            fake_time.now += 115 * MS
+    world = []
+    gyro = make_task("gyro", on_step=stall)
+    clock = WallClock(10 * MS, spin_ns=500 * US, sleep=fake_time.sleep, counter_ns=fake_time.counter)
+    ex, _ = _executive([ScheduleEntry("gyro", gyro, 100, 0, 100)], clock=clock,
+                       post_frame=lambda t_ns: world.append(("frame", t_ns)),
+                       skipped_frames=lambda t_ns, n: world.append(("skipped", t_ns, n)))
+    for _ in range(4):
+        ex.step_frame()
+    frames = [("frame", f * 10 * MS) for f in (0, 1, 2)]
+    assert world == [*frames, ("skipped", 30 * MS, 6), *[("frame", f * 10 * MS) for f in (9, 10, 11, 12, 13)]]
+
+
 def test_late_wakeup_within_the_catch_up_limit_runs_every_slot(make_task, scripted_clock):
     gyro = make_task("gyro")
     ex, _ = _executive([ScheduleEntry("gyro", gyro, 100, 0, 100)], clock=scripted_clock(10 * MS, [0, 35 * MS]))
