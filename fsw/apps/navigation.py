@@ -15,7 +15,7 @@ import numpy as np
 from fsw.app import App, Bus
 from fsw.config_loader import Section
 from fsw.core.attitude import quat_to_dcm
-from fsw.core.estimation import RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE
+from fsw.core.estimation import RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     REJECT_SHIFT,
@@ -188,7 +188,7 @@ class RelativeNavigation(App):
                "camera": float(np.linalg.norm(ca["r_B_m"])), "gnss_abs": math.inf}
         ga = self.gabs
         if self.orbit["seq"] != 0:
-            lag_s = max(t_ns - int(ga["t_ns"]), 0) * 1e-9
+            lag_s = sample_age_s(t_ns, int(ga["t_ns"]))
             rng["gnss_abs"] = gnss_abs_relative(ga["r_N_m"], ga["v_N_mps"], self.orbit["rv_N"], self.orbit["C_LVLH_N"],
                                                 self.orbit["omega_LN_L_rad_s"], self.port_L, self._gabs_r,
                                                 self._gabs_v, lag_s, float(self.prm[0]["earth"][0]))
@@ -203,7 +203,7 @@ class RelativeNavigation(App):
                 distrusted = 0
         if distrusted != SENSOR_GNSS and g["seq"] != f["seq_gnss"] and g["valid"] and self._in_band(
                 "gnss", rng["gnss"]):
-            lag_s = max(t_ns - int(g["t_ns"]), 0) * 1e-9  # the sample's age: carried to now along its velocity
+            lag_s = sample_age_s(t_ns, int(g["t_ns"]))  # the sample's age: carried to now along its velocity
             self._initialise(g["r_LVLH_m"] - self.port_L + g["v_LVLH_mps"] * lag_s, g["v_LVLH_mps"], self.gnss_sr,
                              self.gnss_sv, "GNSS", t_ns)
         elif distrusted != SENSOR_LIDAR and li["seq"] != f["seq_lidar"] and li["valid"] and att_ok \

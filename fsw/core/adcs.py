@@ -15,7 +15,7 @@ from numba import njit
 
 from .attitude import lvlh_target_attitude, quat_feedback_torque
 from .control import thruster_torque_check, translation_response_check
-from .estimation import mekf_propagate, mekf_update_star_tracker
+from .estimation import mekf_propagate, mekf_update_star_tracker, sample_age_s
 
 #: Attitude determination and control parameters (fsw/config/gnc.toml [attitude]), one record.
 ATT_PARAMS = np.dtype([
@@ -185,7 +185,7 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
     for i in range(3):
         omega_prev[i] = omega[i]
     if new_st:  # fused against the attitude of the time the sample was taken (its t_ns: latency)
-        lag = max(t_ns - st[0].t_ns, 0) * 1e-9
+        lag = sample_age_s(t_ns, st[0].t_ns)
         ok, _ = mekf_update_star_tracker(q, bias, P, st[0].q_BN, p.star_tracker_sigma_rad, p.gate_chi2, work,
                                          p.star_tracker_sigma_roll_rad, p.star_tracker_boresight_B, lag, omega)
         if not ok:

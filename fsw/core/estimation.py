@@ -188,6 +188,12 @@ assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navi
 
 
 @njit(cache=True)
+def sample_age_s(now_ns, taken_ns):
+    """[s] Age of a sample taken (time-stamped) at ``taken_ns`` for a filter at ``now_ns`` (0 if not positive)."""
+    return max(now_ns - taken_ns, 0) * 1e-9
+
+
+@njit(cache=True)
 def _propagate_cov_dynamic(P, Phi, T):
     """P <- Phi P Phi^T where Phi acts on the first 6 states only (the rest: identity)."""
     _propagate_cov_block(P, Phi, T, 0)

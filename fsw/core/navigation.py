@@ -26,6 +26,7 @@ from .estimation import (
     relnav_update_camera,
     relnav_update_gnss,
     relnav_update_lidar,
+    sample_age_s,
 )
 
 #: The filter's parameters (fsw/config/gnc.toml [navigation], [station], [earth]), one record. The sensor
@@ -215,7 +216,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                 f.gnss_bias_source = SENSOR_GNSS
             mp = p.gnss_multipath_range_m / max(rng, 1.0)
             grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
-            lag = _lag_s(now, g.t_ns)
+            lag = sample_age_s(now, g.t_ns)
             sr, sv = _during_burn(p.gnss_sigma_r_m * grow, p.gnss_sigma_v_mps * grow, acc_mps2, lag)
             ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof, work,
                                        lag, n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
@@ -228,14 +229,15 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         rel_recent = f.gnss_bias_source == SENSOR_GNSS and now - f.last_gnss_ns <= _GNSS_ABS_BACKUP_NS
         if ga.valid != 0 and ob.seq != 0 and not rel_recent:
             # carried to now by the conversion, so fused with no lag of its own
+            lag = sample_age_s(now, ga.t_ns)
             rng = gnss_abs_relative(ga.r_N_m, ga.v_N_mps, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
-                                    f.gabs_r_L_m, f.gabs_v_L_mps, _lag_s(now, ga.t_ns), p.earth[0])
+                                    f.gabs_r_L_m, f.gabs_v_L_mps, lag, p.earth[0])
             if p.gnss_abs_band_m[0] <= rng <= p.gnss_abs_band_m[1]:
                 if f.gnss_bias_source != SENSOR_GNSS_ABS:
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
                     relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
                     f.gnss_bias_source = SENSOR_GNSS_ABS
-                sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, acc_mps2, _lag_s(now, ga.t_ns))
+                sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, acc_mps2, lag)
                 ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof,
                                            work, 0.0, n_rad_s, RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
@@ -248,7 +250,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             r0 = p.lidar_angle_near_range_m
             sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
             ok, _ = relnav_update_lidar(x, P, rng, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m, p.reflector_L_m, sr,
-                                        sa, p.gate_chi2_3dof, work, _lag_s(now, li.t_ns), n_rad_s, RN_LIDAR_BIAS)
+                                        sa, p.gate_chi2_3dof, work, sample_age_s(now, li.t_ns), n_rad_s, RN_LIDAR_BIAS)
             result = _count(o, ok, SENSOR_LIDAR, result)
     c = cam[0]
     if c.seq != f.seq_camera:
@@ -259,7 +261,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             sig[0] = p.camera_sigma_depth_m + p.camera_sigma_depth_per_m * rng * rng  # along the boresight x_B
             sig[1] = sig[2] = p.camera_sigma_lateral_m + p.camera_sigma_lateral_frac * rng
             ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sig,
-                                         p.gate_chi2_3dof, work, _lag_s(now, c.t_ns), n_rad_s)
+                                         p.gate_chi2_3dof, work, sample_age_s(now, c.t_ns), n_rad_s)
             result = _count(o, ok, SENSOR_CAMERA, result)
             if ok and rng <= p.camera_att_range_m:
                 _port_tilt(p, f, c.att_rad, C_B_LVLH, now)
@@ -314,12 +316,6 @@ def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s):
     dv = acc_mps2 * lag_s
     dr = 0.5 * dv * lag_s
     return math.sqrt(sigma_r_m * sigma_r_m + dr * dr), math.sqrt(sigma_v_mps * sigma_v_mps + dv * dv)
-
-
-@njit(cache=True)
-def _lag_s(now_ns, taken_ns):
-    """[s] Age of a sample taken at ``taken_ns`` when the filter is at ``now_ns`` (0 if not positive)."""
-    return max(now_ns - taken_ns, 0) * 1e-9
 
 
 @njit(cache=True)
