@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,13 @@ class Vehicle:
     dir_B: np.ndarray              # (n, 3) unit
     thrust_N: np.ndarray           # (n,)
     group_idx: np.ndarray          # (n,) int64, index into fsw.core.control.GROUP_NAMES
+    # (3,) the centre of mass as loaded, from the loading manifest the ground uplinks, in the table's B frame (whose
+    # origin is the reference load's CoM); positions above are table values: lever arms are ``r - com_B_m``
+    com_B_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def about_com(self, r_B_m) -> np.ndarray:
+        """A point of the vehicle table (thruster, port, sensor) w.r.t. the centre of mass as loaded, B [m]."""
+        return np.asarray(r_B_m, dtype=np.float64) - self.com_B_m
 
 
 def load_vehicle(path: Path = CONFIG_DIR / "vehicle.toml") -> Vehicle:

@@ -44,6 +44,8 @@ INTERNAL: dict[str, np.dtype] = {
     "ENGINE_PERIOD": np.dtype(_HEADER + [
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v of the period's engine firing, LVLH (flight estimate)
         ("dv_N_mps", "<f8", (3,)),         # [m/s] the same, inertial
+        ("torque_B_Nm", "<f8", (3,)),      # [N m] the engines' torque over the period as the flight predicts it
+                                           # (vehicle table + learned part, fsw/core/engines.py), B
     ]),
     # Far-range guidance -> attitude control: the attitude to hold instead of the docking attitude.
     "ATT_REF": np.dtype(_HEADER + [

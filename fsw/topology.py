@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from fsw.app import Bus, ConfigError
 from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
@@ -98,6 +100,17 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
             raise ConfigError(f"scenario [flight]: mass_kg (the uplinked loaded mass) must be a number in (0, 1e5) kg, "
                               f"got {mass!r}")
         vehicle = dataclasses.replace(vehicle, mass_kg=float(mass))
+    if "com_B_m" in overrides:  # the centre of mass the ground computes from the loading manifest
+        raw = overrides.pop("com_B_m")
+        try:
+            com = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            com = np.full(1, np.nan)
+        if com.shape != (3,) or not np.all(np.isfinite(com)) or np.abs(com).max() >= 5.0:
+            raise ConfigError("scenario [flight]: com_B_m (the uplinked centre of mass) must be 3 numbers inside "
+                              f"+-5 m of the vehicle table's origin, got {raw!r}")
+        vehicle = dataclasses.replace(vehicle, com_B_m=com)
+    port_B_m = vehicle.about_com(vehicle.port_B_m)  # the docking port w.r.t. the centre of mass as loaded
     bus = Bus()
     # Device records are on the bus too, so monitors (FDIR) watch exactly what the apps read.
     for name, record in {**hal.sensors, **hal.actuators}.items():
@@ -129,15 +142,16 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     if "station_rv_N" not in overrides:
         raise ConfigError("scenario [flight]: station_rv_N (the uplinked station state vector) is required")
     orbit_ref = OrbitReference("orbit_ref", bus, events, gnc, gnc_path, overrides.pop("station_rv_N"))
-    navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path, port_B_m=vehicle.port_B_m)
+    navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path, port_B_m=port_B_m,
+                                    com_B_m=vehicle.com_B_m)
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
-    guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, vehicle.port_B_m,
+    guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, port_B_m,
                                 start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
     far_range = FarRangeGuidance("far_range", bus, events, hal, gnc, gnc_path, vehicle, config_dir / "vehicle.toml",
                                  guidance, modes, period_s("far_range"),
                                  enabled=bool(overrides.pop("far_range", False)), commanding=commanding)
     guidance.far_range = far_range.enabled
-    docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, vehicle.port_B_m)
+    docking = DockingMonitor("docking", bus, events, hal, gnc, gnc_path, guidance, port_B_m)
     thruster_control = ThrusterControl("thruster_control", bus, events, hal, vehicle, period_s("thruster_control"))
     thermal = ThermalControl("thermal", bus, events, hal, config_dir / "thermal.toml", period_s("thermal"),
                              commanding=commanding)

@@ -746,6 +746,17 @@ def mass_properties(mass) -> tuple[np.ndarray, np.ndarray, float]:
     return offset + d, about_origin - _point_inertia(total, d), total
 
 
+def manifest_com_B_m(mass) -> np.ndarray:
+    """[m] The centre of mass the ground computes from the loading manifest (what is loaded, where it was planned to
+    go): :func:`mass_properties` without this load's placement error and without the residual ``com_offset_B_m``,
+    which nobody on the ground knows. The flight software gets it with the loaded mass (``sims.runner``)."""
+    planned = dict(mass)
+    planned["com_offset_B_m"] = [0.0, 0.0, 0.0]
+    if planned.get("cargo") is not None:
+        planned["cargo"] = {**planned["cargo"], "placement_error_B_m": [0.0, 0.0, 0.0]}
+    return mass_properties(planned)[0]
+
+
 def _real_inertia(moments: np.ndarray) -> bool:
     """Positive principal moments that satisfy the triangle inequality (a real mass distribution)."""
     return bool(np.all(moments > 0.0)) and all(moments[k] <= moments[(k + 1) % 3] + moments[(k + 2) % 3] + 1e-9

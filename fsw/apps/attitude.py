@@ -83,7 +83,7 @@ class AttitudeControl(App):
         group_authority(wrench, authority, np.zeros(N_GROUPS))
         if np.count_nonzero(v.group_idx < 6) > MAX_TR:
             raise ConfigError(f"{name}: more than {MAX_TR} translation thrusters for the thruster check")
-        translation_signatures(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, authority, self.tr)
+        translation_signatures(v.about_com(v.pos_B_m), v.dir_B, v.thrust_N, v.group_idx, authority, self.tr)
         self._tr_names = tuple(n for n, g in zip(v.thruster_names, v.group_idx, strict=True) if g < 6)
         self.I = p["inertia_kg_m2"]
         self.gyro = hal.sensor("DEV_GYRO")

@@ -18,6 +18,7 @@ end the vehicle is at the first hold: approach guidance takes over (station keep
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from fsw.app import App, Bus, ConfigError
 from fsw.apps.commanding import CommandRejected
 from fsw.config_loader import Section, read_toml
 from fsw.core.attitude import quat_from_dcm, quat_to_dcm
+from fsw.core.engines import engine_duty, engine_torque_observer
 from fsw.core.targeting import (
     LAMBERT_OK,
     lambert_j2,
@@ -39,21 +41,39 @@ G0_MPS2 = 9.80665  # standard gravity, defines Isp
 PHASE = {name: code for code, name in FAR_PHASES.items()}
 SOURCE = {name: code for code, name in PLAN_SOURCES.items()}
 _ACTIVE_MODES = {code for code, name in MODES.items() if name == "PHASING"}
+_MIN_DUTY = 0.05  # a burn's length is planned for at least this mean engine duty
 
 
-def load_engines(vehicle_path) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """The orbit-control engines of the vehicle table: thrust [N] per engine, unit direction in B (common), Isp [s],
-    minimum on-time [s]."""
+@dataclass(frozen=True)
+class Engines:
+    """The orbit-control engines of the vehicle table."""
+
+    thrust_N: np.ndarray     # (n,) per engine
+    dir_B: np.ndarray        # (3,) unit thrust direction, common to all
+    pos_B_m: np.ndarray      # (n, 3) where each engine's thrust acts, B (vehicle table origin)
+    isp_s: float
+    min_on_s: float          # shortest firing
+
+
+def load_engines(vehicle_path) -> Engines:
+    """The orbit-control engines of ``[propulsion].engines`` in the vehicle table."""
     doc = read_toml(vehicle_path)
     prop = Section(doc, vehicle_path, "propulsion")
     rows = prop._get("engines")
     if not isinstance(rows, list) or len(rows) != N_ENGINES:
         raise ConfigError(f"{vehicle_path}: [propulsion].engines must list {N_ENGINES} engines (ACT_ENGINES)")
-    thrust = np.array([float(r["thrust_N"]) for r in rows])
-    dirs = np.array([r["dir"] for r in rows], float)
+    try:
+        thrust = np.array([float(r["thrust_N"]) for r in rows])
+        dirs = np.array([r["dir"] for r in rows], float)
+        pos = np.array([r["pos"] for r in rows], float)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{vehicle_path}: [propulsion].engines: each needs pos[3], dir[3], thrust_N "
+                          f"({err})") from None
+    if dirs.shape != (N_ENGINES, 3) or pos.shape != (N_ENGINES, 3) or not np.all(np.isfinite(pos)):
+        raise ConfigError(f"{vehicle_path}: [propulsion].engines: pos and dir must be 3-vectors")
     if np.any(thrust <= 0) or not np.allclose(dirs, dirs[0]) or not np.isclose(np.linalg.norm(dirs[0]), 1.0):
         raise ConfigError(f"{vehicle_path}: [propulsion].engines: thrust > 0 and one common unit direction")
-    return thrust, dirs[0], prop.float("engine_isp_s", 1.0), prop.float("engine_min_on_s", 0.0)
+    return Engines(thrust, dirs[0], pos, prop.float("engine_isp_s", 1.0), prop.float("engine_min_on_s", 0.0))
 
 
 class FarRangeGuidance(App):
@@ -73,6 +93,7 @@ class FarRangeGuidance(App):
             else np.zeros((0, 3))
         if self.aim_t.ndim != 1 or self.aim_t.shape[0] < 2 or np.any(np.diff(self.aim_t) <= 0):
             raise ConfigError(f"{path}: [far_range].aim_times_s: at least two ascending burn times")
+        self.homing_s = float(self.aim_t[-1] - self.aim_t[-2])  # the last leg: a new one after a missed arrival
         self.mcc_delays = fr.array("midcourse_delays_s", None, 0.0)
         self.safe_shifts = fr.array("safe_shifts_s", None)
         self.mcc_min_dv = fr.float("midcourse_min_dv_mps", 0.0)
@@ -88,9 +109,23 @@ class FarRangeGuidance(App):
         self.rcs_max_dv = fr.float("rcs_max_dv_mps", 0.0)
         self.rcs_F = fr.float("rcs_thrust_N", 1.0)
         self.handover_m = fr.float("handover_tolerance_m", 0.0)
-        self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = load_engines(vehicle_path)
+        eng = load_engines(vehicle_path)
+        self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = eng.thrust_N, eng.dir_B, eng.isp_s, eng.min_on_s
         self.F = float(self.thrust_N.sum())
         self.mdot = self.F / (self.isp_s * G0_MPS2)
+        self.mdot_e = self.thrust_N / (self.isp_s * G0_MPS2)
+        # attitude during engine burns (fsw/core/engines.py): each engine's torque about the flight's centre of mass
+        # at full duty, the share of the attitude thrusters' authority the engines may take, the torque observer
+        self.T_nom = np.cross(vehicle.about_com(eng.pos_B_m), self.thrust_N[:, None] * self.dir_B[None, :])
+        u_max = Section(gnc, path, "attitude").array("u_max_Nm", (3,), 0.0)
+        self.torque_limit = fr.float("burn_torque_share", 0.0, 1.0) * u_max
+        self.obs_gain = min(1.0, float(period_s) / fr.float("burn_observer_tau_s", 1e-3))
+        self.obs_min_duty = fr.float("burn_observer_min_duty", 0.0, 1.0)
+        self.att_limit = math.radians(fr.float("burn_attitude_limit_deg", 0.0))
+        self.max_stretch = fr.float("burn_max_stretch", 1.0)
+        self.inertia = np.asarray(vehicle.inertia_kg_m2, float)
+        self.d_eng = np.zeros(3)  # [N m] the engines' torque the table does not predict (kept from burn to burn)
+        self._h = np.zeros(N_ENGINES)
         self.mass0 = float(vehicle.mass_kg)
         self.rcs_isp_g0 = float(vehicle.isp_s) * G0_MPS2
         self.period_s = float(period_s)
@@ -137,6 +172,7 @@ class FarRangeGuidance(App):
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.att = self.bus.get("ATT_STATE", self.name)
         self.prop = self.bus.get("PROPULSION", self.name)
+        self.thr = self.bus.get("THRUSTER_PERIOD", self.name)  # the torque the attitude thrusters delivered
         self._mode = self.bus.get("MODE", self.name)
 
     # ------------------------------------------------------------------ geometry helpers
@@ -234,17 +270,22 @@ class FarRangeGuidance(App):
                   (dv, ratio))
         return True
 
-    def _replan(self, t_ns: int, first_t_s: float, why: str) -> bool:
-        """Solve again from the navigation: the first burn at ``first_t_s``, then the remaining aim points."""
+    def _replan(self, t_ns: int, first_t_s: float, why: str, rehome: bool = False) -> bool:
+        """Solve again from the navigation: the first burn at ``first_t_s``, then the remaining aim points. With no
+        aim time left (a plan flown to somewhere off the hold), ``rehome`` plans a new homing leg from here;
+        otherwise the plan in hand is kept."""
         if self.source == SOURCE["GROUND"]:
             return False
         t_now = t_ns / NS_PER_S
         t0 = self.t0_ns / NS_PER_S
         times = [t0 + t for t in self.aim_t[1:] if t0 + t > first_t_s + 1.0]
+        if not times and not rehome:
+            return False
+        if not times:  # every aim time has passed (a plan flown to somewhere off the hold): home in again from here
+            self.aim_t[-1] = first_t_s + self.homing_s - t0
+            times = [t0 + float(self.aim_t[-1])]
         k0 = len(self.aim_t) - 1 - len(times)  # aim points already passed
         aims = self.aim_r[k0:] if k0 < self.aim_r.shape[0] else np.zeros((0, 3))
-        if not times:
-            return False
         for shift in (0.0, *self.safe_shifts):
             # an unsafe plan is solved again with its arrival moved (a later or earlier arrival changes the
             # velocity it arrives with, and so where a missed arrival burn drifts)
@@ -304,7 +345,7 @@ class FarRangeGuidance(App):
 
     def plan_needed(self, t_ns: int) -> bool:
         first = t_ns / NS_PER_S + self.lead_s
-        return self._replan(t_ns, first, "onboard")
+        return self._replan(t_ns, first, "onboard", rehome=True)
 
     # ------------------------------------------------------------------ step
     def step(self, t_ns: int) -> None:
@@ -421,7 +462,14 @@ class FarRangeGuidance(App):
         if self._on_rcs(b):  # the thrusters give rcs_thrust_N along each LVLH axis at most: the largest component
             C = self.orbit["C_LVLH_N"]
             return float(np.abs(C @ b["dv_N"]).max()) * self.mass_kg / self.rcs_F
-        return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / self.F
+        return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / (self.F * self._duty_expected())
+
+    def _duty_expected(self) -> float:
+        """The engines' mean duty a burn can keep, from what the flight has learnt of their torque (1 until the
+        first burn)."""
+        h = np.zeros(N_ENGINES)
+        engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
+        return max(0.5 * float(h.sum()), _MIN_DUTY)
 
     def _next_slew_s(self) -> float:
         """:meth:`_slew_start_s` of the next burn, computed once per burn (the coast steps only compare times)."""
@@ -505,7 +553,10 @@ class FarRangeGuidance(App):
         dv = float(np.linalg.norm(b["dv_N"]))
         self._burn = {"left": dv, "dir": b["dv_N"] / dv, "t0": t_ns, "dv": dv, "prop0": self.prop_used,
                       "planned_s": b["t_s"], "dv_L": b["dv_L"].tolist(), "rcs": self._on_rcs(b),
-                      "end_ns": t_ns + int(self._duration(b) * NS_PER_S)}
+                      "end_ns": t_ns + int(self._duration(b) * NS_PER_S),
+                      # engines: the attitude loop's view of them (torque observer, duty, pauses)
+                      "w_prev": None, "t_prev": t_ns, "duty_prev": np.zeros(N_ENGINES), "impulse_Ns": 0.0,
+                      "duty_sum": 0.0, "steps": 0, "paused_steps": 0, "throttled": False}
         if self._burn["rcs"]:  # thruster control delivers it (pending impulse, LVLH) and tells navigation
             self.guidance.external_impulse(self.orbit["C_LVLH_N"] @ b["dv_N"], t_ns)
         self.phase = PHASE["BURN"]
@@ -519,25 +570,64 @@ class FarRangeGuidance(App):
                 self._end_burn(t_ns)
             return
         m = self.mass_kg
-        on = min(self.period_s, bn["left"] * m / self.F)
-        if on < self.min_on_s:
-            on = 0.0
+        if bn["left"] * m / self.F < self.min_on_s:  # delivered (what is left is shorter than a firing)
+            self._end_burn(t_ns)
+            return
+        h = self._burn_duty(bn, t_ns)
+        push = float(h @ self.thrust_N)
+        on_full = min(self.period_s, bn["left"] * m / push) if push > 0.0 else 0.0
+        on = h * on_full
+        on[on < self.min_on_s] = 0.0
         self.act["on_time_s"][:] = on
         self.act["t_ns"] = t_ns
         self.act["seq"] += 1
+        bn["duty_prev"] = on / self.period_s
+        bn["impulse_Ns"] += float(on @ self.thrust_N)
         C_BN = np.zeros((3, 3))
         quat_to_dcm(self.att["q_BN"], C_BN)
-        dv_N = (self.F * on / m) * (C_BN.T @ self.dir_B)
+        dv_N = (float(on @ self.thrust_N) / m) * (C_BN.T @ self.dir_B)
         bn["left"] -= float(dv_N @ bn["dir"])
         self.dv_total += float(np.linalg.norm(dv_N))
-        self.prop_used += self.mdot * on
+        self.prop_used += float(on @ self.mdot_e)
         e = self.eng
         e["dv_N_mps"] = dv_N
         e["dv_LVLH_mps"] = self.orbit["C_LVLH_N"] @ dv_N
+        e["torque_B_Nm"] = bn["duty_prev"] @ (self.T_nom + 0.5 * self.d_eng)
         e["t_ns"] = t_ns
         e["seq"] += 1
-        if on == 0.0 or bn["left"] <= 0.0:
+        if bn["left"] <= 0.0:
             self._end_burn(t_ns)
+        elif t_ns - bn["t0"] > self.max_stretch * (bn["end_ns"] - bn["t0"]):
+            # the engines could not be fired hard enough for long enough: stop here, the rest is planned again
+            self.emit("FAR_REJECT", "WARNING", f"burn {len(self.log)} cut after {self.max_stretch:.0f}x its "
+                      f"duration: {bn['left']:.2f} m/s left", (bn["left"], 0.0))
+            bn["dv"] -= max(bn["left"], 0.0)
+            self._end_burn(t_ns)
+
+    def _burn_duty(self, bn, t_ns: int) -> np.ndarray:
+        """Each engine's duty this step: learn the engines' unpredicted torque from the last step, then fire as
+        hard as keeps their predicted torque inside ``burn_torque_share`` of the attitude thrusters' authority
+        (fsw/core/engines.py); none while the attitude error is beyond ``burn_attitude_limit_deg``."""
+        w = np.asarray(self.att["omega_BN_B_rad_s"], float)
+        if bn["w_prev"] is not None:
+            engine_torque_observer(w, bn["w_prev"], self.inertia, np.asarray(self.thr["torque_B_Nm"], float),
+                                   self.T_nom, bn["duty_prev"], (t_ns - bn["t_prev"]) / NS_PER_S, self.obs_gain,
+                                   self.obs_min_duty, self.d_eng)
+        bn["w_prev"], bn["t_prev"] = w, t_ns
+        h = self._h
+        engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
+        if float(np.linalg.norm(self.att["att_err_rad"])) > self.att_limit:
+            h[:] = 0.0
+            bn["paused_steps"] += 1
+        mean = 0.5 * float(h.sum())
+        bn["duty_sum"] += mean
+        bn["steps"] += 1
+        if mean < 0.95 and not bn["throttled"]:
+            bn["throttled"] = True
+            self.emit("FAR_THROTTLE", "INFO", f"burn {len(self.log)}: engines at {mean:.2f} of full thrust for "
+                      f"attitude, unpredicted engine torque {np.linalg.norm(self.d_eng):.0f} N m",
+                      (mean, float(np.linalg.norm(self.d_eng))))
+        return h.copy()
 
     def _end_burn(self, t_ns: int) -> None:
         bn = self._burn
@@ -546,7 +636,9 @@ class FarRangeGuidance(App):
             bn["prop0"] = self.prop_used - self.mass_kg * (1.0 - math.exp(-bn["dv"] / self.rcs_isp_g0))
         self.log.append({"start_s": bn["t0"] / NS_PER_S, "duration_s": dur, "planned_centre_s": bn["planned_s"],
                          "dv_mps": bn["dv"], "dv_LVLH_mps": bn["dv_L"], "propellant_kg": self.prop_used - bn["prop0"],
-                         "source": PLAN_SOURCES[self.source], "engine": "thrusters" if bn["rcs"] else "engines"})
+                         "source": PLAN_SOURCES[self.source], "engine": "thrusters" if bn["rcs"] else "engines",
+                         "mean_duty": None if bn["rcs"] else bn["duty_sum"] / max(bn["steps"], 1),
+                         "paused_s": None if bn["rcs"] else bn["paused_steps"] * self.period_s})
         self.emit("FAR_BURN_END", "INFO", f"burn {len(self.log) - 1} done: {bn['dv']:.2f} m/s in {dur:.0f} s",
                   (bn["dv"], dur))
         self._burn = None
@@ -614,7 +706,8 @@ class FarRangeGuidance(App):
                 "burns": self.log, "dv_total_mps": self.dv_total, "dv_budget_mps": self.budget_mps,
                 "engine_propellant_kg": self.prop_used, "plans_rejected": self.rejections,
                 "passive_ratio": self.passive_ratio, "hold_arrival_s": self.hold_arrival_s,
-                "plan_source": PLAN_SOURCES[self.source], "arrival_shift_s": self.arrival_shift_s}
+                "plan_source": PLAN_SOURCES[self.source], "arrival_shift_s": self.arrival_shift_s,
+                "engine_torque_unpredicted_Nm": self.d_eng.tolist()}
 
 
 def _rotation(axis, angle) -> np.ndarray:

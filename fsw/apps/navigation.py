@@ -41,7 +41,7 @@ _SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "came
 class RelativeNavigation(App):
     """Publishes NAV_STATE from the relative sensors, attitude and the commanded delta-v."""
 
-    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m):
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m, com_B_m=(0.0, 0.0, 0.0)):
         super().__init__(name, bus, events)
         nav = Section(gnc, path, "navigation")
         st = Section(gnc, path, "station")
@@ -81,7 +81,8 @@ class RelativeNavigation(App):
         p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
         p["port_L_m"] = st.array("port_LVLH_m", (3,))
-        p["sensor_B_m"] = self.sensor_B = nav.array("sensor_B_m", (3,))
+        # the lidar and camera w.r.t. the centre of mass as loaded (the table gives them w.r.t. its origin)
+        p["sensor_B_m"] = self.sensor_B = nav.array("sensor_B_m", (3,)) - np.asarray(com_B_m, dtype=np.float64)
         p["reflector_L_m"] = self.reflector = st.array("lidar_reflector_LVLH_m", (3,))
         p["camera_target_L_m"] = self.cam_target = st.array("camera_target_LVLH_m", (3,))
         p["camera_att_range_m"] = nav.float("camera_attitude_range_m", 0.0)

@@ -49,6 +49,12 @@ class ThrusterControl(App):
         p["period_s"] = self.period_s
         p["thrusters_off"] = [MODES.get(m) in _THRUSTERS_OFF for m in range(pr.MAX_MODES)]
         p["authority"] = self.authority
+        # the translation groups are pure forces about the table's origin; about the centre of mass as loaded
+        # (the uplinked manifest) each makes a torque, which the allocation holds with the attitude groups
+        about_com = np.zeros((N_GROUPS, 6))
+        thruster_group_wrench(vehicle.pos_B_m, vehicle.dir_B, vehicle.thrust_N, vehicle.group_idx, vehicle.com_B_m,
+                              about_com)
+        p["parasitic_Nm"] = about_com[:6, 3:]
         # The valve's minimum on-time, from the attitude thrusters' minimum impulse bit.
         p["t_min_s"] = vehicle.mib_Ns / float(vehicle.thrust_N[vehicle.group_idx >= 6].min())
         self.mdot_kg_s = vehicle.thrust_N / (vehicle.isp_s * G0_MPS2)

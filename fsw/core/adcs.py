@@ -126,8 +126,9 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
         translation-thruster response check (with no signature rows, response_ratio stays nan).
     work : ``estimation.WORK_SHAPE`` scratch.
     gyro, st, orbit, thr : 1-element views of DEV_GYRO, DEV_STAR_TRACKER, ORBIT_REF, THRUSTER_PERIOD.
-    eng : 1-element view of ENGINE_PERIOD: while the orbit-control engines fire, their torque about the true
-        centre of mass is not predicted, so the thruster checks skip those steps as they skip translation.
+    eng : 1-element view of ENGINE_PERIOD: while the orbit-control engines fire, the torque command holds the
+        torque far-range guidance predicts for them (feed-forward); what it does not predict makes the thruster
+        checks skip those steps, as they skip translation.
     nav : 1-element view of NAV_STATE: while the docking camera sees the station port's attitude
         (port_tilt_valid), the docking attitude follows the port (:func:`tilted_reference`).
     out, torque, check : 1-element views of ATT_STATE, TORQUE_CMD, THRUSTER_CHECK (written).
@@ -201,6 +202,10 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
                 f.C_RL_port[i, j] = p.C_RL[i, j]
     lvlh_target_attitude(o.C_LVLH_N, o.omega_LN_L_rad_s, f.C_RL_port, f.C_RN, f.q_RN, f.omega_RN_R_rad_s)
     quat_feedback_torque(q, omega, f.q_RN, f.omega_RN_R_rad_s, inertia, p.K_Nm, p.P_Nms, p.u_max_Nm, err, u)
+    ev = eng[0]
+    if ev.seq != 0 and t_ns - ev.t_ns <= int(dt_s * 1.5e9):  # the engines fire: hold their predicted torque
+        for i in range(3):
+            u[i] = min(p.u_max_Nm[i], max(-p.u_max_Nm[i], u[i] - ev.torque_B_Nm[i]))
     tq = torque[0]
     for i in range(3):
         tq.torque_B_Nm[i] = u[i] if controlled else 0.0

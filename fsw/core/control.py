@@ -141,7 +141,7 @@ def frame_on_times(on_period_s, frame_index, frame_s, on_frame_out):
 @njit(cache=True)
 def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque_B, mass_kg, period_s, authority,
                           t_min_s, group_idx, mdot_kg_s, carry, on_group, on_thruster_out, C_BL, force_B,
-                          delivered_B, delivered_torque_B, dv_L_out, totals):
+                          delivered_B, delivered_torque_B, dv_L_out, totals, parasitic_Nm):
     """One control period of thruster control: commanded acceleration or impulse + torque -> on-times.
 
     Parameters
@@ -162,10 +162,19 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
     dv_L_out : (3,) out, [m/s] delta-v the pulses deliver over the period, LVLH.
     totals : (4,) in/out accumulators: propellant used [kg], translation on-time [s],
         attitude on-time [s], pulses.
+    parasitic_Nm : (6, 3) [N m] torque of each translation group firing fully, about the centre of mass the
+        flight knows (zero when it is the table's origin, about which the groups are pure forces).
 
     Returns
     -------
     int : saturation bits of :func:`thruster_on_times`.
+
+    Notes
+    -----
+    Torque first: the translation force's predicted parasitic torque is taken off the torque command, and the
+    force is scaled down (all axes alike) as far as the attitude groups need to hold the commanded torque and
+    that torque together (:func:`_translation_scale`). The delivered torque reported includes the parasitic
+    torque of the translation on-times.
     """
     c_b_lvlh(q_BN, C_LN, C_BL)
     burning = pending_dv_L[0] != 0.0 or pending_dv_L[1] != 0.0 or pending_dv_L[2] != 0.0
@@ -175,12 +184,32 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
             a_j = pending_dv_L[j] / period_s if burning else accel_L[j]
             f += C_BL[i, j] * a_j
         force_B[i] = mass_kg * f
-    sat = thruster_on_times(force_B, torque_B, period_s, authority, t_min_s, group_idx, carry, on_group,
-                            on_thruster_out)
+    tp0 = tp1 = tp2 = 0.0  # predicted parasitic torque of the force asked
+    for c in range(3):
+        g = 2 * c if force_B[c] >= 0.0 else 2 * c + 1
+        frac = min(1.0, abs(force_B[c]) / authority[g])
+        tp0 += frac * parasitic_Nm[g, 0]
+        tp1 += frac * parasitic_Nm[g, 1]
+        tp2 += frac * parasitic_Nm[g, 2]
+    if tp0 != 0.0 or tp1 != 0.0 or tp2 != 0.0:
+        k = min(_translation_scale(torque_B[0], tp0, authority[6], authority[7]),
+                _translation_scale(torque_B[1], tp1, authority[8], authority[9]),
+                _translation_scale(torque_B[2], tp2, authority[10], authority[11]))
+        for i in range(3):
+            force_B[i] *= k
+        t_cmd = np.empty(3)
+        t_cmd[0], t_cmd[1], t_cmd[2] = torque_B[0] - k * tp0, torque_B[1] - k * tp1, torque_B[2] - k * tp2
+        sat = thruster_on_times(force_B, t_cmd, period_s, authority, t_min_s, group_idx, carry, on_group,
+                                on_thruster_out)
+    else:
+        sat = thruster_on_times(force_B, torque_B, period_s, authority, t_min_s, group_idx, carry, on_group,
+                                on_thruster_out)
     for c in range(3):
         delivered_B[c] = (on_group[2 * c] * authority[2 * c] - on_group[2 * c + 1] * authority[2 * c + 1]) / period_s
         g = 6 + 2 * c
         delivered_torque_B[c] = (on_group[g] * authority[g] - on_group[g + 1] * authority[g + 1]) / period_s
+        for t in range(6):
+            delivered_torque_B[c] += on_group[t] * parasitic_Nm[t, c] / period_s
     k = period_s / mass_kg
     for j in range(3):
         dv_L_out[j] = k * (C_BL[0, j] * delivered_B[0] + C_BL[1, j] * delivered_B[1] + C_BL[2, j] * delivered_B[2])
@@ -205,6 +234,24 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
                 totals[2] += t
             totals[3] += 1.0
     return sat
+
+
+@njit(cache=True)
+def _translation_scale(u, p, auth_pos, auth_neg):
+    """Largest k in [0, 1] with the attitude groups able to give u - k p (authority ``auth_pos`` one way,
+    ``auth_neg`` the other). When no k can, the k that leaves them the least to do: 1 if the parasitic torque p
+    helps u, else 0."""
+    if p == 0.0:
+        return 1.0
+    need = u - p  # at full translation
+    if -auth_neg <= need <= auth_pos:
+        return 1.0
+    # the bound crossed at k = 1, met at k = (u - bound) / p
+    bound = auth_pos if need > auth_pos else -auth_neg
+    k = (u - bound) / p
+    if k < 0.0:
+        return 0.0  # u alone is beyond the bound already and p pushes further: no translation
+    return min(1.0, k)
 
 
 @njit(cache=True)

@@ -100,6 +100,8 @@ RELNAV_FILTER = np.dtype([
     ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate
     ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
     ("burn_dv_mps", "f8"),              # |delta-v| accumulated over the burn in progress (0 between burns)
+    ("thrust_ns", "i8"),                # the last thrust acted until this time [ns] ...
+    ("thrust_acc_mps2", "f8"),          # ... at this acceleration (its period's mean)
     ("seq_gnss_abs", "i8"),             # seq of the last absolute GNSS sample and engine period used
     ("seq_eng", "i8"),
     ("gabs_r_L_m", "f8", (3,)),         # the absolute GNSS sample as a relative one: chaser CoM w.r.t. the station
@@ -200,10 +202,14 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     # A sample's t_ns is when it was taken; it is fused against the state of that time (lag_s back)
     n_rad_s = ob.omega_LN_L_rad_s[2] if ob.seq != 0 else ob.n_rad_s
     now = f.t_prev_ns
-    # ... along the orbit, not through a burn: the thrust since then is not taken out of the sample, so during a
-    # burn a GNSS sample is fused with the delta-v of its latency as extra noise (|dv| / dt x lag, 0.1 m/s
-    # for 0.5 s of an engine burn; a thruster pulse of a period spreads over that period)
+    # ... along the orbit, not through a burn: the thrust since then is not taken out of the sample, so a GNSS
+    # sample taken before the last thrust ended is fused with the delta-v of that part of its latency as extra
+    # noise (|dv| / dt x lag, 0.1 m/s for 0.5 s of an engine burn; a thruster pulse of a period spreads over that
+    # period)
     acc_mps2 = math.sqrt(dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]) / dt_s if dt_s > 0.0 else 0.0
+    if acc_mps2 > 0.0:
+        f.thrust_ns = now
+        f.thrust_acc_mps2 = acc_mps2
     g = gnss[0]
     if g.seq != f.seq_gnss:
         f.seq_gnss = g.seq
@@ -217,7 +223,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             mp = p.gnss_multipath_range_m / max(rng, 1.0)
             grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
             lag = sample_age_s(now, g.t_ns)
-            sr, sv = _during_burn(p.gnss_sigma_r_m * grow, p.gnss_sigma_v_mps * grow, acc_mps2, lag)
+            sr, sv = _during_burn(p.gnss_sigma_r_m * grow, p.gnss_sigma_v_mps * grow, f.thrust_acc_mps2,
+                                  _thrust_since(f.thrust_ns, g.t_ns, lag))
             ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof, work,
                                        lag, n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
             f.last_gnss_ns = now
@@ -237,7 +244,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
                     relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
                     f.gnss_bias_source = SENSOR_GNSS_ABS
-                sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, acc_mps2, lag)
+                sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, f.thrust_acc_mps2,
+                                      _thrust_since(f.thrust_ns, ga.t_ns, lag))
                 ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof,
                                            work, 0.0, n_rad_s, RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
@@ -307,6 +315,16 @@ def _port_tilt(p, f, cam_att_rad, C_B_LVLH, now_ns):
 
 
 _GNSS_ABS_BACKUP_NS = 10 * 1_000_000_000  # absolute GNSS stands in once relative GNSS has been silent this long
+
+
+@njit(cache=True)
+def _thrust_since(thrust_ns, sample_ns, lag_s):
+    """[s] How long of a sample's age (``lag_s``, taken at ``sample_ns``) the vehicle was thrusting: the thrust
+    up to ``thrust_ns`` after the sample was taken. A sample taken just before a burn's end still holds the
+    burn's last fraction of a second (0.4 s of the engines is 0.08 m/s)."""
+    if thrust_ns <= sample_ns:
+        return 0.0
+    return min(lag_s, (thrust_ns - sample_ns) * 1e-9)
 
 
 @njit(cache=True)

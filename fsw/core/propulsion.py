@@ -22,6 +22,7 @@ THRUSTER_PARAMS = np.dtype([
     ("thrusters_off", "u1", (MAX_MODES,)),   # 1 for the mode codes in which no thruster fires
     ("authority", "f8", (N_GROUPS,)),        # group authority [N or N m] (fsw.core.control.group_authority)
     ("t_min_s", "f8", (N_GROUPS,)),          # minimum on-time per group
+    ("parasitic_Nm", "f8", (6, 3)),          # [N m] torque of each translation group about the known CoM, B
 ], align=True)
 
 #: Thruster control's state between periods and the scratch of the last one.
@@ -76,7 +77,7 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
         sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
                                     tcmd[0].torque_B_Nm, p.mass_kg - totals[0], p.period_s, p.authority, p.t_min_s,
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
-                                    o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals)
+                                    o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals, p.parasitic_Nm)
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]

@@ -111,10 +111,14 @@ def test_bench_thruster_control_step(benchmark):
     auth = np.zeros(control.N_GROUPS)
     control.group_authority(wrench, auth, np.zeros(control.N_GROUPS))
     on = np.zeros(len(v.thrust_N), dtype=np.float32)
+    about_com = np.zeros((control.N_GROUPS, 6))  # a CoM off the table's origin: the parasitic-torque path runs
+    control.thruster_group_wrench(v.pos_B_m, v.dir_B, v.thrust_N, v.group_idx, np.array([-0.3, 0.05, 0.05]),
+                                  about_com)
+    parasitic = about_com[:6, 3:].copy()
     _timed(benchmark, control.thruster_control_step, Q, np.eye(3), np.array([0.01, -0.02, 0.005]), np.zeros(3),
            1e-4, np.array([5.0, -3.0, 1.0]), 4800.0, 0.1, auth, np.full(control.N_GROUPS, 0.01), v.group_idx,
            v.thrust_N / (v.isp_s * 9.80665), np.zeros(6), np.zeros(control.N_GROUPS), on, np.zeros((3, 3)),
-           np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4))
+           np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4), parasitic)
 
 
 def test_bench_thruster_torque_check(benchmark):

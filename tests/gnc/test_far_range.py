@@ -115,7 +115,7 @@ def _far_range_on_drift_orbit(altitude_below_m: float, behind_m: float):
     nav["r_LVLH_m"] = [-altitude_below_m, -behind_m, 0.0]
     nav["v_LVLH_mps"] = [0.0, 1.5 * n * altitude_below_m, 0.0]
     nav["valid"] = 1
-    for name in ("ATT_STATE", "PROPULSION", "MODE"):
+    for name in ("ATT_STATE", "PROPULSION", "MODE", "THRUSTER_PERIOD"):
         bus.publish(name, "test")
     app = FarRangeGuidance("far_range", bus, events, _Hal(), gnc, CONFIG / "gnc.toml", load_vehicle(),
                            CONFIG / "vehicle.toml", _Guidance(), None, 0.1, enabled=True)

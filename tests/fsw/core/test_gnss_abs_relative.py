@@ -1,11 +1,12 @@
 """The absolute GNSS sample as a relative one (fsw.core.navigation.gnss_abs_relative), against an independent
-two-body integration and the frame algebra done in numpy."""
+two-body integration and the frame algebra done in numpy; the thrust a sample's age holds (closed forms)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from fsw.core.navigation import gnss_abs_relative
+from fsw.core.navigation import _during_burn, _thrust_since, gnss_abs_relative
 from tests.fsw.core.fsw_core_refs import rk4_step
 
 MU = 3.986004418e14
@@ -77,3 +78,17 @@ def test_no_sample_yet_is_no_error():
     rng = gnss_abs_relative(np.zeros(3), np.zeros(3), np.concatenate([r_s, v_s]), C, w, np.zeros(3), r_out, v_out,
                             0.5, MU)
     assert np.isfinite(rng)
+
+
+# ------------------------------------------------------------------------------------- thrust in a sample's age
+def test_a_sample_taken_before_a_burn_ended_carries_the_burns_last_fraction_as_noise():
+    """A GNSS sample 0.5 s old, taken 0.4 s before the engines stopped (0.2 m/s^2): 0.08 m/s and 16 mm of thrust
+    the sample does not hold (the lag's thrust, closed form a t and a t^2 / 2); one taken after: none; one taken
+    during a burn still going: the whole lag."""
+    now, ns = 10_000_000_000, 1_000_000_000
+    sample = now - ns // 2
+    assert _thrust_since(sample + 4 * ns // 10, sample, 0.5) == pytest.approx(0.4)
+    assert _thrust_since(sample - 1, sample, 0.5) == 0.0
+    assert _thrust_since(now, sample, 0.5) == pytest.approx(0.5)
+    sr, sv = _during_burn(0.0, 0.0, 0.2, 0.4)
+    assert sv == pytest.approx(0.08) and sr == pytest.approx(0.5 * 0.2 * 0.4 ** 2)

@@ -146,12 +146,56 @@ def test_thruster_control_delivers_the_commanded_force_and_accounts_propellant(v
     mdot = vehicle.thrust_N / (vehicle.isp_s * 9.80665)
     thruster_control_step(q, C_LN, accel_L, np.zeros(3), 1e-4, np.zeros(3), mass, period, auth,
                           np.full(N_GROUPS, 0.01), vehicle.group_idx, mdot, np.zeros(6), np.zeros(N_GROUPS), on,
-                          np.zeros((3, 3)), np.zeros(3), delivered, torque, dv, totals)
+                          np.zeros((3, 3)), np.zeros(3), delivered, torque, dv, totals, np.zeros((6, 3)))
     # independent: sum of on-time x thrust x direction over the period
     force = (on[:, None].astype(float) * vehicle.thrust_N[:, None] * vehicle.dir_B).sum(axis=0) / period
     assert np.allclose(force, force_B, rtol=1e-5)  # float32 on-times
     assert np.allclose(dv, C_BL.T @ force * period / mass, rtol=1e-5)
     assert totals[0] == pytest.approx(float(on.astype(float) @ mdot), rel=1e-6)
+
+
+def _fire(vehicle, com, force_B, torque_B, mass=4800.0, period=0.1):
+    """thruster_control_step with the CoM at ``com``; the force and torque the on-times give about it, summed
+    over the thrusters (independent of the group tables), and the kernel's outputs."""
+    wrench = np.zeros((N_GROUPS, 6))
+    thruster_group_wrench(vehicle.pos_B_m, vehicle.dir_B, vehicle.thrust_N, vehicle.group_idx, np.asarray(com), wrench)
+    on = np.zeros(len(vehicle.thruster_names), dtype=np.float32)
+    force_out, torque_out = np.zeros(3), np.zeros(3)
+    thruster_control_step(np.array([1.0, 0, 0, 0]), np.eye(3), np.asarray(force_B, float) / mass, np.zeros(3), 1e-4,
+                          np.asarray(torque_B, float), mass, period, authority(vehicle), np.full(N_GROUPS, 1e-3),
+                          vehicle.group_idx, np.zeros(len(on)), np.zeros(6), np.zeros(N_GROUPS), on, np.zeros((3, 3)),
+                          np.zeros(3), force_out, torque_out, np.zeros(3), np.zeros(4), wrench[:6, 3:].copy())
+    F = vehicle.thrust_N[:, None] * vehicle.dir_B
+    imp = on.astype(float)[:, None] / period
+    force = (imp * F).sum(axis=0)
+    torque = (imp * np.cross(vehicle.pos_B_m - np.asarray(com), F)).sum(axis=0)
+    return force, torque, force_out, torque_out
+
+
+def test_translation_about_an_offset_centre_of_mass_keeps_the_commanded_torque(vehicle):
+    """CoM 0.3 m aft: a lateral force's groups make a torque about it; the attitude groups take it off, so the
+    net torque (summed thruster by thruster) is the commanded one, and the kernel reports it."""
+    force, torque, force_out, torque_out = _fire(vehicle, [-0.3, 0.02, 0.0], [0.0, 120.0, -90.0], [4.0, -6.0, 3.0])
+    np.testing.assert_allclose(force, [0.0, 120.0, -90.0], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(torque, [4.0, -6.0, 3.0], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(torque_out, torque, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(force_out, force, rtol=1e-5, atol=1e-3)
+
+
+def test_translation_gives_way_when_its_torque_exceeds_the_attitude_authority(vehicle):
+    """CoM 0.6 m aft: 300 N of +y makes +180 N m of yaw, beyond the 137.5 N m couples. The force is cut until the
+    couples can hold what the command leaves: with -20 N m asked, they give -20 - 0.6 F >= -137.5."""
+    force, torque, _, _ = _fire(vehicle, [-0.6, 0.0, 0.0], [0.0, 300.0, 0.0], [0.0, 0.0, -20.0])
+    parasitic_per_N = 0.6  # yaw per newton of +y about a CoM 0.6 m aft: r x F = (0.6, 0, 0) x (0, 1, 0)
+    allowed = (137.5 - 20.0) / parasitic_per_N
+    assert force[1] == pytest.approx(allowed, rel=1e-4)
+    np.testing.assert_allclose(torque, [0.0, 0.0, -20.0], atol=1e-3)
+
+
+def test_with_the_centre_of_mass_at_the_table_origin_nothing_changes(vehicle):
+    force, torque, _, torque_out = _fire(vehicle, [0.0, 0.0, 0.0], [50.0, 120.0, -90.0], [4.0, -6.0, 3.0])
+    np.testing.assert_allclose(force, [50.0, 120.0, -90.0], rtol=1e-5)
+    np.testing.assert_allclose(torque, [4.0, -6.0, 3.0], rtol=1e-4, atol=1e-3)
 
 
 def test_an_impulse_takes_the_period_and_is_spent_when_delivered(vehicle):
@@ -162,7 +206,7 @@ def test_an_impulse_takes_the_period_and_is_spent_when_delivered(vehicle):
     thruster_control_step(np.array([1.0, 0, 0, 0]), np.eye(3), np.array([0.0, 0.05, 0.0]), pending, 1e-4,
                           np.zeros(3), 5000.0, 0.1, auth, np.full(N_GROUPS, 0.01), vehicle.group_idx,
                           np.zeros(len(on)), np.zeros(6), np.zeros(N_GROUPS), on, np.zeros((3, 3)), np.zeros(3),
-                          np.zeros(3), np.zeros(3), dv, np.zeros(4))
+                          np.zeros(3), np.zeros(3), dv, np.zeros(4), np.zeros((6, 3)))
     assert dv == pytest.approx([0.0, 0.001, 0.0], abs=1e-6)  # the impulse, not the 0.05 m/s^2 acceleration
     assert np.all(pending == 0.0)
 
