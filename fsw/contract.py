@@ -193,3 +193,17 @@ def config_section(cls, gnc: dict, gnc_path: Path, task: str, spec: str,
     if not isinstance(doc.get(section), dict):
         raise ContractError(f"{head}: config section [{section}] is missing from {path}")
     return doc[section], path
+
+
+def check_selection(task: str, spec: str, config_dir: Path | None = None, where: str = "[flight.apps]"):
+    """Resolve ``spec`` for ``task`` and check it against the contract and flight.toml's budgets, without building a
+    flight (ground tools check before they fly: ``qz mc --compare``). Returns the class."""
+    from fsw.executive.schedule import load_schedule_table
+    from fsw.messages import INTERNAL
+    from telemetry.dictionary import EVENTS, TM_BY_NAME
+
+    config_dir = Path(config_dir) if config_dir is not None else Path(__file__).resolve().parent / "config"
+    budgets = {row.task: row.budget_us for row in load_schedule_table(read_toml(config_dir / "flight.toml")).rows}
+    cls = resolve(task, spec, where)
+    check_class(task, cls, spec, budgets, set(INTERNAL) | set(TM_BY_NAME), {ev.name for ev in EVENTS}, where)
+    return cls
