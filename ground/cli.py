@@ -33,6 +33,7 @@ _AREAS = (
     "ground.nees",
     "ground.link_cli",
     "ground.console.cli",
+    "ground.newapp",
 )
 
 
