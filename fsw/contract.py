@@ -207,3 +207,20 @@ def check_selection(task: str, spec: str, config_dir: Path | None = None, where:
     cls = resolve(task, spec, where)
     check_class(task, cls, spec, budgets, set(INTERNAL) | set(TM_BY_NAME), {ev.name for ev in EVENTS}, where)
     return cls
+
+
+def contract_markdown(apps: dict, budgets: dict[str, float], rates: dict[str, float]) -> str:
+    """The table of docs/app-contract.md: each app's task, class, reads, writes, config section, schedule row and
+    events, from the classes' declarations (a test keeps the page equal to this)."""
+    def cell(items):
+        return "any its configuration names" if items is None else ", ".join(f"`{i}`" for i in items) or "-"
+
+    lines = ["| task | class | reads | writes | config section | rate, budget | events |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, app in apps.items():
+        cls = type(app)
+        row = (f"{rates[name]:g} Hz, {budgets[name]:g} us" if name in budgets else "on request (not periodic)")
+        section = f"gnc.toml `[{cls.config_section}]`" if cls.config_section else "-"
+        lines.append(f"| `{name}` | `{class_name(cls)}` | {cell(cls.reads)} | {cell(cls.writes)} | {section} | {row} | "
+                     f"{cell(cls.event_names)} |")
+    return "\n".join(lines) + "\n"
