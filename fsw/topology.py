@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fsw.app import Bus, ConfigError
+from fsw.app import Bus, ConfigError, WiringError
 from fsw.apps.attitude import AttitudeControl
 from fsw.apps.commanding import CommandDispatcher, CommandRejected
 from fsw.apps.docking import DockingMonitor
 from fsw.apps.far_range import FarRangeGuidance
 from fsw.apps.fdir import FaultProtection
 from fsw.apps.ground_link import GroundLink, LinkSetup
-from fsw.apps.guidance import ApproachGuidance
 from fsw.apps.housekeeping import Housekeeping
 from fsw.apps.modes import ModeManager
 from fsw.apps.navigation import RelativeNavigation
@@ -29,12 +28,23 @@ from fsw.apps.orbit_ref import OrbitReference
 from fsw.apps.thermal import ThermalControl
 from fsw.apps.thrusters import ThrusterControl
 from fsw.config_loader import load_vehicle, read_toml
+from fsw.contract import (
+    AppContext,
+    ContractError,
+    check_class,
+    check_instance,
+    class_name,
+    config_section,
+    resolve,
+    selection,
+)
 from fsw.downlink import Downlink
 from fsw.executive.events import EventService, packet_text
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
+from fsw.messages import INTERNAL
 from hal.interface import Hal
-from telemetry.dictionary import ABORT_TRIGGERS, EVENT_SOURCES, MODES
+from telemetry.dictionary import ABORT_TRIGGERS, EVENT_SOURCES, EVENTS, MODES, TM_BY_NAME
 
 CONFIG_DIR = Path(__file__).parent / "config"
 ABORT_TRIGGER_FDIR = next(code for code, name in ABORT_TRIGGERS.items() if name == "FDIR")
@@ -77,7 +87,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
 
     ``overrides`` is the scenario's opaque ``[flight]`` table: ``initial_mode``, ``start_hold``,
     ``station_rv_N`` (the station state vector the ground uplinks, [r m, v m/s] inertial) and
-    ``far_range`` (true: far-range guidance flies from orbit insertion to the first hold).
+    ``far_range`` (true: far-range guidance flies from orbit insertion to the first hold) and ``apps``
+    (task -> implementation, over flight.toml's ``[apps]``: fsw/contract.py, docs/app-contract.md).
     ``pre_frame(t_ns)`` / ``post_frame(t_ns)`` run around each frame after the HAL's poll / before
     its flush (the SIL runner advances the truth in ``post_frame``). ``idle_frames(t_ns, n)``, when
     the clock is simulated and the HAL has nothing to do per frame, takes runs of frames without
@@ -145,8 +156,29 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path, port_B_m=port_B_m,
                                     com_B_m=vehicle.com_B_m)
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
-    guidance = ApproachGuidance("guidance", bus, events, gnc, gnc_path, modes, port_B_m,
-                                start_hold=int(overrides.pop("start_hold", 0)), commanding=commanding)
+    chosen = selection(cfg, {"apps": overrides.pop("apps", {})}, str(config_dir / "flight.toml"))
+    budgets = {row.task: row.budget_us for row in table.rows}
+    known_records = set(INTERNAL) | set(TM_BY_NAME) | set(bus.records())
+    known_events = {ev.name for ev in EVENTS}
+    start_hold = int(overrides.pop("start_hold", 0))
+
+    def chosen_app(task: str):
+        """Build the implementation configured for ``task``, checked against the contract first."""
+        spec = chosen[task]
+        cls = resolve(task, spec)
+        check_class(task, cls, spec, budgets, known_records, known_events)
+        section, section_path = config_section(cls, gnc, gnc_path, task, spec)
+        ctx = AppContext(task, bus, events, hal, gnc, gnc_path, vehicle, modes, commanding,
+                         period_s(task) if cls.periodic else 0.0, budgets.get(task, 0.0), start_hold=start_hold,
+                         config=section, config_path=section_path)
+        try:
+            app = cls.from_context(ctx)
+        except WiringError as err:
+            raise ContractError(f"[flight.apps] {task} = {spec!r} (class {class_name(cls)}): {err}") from None
+        check_instance(task, app, spec)
+        return app
+
+    guidance = chosen_app("guidance")
     far_range = FarRangeGuidance("far_range", bus, events, hal, gnc, gnc_path, vehicle, config_dir / "vehicle.toml",
                                  guidance, modes, period_s("far_range"),
                                  enabled=bool(overrides.pop("far_range", False)), commanding=commanding)
@@ -167,6 +199,9 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     fdir = FaultProtection("fdir", bus, events, config_dir / "fdir.toml", responders, commanding=commanding)
     apps = {app.name: app for app in (modes, ground_link, commanding, housekeeping, orbit_ref, navigation, attitude,
                                       guidance, far_range, docking, thruster_control, thermal, fdir)}
+    for task in chosen:  # a task the shipped topology does not have: the user's own app, with its own budget
+        if task not in apps:
+            apps[task] = chosen_app(task)
 
     unscheduled = sorted(name for name, app in apps.items() if app.periodic and name not in rates)
     if unscheduled:
@@ -183,7 +218,17 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     if overrides:
         raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")
     for app in apps.values():
-        app.start()
+        try:
+            app.start()
+        except WiringError as err:
+            if app.name not in chosen:
+                raise
+            raise ContractError(f"[flight.apps] {app.name} = {chosen[app.name]!r} (class "
+                                f"{class_name(type(app))}): {err}") from None
+        unwritten = sorted(set(type(app).writes) - bus.published_by(app.name))
+        if unwritten:
+            raise WiringError(f"{app.name} (class {class_name(type(app))}): declares writes {unwritten} but never "
+                              "publishes them")
     return Flight(executive, bus, events, downlink, modes, commanding, apps, cfg)
 
 

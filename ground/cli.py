@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib import metadata
 
@@ -33,6 +34,7 @@ _AREAS = (
     "ground.nees",
     "ground.link_cli",
     "ground.console.cli",
+    "ground.newapp",
 )
 
 
@@ -81,6 +83,10 @@ def fail(prog: str, message: object) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # apps chosen by [flight.apps] "package.module:Class" are found in the current folder too (as under
+    # `python -m`), last on the path so that it never hides an installed package (docs/app-contract.md)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

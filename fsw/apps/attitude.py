@@ -39,6 +39,13 @@ class AttitudeControl(App):
     ``vehicle`` is the flight vehicle table (default: ``vehicle.toml`` next to ``path``).
     """
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "attitude"
+    reads = ("ATT_REF", "ENGINE_PERIOD", "MODE", "NAV_STATE", "ORBIT_REF", "THRUSTER_PERIOD")
+    writes = ("ATT_STATE", "THRUSTER_CHECK", "TORQUE_CMD")
+    config_section = "attitude"
+    event_names = ("ATT_INIT", "ATT_RESET", "ST_REJECT")
+
     def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, inertia_kg_m2, vehicle=None):
         super().__init__(name, bus, events)
         a = Section(gnc, path, "attitude")

@@ -34,6 +34,12 @@ class CommandRejected(Exception):
 class CommandDispatcher(App):
     """Ingest uplinked packets each step; dispatch them by name to handlers apps registered."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "commanding"
+    reads = ()
+    writes = ()
+    event_names = ("CMD_ARMED", "CMD_EXECUTED", "CMD_REJECTED")
+
     def __init__(self, name: str, bus: Bus, events, downlink, cfg: dict):
         super().__init__(name, bus, events)
         where = f"{name} config"

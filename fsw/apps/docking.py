@@ -23,6 +23,13 @@ _CLOSING = {"CLOSING", "FINAL_APPROACH"}
 class DockingMonitor(App):
     """Publishes DOCKING_MONITOR; on an abort condition calls ``guidance.cam(trigger)``."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "docking"
+    reads = ("ATT_STATE", "MODE", "NAV_STATE")
+    writes = ("DOCKING_MONITOR",)
+    config_section = "docking"
+    event_names = ("CONTACT_READY", "TRIGGER")
+
     def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, guidance, port_B_m):
         super().__init__(name, bus, events)
         d = Section(gnc, path, "docking")

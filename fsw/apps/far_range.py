@@ -79,6 +79,13 @@ def load_engines(vehicle_path) -> Engines:
 class FarRangeGuidance(App):
     """Plans, checks and flies the far-range transfer; publishes FAR_RANGE, ENGINE_PERIOD, ATT_REF, ACT_ENGINES."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "far_range"
+    reads = ("ATT_STATE", "MODE", "NAV_STATE", "ORBIT_REF", "PROPULSION", "THRUSTER_PERIOD")
+    writes = ("ATT_REF", "ENGINE_PERIOD", "FAR_RANGE")
+    config_section = "far_range"
+    event_names = ("FAR_ARRIVED", "FAR_BURN", "FAR_BURN_END", "FAR_GROUND", "FAR_PLAN", "FAR_REJECT", "FAR_THROTTLE")
+
     def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, vehicle, vehicle_path, guidance, modes,
                  period_s: float, *, enabled: bool, commanding=None):
         super().__init__(name, bus, events)

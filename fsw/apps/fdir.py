@@ -43,6 +43,12 @@ class FaultProtection(App):
         When given, FDIR_ENABLE is registered with it.
     """
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "fdir"
+    reads = None
+    writes = ()
+    event_names = ("FDIR_ENABLE", "FDIR_RESPONDER_FAILED", "FDIR_RESPONSE", "FDIR_RESPONSE_REFUSED")
+
     def __init__(self, name: str, bus: Bus, events, tables_path, responders: dict, commanding=None):
         super().__init__(name, bus, events)
         unknown = sorted(set(responders) - set(RESPONSE_KINDS))

@@ -77,6 +77,12 @@ class _Client:
 class GroundLink(App):
     """The ground link app; see the module docstring. Without a transport its step does nothing."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "ground_link"
+    reads = ()
+    writes = ()
+    event_names = ("ARSN_STORE_FAILED", "CLIENT_CLOSED", "CLIENT_OPENED", "CLIENT_REFUSED", "TC_REJECTED")
+
     def __init__(self, name: str, bus: Bus, events, downlink, commanding, cfg: dict, setup: LinkSetup | None = None):
         super().__init__(name, bus, events)
         where = f"{name} config"

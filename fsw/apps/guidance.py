@@ -43,6 +43,13 @@ _P_CAM, _P_DOCKED = PHASE["CAM"], PHASE["DOCKED"]
 class ApproachGuidance(App):
     """Publishes GUIDANCE_CMD (acceleration / impulses for thruster control) and GUIDANCE_STATE."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "guidance"
+    reads = ("MODE", "NAV_STATE", "ORBIT_REF")
+    writes = ("GUIDANCE_CMD", "GUIDANCE_STATE")
+    config_section = "guidance"
+    event_names = ("BURN", "CAM", "DOCKED", "GO", "NOGO", "PHASE", "RETRIES_EXHAUSTED")
+
     def __init__(self, name: str, bus: Bus, events, gnc: dict, path, modes, port_B_m, *,
                  start_hold: int = 0, commanding=None):
         super().__init__(name, bus, events)
@@ -132,6 +139,13 @@ class ApproachGuidance(App):
             commanding.register("APPROACH_RESUME", self._cmd_resume)
             commanding.register("APPROACH_RETREAT", self._cmd_retreat)
             commanding.register("ABORT", lambda args, t_ns: self.cam(TRIGGER["COMMAND"], t_ns))
+
+    @classmethod
+    def from_context(cls, ctx):
+        """The guidance task's constructor from the topology's context (fsw/contract.py)."""
+        port_B_m = ctx.vehicle.about_com(ctx.vehicle.port_B_m)  # w.r.t. the centre of mass as loaded
+        return cls(ctx.name, ctx.bus, ctx.events, ctx.gnc, ctx.gnc_path, ctx.modes, port_B_m,
+                   start_hold=ctx.start_hold, commanding=ctx.commanding)
 
     def start(self) -> None:
         self._mode = self.bus.get("MODE", self.name)

@@ -12,6 +12,11 @@ _TIMING_FIELDS = tuple(f.name for f in TM_BY_NAME["EXEC_TASK_TIMING"].fields)
 class Housekeeping(App):
     """Runs at the housekeeping rate; packet ``P`` goes out every ``divisors[P]`` calls (0 = off)."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "housekeeping"
+    reads = None
+    writes = ("EXEC_STATUS", "HK_STATUS")
+
     def __init__(self, name: str, bus: Bus, events, downlink, divisors: dict[str, int]):
         super().__init__(name, bus, events)
         self.downlink = downlink

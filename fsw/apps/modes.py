@@ -35,6 +35,12 @@ def load_mode_table(path: Path) -> tuple[int, dict[int, frozenset[int]]]:
 class ModeManager(App):
     """Holds the MODE record; every transition, commanded or autonomous, goes through ``request``."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "modes"
+    reads = ()
+    writes = ("MODE",)
+    event_names = ("MODE_CHANGED", "MODE_REJECTED")
+
     periodic = False  # transitions happen on request: no schedule row
 
     def __init__(self, name: str, bus: Bus, events, table_path: Path, initial: str | None = None):

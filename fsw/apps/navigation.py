@@ -41,6 +41,13 @@ _SENSOR_BAND = {SENSOR_GNSS: "gnss", SENSOR_LIDAR: "lidar", SENSOR_CAMERA: "came
 class RelativeNavigation(App):
     """Publishes NAV_STATE from the relative sensors, attitude and the commanded delta-v."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "navigation"
+    reads = ("ATT_STATE", "ENGINE_PERIOD", "MODE", "ORBIT_REF", "THRUSTER_PERIOD")
+    writes = ("NAV_STATE",)
+    config_section = "navigation"
+    event_names = ("NAV_DOCKED", "NAV_INIT", "NAV_INVALID", "NAV_REJECT", "NAV_RESET", "NAV_VALID")
+
     def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m, com_B_m=(0.0, 0.0, 0.0)):
         super().__init__(name, bus, events)
         nav = Section(gnc, path, "navigation")

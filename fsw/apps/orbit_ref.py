@@ -13,6 +13,12 @@ from fsw.dispatch import bind
 class OrbitReference(App):
     """Publishes ORBIT_REF: station state (N), rotation N -> LVLH, LVLH rate, mean motion."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "orbit_ref"
+    reads = ()
+    writes = ("ORBIT_REF",)
+    config_section = "orbit"
+
     def __init__(self, name: str, bus: Bus, events, gnc: dict, path, station_rv_N):
         super().__init__(name, bus, events)
         earth = Section(gnc, path, "earth")

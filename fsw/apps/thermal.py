@@ -51,6 +51,13 @@ class ThermalControl(App):
         When given, SET_HEATER_SETPOINT and SELECT_HEATER are registered with it.
     """
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "thermal"
+    reads = ()
+    writes = ("HEATER_CHECK", "THERMAL_ZONES")
+    event_names = ("HEATER_SWITCHED", "LIMIT_RECOVERED", "LIMIT_VIOLATION", "SETPOINT_CHANGED", "SHED_CHANGED",
+                   "THERMISTOR_SWITCHED")
+
     def __init__(self, name: str, bus: Bus, events, hal, thermal_cfg_path, period_s: float, commanding=None):
         super().__init__(name, bus, events)
         path = Path(thermal_cfg_path)

@@ -26,6 +26,11 @@ _DV_DONE_MPS = 1e-4  # an impulse request below this is complete
 class ThrusterControl(App):
     """Turns GUIDANCE_CMD (acceleration, impulses) and TORQUE_CMD into a period of thruster on-times."""
 
+    # the app contract (fsw/contract.py, docs/app-contract.md)
+    task = "thruster_control"
+    reads = ("ATT_STATE", "GUIDANCE_CMD", "MODE", "ORBIT_REF", "TORQUE_CMD")
+    writes = ("PROPULSION", "THRUSTER_PERIOD")
+
     def __init__(self, name: str, bus: Bus, events, hal, vehicle, period_s: float):
         super().__init__(name, bus, events)
         self.act = hal.actuator("ACT_THRUSTERS")

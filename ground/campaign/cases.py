@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from ground.campaign.common import CONTACT_COLUMNS, NONDETERMINISTIC
+from ground.campaign.common import CONTACT_COLUMNS, TIMED_TASKS, is_timing
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,12 @@ def draw_dispersions(sc, campaign_seed: int, case: int) -> tuple[dict, dict]:
 
 
 def case_spec(scenario: str, campaign_seed: int, case: int, duration_s: float | None = None,
-              run_dir: str | None = None, write_report: bool = False) -> dict:
-    """Everything a worker needs to fly case ``case`` (plain data: it crosses process boundaries)."""
+              run_dir: str | None = None, write_report: bool = False, apps: dict | None = None) -> dict:
+    """Everything a worker needs to fly case ``case`` (plain data: it crosses process boundaries). ``apps``:
+    task -> implementation flown (the scenario's ``[flight.apps]`` over it; ``qz mc --compare``)."""
     return {"scenario": str(scenario), "campaign_seed": int(campaign_seed), "case": int(case),
-            "duration_s": duration_s, "run_dir": run_dir, "write_report": bool(write_report)}
+            "duration_s": duration_s, "run_dir": run_dir, "write_report": bool(write_report),
+            "apps": dict(apps or {})}
 
 
 def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
@@ -129,6 +131,11 @@ def row_from_summary(spec: dict, seed: int, summary: dict, draws: dict) -> dict:
         row.update({"far_range_dv_mps": far.get("dv_far_range_mps"),
                     "first_hold_arrival_s": (far.get("time_to_hold_s") or {}).get("5000 m"),
                     "far_plans_rejected": len(far.get("plans_rejected") or [])})
+    tasks = (summary.get("timing") or {}).get("tasks") or {}
+    for task in TIMED_TASKS:  # CPU time per step of the task against its budget (machine-dependent)
+        t = tasks.get(task)
+        if t:
+            row.update({f"cpu_{task}_{k}": t[k] for k in ("mean_us", "p99_us", "max_us", "budget_us", "overruns")})
     row.update(draws)
     return row
 
@@ -153,6 +160,8 @@ def run_case(spec: dict) -> dict:
     t0 = time.perf_counter()
     sc = load_scenario(spec["scenario"])
     overrides, draws = draw_dispersions(sc, spec["campaign_seed"], spec["case"])
+    if spec.get("apps"):
+        _merge_into(overrides, {"flight": {"apps": dict(spec["apps"])}})
     seed = case_seed(spec["campaign_seed"], spec["case"])
     kwargs = dict(duration_s=spec["duration_s"], seed=seed, progress=False, overrides=overrides)
     if spec.get("run_dir"):
@@ -174,5 +183,5 @@ def run_case(spec: dict) -> dict:
 
 def rows_equal(a: dict, b: dict) -> list[str]:
     """Columns where two rows of the same case differ (machine-dependent timing columns ignored)."""
-    keys = (set(a) | set(b)) - set(NONDETERMINISTIC)
+    keys = {k for k in set(a) | set(b) if not is_timing(k)}
     return sorted(k for k in keys if a.get(k) != b.get(k))

@@ -43,6 +43,9 @@ def register(sub) -> None:
                    help="fly a scenario without [dispersions] (cases differ only in the truth's noise seed)")
     p.add_argument("--rerun", type=nonneg_count, default=None, metavar="CASE",
                    help="fly case CASE again as a normal run folder (OUT/rerun/case-CASE) and compare its row")
+    p.add_argument("--compare", default=None, metavar="TASK=A,B",
+                   help="fly the same cases with each implementation of TASK (e.g. guidance=closing_profile,"
+                        "glideslope) into OUT/<implementation>/, then OUT/compare.md, .json, .png side by side")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_mc_cmd)
 
@@ -60,7 +63,10 @@ def register(sub) -> None:
 def _out_dir(args) -> Path:
     if args.out:
         return Path(args.out)
-    return Path("runs") / f"mc-{Path(args.scenario or 'final_approach').stem}"
+    stem = Path(args.scenario or "final_approach").stem
+    if getattr(args, "compare", None):
+        return Path("runs") / f"mc-compare-{stem}-{args.compare.partition('=')[0].strip() or 'task'}"
+    return Path("runs") / f"mc-{stem}"
 
 
 def _interrupt(signum, frame):
@@ -73,6 +79,8 @@ def _mc_cmd(args) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a batch system's stop: close the cluster, keep the rows
     out = _out_dir(args)
     try:
+        if args.compare is not None:
+            return _compare(args, out)
         if args.rerun is not None:
             row, old, diff = rerun_case(out, args.rerun, scenario=args.scenario, seed=args.seed,
                                         duration_s=args.duration)
@@ -110,6 +118,30 @@ def _mc_cmd(args) -> int:
           f"{run['elapsed_s']:.1f} s")
     print(summary_markdown(s).split("\n\n")[1])
     print(f"campaign folder {out}: index.html (open it in a browser), cases.csv, summary.md, plots/")
+    return 0
+
+
+def _compare(args, out: Path) -> int:
+    from ground.campaign.compare import compare_table, run_compare
+
+    if args.rerun is not None:
+        raise CampaignError("--compare and --rerun: rerun a case in its implementation's folder "
+                            "(qz mc --out OUT/<implementation> --rerun CASE)")
+    if args.runs is None:
+        raise CampaignError("--runs is required with --compare")
+    for flag in ("keep_runs", "retry_errors", "undispersed"):
+        if getattr(args, flag):
+            raise CampaignError(f"--{flag.replace('_', '-')} is not available with --compare")
+    r = run_compare(args.scenario or "final_approach", args.runs, out, args.compare, seed=args.seed,
+                    workers=args.workers, scheduler=args.scheduler, duration_s=args.duration, retries=args.retries,
+                    progress=not args.no_progress, connect_timeout_s=args.connect_timeout)
+    impls = r["implementations"]
+    width = max(len(row[0]) for row in compare_table(r))
+    print(f"{'':{width}}  " + "  ".join(f"{i:>28}" for i in impls))
+    for row in compare_table(r):
+        print(f"{row[0]:{width}}  " + "  ".join(f"{c:>28}" for c in row[1:]))
+    print(f"{len(r['disagreements'])} case(s) with different outcomes (compare.md lists each, with the command that "
+          f"flies it again); folder {out}: compare.md, compare.json, compare.png")
     return 0
 
 

@@ -18,8 +18,17 @@ DESIGN_FRACTION = 0.5  # docs/reference.md: GNC design target is 3-sigma within 
 # The axial closing rate has a band, not a ceiling: its design target is the contact speed of the speed
 # profile (gnc.toml profile_speed_mps[0]) +- this tolerance (docs/reference.md: 0.10 +- 0.02 m/s at contact).
 CONTACT_SPEED_TOL_MPS = 0.02
-# Row columns that depend on the machine, not on the case: left out when a rerun is compared.
+# Row columns that depend on the machine, not on the case: left out when a rerun is compared; and the prefix of
+# the columns of a task's CPU time per step (``cpu_<task>_mean_us`` ...), as machine-dependent.
 NONDETERMINISTIC = ("wall_time_s", "case_wall_s")
+CPU_PREFIX = "cpu_"
+# Tasks whose CPU time per step each row carries (the swappable ones: fsw/contract.py BUILTIN)
+TIMED_TASKS = ("guidance",)
+
+
+def is_timing(col: str) -> bool:
+    """A column that depends on the machine, not on the case."""
+    return col in NONDETERMINISTIC or col.startswith(CPU_PREFIX)
 SCHEDULER_TIMEOUT_S = 10.0  # [s] wait for an existing Dask scheduler to answer
 # Contact quantities of a row: column -> (limit key(s) in [docking.limits], how the limit applies)
 CONTACT_COLUMNS = {

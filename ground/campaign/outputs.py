@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ground.campaign.common import CONTACT_COLUMNS, INDEX_FILE, META_FILE, NONDETERMINISTIC, PERCENTILES, SIGMA_K
+from ground.campaign.common import CONTACT_COLUMNS, INDEX_FILE, META_FILE, PERCENTILES, SIGMA_K, is_timing
 from ground.campaign.store import read_rows
 from ground.campaign.summary import case_outcome, summarise
 
@@ -26,7 +26,7 @@ def _columns(rows: list[dict]) -> list[str]:
                 seen.add(k)
                 cols.append(k)
     # timing and dispersion draws last, so the outcome columns read first
-    return sorted(cols, key=lambda c: (c.startswith("disp."), c in NONDETERMINISTIC, cols.index(c)))
+    return sorted(cols, key=lambda c: (c.startswith("disp."), is_timing(c), cols.index(c)))
 
 
 def write_tables(out: Path, rows: list[dict]) -> list[Path]:

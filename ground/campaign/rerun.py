@@ -45,7 +45,8 @@ def rerun_case(out_dir: str | Path, case: int, *, scenario: str | None = None, s
         raise CampaignError(f"--rerun {case}: no such case (the campaign's cases are 0 .. "
                             f"{(meta.get('runs') or 1) - 1})")
     run_dir = Path(run_dir) if run_dir else out / "rerun" / f"case-{case:05d}"
-    spec = case_spec(meta["scenario"], meta["seed"], case, meta["duration_s"], str(run_dir), write_report=True)
+    spec = case_spec(meta["scenario"], meta["seed"], case, meta["duration_s"], str(run_dir), write_report=True,
+                     apps=meta.get("apps"))
     row = json.loads(json.dumps(run_case(spec)))  # through JSON, as the stored rows went
     (run_dir / "row.json").write_text(json.dumps(row, indent=2) + "\n")
     if (out / "summary.json").is_file() and (out / ROWS_FILE).is_file():

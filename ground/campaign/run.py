@@ -48,7 +48,7 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
                  workers: int | None = None, scheduler: str | None = None, duration_s: float | None = None,
                  retries: int = 2, progress: bool = True, keep_runs: bool = False, retry_errors: bool = False,
                  undispersed: bool = False, connect_timeout_s: float = SCHEDULER_TIMEOUT_S,
-                 case_fn=run_case) -> dict:
+                 case_fn=run_case, apps: dict | None = None) -> dict:
     """Fly cases ``0 .. runs-1`` of ``scenario`` (those not already in ``OUT/cases.jsonl``) and write the outputs.
 
     Parameters
@@ -64,6 +64,7 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
     undispersed : fly a scenario without ``[dispersions]`` (its cases differ only in the truth's seed)
     connect_timeout_s : [s] wait for ``scheduler`` to answer
     case_fn : the function a worker calls with a :func:`case_spec` (tests substitute it)
+    apps : task -> implementation every case flies (``qz mc --compare``), over the scenario's ``[flight.apps]``
 
     Returns
     -------
@@ -82,7 +83,7 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
     seed = sc.seed if seed is None else int(seed)
     out = Path(out_dir)
     check_folder(out)
-    meta = campaign_meta(scenario, seed, duration_s, sc, runs)
+    meta = campaign_meta(scenario, seed, duration_s, sc, runs, apps)
     check_meta(out, meta)
     done = read_rows(out)
     todo = [c for c in range(runs) if c not in done or (retry_errors and done[c].get("error"))]
@@ -97,7 +98,8 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
         _close(client)
         raise
     if todo:
-        _fly(todo, scenario, seed, duration_s, out, client, retries, progress, keep_runs, case_fn, stats, t0)
+        _fly(todo, scenario, seed, duration_s, out, client, retries, progress, keep_runs, case_fn, stats, t0,
+             apps)
     stats["elapsed_s"] = time.perf_counter() - t0
     summary = write_outputs(out, sc, runs)
     summary["run"] = {k: v for k, v in stats.items() if k != "done_at_s"}
@@ -106,7 +108,7 @@ def run_campaign(scenario: str, runs: int, out_dir: str | Path, *, seed: int | N
 
 
 def _fly(todo, scenario, seed, duration_s, out, client_cluster, retries, progress, keep_runs, case_fn,
-         stats, t0) -> None:
+         stats, t0, apps=None) -> None:
     from dask.distributed import as_completed
     from tqdm import tqdm
 
@@ -119,12 +121,13 @@ def _fly(todo, scenario, seed, duration_s, out, client_cluster, retries, progres
         futures = []
         for c in todo:
             run_dir = str((out / "runs" / f"case-{c:05d}").resolve()) if keep_runs else None
-            spec = case_spec(scenario, seed, c, duration_s, run_dir)
+            spec = case_spec(scenario, seed, c, duration_s, run_dir, apps=apps)
             fut = client.submit(case_fn, spec, key=f"qz-mc-{token}-{c}", pure=False, retries=retries)
             specs[fut.key] = spec
             futures.append(fut)
         captured = 0
-        with tqdm(total=len(todo), desc=f"qz mc {Path(scenario).stem}", unit="case", disable=not progress,
+        desc = f"qz mc {Path(scenario).stem}" + "".join(f" {t}={i}" for t, i in (apps or {}).items())
+        with tqdm(total=len(todo), desc=desc, unit="case", disable=not progress,
                   mininterval=0.5) as bar:
             for fut in as_completed(futures):
                 spec = specs[fut.key]

@@ -53,9 +53,12 @@ class RowLog:
         self._fh.close()
 
 
-def campaign_meta(scenario: str, seed: int, duration_s: float | None, sc, runs: int | None = None) -> dict:
+def campaign_meta(scenario: str, seed: int, duration_s: float | None, sc, runs: int | None = None,
+                  apps: dict | None = None) -> dict:
     meta = {"scenario": str(scenario), "seed": int(seed), "duration_s": duration_s,
             "dispersions": sc.raw["dispersions"], "runs": runs}
+    if apps:  # the implementations flown (qz mc --compare); absent: the configured ones
+        meta["apps"] = dict(apps)
     return json.loads(json.dumps(meta))  # as it will read back from campaign.json
 
 
@@ -81,9 +84,9 @@ def check_meta(out: Path, meta: dict) -> None:
         old = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise CampaignError(f"{path}: unreadable ({err}); choose another --out") from None
-    for key in ("scenario", "seed", "duration_s", "dispersions"):
-        if old.get(key) != meta[key]:
-            was = "" if key == "dispersions" else f" ({old.get(key)!r}, now {meta[key]!r})"
+    for key in ("scenario", "seed", "duration_s", "dispersions", "apps"):
+        if old.get(key) != meta.get(key):
+            was = "" if key == "dispersions" else f" ({old.get(key)!r}, now {meta.get(key)!r})"
             raise CampaignError(f"{out}: holds a campaign with a different {key}{was}; resume it with the same "
                                 f"arguments and scenario file, or choose another --out")
     before = max(old.get("runs") or 0, max(read_rows(out), default=-1) + 1)

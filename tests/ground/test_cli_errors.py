@@ -150,6 +150,13 @@ ROWS = [
      "--scheduler nonsense::"),
     ("mc-rerun-without-campaign", ["mc", "--rerun", "0", "--out", "{tmp}/empty"], "no campaign there"),
     # qz mc-bench
+    ("mc-compare-malformed", ["mc", "--runs", "2", "--compare", "guidance", "--out", "{tmp}/cmp"], "--compare"),
+    ("mc-compare-unknown-impl", ["mc", "--runs", "2", "--compare", "guidance=closing_profile,nope", "--out",
+                                 "{tmp}/cmp"], "no such implementation"),
+    ("mc-compare-and-rerun", ["mc", "--runs", "2", "--compare", "guidance=closing_profile,glideslope", "--rerun",
+                              "0", "--out", "{tmp}/cmp"], "--compare and --rerun"),
+    ("new-app-bad-name", ["new-app", "Bad-Name", "--root", "{tmp}"], "NAME 'Bad-Name'"),
+    ("new-app-no-root", ["new-app", "mylaw", "--root", "{tmp}/nowhere"], "--root {tmp}/nowhere: not a folder"),
     ("mc-bench-runs-zero", ["mc-bench", "--runs", "0"], "argument --runs"),
     ("mc-bench-speedup-zero", ["mc-bench", "--speedup-runs", "0"], "argument --speedup-runs"),
     ("mc-bench-seed-text", ["mc-bench", "--seed", "x"], "argument --seed"),
