@@ -184,8 +184,9 @@ class NeesProbe:
     ``run_sil(..., observer=probe)`` wraps the navigation task's step with :meth:`_after_step`. There, the
     filter's state ``x`` and covariance ``P`` (``RELNAV_FILTER``, sizes read from the record) hold the time
     ``t_prev_ns`` of this step, and the truth has not yet advanced past the frame: its relative state
-    (``Truth.reference_state``: the chaser's nominal CoM rel. the port, LVLH, the point whose geometry the
-    flight software knows; the true CoM differs by the load's dispersed offset) is at the same time stamp
+    (``Truth.reference_state``: the centre of mass of the uplinked loading manifest rel. the port, LVLH, the
+    point whose geometry the flight software knows; the true CoM differs by the cargo's placement error and the
+    residual offset) is at the same time stamp
     (``dt_truth_ns`` records the difference, 0 by construction).
     A gate a run starts inside has no crossing: its sample (the first step after initialisation) is kept
     with ``resets`` etc. but flagged ``crossed = 0`` and left out of the averages.
@@ -264,7 +265,7 @@ class NeesProbe:
         f, truth = self._flt, self._truth
         x = f["x"][:NEES_DOF]
         P = f["P"][:NEES_DOF, :NEES_DOF]
-        r, v = truth.reference_state()  # the nominal CoM: the point the flight navigates
+        r, v = truth.reference_state()  # the manifest's CoM: the point the flight navigates
         e = np.concatenate((x[:3] - r, x[3:] - v))
         t_ns = int(f["t_prev_ns"])
         return {"t_s": t_ns * 1e-9, "range_m": range_m, "range_est_m": float(np.linalg.norm(x[:3])),

@@ -904,11 +904,21 @@ def section_far_range(run: RunData) -> Section:
     if not fr:
         sec.notes.append("No far range in this run (the scenario starts at or near the approach).")
         return sec
+    def duty(b) -> str:  # the engines' mean duty and the time held off for attitude (thruster burns: none)
+        if b.get("mean_duty") is None:
+            return "thrusters"
+        held = f", held off {b['paused_s']:.1f} s" if b.get("paused_s") else ""
+        return f"{b['mean_duty']:.2f}{held}"
+
     rows = [(f"{b['start_s']:.1f}", f"{b['duration_s']:.1f}", f"{b['planned_centre_s']:.1f}", f"{b['dv_mps']:.2f}",
-             ", ".join(f"{v:.2f}" for v in b["dv_LVLH_mps"]), f"{b['propellant_kg']:.1f}", b["source"])
+             ", ".join(f"{v:.2f}" for v in b["dv_LVLH_mps"]), f"{b['propellant_kg']:.1f}", duty(b), b["source"])
             for b in fr.get("burns", [])]
     sec.html += _table(["start [s]", "duration [s]", "planned centre [s]", "delta-v [m/s]", "delta-v LVLH [m/s]",
-                        "propellant [kg]", "plan"], rows)
+                        "propellant [kg]", "engine duty", "plan"], rows)
+    torque = fr.get("engine_torque_unpredicted_Nm")
+    if torque is not None:
+        sec.html += ("<p>Engine torque the vehicle table does not predict, learnt in the burns (full duty, B): "
+                     + ", ".join(f"{v:.0f}" for v in torque) + " N m.</p>")
     within = fr.get("dv_within_budget")
     sec.html += (f"<p class='{'ok' if within else 'bad'}'>Delta-v: far range {fr.get('dv_far_range_mps', 0):.1f} m/s "
                  f"against a budget of {fr.get('dv_budget_mps', 0):.0f} m/s; approach "

@@ -68,7 +68,15 @@ from sims.core.thermal import (
     THERMAL_PARAMS,
     thermal_frame,
 )
-from sims.scenario import Scenario, docking_dcm_LB, frame_divisor, insertion_state, latency_frames, mass_properties
+from sims.scenario import (
+    Scenario,
+    docking_dcm_LB,
+    frame_divisor,
+    insertion_state,
+    latency_frames,
+    manifest_com_B_m,
+    mass_properties,
+)
 from telemetry.dictionary import record_dtype
 
 NOISE_BLOCK_FRAMES = 1000  # minor frames served by one refill of the noise buffer
@@ -606,19 +614,32 @@ class Truth:
         return g["r_rel_L_m"].copy(), g["v_rel_L_mps"].copy()
 
     def reference_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """([m], [m/s]) the chaser's nominal CoM relative to the station docking port, station LVLH.
+        """([m], [m/s]) the centre of mass the flight software believes in, relative to the station docking port,
+        station LVLH.
 
-        The point the flight software navigates: it knows the vehicle's geometry about the nominal CoM
-        (its sensor and port arms), not where this run's load puts the CoM (``sims.scenario.mass_properties``:
-        the cargo table and ``vehicle.mass.com_offset_B_m``, truth only). The nominal CoM sits at ``-offset`` from
-        the true one, B: r + C_LB (-offset) and v + C_LB (omega_BL x -offset).
+        The point the flight software navigates: it knows the vehicle's geometry (its sensor and port arms) about
+        the centre of mass of the loading manifest the ground uplinks (``[flight] com_B_m``, by default
+        ``sims.scenario.manifest_com_B_m``), not where this run's load really puts it (``mass_properties``: the
+        cargo's placement error and ``vehicle.mass.com_offset_B_m``, truth only). That point sits at
+        ``d = com_flight - com_true`` from the true CoM, B: r + C_LB d and v + C_LB (omega_BL x d).
         """
         g = self._s["geometry"]
-        arm = -mass_properties(self.scenario.vehicle.mass)[0]
+        arm = self._reference_arm_B()
         q = [float(c) for c in g["q_BL"]]
         lever = np.array(rot_t(*q, *arm))
         turn = np.array(rot_t(*q, *np.cross(g["omega_BL_B_rad_s"], arm)))
         return g["r_rel_L_m"] + lever, g["v_rel_L_mps"] + turn
+
+    def _reference_arm_B(self) -> np.ndarray:
+        """[m] The flight's centre of mass w.r.t. the true one, B (:meth:`reference_state`; computed once: the
+        scenario does not change, and a probe asks at every task step)."""
+        arm = self.__dict__.get("_ref_arm")
+        if arm is None:
+            mass = self.scenario.vehicle.mass
+            flight = self.scenario.flight.get("com_B_m") if isinstance(self.scenario.flight, dict) else None
+            com_flight = manifest_com_B_m(mass) if flight is None else np.asarray(flight, float)
+            arm = self._ref_arm = com_flight - mass_properties(mass)[0]
+        return arm
 
     @property
     def q_BN(self) -> np.ndarray:

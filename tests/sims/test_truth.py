@@ -315,6 +315,27 @@ def test_reference_state_is_the_nominal_com_whose_port_arm_reaches_the_true_port
     np.testing.assert_allclose(v_mid, (after - before) / 0.02, atol=1e-6)
 
 
+def test_reference_state_is_the_manifest_com_the_flight_is_told():
+    """A light load placed off its planned spot: the ground's manifest knows the 900 kg (the CoM moves aft along
+    x), not the 0.2 m placement error. The point the flight navigates is the manifest's CoM, whose port arm
+    (docking_port_B - com_manifest) reaches the true port: reference + C_LB (port_B - com_manifest)
+    = true CoM + C_LB (port_B - com_true)."""
+    from sims.scenario import manifest_com_B_m, mass_properties
+
+    mass = {**IDEAL_VEHICLE.get("mass", {}), "cargo_kg": 900.0, "cargo": {"placement_error_B_m": [0.0, 0.2, -0.1]}}
+    truth = make_truth(HOLD_400, vehicle={**IDEAL_VEHICLE, "mass": mass},
+                       chaser={"r_LVLH_m": HOLD_400, "omega_BL_B_deg_s": [0.5, -0.3, 0.4]})
+    vm = truth.scenario.vehicle.mass
+    com_true, com_manifest = mass_properties(vm)[0], manifest_com_B_m(vm)
+    assert abs(com_manifest[0]) > 0.1 and np.linalg.norm(com_true - com_manifest) > 0.01  # both effects present
+    port_B = np.asarray(truth.scenario.vehicle.geometry.docking_port_B_m, float)
+    C_LB = quat_dcm_np(truth.q_BL).T
+    r_ref, _ = truth.reference_state()
+    r_com, _ = truth.relative_state()
+    np.testing.assert_allclose(r_ref + C_LB @ (port_B - com_manifest), r_com + C_LB @ (port_B - com_true),
+                               atol=1e-12)
+
+
 def quat_dcm_np(q):
     q0, q1, q2, q3 = q
     return np.array([[q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3, 2 * (q1 * q2 + q0 * q3), 2 * (q1 * q3 - q0 * q2)],
