@@ -132,6 +132,7 @@ class FarRangeGuidance(App):
         self.max_stretch = fr.float("burn_max_stretch", 1.0)
         self.inertia = np.asarray(vehicle.inertia_kg_m2, float)
         self.d_eng = np.zeros(3)  # [N m] the engines' torque the table does not predict (kept from burn to burn)
+        self._duty_for, self._duty_exp = None, 1.0  # _duty_expected's last answer and the d_eng it was for
         self._h = np.zeros(N_ENGINES)
         self.mass0 = float(vehicle.mass_kg)
         self.rcs_isp_g0 = float(vehicle.isp_s) * G0_MPS2
@@ -473,10 +474,13 @@ class FarRangeGuidance(App):
 
     def _duty_expected(self) -> float:
         """The engines' mean duty a burn can keep, from what the flight has learnt of their torque (1 until the
-        first burn)."""
-        h = np.zeros(N_ENGINES)
-        engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
-        return max(0.5 * float(h.sum()), _MIN_DUTY)
+        first burn); solved again only when that has changed (the slew steps ask for it every step)."""
+        if self._duty_for is None or not np.array_equal(self._duty_for, self.d_eng):
+            h = np.zeros(N_ENGINES)
+            engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
+            self._duty_for = self.d_eng.copy()
+            self._duty_exp = max(0.5 * float(h.sum()), _MIN_DUTY)
+        return self._duty_exp
 
     def _next_slew_s(self) -> float:
         """:meth:`_slew_start_s` of the next burn, computed once per burn (the coast steps only compare times)."""
