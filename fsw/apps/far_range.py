@@ -119,7 +119,6 @@ class FarRangeGuidance(App):
         eng = load_engines(vehicle_path)
         self.thrust_N, self.dir_B, self.isp_s, self.min_on_s = eng.thrust_N, eng.dir_B, eng.isp_s, eng.min_on_s
         self.F = float(self.thrust_N.sum())
-        self.mdot = self.F / (self.isp_s * G0_MPS2)
         self.mdot_e = self.thrust_N / (self.isp_s * G0_MPS2)
         # attitude during engine burns (fsw/core/engines.py): each engine's torque about the flight's centre of mass
         # at full duty, the share of the attitude thrusters' authority the engines may take, the torque observer
@@ -566,7 +565,7 @@ class FarRangeGuidance(App):
                       "planned_s": b["t_s"], "dv_L": b["dv_L"].tolist(), "rcs": self._on_rcs(b),
                       "end_ns": t_ns + int(self._duration(b) * NS_PER_S),
                       # engines: the attitude loop's view of them (torque observer, duty, pauses)
-                      "w_prev": None, "t_prev": t_ns, "duty_prev": np.zeros(N_ENGINES), "impulse_Ns": 0.0,
+                      "w_prev": None, "t_prev": t_ns, "duty_prev": np.zeros(N_ENGINES),
                       "duty_sum": 0.0, "steps": 0, "paused_steps": 0, "throttled": False}
         if self._burn["rcs"]:  # thruster control delivers it (pending impulse, LVLH) and tells navigation
             self.guidance.external_impulse(self.orbit["C_LVLH_N"] @ b["dv_N"], t_ns)
@@ -593,7 +592,6 @@ class FarRangeGuidance(App):
         self.act["t_ns"] = t_ns
         self.act["seq"] += 1
         bn["duty_prev"] = on / self.period_s
-        bn["impulse_Ns"] += float(on @ self.thrust_N)
         C_BN = np.zeros((3, 3))
         quat_to_dcm(self.att["q_BN"], C_BN)
         dv_N = (float(on @ self.thrust_N) / m) * (C_BN.T @ self.dir_B)
