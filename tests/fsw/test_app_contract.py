@@ -126,11 +126,17 @@ def test_an_entry_point_of_an_installed_package_selects_its_class(scenario, tmp_
     sys.modules.pop("qz_throwaway_guidance", None)
 
 
-def test_a_users_own_task_is_scheduled_timed_and_budgeted_by_its_row(scenario, tmp_path):
+def _config_with_monitor_row(tmp_path, budget_us: int):
+    """A copy of the flight configuration with a [[schedule]] row for the user's task ``range_monitor``."""
     cfg = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, cfg)
     with open(cfg / "flight.toml", "a") as fh:
-        fh.write('\n[[schedule]]\ntask = "range_monitor"\nrate_hz = 1\noffset = 7\nbudget_us = 50\n')
+        fh.write(f'\n[[schedule]]\ntask = "range_monitor"\nrate_hz = 1\noffset = 7\nbudget_us = {budget_us}\n')
+    return cfg
+
+
+def test_a_users_own_task_is_scheduled_timed_and_budgeted_by_its_row(scenario, tmp_path):
+    cfg = _config_with_monitor_row(tmp_path, 50)
     flight = build(scenario, {"range_monitor": f"{HERE}:Monitor"}, config_dir=cfg)
     flight.executive.run(n_frames=300)
     stats = flight.executive.stats_by_task["range_monitor"]
@@ -167,10 +173,7 @@ def test_a_task_with_no_budget_is_refused(scenario):
 
 
 def test_a_task_whose_row_budgets_nothing_is_refused(scenario, tmp_path):
-    cfg = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, cfg)
-    with open(cfg / "flight.toml", "a") as fh:
-        fh.write('\n[[schedule]]\ntask = "range_monitor"\nrate_hz = 1\noffset = 7\nbudget_us = 0\n')
+    cfg = _config_with_monitor_row(tmp_path, 0)
     msg = refused(scenario, {"range_monitor": f"{HERE}:Monitor"}, config_dir=cfg)
     assert "has no budget" in msg and "budget_us = 0" in msg
 
