@@ -74,6 +74,21 @@ def class_name(cls) -> str:
     return f"{getattr(cls, '__module__', '?')}:{getattr(cls, '__qualname__', repr(cls))}"
 
 
+def refusal_head(task: str, spec: str, cls=None, where: str = "[flight.apps]") -> str:
+    """How every refusal of an implementation begins: where it was chosen, the task, the spec and the class."""
+    head = f"{where} {task} = {spec!r}"
+    return head if cls is None else f"{head} (class {class_name(cls)})"
+
+
+def known_names() -> tuple[set[str], set[str]]:
+    """The bus records an app may declare (fsw.messages' internal ones and the packet dictionary's) and the event
+    names it may issue (telemetry.dictionary.EVENTS)."""
+    from fsw.messages import INTERNAL
+    from telemetry.dictionary import EVENTS, TM_BY_NAME
+
+    return set(INTERNAL) | set(TM_BY_NAME), {ev.name for ev in EVENTS}
+
+
 def selection(flight_cfg: dict, overrides: dict, flight_path: str = "flight.toml") -> dict[str, str]:
     """task -> implementation spec: flight.toml ``[apps]``, then the scenario's ``[flight.apps]`` over it."""
     chosen = dict(DEFAULT)
@@ -96,7 +111,7 @@ def entry_points() -> dict[str, metadata.EntryPoint]:
 
 def resolve(task: str, spec: str, where: str = "[flight.apps]"):
     """The class ``spec`` names for ``task`` (built-in name, ``module:Class`` or entry point)."""
-    head = f"{where} {task} = {spec!r}"
+    head = refusal_head(task, spec, where=where)
     target = BUILTIN.get(task, {}).get(spec)
     eps = None
     if target is None and ":" not in spec:
@@ -129,11 +144,10 @@ def resolve(task: str, spec: str, where: str = "[flight.apps]"):
 def check_class(task: str, cls, spec: str, budgets: dict[str, float], known_records, known_events,
                 where: str = "[flight.apps]") -> None:
     """Refuse a class that does not match the contract of ``task``, before it is built."""
-    head = f"{where} {task} = {spec!r}"
     if not (inspect.isclass(cls) and issubclass(cls, App)):
-        raise ContractError(f"{head}: {cls!r} is not a class derived from fsw.app.App")
-    name = class_name(cls)
-    head = f"{head} (class {name})"
+        raise ContractError(f"{refusal_head(task, spec, where=where)}: {cls!r} is not a class derived from "
+                            "fsw.app.App")
+    head = refusal_head(task, spec, cls, where)
     if getattr(cls, "task", None) != task:
         raise ContractError(f"{head}: declares task = {getattr(cls, 'task', None)!r}, not {task!r}")
     step = getattr(cls, "step", None)
@@ -153,9 +167,9 @@ def check_class(task: str, cls, spec: str, budgets: dict[str, float], known_reco
             continue
         if not isinstance(declared, tuple) or not all(isinstance(r, str) for r in declared):
             raise ContractError(f"{head}: {attr} must be a tuple of bus record names, got {declared!r}")
-        unknown = sorted(set(declared) - set(known_records))
-        if unknown and attr == "writes":
-            raise ContractError(f"{head}: writes {unknown}: no such record in fsw.messages / the packet dictionary")
+    unknown = sorted(set(cls.writes) - set(known_records))
+    if unknown:
+        raise ContractError(f"{head}: writes {unknown}: no such record in fsw.messages / the packet dictionary")
     bad_events = sorted(set(getattr(cls, "event_names", ())) - set(known_events))
     if bad_events:
         raise ContractError(f"{head}: events {bad_events} are not in telemetry.dictionary.EVENTS")
@@ -171,8 +185,8 @@ def check_instance(task: str, app, spec: str, where: str = "[flight.apps]") -> N
     _, attrs = COLLABORATION.get(task, ((), ()))
     missing = [a for a in attrs if not hasattr(app, a)]
     if missing:
-        raise ContractError(f"{where} {task} = {spec!r} (class {class_name(type(app))}): the {task} task's "
-                            f"collaborators read {missing}, which it does not set")
+        raise ContractError(f"{refusal_head(task, spec, type(app), where)}: the {task} task's collaborators read "
+                            f"{missing}, which it does not set")
 
 
 def config_section(cls, gnc: dict, gnc_path: Path, task: str, spec: str,
@@ -181,7 +195,7 @@ def config_section(cls, gnc: dict, gnc_path: Path, task: str, spec: str,
     section = getattr(cls, "config_section", None)
     if section is None:
         return None, None
-    head = f"{where} {task} = {spec!r} (class {class_name(cls)})"
+    head = refusal_head(task, spec, cls, where)
     path, doc = gnc_path, gnc
     rel = getattr(cls, "config_file", None)
     if rel is not None:
@@ -199,13 +213,11 @@ def check_selection(task: str, spec: str, config_dir: Path | None = None, where:
     """Resolve ``spec`` for ``task`` and check it against the contract and flight.toml's budgets, without building a
     flight (ground tools check before they fly: ``qz mc --compare``). Returns the class."""
     from fsw.executive.schedule import load_schedule_table
-    from fsw.messages import INTERNAL
-    from telemetry.dictionary import EVENTS, TM_BY_NAME
 
     config_dir = Path(config_dir) if config_dir is not None else Path(__file__).resolve().parent / "config"
     budgets = {row.task: row.budget_us for row in load_schedule_table(read_toml(config_dir / "flight.toml")).rows}
     cls = resolve(task, spec, where)
-    check_class(task, cls, spec, budgets, set(INTERNAL) | set(TM_BY_NAME), {ev.name for ev in EVENTS}, where)
+    check_class(task, cls, spec, budgets, *known_names(), where)
     return cls
 
 

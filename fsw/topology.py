@@ -35,6 +35,8 @@ from fsw.contract import (
     check_instance,
     class_name,
     config_section,
+    known_names,
+    refusal_head,
     resolve,
     selection,
 )
@@ -42,9 +44,8 @@ from fsw.downlink import Downlink
 from fsw.executive.events import EventService, packet_text
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
-from fsw.messages import INTERNAL
 from hal.interface import Hal
-from telemetry.dictionary import ABORT_TRIGGERS, EVENT_SOURCES, EVENTS, MODES, TM_BY_NAME
+from telemetry.dictionary import ABORT_TRIGGERS, EVENT_SOURCES, MODES
 
 CONFIG_DIR = Path(__file__).parent / "config"
 ABORT_TRIGGER_FDIR = next(code for code, name in ABORT_TRIGGERS.items() if name == "FDIR")
@@ -158,8 +159,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
     chosen = selection(cfg, {"apps": overrides.pop("apps", {})}, str(config_dir / "flight.toml"))
     budgets = {row.task: row.budget_us for row in table.rows}
-    known_records = set(INTERNAL) | set(TM_BY_NAME) | set(bus.records())
-    known_events = {ev.name for ev in EVENTS}
+    known_records, known_events = known_names()
+    known_records |= set(bus.records())
     start_hold = int(overrides.pop("start_hold", 0))
 
     def chosen_app(task: str):
@@ -174,7 +175,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
         try:
             app = cls.from_context(ctx)
         except WiringError as err:
-            raise ContractError(f"[flight.apps] {task} = {spec!r} (class {class_name(cls)}): {err}") from None
+            raise ContractError(f"{refusal_head(task, spec, cls)}: {err}") from None
         check_instance(task, app, spec)
         return app
 
@@ -223,8 +224,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
         except WiringError as err:
             if app.name not in chosen:
                 raise
-            raise ContractError(f"[flight.apps] {app.name} = {chosen[app.name]!r} (class "
-                                f"{class_name(type(app))}): {err}") from None
+            raise ContractError(f"{refusal_head(app.name, chosen[app.name], type(app))}: {err}") from None
         unwritten = sorted(set(type(app).writes) - bus.published_by(app.name))
         if unwritten:
             raise WiringError(f"{app.name} (class {class_name(type(app))}): declares writes {unwritten} but never "

@@ -471,12 +471,17 @@ class FarRangeGuidance(App):
             return float(np.abs(C @ b["dv_N"]).max()) * self.mass_kg / self.rcs_F
         return float(np.linalg.norm(b["dv_N"])) * self.mass_kg / (self.F * self._duty_expected())
 
+    def _engine_torque(self) -> np.ndarray:
+        """[N m] Each engine's torque at full duty as the flight predicts it, (engines, 3) B: the vehicle table's,
+        plus half the learnt unpredicted torque each (fsw/core/engines.py, engine_torque_observer)."""
+        return self.T_nom + 0.5 * self.d_eng
+
     def _duty_expected(self) -> float:
         """The engines' mean duty a burn can keep, from what the flight has learnt of their torque (1 until the
         first burn); solved again only when that has changed (the slew steps ask for it every step)."""
         if self._duty_for is None or not np.array_equal(self._duty_for, self.d_eng):
             h = np.zeros(N_ENGINES)
-            engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
+            engine_duty(self._engine_torque(), self.torque_limit, h)
             self._duty_for = self.d_eng.copy()
             self._duty_exp = max(0.5 * float(h.sum()), _MIN_DUTY)
         return self._duty_exp
@@ -601,7 +606,7 @@ class FarRangeGuidance(App):
         e = self.eng
         e["dv_N_mps"] = dv_N
         e["dv_LVLH_mps"] = self.orbit["C_LVLH_N"] @ dv_N
-        e["torque_B_Nm"] = bn["duty_prev"] @ (self.T_nom + 0.5 * self.d_eng)
+        e["torque_B_Nm"] = bn["duty_prev"] @ bn["torque_B_Nm"]
         e["t_ns"] = t_ns
         e["seq"] += 1
         if bn["left"] <= 0.0:
@@ -624,7 +629,8 @@ class FarRangeGuidance(App):
                                    self.obs_min_duty, self.d_eng)
         bn["w_prev"], bn["t_prev"] = w, t_ns
         h = self._h
-        engine_duty(self.T_nom + 0.5 * self.d_eng, self.torque_limit, h)
+        bn["torque_B_Nm"] = self._engine_torque()  # this step's prediction (ENGINE_PERIOD carries it)
+        engine_duty(bn["torque_B_Nm"], self.torque_limit, h)
         if float(np.linalg.norm(self.att["att_err_rad"])) > self.att_limit:
             h[:] = 0.0
             bn["paused_steps"] += 1
