@@ -41,7 +41,9 @@ def flight(key_file):
 
 
 @contextlib.asynccontextmanager
-async def console(link: str, key_file=None, token=None, stale_s=3.0, cmd_timeout_s=5.0):
+async def console(link: str, key_file=None, token=None, stale_s=600.0, cmd_timeout_s=5.0):
+    # The fake flight sends telemetry only when a test asks it to, so the silence watchdog stays out of the way
+    # (600 s) unless a test is about it: at 3 s, a loaded CI host reported a dropped link as silent (stop 23).
     c = Console(Options(link=link, tm_listen=None, uplink=Uplink(str(key_file) if key_file else None), cfg=CFG,
                         host="127.0.0.1", port=0, token=token, loopback=True, stale_s=stale_s,
                         cmd_timeout_s=cmd_timeout_s))
