@@ -29,6 +29,8 @@ INTERNAL: dict[str, np.dtype] = {
         ("C_LVLH_N", "<f8", (3, 3)),       # rotation N -> station LVLH components
         ("omega_LN_L_rad_s", "<f8", (3,)), # [rad/s] LVLH rate w.r.t. N, LVLH frame
         ("rv_N", "<f8", (6,)),             # [m, m/s] station position and velocity, N frame
+        ("refined_N", "<f8", (6,)),        # [m, m/s] sum of the corrections made to rv_N so far (a change is a
+                                           # correction of knowledge, not motion: navigation moves its own copy)
     ]),
     # Attitude control -> thruster control.
     "TORQUE_CMD": np.dtype(_HEADER + [

@@ -14,7 +14,6 @@ import numpy as np
 
 from fsw.app import App, Bus
 from fsw.config_loader import Section
-from fsw.core.attitude import quat_to_dcm
 from fsw.core.estimation import RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
 from fsw.core.navigation import (
     F_VALID_CHANGED,
@@ -25,6 +24,7 @@ from fsw.core.navigation import (
     SENSOR_GNSS,
     SENSOR_GNSS_ABS,
     SENSOR_LIDAR,
+    attitude_at,
     gnss_abs_relative,
     relnav_app_step,
 )
@@ -112,7 +112,6 @@ class RelativeNavigation(App):
         f = self.flt[0]
         self.x, self.P, self.rejects, self.C_B_LVLH = f["x"], f["P"], f["rejects"], f["C_B_LVLH"]  # views
         self.work = np.zeros(WORK_SHAPE)
-        self.C_BN = np.zeros((3, 3))
         self.initialised = False
         self._v_prior = None  # (velocity, sigma) the filter had before a reset
         self._distrusted = 0  # sensor whose repeated rejections caused the last reset
@@ -137,6 +136,7 @@ class RelativeNavigation(App):
         views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.eng, self.gnss, self.gabs,
                                              self.lidar, self.camera, self.out))
         self._step = bind(relnav_app_step, self.prm, self.flt, self.work, *views, sample=(0,))
+        self._att_orbit = views[:2]
 
     # ------------------------------------------------------------------ initialisation (rare path)
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
@@ -174,6 +174,7 @@ class RelativeNavigation(App):
         f["last_gnss_ns"] = t_ns if source == SENSOR_GNSS else 0
         self.initialised = True
         f["station_rv_N"] = self.orbit["rv_N"]  # the relative state's frame is the ephemeris' now
+        f["refined_N"] = self.orbit["refined_N"]
         f["station_set"] = 1
         f["t_prev_ns"] = t_ns
         f["last_accept_ns"] = t_ns
@@ -186,9 +187,8 @@ class RelativeNavigation(App):
     def _try_initialise(self, t_ns: int) -> None:
         """First fix: the first valid in-band sample of any sensor, with a wide covariance."""
         att_ok = bool(self.att["valid"])
-        if att_ok:
-            quat_to_dcm(self.att["q_BN"], self.C_BN)
-            self.C_B_LVLH[:] = self.C_BN @ self.orbit["C_LVLH_N"].T
+        if att_ok:  # a fix from a wide covariance: the attitude of now serves every sample's short latency
+            attitude_at(*self._att_orbit, t_ns, self.flt[0]["C_scratch"], self.C_B_LVLH)
         g, li, ca = self.gnss, self.lidar, self.camera
         f = self.flt[0]
         # each sensor's own measured range, which decides its band

@@ -79,6 +79,7 @@ RELNAV_PARAMS = np.dtype([
     ("C_RL", "f8", (3, 3)),             # docking attitude in LVLH (rows: B axes in L)
 ], align=True)
 
+DV_HIST = 16   # steps of delta-v kept (1.6 s at 10 Hz): more than a GNSS sample's 0.5 s latency
 N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry.dictionary.NAV_SENSORS)
 
 #: The filter: its state, covariance and bookkeeping between steps.
@@ -97,7 +98,8 @@ RELNAV_FILTER = np.dtype([
     ("rejects", "i8", (N_SENSORS,)),    # rejections in a row, by sensor code
     ("station_rv_N", "f8", (6,)),       # the station ephemeris at the time the state holds ...
     ("station_set", "u1"),              # ... once set: the relative motion is that of the two orbits (else CW)
-    ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate
+    ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate, at the time of the last
+                                        # laser radar or camera sample (attitude_at)
     ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
     ("burn_dv_mps", "f8"),              # |delta-v| accumulated over the burn in progress (0 between burns)
     ("thrust_ns", "i8"),                # the last thrust acted until this time [ns] ...
@@ -111,6 +113,15 @@ RELNAV_FILTER = np.dtype([
     ("sigma_cam_B_m", "f8", (3,)),      # the camera's noise at the current sample, B (scratch)
     ("port_tilt_rad", "f8", (3,)),      # low-passed port attitude w.r.t. LVLH, docking-attitude axes
     ("port_tilt_ns", "i8"),             # time of its last camera sample (0: none)
+    ("C_scratch", "f8", (4, 3, 3)),     # scratch of attitude_at
+    ("refined_N", "f8", (6,)),          # ORBIT_REF.refined_N already moved into station_rv_N
+    ("dv_hist_L_mps", "f8", (DV_HIST, 3)),  # the last steps' delta-v (thrusters and engines), LVLH ...
+    ("dv_hist_ns", "i8", (DV_HIST, 2)),  # ... and the period each acted over [start, end] (ring, by dv_hist_next)
+    ("dv_hist_next", "i8"),
+    ("meas_r_L_m", "f8", (3,)),         # a GNSS sample with the thrust since it was taken added (scratch)
+    ("meas_v_L_mps", "f8", (3,)),
+    ("thrust_dr_m", "f8", (3,)),        # that thrust's position and velocity (scratch of _thrust_after)
+    ("thrust_dv_mps", "f8", (3,)),
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
@@ -152,8 +163,6 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     dv = f.dv_L_mps
     result = 0
     att_ok = att[0].valid != 0
-    if att_ok:
-        c_b_lvlh(att[0].q_BN, orbit[0].C_LVLH_N, C_B_LVLH)
     o = out[0]
     for i in range(3):
         dv[i] = 0.0
@@ -169,6 +178,11 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             dv[i] += e.dv_LVLH_mps[i]
     ob = orbit[0]
     abs_bias = f.gnss_bias_source == SENSOR_GNSS_ABS
+    if f.station_set != 0:  # the ephemeris was refined since the last step: knowledge, not motion (orbit_ref)
+        for i in range(6):
+            d = ob.refined_N[i] - f.refined_N[i]
+            f.station_rv_N[i] += d
+            f.refined_N[i] = ob.refined_N[i]
     if dt_s > 0.0:
         if f.station_set != 0 and ob.seq != 0:
             relnav_predict_orbit(x, P, f.station_rv_N, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
@@ -187,6 +201,12 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         # walk of independent periods (which, over a 6 m/s burn of 0.1 s periods, understated it 30-fold).
         dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
         if dv2 > 0.0:
+            k = f.dv_hist_next % DV_HIST
+            f.dv_hist_next += 1
+            f.dv_hist_ns[k, 0] = f.t_prev_ns - int(dt_s * 1e9 + 0.5)
+            f.dv_hist_ns[k, 1] = f.t_prev_ns
+            for i in range(3):
+                f.dv_hist_L_mps[k, i] = dv[i]
             mag = math.sqrt(dv2)
             acc = f.burn_dv_mps
             var = p.dv_sigma_frac * p.dv_sigma_frac * ((acc + mag) * (acc + mag) - acc * acc)
@@ -202,10 +222,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     # A sample's t_ns is when it was taken; it is fused against the state of that time (lag_s back)
     n_rad_s = ob.omega_LN_L_rad_s[2] if ob.seq != 0 else ob.n_rad_s
     now = f.t_prev_ns
-    # ... along the orbit, not through a burn: the thrust since then is not taken out of the sample, so a GNSS
-    # sample taken before the last thrust ended is fused with the delta-v of that part of its latency as extra
-    # noise (|dv| / dt x lag, 0.1 m/s for 0.5 s of an engine burn; a thruster pulse of a period spreads over that
-    # period)
+    # ... along the orbit, not through a burn: a GNSS sample gets the delta-v of the periods since it was taken
+    # added (_thrust_after: 0.03 m/s for the 0.5 s latency of a 0.06 m/s^2 thruster burn, which the filter
+    # otherwise learnt as a lag of its velocity), and as extra noise what stays unknown of it (_during_burn)
     acc_mps2 = math.sqrt(dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]) / dt_s if dt_s > 0.0 else 0.0
     if acc_mps2 > 0.0:
         f.thrust_ns = now
@@ -223,10 +242,15 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             mp = p.gnss_multipath_range_m / max(rng, 1.0)
             grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
             lag = sample_age_s(now, g.t_ns)
+            # compared with the state of its time, less the thrust since (the transition takes back the orbit only)
+            du = _thrust_after(f, g.t_ns, g.t_ns)
+            for i in range(3):
+                f.meas_r_L_m[i] = g.r_LVLH_m[i] + f.thrust_dr_m[i]
+                f.meas_v_L_mps[i] = g.v_LVLH_mps[i] + f.thrust_dv_mps[i]
             sr, sv = _during_burn(p.gnss_sigma_r_m * grow, p.gnss_sigma_v_mps * grow, f.thrust_acc_mps2,
-                                  _thrust_since(f.thrust_ns, g.t_ns, lag))
-            ok, _ = relnav_update_gnss(x, P, g.r_LVLH_m, g.v_LVLH_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof, work,
-                                       lag, n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
+                                  _thrust_since(f.thrust_ns, g.t_ns, lag), dt_s, p.dv_sigma_frac * du)
+            ok, _ = relnav_update_gnss(x, P, f.meas_r_L_m, f.meas_v_L_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof,
+                                       work, lag, n_rad_s, RN_GNSS_BIAS, grow, RN_GNSS_VBIAS)
             f.last_gnss_ns = now
             result = _count(o, ok, SENSOR_GNSS, result)
     ga = gabs[0]
@@ -244,8 +268,12 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
                     relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
                     f.gnss_bias_source = SENSOR_GNSS_ABS
+                du = _thrust_after(f, ga.t_ns, now)  # carried to now on its orbit, not through the thrust since
+                for i in range(3):
+                    f.gabs_r_L_m[i] += f.thrust_dr_m[i]
+                    f.gabs_v_L_mps[i] += f.thrust_dv_mps[i]
                 sr, sv = _during_burn(p.gnss_abs_sigma_r_m, p.gnss_abs_sigma_v_mps, f.thrust_acc_mps2,
-                                      _thrust_since(f.thrust_ns, ga.t_ns, lag))
+                                      _thrust_since(f.thrust_ns, ga.t_ns, lag), dt_s, p.dv_sigma_frac * du)
                 ok, _ = relnav_update_gnss(x, P, f.gabs_r_L_m, f.gabs_v_L_mps, p.port_L_m, sr, sv, p.gate_chi2_6dof,
                                            work, 0.0, n_rad_s, RN_GNSS_BIAS, 1.0, RN_GNSS_VBIAS)
                 result = _count(o, ok, SENSOR_GNSS_ABS, result)
@@ -254,6 +282,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         f.seq_lidar = li.seq
         rng = li.range_m
         if li.valid != 0 and att_ok and p.lidar_band_m[0] <= rng <= p.lidar_band_m[1]:
+            attitude_at(att, orbit, li.t_ns, f.C_scratch, C_B_LVLH)
             sr = math.sqrt(p.lidar_sigma_range_m ** 2 + (p.lidar_sigma_range_frac * rng) ** 2)
             r0 = p.lidar_angle_near_range_m
             sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
@@ -265,6 +294,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         f.seq_camera = c.seq
         rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
         if c.valid != 0 and att_ok and p.camera_band_m[0] <= rng <= p.camera_band_m[1]:
+            attitude_at(att, orbit, c.t_ns, f.C_scratch, C_B_LVLH)
             sig = f.sigma_cam_B_m
             sig[0] = p.camera_sigma_depth_m + p.camera_sigma_depth_per_m * rng * rng  # along the boresight x_B
             sig[1] = sig[2] = p.camera_sigma_lateral_m + p.camera_sigma_lateral_frac * rng
@@ -283,6 +313,55 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         o.sigma_r_m[i] = math.sqrt(max(P[i, i], 0.0))
         o.sigma_v_mps[i] = math.sqrt(max(P[3 + i, 3 + i], 0.0))
     return result
+
+
+@njit(cache=True)
+def _rotation(wx, wy, wz, dt_s, R):
+    """R <- exp(-[phi x]), phi = w dt: how a frame turning at w [rad/s] (its own axes) sees fixed axes after dt."""
+    px, py, pz = wx * dt_s, wy * dt_s, wz * dt_s
+    th2 = px * px + py * py + pz * pz
+    if th2 < 1e-12:  # series: sin(th)/th = 1 - th^2/6, (1 - cos th)/th^2 = 1/2 - th^2/24
+        a, b = 1.0 - th2 / 6.0, 0.5 - th2 / 24.0
+    else:
+        th = math.sqrt(th2)
+        a, b = math.sin(th) / th, (1.0 - math.cos(th)) / th2
+    # exp(-[phi x]) = I - a [phi x] + b [phi x]^2, [phi x]^2 = phi phi^T - th^2 I
+    R[0, 0] = 1.0 + b * (px * px - th2)
+    R[1, 1] = 1.0 + b * (py * py - th2)
+    R[2, 2] = 1.0 + b * (pz * pz - th2)
+    R[0, 1] = a * pz + b * px * py
+    R[1, 0] = -a * pz + b * px * py
+    R[0, 2] = -a * py + b * px * pz
+    R[2, 0] = a * py + b * px * pz
+    R[1, 2] = a * px + b * py * pz
+    R[2, 1] = -a * px + b * py * pz
+
+
+@njit(cache=True)
+def attitude_at(att, orbit, t_ns, scratch, C_BL_out):
+    """Rotation LVLH -> B at ``t_ns`` (a sample's time), from the attitude estimate and the LVLH frame.
+
+    ATT_STATE holds the attitude of its own step (``t_ns``): the attitude task runs after navigation in the
+    10 Hz slot, so navigation reads the estimate of the previous period, 0.1 s old, while ORBIT_REF holds
+    this period's LVLH frame. Combined as they are, the two differ by the LVLH frame's turn over 0.1 s
+    (0.0065 deg of pitch, 2.3 mm across the line of sight at 20 m), an error no sensor model covers. Each is
+    carried at its own rate to ``t_ns``: C_BN(t) = exp(-[w_BN dt_a x]) C_BN(t_a), C_LN(t) = exp(-[w_LN
+    dt_o x]) C_LN(t_o), and C_BL = C_BN C_LN^T. ``att``, ``orbit`` : 1-element ATT_STATE and ORBIT_REF views;
+    ``scratch`` : (4, 3, 3) floats.
+    """
+    a, o = att[0], orbit[0]
+    M, RB, RL, T = scratch[0], scratch[1], scratch[2], scratch[3]
+    c_b_lvlh(a.q_BN, o.C_LVLH_N, M)
+    w = a.omega_BN_B_rad_s
+    _rotation(w[0], w[1], w[2], (t_ns - a.t_ns) * 1e-9, RB)
+    w = o.omega_LN_L_rad_s
+    _rotation(w[0], w[1], w[2], (t_ns - o.t_ns) * 1e-9, RL)
+    for i in range(3):  # T = M RL^T
+        for j in range(3):
+            T[i, j] = M[i, 0] * RL[j, 0] + M[i, 1] * RL[j, 1] + M[i, 2] * RL[j, 2]
+    for i in range(3):  # C_BL = RB T
+        for j in range(3):
+            C_BL_out[i, j] = RB[i, 0] * T[0, j] + RB[i, 1] * T[1, j] + RB[i, 2] * T[2, j]
 
 
 @njit(cache=True)
@@ -328,12 +407,46 @@ def _thrust_since(thrust_ns, sample_ns, lag_s):
 
 
 @njit(cache=True)
-def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s):
-    """(sigma_r, sigma_v) of a sample ``lag_s`` old while the vehicle accelerates at ``acc_mps2`` (thrust the
-    sample's age does not account for): the velocity change a lag and the position change a lag^2 / 2."""
-    dv = acc_mps2 * lag_s
-    dr = 0.5 * dv * lag_s
-    return math.sqrt(sigma_r_m * sigma_r_m + dr * dr), math.sqrt(sigma_v_mps * sigma_v_mps + dv * dv)
+def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s, period_s=-1.0, dv_error_mps=0.0):
+    """(sigma_r, sigma_v) of a sample ``lag_s`` old while the vehicle accelerates at ``acc_mps2``.
+
+    Without ``period_s`` (< 0): thrust the sample's age does not account for, the velocity change a lag and the
+    position change a lag^2 / 2. With it, the thrust since the sample was taken has been added to the sample
+    (:func:`_thrust_after`) as impulses of whole periods; what stays unknown is when inside the period the
+    pulses fired (uniform over the period: sigma period / sqrt(12), for as much of the lag as thrust lasted)
+    and how well they executed (``dv_error_mps``, 1-sigma)."""
+    t = lag_s if period_s < 0.0 else min(lag_s, period_s) / math.sqrt(12.0)
+    dv = acc_mps2 * t
+    dr = 0.5 * dv * t
+    return math.sqrt(sigma_r_m * sigma_r_m + dr * dr), math.sqrt(sigma_v_mps * sigma_v_mps + dv * dv
+                                                                  + dv_error_mps * dv_error_mps)
+
+
+@njit(cache=True)
+def _thrust_after(f, sample_ns, ref_ns):
+    """|delta-v| [m/s] of the thrust after ``sample_ns``, whose velocity (``f.thrust_dv_mps``) and position
+    (``f.thrust_dr_m``) a sample taken then lacks and the state holds.
+
+    The state takes each period's delta-v as an impulse at the period's start (the prediction); a period that
+    straddles the sample counts for the part after it, its thrust spread evenly. Compared at ``ref_ns`` (the
+    sample's time, where the transition carries the state back, or now for a sample carried forward on its
+    orbit), the state's position holds dv (ref - start) of it.
+    """
+    dr, du = f.thrust_dr_m, f.thrust_dv_mps
+    for i in range(3):
+        dr[i] = 0.0
+        du[i] = 0.0
+    for k in range(DV_HIST):
+        a, b = f.dv_hist_ns[k, 0], f.dv_hist_ns[k, 1]
+        if b <= sample_ns or b <= a:
+            continue
+        frac = min(1.0, (b - sample_ns) / (b - a))
+        age = (ref_ns - a) * 1e-9
+        for i in range(3):
+            d = frac * f.dv_hist_L_mps[k, i]
+            du[i] += d
+            dr[i] += d * age
+    return math.sqrt(du[0] * du[0] + du[1] * du[1] + du[2] * du[2])
 
 
 @njit(cache=True)

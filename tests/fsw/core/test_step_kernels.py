@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fsw.config_loader import load_vehicle
-from fsw.core.attitude import quat_to_dcm
+from fsw.core.attitude import quat_from_dcm, quat_to_dcm
 from fsw.core.control import (
     N_GROUPS,
     group_authority,
@@ -15,7 +15,7 @@ from fsw.core.control import (
     thruster_torque_check,
 )
 from fsw.core.estimation import RN_LIDAR_BIAS, RN_STATES, WORK_SHAPE, relnav_predict, relnav_update_lidar
-from fsw.core.navigation import RELNAV_FILTER, RELNAV_PARAMS, SENSOR_LIDAR, relnav_step
+from fsw.core.navigation import RELNAV_FILTER, RELNAV_PARAMS, SENSOR_LIDAR, attitude_at, relnav_step
 from fsw.messages import new_message
 from hal.devices import new_record
 
@@ -92,6 +92,39 @@ def test_relnav_step_equals_predict_then_lidar_update():
     assert np.allclose(x, x2, atol=1e-12) and np.allclose(P, P2, atol=1e-12)
     assert np.allclose(out["r_LVLH_m"], x[:3]) and np.allclose(out["sigma_v_mps"], np.sqrt(np.diag(P)[3:6]))
     assert out["accepted"] == 1 and out["sensor"] == SENSOR_LIDAR
+
+
+def test_attitude_at_carries_the_attitude_and_the_lvlh_frame_to_the_sample_time():
+    """ATT_STATE (0.1 s old: attitude runs after navigation) and ORBIT_REF (now) are each carried at their own
+    rate to the sample's time; the reference is scipy's rotation-vector exponential, exp(-[w dt x])."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(11)
+    att, orbit = new_message("ATT_STATE"), new_message("ORBIT_REF")
+    q = rotation(rng.normal(size=3), 0.7)
+    w_B, w_L = np.array([0.02, -0.01, 0.03]), np.array([1e-6, 0.0, -N])
+    C_LN = quat_to_dcm_np(rotation(rng.normal(size=3), 1.0))
+    att["q_BN"], att["omega_BN_B_rad_s"], att["t_ns"] = q, w_B, 900_000_000
+    orbit["C_LVLH_N"], orbit["omega_LN_L_rad_s"], orbit["t_ns"] = C_LN, w_L, 1_000_000_000
+    t_sample = 850_000_000
+    out, scratch = np.zeros((3, 3)), np.zeros((4, 3, 3))
+    attitude_at(att.reshape(1), orbit.reshape(1), t_sample, scratch, out)
+    C_BN = Rotation.from_rotvec(-w_B * (t_sample - 900_000_000) * 1e-9).as_matrix() @ quat_to_dcm_np(q)
+    C_LN_t = Rotation.from_rotvec(-w_L * (t_sample - 1_000_000_000) * 1e-9).as_matrix() @ C_LN
+    assert np.allclose(out, C_BN @ C_LN_t.T, atol=1e-14)
+    assert np.allclose(out @ out.T, np.eye(3), atol=1e-14)
+    # an LVLH-held body (w_BN = the LVLH rate) read 0.1 s late against the frame of now: off by the frame's
+    # turn over 0.1 s (what the navigation did before), and exact once carried
+    C_BL = quat_to_dcm_np(rotation(rng.normal(size=3), 0.4))
+    att["omega_BN_B_rad_s"] = C_BL @ w_L
+    orbit["t_ns"], att["t_ns"] = 1_000_000_000, 900_000_000
+    C_LN_then = Rotation.from_rotvec(w_L * 0.1).as_matrix() @ C_LN   # the frame 0.1 s ago, when q_BN held
+    quat_from_dcm(C_BL @ C_LN_then, att["q_BN"].reshape(4))
+    attitude_at(att.reshape(1), orbit.reshape(1), 1_000_000_000, scratch, out)
+    assert np.allclose(out, C_BL, atol=1e-12)
+    stale = quat_to_dcm_np(att["q_BN"].reshape(4)) @ C_LN.T
+    turn = Rotation.from_matrix(stale @ C_BL.T).magnitude()
+    assert turn == pytest.approx(N * 0.1, rel=1e-6)
 
 
 def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
