@@ -14,13 +14,11 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
-from fsw.core.ephemeris import lvlh_frame_j2, orbit_ref_step
-from fsw.core.estimation import sample_age_s
-from fsw.core.navigation import SENSOR_CAMERA, SENSOR_GNSS, SENSOR_LIDAR, gnss_abs_relative
+from fsw.core.ephemeris import lvlh_frame_j2
+from fsw.core.navigation import ORBIT_REF_PARAMS, ORBIT_REF_STATE, orbit_ref_app_step
 from fsw.dispatch import bind
-
-NS_PER_S = 1_000_000_000
-_RELATIVE_SENSORS = (SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA)  # navigation measures the station, not the ephemeris
+from fsw.messages import new_message
+from hal.devices import new_record
 
 
 class OrbitReference(App):
@@ -28,9 +26,10 @@ class OrbitReference(App):
 
     With the chaser's absolute GNSS (``hal``) and a valid relative-navigation solution last fed by a relative
     sensor (relative GNSS, laser radar or camera; not absolute GNSS, which is measured against this ephemeris),
-    each new GNSS sample gives the station's state: the chaser's inertial fix less the relative state. The
+    each new GNSS fix gives the station's state: the chaser's inertial fix less the relative state. The
     ephemeris moves toward it by ``dt / ephemeris_refine_tau_s`` of the difference, position and velocity
-    (``[orbit]``; 0 turns it off), and ``ORBIT_REF.refined_N`` adds up what was moved.
+    (``[orbit]``; 0 turns it off), and ``ORBIT_REF.refined_N`` adds up what was moved
+    (``fsw.core.navigation.orbit_ref_app_step``).
     """
 
     # the app contract (fsw/contract.py, docs/app-contract.md)
@@ -42,63 +41,34 @@ class OrbitReference(App):
     def __init__(self, name: str, bus: Bus, events, gnc: dict, path, station_rv_N, hal=None):
         super().__init__(name, bus, events)
         earth = Section(gnc, path, "earth")
-        self.mu = earth.float("mu_m3_s2", 1.0)
-        self.re = earth.float("radius_m", 1.0)
-        self.j2 = earth.float("j2", 0.0, 1.0)
         orbit = Section(gnc, path, "orbit")
+        self.prm = np.zeros(1, ORBIT_REF_PARAMS)
+        p = self.prm[0]
+        p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
+        p["refine_tau_s"] = orbit.float("ephemeris_refine_tau_s", 0.0) if hal is not None else 0.0
+        p["port_L_m"] = Section(gnc, path, "station").array("port_LVLH_m", (3,))
         n = orbit.float("mean_motion_rad_s", 1e-6, 1.0)
-        self.tau_s = orbit.float("ephemeris_refine_tau_s", 0.0)
-        self.port_L = Section(gnc, path, "station").array("port_LVLH_m", (3,))
         rv = np.asarray(station_rv_N, dtype=np.float64)
-        if rv.shape != (6,) or not np.all(np.isfinite(rv)) or np.linalg.norm(rv[:3]) < self.re:
+        if rv.shape != (6,) or not np.all(np.isfinite(rv)) or np.linalg.norm(rv[:3]) < p["earth"][1]:
             raise ConfigError(f"{name}: uplinked station state must be 6 finite numbers [r m, v m/s] "
                               f"above the Earth's surface, got {station_rv_N!r}")
         self.rec = bus.publish("ORBIT_REF", name)
         self.rec["n_rad_s"] = n
-        self._rv = self.rec["rv_N"]
-        self._rv[:] = rv
-        self._C = self.rec["C_LVLH_N"]
-        self._w = self.rec["omega_LN_L_rad_s"]
-        self._r, self._v = self._rv[:3], self._rv[3:]
-        self._scratch = np.zeros((6, 6))
-        self._t_ns = np.zeros(1, np.int64)  # the time rv_N holds
-        lvlh_frame_j2(self._rv, self.mu, self.re, self.j2, self._scratch, self._C, self._w)
-        self._step = bind(orbit_ref_step, self._t_ns, self.mu, self.re, self.j2, self._scratch, self.rec.reshape(1),
-                          sample=(0,))
-        self.gabs = hal.sensor("DEV_GNSS_ABS") if hal is not None and self.tau_s > 0.0 else None
-        self.nav = None
-        self._gabs_seq = 0
-        self._gabs_t_ns = 0
-        self._fix_r, self._fix_v = np.zeros(3), np.zeros(3)
+        self.rec["rv_N"] = rv
+        self.st = np.zeros(1, ORBIT_REF_STATE)
+        mu, re, j2 = p["earth"]
+        lvlh_frame_j2(self.rec["rv_N"], mu, re, j2, self.st[0]["scratch"], self.rec["C_LVLH_N"],
+                      self.rec["omega_LN_L_rad_s"])
+        self.gabs = hal.sensor("DEV_GNSS_ABS") if hal is not None else new_record("DEV_GNSS_ABS")
+        self._bind(new_message("NAV_STATE"))  # no navigation (yet): never refined
+
+    def _bind(self, nav) -> None:
+        self._step = bind(orbit_ref_app_step, self.prm, self.st, self.rec.reshape(1), self.gabs.reshape(1),
+                          nav.reshape(1), sample=(0,))
 
     def start(self) -> None:
-        if self.gabs is not None and "NAV_STATE" in self.bus:
-            self.nav = self.bus.get("NAV_STATE", self.name)
+        if "NAV_STATE" in self.bus:
+            self._bind(self.bus.get("NAV_STATE", self.name))
 
     def step(self, t_ns: int) -> None:
         self._step(t_ns)
-        if self.nav is not None and self.gabs["seq"] != self._gabs_seq:
-            self._gabs_seq = int(self.gabs["seq"])
-            self._refine(t_ns)
-
-    def _refine(self, t_ns: int) -> None:
-        """Move the ephemeris toward the station the chaser's GNSS fix and relative navigation place."""
-        g, nav = self.gabs, self.nav
-        dt_s = (t_ns - self._gabs_t_ns) / NS_PER_S if self._gabs_t_ns else 0.0
-        self._gabs_t_ns = t_ns
-        if not (g["valid"] and nav["valid"] and int(nav["sensor"]) in _RELATIVE_SENSORS) or dt_s <= 0.0:
-            return
-        # the fix as a relative state against this ephemeris: chaser CoM w.r.t. the station CoM, LVLH, now
-        gnss_abs_relative(g["r_N_m"], g["v_N_mps"], self._rv, self._C, self._w, self.port_L, self._fix_r,
-                          self._fix_v, sample_age_s(t_ns, int(g["t_ns"])), self.mu)
-        age_s = sample_age_s(t_ns, int(nav["t_ns"]))  # navigation publishes after this task: last period's
-        r_nav = nav["r_LVLH_m"] + nav["v_LVLH_mps"] * age_s + self.port_L
-        # ephemeris error (onboard - true station), LVLH: d = r_nav - r_fix; its rate: the two relative
-        # velocities are rates seen in the same frame, so v_nav - v_fix = C (v_onboard - v_true) - w x d
-        d = r_nav - self._fix_r
-        dv = nav["v_LVLH_mps"] - self._fix_v + np.cross(self._w, d)
-        k = min(dt_s / self.tau_s, 1.0)
-        corr = -k * np.concatenate((self._C.T @ d, self._C.T @ dv))
-        self._rv += corr
-        self.rec["refined_N"] += corr
-        lvlh_frame_j2(self._rv, self.mu, self.re, self.j2, self._scratch, self._C, self._w)

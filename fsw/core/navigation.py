@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .attitude import c_b_lvlh
+from .ephemeris import ephemeris_step, lvlh_frame_j2
 from .estimation import (
     RN_GNSS_BIAS,
     RN_GNSS_VBIAS,
@@ -536,3 +537,77 @@ def relnav_app_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam
         f.was_valid = v
         result |= F_VALID_CHANGED
     return result
+
+
+# ---------------------------------------------------------------- the onboard station ephemeris, refined
+#: The orbit-reference app's parameters (fsw/config/gnc.toml [earth], [orbit], [station]), one record.
+ORBIT_REF_PARAMS = np.dtype([
+    ("earth", "f8", (3,)),              # mu [m^3/s^2], equatorial radius [m], J2
+    ("refine_tau_s", "f8"),             # the ephemeris moves dt / tau of the way to the station fixed (0: never)
+    ("port_L_m", "f8", (3,)),           # station port w.r.t. the station CoM, LVLH
+], align=True)
+
+#: Its state between steps.
+ORBIT_REF_STATE = np.dtype([
+    ("t_ns", "i8"),                     # the time rv_N holds
+    ("gabs_seq", "i8"),                 # DEV_GNSS_ABS.seq of the last fix seen, and when it was seen
+    ("gabs_ns", "i8"),
+    ("scratch", "f8", (6, 6)),
+    ("fix_r_L_m", "f8", (3,)),          # the fix as a relative state against the ephemeris (scratch)
+    ("fix_v_L_mps", "f8", (3,)),
+], align=True)
+
+
+@njit(cache=True)
+def orbit_ref_app_step(prm, st, rec, gabs, nav, t_ns):
+    """The orbit-reference app's step: propagate ORBIT_REF.rv_N to ``t_ns`` and refresh its LVLH frame; on a new
+    fix of the chaser's own GNSS, refine the ephemeris toward the station that fix and the relative navigation
+    place (fsw/apps/orbit_ref.py, docs/navigation.md "The station ephemeris").
+
+    ``prm``, ``st`` : 1-element ORBIT_REF_PARAMS, ORBIT_REF_STATE. ``rec``, ``gabs``, ``nav`` : 1-element views
+    of ORBIT_REF (written), DEV_GNSS_ABS and NAV_STATE (navigation publishes after this task: last period's).
+
+    Refined only while navigation is valid and last fed by a relative sensor (relative GNSS, laser radar,
+    camera): absolute GNSS is measured against this ephemeris. The ephemeris' error, onboard less true station,
+    is d = (r_nav + port) - r_fix in LVLH; its rate, the two relative velocities being rates seen in the same
+    frame, dv = v_nav - v_fix + w x d. Both move by k = dt / tau (at most 1) toward the fix, and
+    ``refined_N`` adds up what moved.
+    """
+    p, s, o = prm[0], st[0], rec[0]
+    mu, re, j2 = p.earth[0], p.earth[1], p.earth[2]
+    rv = o.rv_N
+    dt = (t_ns - s.t_ns) * 1e-9
+    if dt > 0.0:
+        ephemeris_step(rv, mu, re, j2, dt, s.scratch)
+        lvlh_frame_j2(rv, mu, re, j2, s.scratch, o.C_LVLH_N, o.omega_LN_L_rad_s)
+        s.t_ns = t_ns
+    o.t_ns = t_ns
+    o.seq += 1
+    g, nv = gabs[0], nav[0]
+    if p.refine_tau_s <= 0.0 or g.seq == s.gabs_seq:
+        return
+    s.gabs_seq = g.seq
+    since = (t_ns - s.gabs_ns) / 1e9 if s.gabs_ns != 0 else 0.0
+    s.gabs_ns = t_ns
+    used = nv.sensor == SENSOR_GNSS or nv.sensor == SENSOR_LIDAR or nv.sensor == SENSOR_CAMERA
+    if g.valid == 0 or nv.valid == 0 or not used or since <= 0.0:
+        return
+    C, w, port = o.C_LVLH_N, o.omega_LN_L_rad_s, p.port_L_m
+    fr, fv = s.fix_r_L_m, s.fix_v_L_mps
+    gnss_abs_relative(g.r_N_m, g.v_N_mps, rv, C, w, port, fr, fv, sample_age_s(t_ns, g.t_ns), mu)
+    age = sample_age_s(t_ns, nv.t_ns)
+    d0 = nv.r_LVLH_m[0] + nv.v_LVLH_mps[0] * age + port[0] - fr[0]
+    d1 = nv.r_LVLH_m[1] + nv.v_LVLH_mps[1] * age + port[1] - fr[1]
+    d2 = nv.r_LVLH_m[2] + nv.v_LVLH_mps[2] * age + port[2] - fr[2]
+    e0 = nv.v_LVLH_mps[0] - fv[0] + (w[1] * d2 - w[2] * d1)
+    e1 = nv.v_LVLH_mps[1] - fv[1] + (w[2] * d0 - w[0] * d2)
+    e2 = nv.v_LVLH_mps[2] - fv[2] + (w[0] * d1 - w[1] * d0)
+    k = min(since / p.refine_tau_s, 1.0)
+    for i in range(3):  # N = C^T L
+        cr = -k * (C[0, i] * d0 + C[1, i] * d1 + C[2, i] * d2)
+        cv = -k * (C[0, i] * e0 + C[1, i] * e1 + C[2, i] * e2)
+        rv[i] += cr
+        rv[3 + i] += cv
+        o.refined_N[i] += cr
+        o.refined_N[3 + i] += cv
+    lvlh_frame_j2(rv, mu, re, j2, s.scratch, C, w)
