@@ -408,15 +408,15 @@ def _thrust_since(thrust_ns, sample_ns, lag_s):
 
 
 @njit(cache=True)
-def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s, period_s=-1.0, dv_error_mps=0.0):
-    """(sigma_r, sigma_v) of a sample ``lag_s`` old while the vehicle accelerates at ``acc_mps2``.
+def _during_burn(sigma_r_m, sigma_v_mps, acc_mps2, lag_s, period_s, dv_error_mps):
+    """(sigma_r, sigma_v) of a sample taken ``lag_s`` before the thrust at ``acc_mps2`` ended.
 
-    Without ``period_s`` (< 0): thrust the sample's age does not account for, the velocity change a lag and the
-    position change a lag^2 / 2. With it, the thrust since the sample was taken has been added to the sample
-    (:func:`_thrust_after`) as impulses of whole periods; what stays unknown is when inside the period the
-    pulses fired (uniform over the period: sigma period / sqrt(12), for as much of the lag as thrust lasted)
-    and how well they executed (``dv_error_mps``, 1-sigma)."""
-    t = lag_s if period_s < 0.0 else min(lag_s, period_s) / math.sqrt(12.0)
+    The thrust since the sample was taken has been added to it (:func:`_thrust_after`) as impulses of whole
+    periods (``period_s``); what stays unknown is when inside its period the thrust acted (uniform over the
+    period: sigma period / sqrt(12), as long as the lag holds thrust) and how well it executed
+    (``dv_error_mps``, 1-sigma). Until 3eae83b the thrust was not added, and this noise was the whole thrust of
+    the lag: the filter took a biased sample for a noisy one."""
+    t = min(lag_s, period_s) / math.sqrt(12.0)
     dv = acc_mps2 * t
     dr = 0.5 * dv * t
     return math.sqrt(sigma_r_m * sigma_r_m + dr * dr), math.sqrt(sigma_v_mps * sigma_v_mps + dv * dv
