@@ -24,7 +24,7 @@ from sims.compile_progress import CompileProgress
 from sims.deferred import DeferredSink
 from sims.deferred import attach as attach_sinks
 from sims.link import LinkOptions, finish_link, open_ground_link
-from sims.scenario import ScenarioError, command_packet, initial_orbit, load_scenario, manifest_com_B_m
+from sims.scenario import ScenarioError, command_packet, flight_com_B_m, initial_orbit, load_scenario
 from sims.truth import Truth, uplinked_station_state
 from telemetry.archive import ArchiveWriter
 from telemetry.dictionary import ABORT_TRIGGERS, MODES, TM_BY_NAME
@@ -162,13 +162,13 @@ def flight_overrides(sc, seed: int | None = None) -> dict:
     """The scenario's [flight] table plus what the ground uplinks at the start: the station state vector (off by
     the ``[station.ephemeris]`` error drawn from the run's ``seed``, the scenario's by default) and the vehicle's
     loaded mass from the loading manifest (off by the scenario's ``manifest_error_kg``) and the centre of mass
-    computed from it (``sims.scenario.manifest_com_B_m``: the cargo's placement error and the residual unknown)."""
+    computed from it (``sims.scenario.flight_com_B_m``: the cargo's placement error and the residual unknown)."""
     overrides = dict(sc.flight)
     overrides["station_rv_N"] = [float(x) for x in uplinked_station_state(sc, sc.seed if seed is None else seed)]
     m = sc.vehicle["mass"]
     overrides.setdefault("mass_kg", float(m["dry_kg"] + m["cargo_kg"] + m["propellant_kg"]
                                           + (m["manifest_error_kg"] if "manifest_error_kg" in m else 0.0)))
-    overrides.setdefault("com_B_m", [float(x) for x in manifest_com_B_m(m)])
+    overrides.setdefault("com_B_m", [float(x) for x in flight_com_B_m(sc)])
     return overrides
 
 

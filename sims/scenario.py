@@ -757,6 +757,14 @@ def manifest_com_B_m(mass) -> np.ndarray:
     return mass_properties(planned)[0]
 
 
+def flight_com_B_m(sc) -> np.ndarray:
+    """[m] The centre of mass the flight software is given, B: the scenario's ``[flight] com_B_m`` when it sets one,
+    else :func:`manifest_com_B_m` of its load. The uplink (``sims.runner.flight_overrides``) and the truth's NEES
+    reference (``Truth.reference_state``) both take it from here."""
+    flight = sc.flight.get("com_B_m")
+    return manifest_com_B_m(sc.vehicle["mass"]) if flight is None else np.asarray(flight, float)
+
+
 def _real_inertia(moments: np.ndarray) -> bool:
     """Positive principal moments that satisfy the triangle inequality (a real mass distribution)."""
     return bool(np.all(moments > 0.0)) and all(moments[k] <= moments[(k + 1) % 3] + moments[(k + 2) % 3] + 1e-9

@@ -71,10 +71,10 @@ from sims.core.thermal import (
 from sims.scenario import (
     Scenario,
     docking_dcm_LB,
+    flight_com_B_m,
     frame_divisor,
     insertion_state,
     latency_frames,
-    manifest_com_B_m,
     mass_properties,
 )
 from telemetry.dictionary import record_dtype
@@ -619,7 +619,7 @@ class Truth:
 
         The point the flight software navigates: it knows the vehicle's geometry (its sensor and port arms) about
         the centre of mass of the loading manifest the ground uplinks (``[flight] com_B_m``, by default
-        ``sims.scenario.manifest_com_B_m``), not where this run's load really puts it (``mass_properties``: the
+        ``sims.scenario.flight_com_B_m``), not where this run's load really puts it (``mass_properties``: the
         cargo's placement error and ``vehicle.mass.com_offset_B_m``, truth only). That point sits at
         ``d = com_flight - com_true`` from the true CoM, B: r + C_LB d and v + C_LB (omega_BL x d).
         """
@@ -635,10 +635,7 @@ class Truth:
         scenario does not change, and a probe asks at every task step)."""
         arm = self.__dict__.get("_ref_arm")
         if arm is None:
-            mass = self.scenario.vehicle.mass
-            flight = self.scenario.flight.get("com_B_m") if isinstance(self.scenario.flight, dict) else None
-            com_flight = manifest_com_B_m(mass) if flight is None else np.asarray(flight, float)
-            arm = self._ref_arm = com_flight - mass_properties(mass)[0]
+            arm = self._ref_arm = flight_com_B_m(self.scenario) - mass_properties(self.scenario.vehicle.mass)[0]
         return arm
 
     @property

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .attitude import c_b_lvlh
-from .ephemeris import ephemeris_step, lvlh_frame_j2
+from .ephemeris import lvlh_frame_j2, orbit_ref_step
 from .estimation import (
     RN_GNSS_BIAS,
     RN_GNSS_VBIAS,
@@ -549,7 +549,7 @@ ORBIT_REF_PARAMS = np.dtype([
 
 #: Its state between steps.
 ORBIT_REF_STATE = np.dtype([
-    ("t_ns", "i8"),                     # the time rv_N holds
+    ("t_ns", "i8", (1,)),               # the time rv_N holds (ephemeris.orbit_ref_step's last_t_ns)
     ("gabs_seq", "i8"),                 # DEV_GNSS_ABS.seq of the last fix seen, and when it was seen
     ("gabs_ns", "i8"),
     ("scratch", "f8", (6, 6)),
@@ -576,13 +576,7 @@ def orbit_ref_app_step(prm, st, rec, gabs, nav, t_ns):
     p, s, o = prm[0], st[0], rec[0]
     mu, re, j2 = p.earth[0], p.earth[1], p.earth[2]
     rv = o.rv_N
-    dt = (t_ns - s.t_ns) * 1e-9
-    if dt > 0.0:
-        ephemeris_step(rv, mu, re, j2, dt, s.scratch)
-        lvlh_frame_j2(rv, mu, re, j2, s.scratch, o.C_LVLH_N, o.omega_LN_L_rad_s)
-        s.t_ns = t_ns
-    o.t_ns = t_ns
-    o.seq += 1
+    orbit_ref_step(s.t_ns, mu, re, j2, s.scratch, rec, t_ns)
     g, nv = gabs[0], nav[0]
     if p.refine_tau_s <= 0.0 or g.seq == s.gabs_seq:
         return
