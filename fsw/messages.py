@@ -41,6 +41,8 @@ INTERNAL: dict[str, np.dtype] = {
         ("force_B_N", "<f8", (3,)),        # [N] mean force the on-times deliver over the period, B
         ("torque_B_Nm", "<f8", (3,)),      # [N m] mean torque the on-times deliver over the period, B
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
+        ("impulse_sum_mps", "<f8"),        # [m/s] the pulses' impulses added as magnitudes, over the mass: what
+                                           # execution errors scale with (a couple's two pulses count, not cancel)
     ]),
     # Far-range guidance -> navigation: what the orbit-control engines delivered this period.
     "ENGINE_PERIOD": np.dtype(_HEADER + [

@@ -14,7 +14,7 @@ import numpy as np
 
 from fsw.app import App, Bus
 from fsw.config_loader import Section
-from fsw.core.estimation import RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
+from fsw.core.estimation import RN_ACCEL, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     REJECT_SHIFT,
@@ -59,6 +59,9 @@ class RelativeNavigation(App):
         self.prm = np.zeros(1, RELNAV_PARAMS)
         p = self.prm[0]
         p["q_accel_m2_s3"] = nav.float("q_accel_m2_s3", 0.0)
+        p["accel_sigma_mps2"] = nav.array("accel_sigma_mps2", (3,), 0.0)
+        p["accel_tau_s"] = nav.array("accel_tau_s", (3,), 1.0)
+        p["thrust_level_tau_s"] = nav.float("thrust_level_tau_s", 0.1)
         p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
         p["gate_chi2_6dof"] = nav.float("gate_chi2_6dof", 0.0)
         p["gnss_sigma_r_m"] = self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)
@@ -85,7 +88,11 @@ class RelativeNavigation(App):
         p["gnss_abs_bias_sigma_m"] = nav.array("gnss_abs_bias_sigma_m", (3,), 0.0)
         p["gnss_abs_q_accel_m2_s3"] = nav.float("gnss_abs_q_accel_m2_s3", 0.0)
         p["gnss_abs_vbias_sigma_mps"] = nav.array("gnss_abs_vbias_sigma_mps", (3,), 0.0)
-        p["dv_sigma_frac"] = nav.float("dv_sigma_frac", 0.0, 1.0)
+        p["dv_sigma_along_frac"] = nav.float("dv_sigma_along_frac", 0.0, 1.0)
+        p["dv_sigma_across_frac"] = nav.float("dv_sigma_across_frac", 0.0, 1.0)
+        p["dv_sigma_frac"] = math.sqrt((p["dv_sigma_along_frac"] ** 2 + 2.0 * p["dv_sigma_across_frac"] ** 2) / 3.0)
+        p["port_accel_sigma_mps2"] = nav.float("port_accel_sigma_mps2", 0.0)
+        p["burn_gap_tau_s"] = nav.float("burn_gap_tau_s", 0.0)
         p["earth"] = (earth.float("mu_m3_s2", 1.0), earth.float("radius_m", 1.0), earth.float("j2", 0.0, 1.0))
         p["port_L_m"] = st.array("port_LVLH_m", (3,))
         # the lidar and camera w.r.t. the centre of mass as loaded (the table gives them w.r.t. its origin)
@@ -165,6 +172,7 @@ class RelativeNavigation(App):
             self.P[g, g] = sig_g[i] ** 2
             self.P[c, c] = sig_c[i] ** 2
             self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
+            self.P[RN_ACCEL + i, RN_ACCEL + i] = p["accel_sigma_mps2"][i] ** 2
             if source:  # started from this sample: its correlated errors are in the state's error too
                 self.P[i, i] += sig_g[i] ** 2
                 self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2

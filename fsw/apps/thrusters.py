@@ -50,6 +50,7 @@ class ThrusterControl(App):
         self.prm = np.zeros(1, pr.THRUSTER_PARAMS)
         p = self.prm[0]
         p["dv_done_mps"] = _DV_DONE_MPS
+        p["exhaust_mps"] = vehicle.isp_s * G0_MPS2
         p["mass_kg"] = vehicle.mass_kg
         p["period_s"] = self.period_s
         p["thrusters_off"] = [MODES.get(m) in _THRUSTERS_OFF for m in range(pr.MAX_MODES)]

@@ -25,7 +25,7 @@ from .attitude import quat_mult, quat_normalize
 from .ephemeris import ephemeris_step, lvlh_frame_j2
 from .relmotion import cw_propagate, cw_stm
 
-N_MAX = 15  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
+N_MAX = 18  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
 WORK_SHAPE = (8, N_MAX, N_MAX)
 # Slots of the scratch array.
 _H, _R, _K, _S, _A, _T, _KR, _VEC = 0, 1, 2, 3, 4, 5, 6, 7
@@ -180,10 +180,11 @@ def _propagate_cov(P, Phi, T):
 # State layout of the relative-navigation filter (fsw/core/navigation.py RELNAV_FILTER): the chaser CoM
 # w.r.t. the station port in LVLH, then the sensors' slowly varying errors as first-order Gauss-Markov
 # states (docs/navigation.md): the GNSS position and velocity errors (LVLH; from absolute GNSS, the
-# station ephemeris' error, which moves as a relative orbit) and the laser radar's range / azimuth /
-# elevation bias. The kernels below work on any state size >= 6 with position and velocity first; a
-# measurement names the first of its bias states (-1: none).
-RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_STATES = 0, 3, 6, 9, 12, 15
+# station ephemeris' error, which moves as a relative orbit), the laser radar's range / azimuth /
+# elevation bias, and the relative acceleration the dynamics leave out (LVLH: the differential drag, the
+# port's motion as the station holds attitude). The kernels below work on any state size >= 6 with
+# position and velocity first; a measurement names the first of its bias states (-1: none).
+RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_STATES = 0, 3, 6, 9, 12, 15, 18
 assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navigation filter"
 
 
@@ -357,6 +358,34 @@ def relnav_predict_biases(x, P, first, count, tau_s, sigma_ss, dt_s):
             P[i, j] *= phi
             P[j, i] *= phi
         P[i, i] += sigma_ss[k] * sigma_ss[k] * (1.0 - phi * phi)
+
+
+@njit(cache=True)
+def relnav_predict_accel(x, P, first, tau_s, sigma_ss, dt_s):
+    """Time update of the 3 unmodelled-acceleration states ``first .. first + 2`` (LVLH [m/s^2]), in place,
+    after the dynamics have moved position and velocity over ``dt_s``.
+
+    The acceleration a acts on the relative state over the step, r += a dt^2 / 2, v += a dt (exact for an
+    acceleration constant over the step; P <- F P F^T with F the identity but for those two blocks), and
+    then decays as a first-order Gauss-Markov process (:func:`relnav_predict_biases`, ``tau_s``,
+    ``sigma_ss`` (3,)). The driving noise enters a only, not r and v within the step: its part in r and
+    v over one step is of relative order dt / tau (1e-3 at 0.1 s and 150 s). docs/navigation.md.
+    """
+    n = P.shape[0]
+    c = 0.5 * dt_s * dt_s
+    for i in range(3):
+        a = first + i
+        x[i] += c * x[a]
+        x[3 + i] += dt_s * x[a]
+        for j in range(n):  # rows: F P (the acceleration's own rows unchanged)
+            P[i, j] += c * P[a, j]
+            P[3 + i, j] += dt_s * P[a, j]
+    for i in range(3):
+        a = first + i
+        for j in range(n):  # columns: (F P) F^T
+            P[j, i] += c * P[j, a]
+            P[j, 3 + i] += dt_s * P[j, a]
+    relnav_predict_biases(x, P, first, 3, tau_s, sigma_ss, dt_s)
 
 
 @njit(cache=True)

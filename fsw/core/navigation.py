@@ -15,11 +15,13 @@ from numba import njit
 from .attitude import c_b_lvlh
 from .ephemeris import lvlh_frame_j2, orbit_ref_step
 from .estimation import (
+    RN_ACCEL,
     RN_GNSS_BIAS,
     RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
     relnav_predict,
+    relnav_predict_accel,
     relnav_predict_biases,
     relnav_predict_ephemeris_error,
     relnav_predict_orbit,
@@ -33,7 +35,11 @@ from .estimation import (
 #: The filter's parameters (fsw/config/gnc.toml [navigation], [station], [earth]), one record. The sensor
 #: models are those of docs/sensors.md; docs/navigation.md gives the filter's design.
 RELNAV_PARAMS = np.dtype([
-    ("q_accel_m2_s3", "f8"),            # process noise PSD of the unmodelled acceleration, per axis
+    ("q_accel_m2_s3", "f8"),            # process noise PSD of a white acceleration, per axis (a floor)
+    ("accel_sigma_mps2", "f8", (3,)),   # the unmodelled relative acceleration (LVLH): steady-state sigma ...
+    ("accel_tau_s", "f8", (3,)),        # ... and correlation time, a Gauss-Markov state per axis; the thrusters'
+                                        # execution error adds dv_sigma_frac x their sustained level to the sigma
+    ("thrust_level_tau_s", "f8"),       # the sustained level: impulse_sum / period, low-passed with this
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
     ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
@@ -62,7 +68,13 @@ RELNAV_PARAMS = np.dtype([
     ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
     ("camera_band_m", "f8", (2,)),
-    ("dv_sigma_frac", "f8"),            # 1-sigma execution error of a commanded delta-v, fraction of its size
+    ("dv_sigma_frac", "f8"),            # 1-sigma execution error of a commanded delta-v per axis, fraction of its
+                                        # size (RMS of the two below over the three axes)
+    ("dv_sigma_along_frac", "f8"),      # ... along a burn's delta-v (thrust error) ...
+    ("dv_sigma_across_frac", "f8"),     # ... and across it (misalignment), per axis
+    ("burn_gap_tau_s", "f8"),           # a burn's accumulated delta-v fades with this over quiet periods (0: ends)
+    ("port_accel_sigma_mps2", "f8"),    # the port's acceleration (station attitude), x and z, while navigation
+                                        # rests on the camera, which resolves the port's motion
     ("earth", "f8", (3,)),              # mu [m^3/s^2], equatorial radius [m], J2: the relative motion's gravity
     ("port_L_m", "f8", (3,)),           # station port w.r.t. the station CoM, LVLH (relative GNSS measures CoMs)
     ("sensor_B_m", "f8", (3,)),         # lidar / camera w.r.t. the chaser CoM, B
@@ -86,8 +98,8 @@ N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry
 #: The filter: its state, covariance and bookkeeping between steps.
 RELNAV_FILTER = np.dtype([
     ("x", "f8", (RN_STATES,)),          # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH; then the GNSS
-                                        # position error [m] (LVLH), the laser radar bias [m, rad, rad] and the
-                                        # GNSS velocity error [m/s] (LVLH)
+                                        # position and velocity errors [m, m/s] (LVLH), the laser radar bias [m,
+                                        # rad, rad] and the acceleration left out [m/s^2] (LVLH); estimation.RN_*
     ("P", "f8", (RN_STATES, RN_STATES)),  # its covariance
     ("t_prev_ns", "i8"),                # time the state holds
     ("last_accept_ns", "i8"),           # last accepted measurement
@@ -102,7 +114,7 @@ RELNAV_FILTER = np.dtype([
     ("C_B_LVLH", "f8", (3, 3)),         # rotation LVLH -> B from the attitude estimate, at the time of the last
                                         # laser radar or camera sample (attitude_at)
     ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
-    ("burn_dv_mps", "f8"),              # |delta-v| accumulated over the burn in progress (0 between burns)
+    ("burn_dv_mps", "f8"),              # |delta-v| accumulated over the burn in progress (fading between burns)
     ("thrust_ns", "i8"),                # the last thrust acted until this time [ns] ...
     ("thrust_acc_mps2", "f8"),          # ... at this acceleration (its period's mean)
     ("seq_gnss_abs", "i8"),             # seq of the last absolute GNSS sample and engine period used
@@ -123,6 +135,9 @@ RELNAV_FILTER = np.dtype([
     ("meas_v_L_mps", "f8", (3,)),
     ("thrust_dr_m", "f8", (3,)),        # that thrust's position and velocity (scratch of _thrust_after)
     ("thrust_dv_mps", "f8", (3,)),
+    ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: their impulses as magnitudes per second,
+                                        # low-passed (thrust_level_tau_s)
+    ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch)
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
@@ -168,10 +183,14 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     for i in range(3):
         dv[i] = 0.0
     t = thr[0]
+    impulses = 0.0
     if t.seq != f.seq_thr:
         f.seq_thr = t.seq
         for i in range(3):
             dv[i] = t.dv_LVLH_mps[i]
+        # the impulses that cancel in the period's net delta-v (couples, opposed pulses): the net's own error is
+        # the burn's (below), theirs is left over as an acceleration
+        impulses = max(t.impulse_sum_mps - math.sqrt(dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]), 0.0)
     e = eng[0]
     if e.seq != f.seq_eng:
         f.seq_eng = e.seq
@@ -196,6 +215,20 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_tau_s, p.gnss_bias_sigma_m, dt_s)
             relnav_predict_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_bias_tau_s, p.gnss_vbias_sigma_mps, dt_s)
         relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
+        # The acceleration left out: the environment's (accel_sigma_mps2), and the thrusters' execution error
+        # over their sustained firing, couples included (a systematic error per thruster, the same over minutes
+        # of pulses, which white delta-v noise per period cannot stand for; docs/navigation.md)
+        gain = min(1.0, dt_s / p.thrust_level_tau_s) if p.thrust_level_tau_s > 0.0 else 1.0
+        f.thrust_level_mps2 += (impulses / dt_s - f.thrust_level_mps2) * gain
+        s_thr = p.dv_sigma_frac * f.thrust_level_mps2
+        # the state is w.r.t. the port, which moves as the station holds attitude (centimetres): it matters where
+        # the leading sensor resolves it, the camera's millimetres; not GNSS, which measures centre to centre, nor
+        # the laser radar, whose noise is above it wherever it leads (8 cm and more beyond the camera's 150 m)
+        s_port = p.port_accel_sigma_mps2 if o.sensor == SENSOR_CAMERA else 0.0
+        for i in range(3):
+            s_env = math.sqrt(p.accel_sigma_mps2[i] ** 2 + (s_port * s_port if i != 1 else 0.0))
+            f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr)
+        relnav_predict_accel(x, P, RN_ACCEL, p.accel_tau_s, f.accel_sigma_mps2, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
         # so its sigma grows with the burn's accumulated delta-v S (variance frac^2 S^2), not as a random
@@ -210,10 +243,16 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
                 f.dv_hist_L_mps[k, i] = dv[i]
             mag = math.sqrt(dv2)
             acc = f.burn_dv_mps
-            var = p.dv_sigma_frac * p.dv_sigma_frac * ((acc + mag) * (acc + mag) - acc * acc)
+            grow = (acc + mag) * (acc + mag) - acc * acc
             f.burn_dv_mps = acc + mag
+            # along the burn (the thrust's error) and across it (the thrusters' misalignment)
+            va = p.dv_sigma_along_frac * p.dv_sigma_along_frac * grow
+            vc = p.dv_sigma_across_frac * p.dv_sigma_across_frac * grow
             for i in range(3):
-                P[3 + i, 3 + i] += var
+                for j in range(3):
+                    P[3 + i, 3 + j] += (va - vc) * dv[i] * dv[j] / dv2 + (vc if i == j else 0.0)
+        elif p.burn_gap_tau_s > 0.0:  # a quiet period: the burn fades (a pulsed burn's gaps do not end it)
+            f.burn_dv_mps *= math.exp(-dt_s / p.burn_gap_tau_s)
         else:
             f.burn_dv_mps = 0.0
     if ob.seq != 0:  # an ephemeris is published: from now on the relative motion is that of the two orbits

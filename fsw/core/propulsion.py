@@ -17,6 +17,7 @@ MAX_MODES = 16  # mode codes the per-mode table holds (telemetry.dictionary.MODE
 #: Thruster control's parameters (vehicle table, schedule), one record.
 THRUSTER_PARAMS = np.dtype([
     ("dv_done_mps", "f8"),                   # an impulse request with less than this left is complete
+    ("exhaust_mps", "f8"),                   # [m/s] effective exhaust velocity Isp g0 (thrust = mdot x this)
     ("mass_kg", "f8"),                       # loaded mass (the flight estimate subtracts the propellant used)
     ("period_s", "f8"),                      # control period
     ("thrusters_off", "u1", (MAX_MODES,)),   # 1 for the mode codes in which no thruster fires
@@ -70,14 +71,17 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
             o.force_B_N[i] = 0.0
             o.torque_B_Nm[i] = 0.0
             o.dv_LVLH_mps[i] = 0.0
+        o.impulse_sum_mps = 0.0
     else:
         accel = s.accel_L_mps2
         for i in range(3):
             accel[i] = g.accel_LVLH_mps2[i] if g.translation_enabled != 0 else 0.0
+        used0 = totals[0]
         sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
                                     tcmd[0].torque_B_Nm, p.mass_kg - totals[0], p.period_s, p.authority, p.t_min_s,
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
                                     o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals, p.parasitic_Nm)
+        o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / (p.mass_kg - used0)  # sum of thrust x on-time / m
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]

@@ -6,6 +6,7 @@ from fsw_core_refs import N_RAD_S, chi2_quantile, cw_rk4, qmult, quat_axis_angle
 
 from fsw.core.attitude import quat_to_dcm
 from fsw.core.estimation import (
+    RN_ACCEL,
     RN_GNSS_BIAS,
     RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
@@ -16,6 +17,7 @@ from fsw.core.estimation import (
     mekf_update_star_tracker,
     port_los_B,
     relnav_predict,
+    relnav_predict_accel,
     relnav_predict_biases,
     relnav_predict_ephemeris_error,
     relnav_reset_biases,
@@ -207,8 +209,9 @@ def _Q_white_accel(q, dt):
     return q * np.block([[dt**3 / 3 * np.eye(3), dt**2 / 2 * np.eye(3)], [dt**2 / 2 * np.eye(3), dt * np.eye(3)]])
 
 
-def test_relnav_predict_with_bias_states_matches_the_full_transition_in_numpy():
-    """15 states: CW on [r, v], Gauss-Markov on the biases, cross-covariances through both."""
+def test_relnav_predict_with_bias_and_acceleration_states_matches_the_full_transition_in_numpy():
+    """18 states: CW on [r, v], the acceleration states acting on [r, v] over the step, Gauss-Markov on the
+    biases and the accelerations, cross-covariances through all of them."""
     rng = np.random.default_rng(41)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3
@@ -217,26 +220,60 @@ def test_relnav_predict_with_bias_states_matches_the_full_transition_in_numpy():
     tau_g, sig_g = np.array([600.0, 500.0, 700.0]), np.array([1.5, 1.4, 1.6])
     tau_l, sig_l = np.full(3, 1000.0), np.array([0.07, 5e-4, 5e-4])
     sig_c = np.array([0.005, 0.004, 0.006])
+    tau_a, sig_a = np.array([150.0, 5400.0, 150.0]), np.array([5.7e-6, 7.4e-7, 5.7e-6])
     x_k, P_k, work = x.copy(), P.copy(), _work()
     relnav_predict(x_k, P_k, N, dt, np.zeros(3), q, work)
     relnav_predict_biases(x_k, P_k, RN_GNSS_BIAS, 3, tau_g, sig_g, dt)
     relnav_predict_biases(x_k, P_k, RN_LIDAR_BIAS, 3, tau_l, sig_l, dt)
     relnav_predict_biases(x_k, P_k, RN_GNSS_VBIAS, 3, tau_g, sig_c, dt)
-    assert (RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_STATES) == (6, 9, 12, 15)
-    Phi = np.eye(RN_STATES)
-    cw_stm(N, dt, Phi[:6, :6])
-    phi = np.exp(-dt / np.concatenate([tau_g, tau_g, tau_l]))
-    Phi[6:, 6:] = np.diag(phi)
+    relnav_predict_accel(x_k, P_k, RN_ACCEL, tau_a, sig_a, dt)
+    assert (RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_STATES) == (6, 9, 12, 15, 18)
+    C = np.eye(RN_STATES)  # the dynamics on [r, v]
+    cw_stm(N, dt, C[:6, :6])
+    F = np.eye(RN_STATES)  # the acceleration over the step: r += a dt^2 / 2, v += a dt
+    F[0:3, RN_ACCEL:] = dt**2 / 2 * np.eye(3)
+    F[3:6, RN_ACCEL:] = dt * np.eye(3)
+    phi = np.exp(-dt / np.concatenate([tau_g, tau_g, tau_l, tau_a]))
+    D = np.eye(RN_STATES)  # Gauss-Markov decay
+    D[6:, 6:] = np.diag(phi)
+    Phi = D @ F @ C
     Q = np.zeros((RN_STATES, RN_STATES))
     Q[:6, :6] = _Q_white_accel(q, dt)
-    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_c, sig_l]) ** 2 * (1.0 - phi**2))
+    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_c, sig_l, sig_a]) ** 2 * (1.0 - phi**2))
     np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-11, atol=1e-16)
-    np.testing.assert_allclose(x_k[6:], phi * x[6:], rtol=1e-15)
+    np.testing.assert_allclose(x_k, Phi @ x, rtol=1e-12, atol=1e-14)
+
+
+def test_a_steady_acceleration_state_moves_the_vehicle_as_a_t2_over_2_and_its_variance_as_t4_over_4():
+    """Closed forms: with the dynamics' own motion left out (r += v dt by hand, free space) and a correlation
+    time far beyond the run, an acceleration a held by the state gives r = a t^2 / 2, v = a t, and an
+    uncertain one (sigma_a, nothing else uncertain) gives var r = sigma_a^2 t^4 / 4, var v = sigma_a^2 t^2."""
+    x, P = np.zeros(RN_STATES), np.zeros((RN_STATES, RN_STATES))
+    a, sig = np.array([2e-6, -7e-7, 5e-6]), np.array([5.7e-6, 7.4e-7, 5.7e-6])
+    x[RN_ACCEL:] = a
+    for i in range(3):
+        P[RN_ACCEL + i, RN_ACCEL + i] = sig[i] ** 2
+    dt, steps, tau = 0.1, 600, np.full(3, 1e15)
+    for _ in range(steps):
+        x[:3] += x[3:6] * dt
+        P[:] = _free_flight(dt) @ P @ _free_flight(dt).T
+        relnav_predict_accel(x, P, RN_ACCEL, tau, sig, dt)
+    t = dt * steps
+    np.testing.assert_allclose(x[:3], a * t**2 / 2, rtol=1e-12)
+    np.testing.assert_allclose(x[3:6], a * t, rtol=1e-12)
+    np.testing.assert_allclose(np.diag(P)[:3], sig**2 * t**4 / 4, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(P)[3:6], sig**2 * t**2, rtol=1e-9)
+
+
+def _free_flight(dt):
+    Phi = np.eye(RN_STATES)
+    Phi[0:3, 3:6] = dt * np.eye(3)
+    return Phi
 
 
 def test_ephemeris_error_states_move_as_a_relative_orbit_with_their_cross_covariances():
     """The station ephemeris' error (GNSS bias and velocity-error states) under the CW transition, the
-    vehicle's own states under theirs: the full 15-state transition and process noise built in numpy."""
+    vehicle's own states under theirs: the full 18-state transition and process noise built in numpy."""
     rng = np.random.default_rng(45)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,15 @@ from fsw.core.control import (
     thruster_torque_check,
 )
 from fsw.core.estimation import RN_LIDAR_BIAS, RN_STATES, WORK_SHAPE, relnav_predict, relnav_update_lidar
-from fsw.core.navigation import RELNAV_FILTER, RELNAV_PARAMS, SENSOR_LIDAR, attitude_at, relnav_step
+from fsw.core.navigation import (
+    RELNAV_FILTER,
+    RELNAV_PARAMS,
+    SENSOR_CAMERA,
+    SENSOR_GNSS,
+    SENSOR_LIDAR,
+    attitude_at,
+    relnav_step,
+)
 from fsw.messages import new_message
 from hal.devices import new_record
 
@@ -127,9 +137,9 @@ def test_attitude_at_carries_the_attitude_and_the_lvlh_frame_to_the_sample_time(
     assert turn == pytest.approx(N * 0.1, rel=1e-6)
 
 
-def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
+def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error_along_and_across_the_burn():
     prm = np.zeros(1, RELNAV_PARAMS)
-    prm[0]["dv_sigma_frac"] = 0.02
+    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"] = 0.02, 0.01
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
     orbit["n_rad_s"] = N
     thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
@@ -137,14 +147,15 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error():
             new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
     flt = np.zeros(1, RELNAV_FILTER)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 1e-9)
-    P = flt[0]["P"]
-    assert np.allclose(np.diag(P)[3:6], (0.02 * 0.5) ** 2, rtol=1e-6)  # |dv| = 0.5 m/s
+    u = np.array([0.6, 0.0, 0.8])  # |dv| = 0.5 m/s along u: 2 % along it, 1 % on each axis across it
+    want = 0.5**2 * (0.02**2 * np.outer(u, u) + 0.01**2 * (np.eye(3) - np.outer(u, u)))
+    np.testing.assert_allclose(flt[0]["P"][3:6, 3:6], want, rtol=1e-6, atol=1e-18)
 
 
 def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
     """Two periods of 0.5 m/s each: sigma 2 % of the burn's 1 m/s (not of sqrt(2) x 0.5); a quiet period ends it."""
     prm = np.zeros(1, RELNAV_PARAMS)
-    prm[0]["dv_sigma_frac"] = 0.02
+    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"] = 0.02, 0.02
     att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
     orbit["n_rad_s"] = N
     recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
@@ -158,6 +169,57 @@ def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
     assert flt[0]["burn_dv_mps"] == pytest.approx(1.0)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)  # no new period: the burn is over
     assert flt[0]["burn_dv_mps"] == 0.0
+
+
+def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over_quiet_time():
+    """burn_gap_tau_s 10 s: a pulse, a quiet 0.5 s, a pulse: the second pulse's variance is that of the sum (S = 0.1
+    faded by exp(-0.05) then + 0.1); then 60 s of quiet leave exp(-6) of the sum."""
+    prm = np.zeros(1, RELNAV_PARAMS)
+    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"], prm[0]["burn_gap_tau_s"] = 0.02, 0.02, 10.0
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    orbit["n_rad_s"] = N
+    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
+            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
+    views = tuple(r.reshape(1) for r in recs)
+    flt = np.zeros(1, RELNAV_FILTER)
+    thr["dv_LVLH_mps"], thr["seq"] = [0.0, 0.1, 0.0], 1
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 0.5)  # quiet: no new thruster period
+    S = 0.1 * math.exp(-0.05)
+    assert flt[0]["burn_dv_mps"] == pytest.approx(S, rel=1e-12)
+    P_before = flt[0]["P"][4, 4]
+    thr["seq"] = 2
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
+    assert flt[0]["P"][4, 4] - P_before == pytest.approx(0.02**2 * ((S + 0.1) ** 2 - S**2), rel=1e-6)
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 60.0)
+    assert flt[0]["burn_dv_mps"] == pytest.approx((S + 0.1) * math.exp(-6.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("sensor", [SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA])
+def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_only_where_it_is_seen(sensor):
+    """sigma_i^2 = environment_i^2 + (port^2 on x and z, with the camera) + (frac x level)^2, the
+    level being the impulses as magnitudes per second low-passed over thrust_level_tau_s."""
+    prm = np.zeros(1, RELNAV_PARAMS)
+    p = prm[0]
+    p["accel_sigma_mps2"], p["port_accel_sigma_mps2"] = [1e-7, 7e-7, 2e-7], 5e-6
+    p["accel_tau_s"], p["thrust_level_tau_s"], p["dv_sigma_frac"] = 150.0, 10.0, 0.01
+    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    orbit["n_rad_s"] = N
+    out = new_message("NAV_STATE")
+    out["sensor"] = sensor
+    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
+            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), out)
+    views = tuple(r.reshape(1) for r in recs)
+    flt = np.zeros(1, RELNAV_FILTER)
+    dt, level = 0.1, 0.0
+    for k in range(50):  # 5 s of pulses whose impulses add to 2e-5 m/s a period: 2e-4 m/s^2
+        thr["seq"], thr["impulse_sum_mps"] = k + 1, 2e-5
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        level += (2e-5 / dt - level) * dt / 10.0
+    assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-12)
+    port = 5e-6 if sensor == SENSOR_CAMERA else 0.0
+    env = np.array([1e-7, 7e-7, 2e-7]) ** 2 + np.array([port, 0.0, port]) ** 2
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
 
 
 def quat_to_dcm_np(q):
