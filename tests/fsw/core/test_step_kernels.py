@@ -137,16 +137,23 @@ def test_attitude_at_carries_the_attitude_and_the_lvlh_frame_to_the_sample_time(
     assert turn == pytest.approx(N * 0.1, rel=1e-6)
 
 
-def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error_along_and_across_the_burn():
+def _relnav_setup(**params):
+    """RELNAV_PARAMS with ``params`` set, the filter, and the records relnav_step reads (ORBIT_REF's mean motion set):
+    (prm, flt, thr, out, views)."""
     prm = np.zeros(1, RELNAV_PARAMS)
-    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"] = 0.02, 0.01
-    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
+    for k, v in params.items():
+        prm[0][k] = v
+    att, orbit, thr, out = (new_message(n) for n in ("ATT_STATE", "ORBIT_REF", "THRUSTER_PERIOD", "NAV_STATE"))
     orbit["n_rad_s"] = N
-    thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
     recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
-            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
-    flt = np.zeros(1, RELNAV_FILTER)
-    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 1e-9)
+            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), out)
+    return prm, np.zeros(1, RELNAV_FILTER), thr, out, tuple(r.reshape(1) for r in recs)
+
+
+def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error_along_and_across_the_burn():
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01)
+    thr["dv_LVLH_mps"], thr["seq"] = [0.3, 0.0, 0.4], 1
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
     u = np.array([0.6, 0.0, 0.8])  # |dv| = 0.5 m/s along u: 2 % along it, 1 % on each axis across it
     want = 0.5**2 * (0.02**2 * np.outer(u, u) + 0.01**2 * (np.eye(3) - np.outer(u, u)))
     np.testing.assert_allclose(flt[0]["P"][3:6, 3:6], want, rtol=1e-6, atol=1e-18)
@@ -154,14 +161,7 @@ def test_relnav_step_inflates_velocity_covariance_by_the_delta_v_error_along_and
 
 def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
     """Two periods of 0.5 m/s each: sigma 2 % of the burn's 1 m/s (not of sqrt(2) x 0.5); a quiet period ends it."""
-    prm = np.zeros(1, RELNAV_PARAMS)
-    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"] = 0.02, 0.02
-    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
-    orbit["n_rad_s"] = N
-    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
-            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
-    views = tuple(r.reshape(1) for r in recs)
-    flt = np.zeros(1, RELNAV_FILTER)
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.02)
     for seq, dv in ((1, [0.3, 0.0, 0.4]), (2, [0.0, 0.5, 0.0])):
         thr["dv_LVLH_mps"], thr["seq"] = dv, seq
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
@@ -174,14 +174,7 @@ def test_relnav_step_treats_the_delta_v_error_of_a_burn_as_systematic():
 def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over_quiet_time():
     """burn_gap_tau_s 10 s: a pulse, a quiet 0.5 s, a pulse: the second pulse's variance is that of the sum (S = 0.1
     faded by exp(-0.05) then + 0.1); then 60 s of quiet leave exp(-6) of the sum."""
-    prm = np.zeros(1, RELNAV_PARAMS)
-    prm[0]["dv_sigma_along_frac"], prm[0]["dv_sigma_across_frac"], prm[0]["burn_gap_tau_s"] = 0.02, 0.02, 10.0
-    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
-    orbit["n_rad_s"] = N
-    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
-            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), new_message("NAV_STATE"))
-    views = tuple(r.reshape(1) for r in recs)
-    flt = np.zeros(1, RELNAV_FILTER)
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.02, burn_gap_tau_s=10.0)
     thr["dv_LVLH_mps"], thr["seq"] = [0.0, 0.1, 0.0], 1
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 0.5)  # quiet: no new thruster period
@@ -197,26 +190,22 @@ def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over
 
 @pytest.mark.parametrize("sensor", [SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA])
 def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_only_where_it_is_seen(sensor):
-    """sigma_i^2 = environment_i^2 + (port^2 on x and z, with the camera) + (frac x level)^2, the
-    level being the impulses as magnitudes per second low-passed over thrust_level_tau_s."""
-    prm = np.zeros(1, RELNAV_PARAMS)
-    p = prm[0]
-    p["accel_sigma_mps2"], p["port_accel_sigma_mps2"] = [1e-7, 7e-7, 2e-7], 5e-6
-    p["accel_tau_s"], p["thrust_level_tau_s"], p["dv_sigma_frac"] = 150.0, 10.0, 0.01
-    att, orbit, thr = new_message("ATT_STATE"), new_message("ORBIT_REF"), new_message("THRUSTER_PERIOD")
-    orbit["n_rad_s"] = N
-    out = new_message("NAV_STATE")
+    """sigma_i^2 = environment_i^2 + (port^2 on x and z, with the camera) + (frac x level)^2, the level being the
+    impulses that cancel in the net delta-v (impulse_sum less |net|; couples) per second, low-passed over
+    thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|) adds nothing to it."""
+    prm, flt, thr, out, views = _relnav_setup(accel_sigma_mps2=[1e-7, 7e-7, 2e-7], port_accel_sigma_mps2=5e-6,
+                                              accel_tau_s=150.0, thrust_level_tau_s=10.0, dv_sigma_frac=0.01)
     out["sensor"] = sensor
-    recs = (att, orbit, thr, new_message("ENGINE_PERIOD"), new_record("DEV_GNSS_REL"), new_record("DEV_GNSS_ABS"),
-            new_record("DEV_LIDAR"), new_record("DEV_CAMERA"), out)
-    views = tuple(r.reshape(1) for r in recs)
-    flt = np.zeros(1, RELNAV_FILTER)
     dt, level = 0.1, 0.0
     for k in range(50):  # 5 s of pulses whose impulses add to 2e-5 m/s a period: 2e-4 m/s^2
         thr["seq"], thr["impulse_sum_mps"] = k + 1, 2e-5
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
         level += (2e-5 / dt - level) * dt / 10.0
     assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-12)
+    thr["seq"], thr["impulse_sum_mps"], thr["dv_LVLH_mps"] = 51, 5e-5, [0.0, 3e-5, 4e-5]  # one burn: nothing cancels
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+    level -= level * dt / 10.0
+    assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-9)
     port = 5e-6 if sensor == SENSOR_CAMERA else 0.0
     env = np.array([1e-7, 7e-7, 2e-7]) ** 2 + np.array([port, 0.0, port]) ** 2
     np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
