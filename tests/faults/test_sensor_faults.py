@@ -449,11 +449,12 @@ def test_closing_rate_cam_leaves_the_kos_and_stays_out(closing_rate):
 
 @pytest.mark.xfail(strict=True, reason=(
     "DEFECT: the navigation believes the braking it commanded. With T3/T4 failed off, relnav propagates the "
-    "commanded, undelivered delta-v (gnc.toml dv_sigma_frac 2 %): the truth closes at 0.197 m/s while NAV_STATE "
-    "reads 0.13-0.16 m/s with sigma_v ~0.001 m/s (errors up to 0.064 m/s, ~100 sigma, seed 400); lidar and camera are "
-    "gated out and each 25-rejection reset restarts from the same velocity (_v_prior). So the closing-rate abort "
-    "is late: the truth exceeds 1.5 x profile from ~74 m (and the monitor's 1.5 x profile + 0.02 m/s from "
-    "~53 m), the CAM comes at 1,839 / 1,853 / 1,894 s, at 45.6 / 42.1 / 34.9 m (seeds 400 / 1 / 2)."))
+    "commanded, undelivered delta-v (its execution error then gnc.toml dv_sigma_frac 2 %): the truth closes at "
+    "0.197 m/s while NAV_STATE reads 0.13-0.16 m/s with sigma_v ~0.001 m/s (errors up to 0.064 m/s, ~100 sigma, "
+    "seed 400); lidar and camera are gated out and each 25-rejection reset restarts from the same velocity "
+    "(_v_prior). So the closing-rate abort is late: the truth exceeds 1.5 x profile from ~74 m (and the "
+    "monitor's 1.5 x profile + 0.02 m/s from ~53 m), the CAM comes at 1,839 / 1,853 / 1,894 s, at 45.6 / 42.1 / "
+    "34.9 m (seeds 400 / 1 / 2)."))
 def test_navigation_closing_rate_follows_the_truth(closing_rate):
     run = closing_rate
     nav = decode_apid(run.run_dir / "telemetry.ccsds", "NAV_STATE")
