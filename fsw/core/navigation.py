@@ -39,7 +39,7 @@ RELNAV_PARAMS = np.dtype([
     ("accel_sigma_mps2", "f8", (3,)),   # the unmodelled relative acceleration (LVLH): steady-state sigma ...
     ("accel_tau_s", "f8", (3,)),        # ... and correlation time, a Gauss-Markov state per axis; the thrusters'
                                         # execution error adds dv_sigma_frac x their sustained level to the sigma
-    ("thrust_level_tau_s", "f8"),       # the sustained level: impulse_sum / period, low-passed with this
+    ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed so
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
     ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
@@ -135,8 +135,8 @@ RELNAV_FILTER = np.dtype([
     ("meas_v_L_mps", "f8", (3,)),
     ("thrust_dr_m", "f8", (3,)),        # that thrust's position and velocity (scratch of _thrust_after)
     ("thrust_dv_mps", "f8", (3,)),
-    ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: their impulses as magnitudes per second,
-                                        # low-passed (thrust_level_tau_s)
+    ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: the impulses that cancel in the net
+                                        # delta-v (couples) per second, low-passed (thrust_level_tau_s)
     ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch)
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
@@ -215,9 +215,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             relnav_predict_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_tau_s, p.gnss_bias_sigma_m, dt_s)
             relnav_predict_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_bias_tau_s, p.gnss_vbias_sigma_mps, dt_s)
         relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
-        # The acceleration left out: the environment's (accel_sigma_mps2), and the thrusters' execution error
-        # over their sustained firing, couples included (a systematic error per thruster, the same over minutes
-        # of pulses, which white delta-v noise per period cannot stand for; docs/navigation.md)
+        # The acceleration left out: the environment's (accel_sigma_mps2), and the execution error of the
+        # thrusters' pulses that cancel in the net delta-v (couples: a systematic error per thruster, the same
+        # over minutes of pulses, which no burn's delta-v carries; docs/navigation.md)
         gain = min(1.0, dt_s / p.thrust_level_tau_s) if p.thrust_level_tau_s > 0.0 else 1.0
         f.thrust_level_mps2 += (impulses / dt_s - f.thrust_level_mps2) * gain
         s_thr = p.dv_sigma_frac * f.thrust_level_mps2

@@ -1,6 +1,7 @@
-"""THRUSTER_PERIOD.impulse_sum_mps, what navigation scales the thrusters' execution error with: every pulse's
-impulse as a magnitude over the mass, checked period by period against the on-times the thrusters were given
-(ACT_THRUSTERS) and the vehicle table's thrust, in a flown final approach (docs/navigation.md)."""
+"""THRUSTER_PERIOD.impulse_sum_mps, from which navigation takes the impulses that cancel in the net delta-v (the
+couples whose execution error no burn carries): every pulse's impulse as a magnitude over the mass, checked
+period by period against the on-times the thrusters were given (ACT_THRUSTERS) and the vehicle table's thrust,
+in a flown final approach (docs/navigation.md)."""
 
 from __future__ import annotations
 
