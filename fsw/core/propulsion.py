@@ -77,11 +77,12 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
         for i in range(3):
             accel[i] = g.accel_LVLH_mps2[i] if g.translation_enabled != 0 else 0.0
         used0 = totals[0]
+        mass = p.mass_kg - used0  # the flight's mass estimate before this period's pulses
         sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
-                                    tcmd[0].torque_B_Nm, p.mass_kg - totals[0], p.period_s, p.authority, p.t_min_s,
+                                    tcmd[0].torque_B_Nm, mass, p.period_s, p.authority, p.t_min_s,
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
                                     o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals, p.parasitic_Nm)
-        o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / (p.mass_kg - used0)  # sum of thrust x on-time / m
+        o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / mass  # sum of thrust x on-time / m
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]
