@@ -20,9 +20,6 @@ from telemetry.units import NS_PER_S
 
 #: [ns] monotonic high-resolution counter, the one time source for execution-time measurement.
 perf_ns = time.perf_counter_ns
-#: [ns] CPU time of the calling thread: in simulated time, tells the host's scheduling from the flight's own
-#: load (read once per EXEC_STATUS, never per call: it costs ~0.7 us, perf_ns ~0.06 us).
-cpu_ns = time.thread_time_ns
 
 
 

@@ -17,14 +17,6 @@ Policies
 - Budgets: a call longer than its budget counts an overrun and a throttled warning event. A frame
   whose lateness plus busy time passes the next boundary counts a frame overrun: in SIL that is the
   frame that would slip on a real-time target.
-- Host stalls (simulated clock only): an overrun is the flight's when the flight's thread was running.
-  Unpaced SIL on a shared host can lose the processor for milliseconds in the middle of a call (other
-  processes, a Monte Carlo's other workers); that call then "overruns" though the flight did no more work,
-  and an overrun storm would put the approach on hold on one host and not on another. Each EXEC_STATUS
-  compares the wall time since the previous one with the thread's CPU time: if the thread ran for less
-  than half of it, that second's overruns are the host's (``host_stalled_overruns``, in the timing
-  summary) and ``overruns_recent`` reports none. A real overrun (a busy task) burns CPU time and counts.
-  With a wall clock (HIL, paced SIL) the executive sleeps between frames, so no such check is made.
 - Faults: a task that raises is caught, counted, reported by an error event with the exception text,
   marked failed (bit ``index`` of ``failed_mask``) and not called again until :meth:`Executive.restart`.
 
@@ -50,9 +42,6 @@ _NS_PER_US = 1e3
 _PCT = 100.0
 _U16_MAX = 0xFFFF
 _WORST_SLOTS_REPORTED = 5
-#: Simulated clock: the thread ran for less than this share of the wall time between two EXEC_STATUS -> the
-#: overruns in between were the host's (module docstring, "Host stalls").
-HOST_STALL_CPU_SHARE = 0.5
 
 #: Source name of the executive's own events (telemetry source_id 255).
 SOURCE = "executive"
@@ -76,10 +65,6 @@ class Executive:
         Called with the frame's nominal ``t_ns`` before and after the frame's tasks.
     perf_ns : callable, optional
         Execution-time counter [ns]; :data:`fsw.executive.clock.perf_ns` by default, a fake in tests.
-    cpu_ns : callable, optional
-        The thread's CPU-time counter [ns] for the host-stall check of a simulated clock;
-        :data:`fsw.executive.clock.cpu_ns` by default with the default ``perf_ns``, none with a fake one
-        (fake execution times cannot be the host's).
     max_catch_up : int
         Most slots run per late wake-up before skipping ahead.
     timeline : int, optional
@@ -118,8 +103,7 @@ class Executive:
                  post_frame: Callable[[int], object] | None = None,
                  perf_ns: Callable[[], int] | None = None, max_catch_up: int = defaults.MAX_CATCH_UP_SLOTS,
                  timeline: int | None = None, idle_frames: Callable[[int, int], object] | None = None,
-                 skipped_frames: Callable[[int, int], object] | None = None,
-                 cpu_ns: Callable[[], int] | None = None):
+                 skipped_frames: Callable[[int, int], object] | None = None):
         if clock.minor_frame_ns != schedule.minor_frame_ns:
             raise ValueError(f"Executive: clock minor frame {clock.minor_frame_ns} ns differs from the "
                              f"schedule's {schedule.minor_frame_ns} ns")
@@ -170,12 +154,6 @@ class Executive:
         self.skipped_slots = 0
         self.frame_overruns = 0
         self._overruns_reported = 0
-        self.host_stalled_overruns = 0
-        self._cpu = cpu_ns if cpu_ns is not None else (_clock.cpu_ns if perf_ns is None else None)
-        if not getattr(clock, "simulated", False):
-            self._cpu = None  # a wall clock sleeps between frames: its thread idles by design
-        self._status_wall_ns = self._perf()
-        self._status_cpu_ns = self._cpu() if self._cpu is not None else 0
         self._table: list[tuple] = [()] * self._n_slots
         self._idle_run: list[int] = []
         self._rebuild_table()
@@ -496,7 +474,6 @@ class Executive:
             "cycle_slips": self.cycle_slips,
             "skipped_slots": self.skipped_slots,
             "frame_overruns": self.frame_overruns,
-            "host_stalled_overruns": self.host_stalled_overruns,
             "cpu_load_pct": _PCT * self.cpu_load(),
             "failed_mask": self.failed_mask,
             "failed_tasks": self.failed_tasks(),
@@ -513,13 +490,6 @@ class Executive:
         _, p99 = self.lateness.percentiles(50.0, 99.0)
         overruns = sum(st.overruns for st in self._stats)
         recent, self._overruns_reported = overruns - self._overruns_reported, overruns
-        if self._cpu is not None:
-            wall, cpu = self._perf(), self._cpu()
-            d_wall, d_cpu = wall - self._status_wall_ns, cpu - self._status_cpu_ns
-            self._status_wall_ns, self._status_cpu_ns = wall, cpu
-            if recent and d_cpu < HOST_STALL_CPU_SHARE * d_wall:  # the host, not the flight (module docstring)
-                self.host_stalled_overruns += recent
-                recent = 0
         return {
             "frame_count": self.frame_count,
             "cycle_slips": self.cycle_slips,
