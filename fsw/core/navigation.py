@@ -39,7 +39,7 @@ RELNAV_PARAMS = np.dtype([
     ("accel_sigma_mps2", "f8", (3,)),   # the unmodelled relative acceleration (LVLH): steady-state sigma ...
     ("accel_tau_s", "f8", (3,)),        # ... and correlation time, a Gauss-Markov state per axis; the thrusters'
                                         # execution error adds dv_sigma_frac x their sustained level to the sigma
-    ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed so
+    ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed with this
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
     ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
