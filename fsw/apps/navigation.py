@@ -1,7 +1,7 @@
 """Relative navigation: EKF on the chaser's position and velocity w.r.t. the station port (LVLH).
 
 Fuses relative GNSS far out, the laser rendezvous radar inside 5 km and the docking camera inside
-150 m; each sensor is used inside its range band (hand-over by range and validity), each
+150 m; each sensor is used inside its range band (hand-over by the predicted range and validity), each
 measurement passes an innovation gate (outliers are rejected and counted), and the solution is
 valid only while measurements keep being accepted and the covariance stays small.
 """
@@ -83,6 +83,7 @@ class RelativeNavigation(App):
         p["camera_sigma_depth_per_m"] = nav.float("camera_sigma_depth_per_m", 0.0)
         p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = (self.bands[s] for s in ("gnss", "lidar", "camera"))
         p["gnss_abs_band_m"] = self.bands["gnss_abs"]
+        p["band_plausible_sigma"] = nav.float("band_plausible_sigma", 1.0)
         p["gnss_abs_sigma_r_m"] = self.gabs_sr = nav.float("gnss_abs_sigma_r_m", 0.0)
         p["gnss_abs_sigma_v_mps"] = self.gabs_sv = nav.float("gnss_abs_sigma_v_mps", 0.0)
         p["gnss_abs_bias_sigma_m"] = nav.array("gnss_abs_bias_sigma_m", (3,), 0.0)
@@ -199,7 +200,8 @@ class RelativeNavigation(App):
             attitude_at(*self._att_orbit, t_ns, self.flt[0]["C_scratch"], self.C_B_LVLH)
         g, li, ca = self.gnss, self.lidar, self.camera
         f = self.flt[0]
-        # each sensor's own measured range, which decides its band
+        # each sensor's own measured range decides its band here: there is no state yet to predict it from (once
+        # initialised, the predicted range does, with the measured one only bounded; navigation._in_band)
         rng = {"gnss": float(np.linalg.norm(g["r_LVLH_m"] - self.port_L)), "lidar": float(li["range_m"]),
                "camera": float(np.linalg.norm(ca["r_B_m"])), "gnss_abs": math.inf}
         ga = self.gabs

@@ -64,10 +64,11 @@ RELNAV_PARAMS = np.dtype([
     ("gnss_abs_bias_sigma_m", "f8", (3,)),  # its correlated error (receiver and uplinked ephemeris), per LVLH axis
     ("gnss_abs_vbias_sigma_mps", "f8", (3,)),  # and velocity error, per LVLH axis: the two move as a relative orbit
     ("gnss_abs_q_accel_m2_s3", "f8"),   # ... with this white acceleration (what the onboard ephemeris leaves out)
-    ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while its own measured range is in its band
+    ("gnss_band_m", "f8", (2,)),        # hand-over: each sensor used while the predicted range is in its band ...
     ("gnss_abs_band_m", "f8", (2,)),
     ("lidar_band_m", "f8", (2,)),
     ("camera_band_m", "f8", (2,)),
+    ("band_plausible_sigma", "f8"),     # ... and its measured range inside the band widened by this many of its sigmas
     ("dv_sigma_frac", "f8"),            # 1-sigma execution error of a commanded delta-v per axis, fraction of its
                                         # size (RMS of the two below over the three axes)
     ("dv_sigma_along_frac", "f8"),      # ... along a burn's delta-v (thrust error) ...
@@ -162,9 +163,10 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
 
     Notes
     -----
-    Hand-over by range and validity: a sample is used when its own measured range lies in the
-    sensor's band (gnc.toml [navigation] *_range_m). Lidar and camera need a valid attitude to map B
-    into LVLH. Absolute GNSS (far out, beyond the relative GNSS link) is turned into a relative
+    Hand-over by range and validity: a sample is used when the range the state predicts for it lies in
+    the sensor's band (gnc.toml [navigation] *_range_m) and its measured range is plausible, inside the
+    band widened by ``band_plausible_sigma`` of its error (:func:`_in_band`). Lidar and camera need a valid
+    attitude to map B into LVLH. Absolute GNSS (far out, beyond the relative GNSS link) is turned into a relative
     measurement against the onboard station ephemeris (transport theorem); it is not used while relative
     GNSS is. Each sample is fused against the state of the time it was taken (its ``t_ns``; sensor
     latency). The GNSS solution's correlated error (relative GNSS, or absolute GNSS with the ephemeris'
@@ -274,13 +276,15 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         f.seq_gnss = g.seq
         rng = math.sqrt((g.r_LVLH_m[0] - p.port_L_m[0]) ** 2 + (g.r_LVLH_m[1] - p.port_L_m[1]) ** 2
                         + (g.r_LVLH_m[2] - p.port_L_m[2]) ** 2)
-        if g.valid != 0 and p.gnss_band_m[0] <= rng <= p.gnss_band_m[1]:
+        mp = p.gnss_multipath_range_m / max(rng, 1.0)
+        grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
+        s_rng = grow * math.sqrt(p.gnss_sigma_r_m ** 2 + max(p.gnss_bias_sigma_m[0], p.gnss_bias_sigma_m[1],
+                                                              p.gnss_bias_sigma_m[2]) ** 2)
+        if g.valid != 0 and _in_band(p.gnss_band_m, _norm3(x[0], x[1], x[2]), rng, s_rng, p.band_plausible_sigma):
             if f.gnss_bias_source != SENSOR_GNSS:  # a new error source takes the bias states over
                 relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_bias_sigma_m)
                 relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_vbias_sigma_mps)
                 f.gnss_bias_source = SENSOR_GNSS
-            mp = p.gnss_multipath_range_m / max(rng, 1.0)
-            grow = 1.0 + mp * mp  # multipath: the white and the correlated errors both grow (docs/sensors.md s.5)
             lag = sample_age_s(now, g.t_ns)
             # compared with the state of its time, less the thrust since (the transition takes back the orbit only)
             du = _thrust_after(f, g.t_ns, g.t_ns)
@@ -303,7 +307,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             lag = sample_age_s(now, ga.t_ns)
             rng = gnss_abs_relative(ga.r_N_m, ga.v_N_mps, ob.rv_N, ob.C_LVLH_N, ob.omega_LN_L_rad_s, p.port_L_m,
                                     f.gabs_r_L_m, f.gabs_v_L_mps, lag, p.earth[0])
-            if p.gnss_abs_band_m[0] <= rng <= p.gnss_abs_band_m[1]:
+            ab = p.gnss_abs_bias_sigma_m
+            s_rng = math.sqrt(p.gnss_abs_sigma_r_m ** 2 + max(ab[0], ab[1], ab[2]) ** 2)
+            if _in_band(p.gnss_abs_band_m, _norm3(x[0], x[1], x[2]), rng, s_rng, p.band_plausible_sigma):
                 if f.gnss_bias_source != SENSOR_GNSS_ABS:
                     relnav_reset_biases(x, P, RN_GNSS_BIAS, 3, p.gnss_abs_bias_sigma_m)
                     relnav_reset_biases(x, P, RN_GNSS_VBIAS, 3, p.gnss_abs_vbias_sigma_mps)
@@ -321,9 +327,13 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     if li.seq != f.seq_lidar:
         f.seq_lidar = li.seq
         rng = li.range_m
-        if li.valid != 0 and att_ok and p.lidar_band_m[0] <= rng <= p.lidar_band_m[1]:
+        sr = math.sqrt(p.lidar_sigma_range_m ** 2 + (p.lidar_sigma_range_frac * rng) ** 2)
+        in_band = False
+        if li.valid != 0 and att_ok:
             attitude_at(att, orbit, li.t_ns, f.C_scratch, C_B_LVLH)
-            sr = math.sqrt(p.lidar_sigma_range_m ** 2 + (p.lidar_sigma_range_frac * rng) ** 2)
+            in_band = _in_band(p.lidar_band_m, _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.reflector_L_m), rng,
+                               math.sqrt(sr * sr + p.lidar_bias_sigma[0] ** 2), p.band_plausible_sigma)
+        if in_band:
             r0 = p.lidar_angle_near_range_m
             sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
             ok, _ = relnav_update_lidar(x, P, rng, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m, p.reflector_L_m, sr,
@@ -333,11 +343,15 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
     if c.seq != f.seq_camera:
         f.seq_camera = c.seq
         rng = math.sqrt(c.r_B_m[0] ** 2 + c.r_B_m[1] ** 2 + c.r_B_m[2] ** 2)
-        if c.valid != 0 and att_ok and p.camera_band_m[0] <= rng <= p.camera_band_m[1]:
+        sig = f.sigma_cam_B_m
+        sig[0] = p.camera_sigma_depth_m + p.camera_sigma_depth_per_m * rng * rng  # along the boresight x_B
+        sig[1] = sig[2] = p.camera_sigma_lateral_m + p.camera_sigma_lateral_frac * rng
+        in_band = False
+        if c.valid != 0 and att_ok:
             attitude_at(att, orbit, c.t_ns, f.C_scratch, C_B_LVLH)
-            sig = f.sigma_cam_B_m
-            sig[0] = p.camera_sigma_depth_m + p.camera_sigma_depth_per_m * rng * rng  # along the boresight x_B
-            sig[1] = sig[2] = p.camera_sigma_lateral_m + p.camera_sigma_lateral_frac * rng
+            in_band = _in_band(p.camera_band_m, _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m), rng,
+                               sig[0], p.band_plausible_sigma)
+        if in_band:
             ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sig,
                                          p.gate_chi2_3dof, work, sample_age_s(now, c.t_ns), n_rad_s)
             result = _count(o, ok, SENSOR_CAMERA, result)
@@ -353,6 +367,39 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         o.sigma_r_m[i] = math.sqrt(max(P[i, i], 0.0))
         o.sigma_v_mps[i] = math.sqrt(max(P[3 + i, 3 + i], 0.0))
     return result
+
+
+@njit(cache=True)
+def _in_band(band_m, predicted_m, measured_m, sigma_m, k):
+    """Whether a sample is the sensor's to fuse: the range the state predicts lies in the band, and the measured
+    range inside the band widened by ``k`` sigmas of its error (a plausibility bound).
+
+    The band is decided on the prediction, which does not depend on the sample's noise. Decided on the measured
+    range, the band keeps, at its edge, the samples whose noise happens to be short and drops the long ones: a
+    selection bias that the filter, told the samples are unbiased, averages into its state (at the laser radar's
+    5 km edge, a range about a metre short against a 0.4 m sigma; docs/navigation.md, "The band's edge"). The
+    plausibility bound keeps a wild sample (a range-ambiguity error of kilometres) out of the band, as before,
+    instead of counting it as a rejection; at ``k`` = 5 it truncates 3e-7 of a Gaussian sample's tail.
+    """
+    m = k * sigma_m
+    return band_m[0] <= predicted_m <= band_m[1] and band_m[0] - m <= measured_m <= band_m[1] + m
+
+
+@njit(cache=True)
+def _norm3(a, b, c):
+    return math.sqrt(a * a + b * b + c * c)
+
+
+@njit(cache=True)
+def _sensor_range(x, C_B_LVLH, sensor_B_m, target_L_m):
+    """The range the state predicts from the lidar / camera (``sensor_B_m``, B) to a target on the station
+    (``target_L_m``, w.r.t. the port, LVLH): ``|target - r - C_B_LVLH^T sensor_B|``."""
+    s = 0.0
+    for i in range(3):
+        d = target_L_m[i] - x[i] - (C_B_LVLH[0, i] * sensor_B_m[0] + C_B_LVLH[1, i] * sensor_B_m[1]
+                                    + C_B_LVLH[2, i] * sensor_B_m[2])
+        s += d * d
+    return math.sqrt(s)
 
 
 @njit(cache=True)

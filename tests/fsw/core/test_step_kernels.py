@@ -382,3 +382,51 @@ def test_the_docking_attitude_follows_the_port_the_camera_sees():
         attitude_step(prm, flt, np.zeros(1, TR_CHECK), np.zeros(WORK_SHAPE), *(r.reshape(1) for r in recs), 0, 0.1,
                       False, True)
         np.testing.assert_allclose(flt[0]["C_RN"], expected, atol=1e-6)  # f32 tilt field; C_LN = I
+
+
+def _lidar_at_the_edge(predicted_m, measured_m):
+    """One relnav_step with a laser-radar sample on the boresight (azimuth and elevation 0): identity attitude and
+    frames, the state on -x_L at ``predicted_m`` + 3 m (the sensor is 3 m ahead of the CoM on +x_B), so that the state
+    predicts ``predicted_m``; the band [0, 5,000] m, plausible within 5 of its sigmas (2.5 m at 5 km).
+    Returns (accepted, rejected)."""
+    prm, flt, _, out, views = _relnav_setup(
+        q_accel_m2_s3=1e-8, gate_chi2_3dof=1e6, lidar_sigma_range_m=0.0333, lidar_sigma_range_frac=5e-4,
+        lidar_sigma_angle_rad=3.5e-4, lidar_bias_sigma=[0.07, 5e-4, 5e-4], lidar_bias_tau_s=[1000.0] * 3,
+        lidar_band_m=[0.0, 5000.0], band_plausible_sigma=5.0, sensor_B_m=[3.0, 0.0, 0.0])
+    att, orbit, lidar = views[0][0], views[1][0], views[6][0]
+    att["q_BN"], att["valid"] = [1.0, 0.0, 0.0, 0.0], 1
+    orbit["C_LVLH_N"] = np.eye(3)
+    f = flt[0]
+    f["x"][:3] = [-(predicted_m + 3.0), 0.0, 0.0]
+    f["P"][:6, :6] = np.diag([4.0, 4.0, 4.0, 1e-4, 1e-4, 1e-4])
+    lidar["range_m"], lidar["valid"], lidar["seq"] = measured_m, 1, 1
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
+    return int(out["accepted"]), int(out["rejected"])
+
+
+def test_the_laser_radar_band_is_decided_on_the_predicted_range_not_the_measured_one():
+    """At the band's edge: a sample measured 4 m beyond it while the state predicts 4,999 m is fused (deciding on
+    the measured range dropped it, and with it every sample whose noise was long); a sample measured inside while
+    the state predicts 5,001 m is not; a range-ambiguity sample (11 km) is out of the band, not a rejection."""
+    assert _lidar_at_the_edge(4999.0, 5004.0) == (1, 0)
+    assert _lidar_at_the_edge(4999.0, 4990.0) == (1, 0)
+    assert _lidar_at_the_edge(5001.0, 4990.0) == (0, 0)
+    assert _lidar_at_the_edge(4999.0, 11000.0) == (0, 0)
+    assert _lidar_at_the_edge(4999.0, 5000.0 + 5 * 2.5) == (1, 0)  # the bound: 5 sigmas of 2.507 m
+    assert _lidar_at_the_edge(4999.0, 5000.0 + 5 * 2.51) == (0, 0)
+
+
+def test_deciding_on_the_predicted_range_removes_the_band_edge_selection_bias():
+    """Samples of a true range at the band's edge, 5,000 m, with 2.5 m of Gaussian noise: those the measured range
+    keeps have a mean error of -sigma phi(0) / Phi(0) = -2.0 m (the half-normal's mean, a closed form); those the
+    predicted range keeps (every plausible one) have none."""
+    from fsw.core.navigation import _in_band
+    rng = np.random.default_rng(20261206)
+    sigma, band = 2.5, np.array([0.0, 5000.0])
+    err = rng.normal(0.0, sigma, 40_000)
+    by_measured = np.array([_in_band(band, 5000.0 + e, 5000.0 + e, sigma, 5.0) for e in err])
+    by_predicted = np.array([_in_band(band, 5000.0, 5000.0 + e, sigma, 5.0) for e in err])
+    se = sigma / math.sqrt(len(err) / 2)
+    assert err[by_measured].mean() == pytest.approx(-sigma * math.sqrt(2.0 / math.pi), abs=4 * se)
+    assert abs(err[by_predicted].mean()) < 4 * sigma / math.sqrt(len(err))
+    assert by_predicted.mean() > 0.999
