@@ -49,3 +49,13 @@ def test_gyro_plausibility_agrees_with_the_fdir_out_of_range_watchpoints():
     limit = gnc["attitude"]["gyro_max_rate_rad_s"]
     ranges = [w for w in fdir["watchpoint"] if w["message"] == "DEV_GYRO" and w["op"] == "abs_gt"]
     assert len(ranges) == 3 and all(w["value"] == limit for w in ranges), (limit, ranges)
+
+
+def test_the_flight_knows_the_valves_thrust_profile_the_truth_flies():
+    """The flight's thruster control sends on-times that deliver full-thrust seconds through the valves' ramps
+    (fsw/config/vehicle.toml rise_s, tail_s); the truth's shipped vehicle (sims/scenarios/_vehicle.toml) must fly
+    the same figures, or every pulse delivers other than what the flight counts."""
+    flight = tomllib.loads((ROOT / "fsw/config/vehicle.toml").read_text())["propulsion"]
+    truth = tomllib.loads((ROOT / "sims/scenarios/_vehicle.toml").read_text())["propulsion"]
+    for key in ("rise_s", "tail_s", "rise_translation_s", "tail_translation_s"):
+        assert flight[key] == truth[key], key

@@ -11,7 +11,7 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.core import propulsion as pr
-from fsw.core.control import N_GROUPS, group_authority, thruster_group_wrench
+from fsw.core.control import N_GROUPS, RAMP_OF_10_90, group_authority, thruster_group_wrench
 from fsw.core.propulsion import thruster_app_step
 from fsw.dispatch import bind
 from telemetry.dictionary import MODES
@@ -63,6 +63,12 @@ class ThrusterControl(App):
         p["parasitic_Nm"] = about_com[:6, 3:]
         # The valve's minimum on-time, from the attitude thrusters' minimum impulse bit.
         p["t_min_s"] = vehicle.mib_Ns / float(vehicle.thrust_N[vehicle.group_idx >= 6].min())
+        # The valves' ramps (vehicle.toml rise_s, tail_s): the modulator's on-times are full-thrust seconds, and
+        # each group's valves are sent the on-time that delivers them (control.valve_on_time)
+        translation = np.arange(N_GROUPS) < 6
+        p["ramp_up_s"] = np.where(translation, vehicle.rise_s[1], vehicle.rise_s[0]) * RAMP_OF_10_90
+        p["ramp_down_s"] = np.where(translation, vehicle.tail_s[1], vehicle.tail_s[0]) * RAMP_OF_10_90
+        p["shaped"] = bool(np.any(p["ramp_up_s"] > 0.0) or np.any(p["ramp_down_s"] > 0.0))
         self.mdot_kg_s = vehicle.thrust_N / (vehicle.isp_s * G0_MPS2)
         self.state = np.zeros(1, pr.THRUSTER_STATE)
         self.totals = self.state[0]["totals"]  # propellant used [kg], translation / attitude on-time [s], pulses

@@ -126,6 +126,32 @@ def thruster_on_times(force_cmd_B_N, torque_cmd_B_Nm, period_s, authority, t_min
     return sat
 
 
+#: A linear ramp's 10-90 % time is 0.8 of the whole ramp (the figures of docs/sensors.md section 8 are 10-90 %).
+RAMP_OF_10_90 = 1.0 / 0.8
+
+
+@njit(cache=True)
+def valve_on_time(effective_s, up_s, down_s, period_s):
+    """[s] The valve's on-time that delivers ``effective_s`` full-thrust seconds, with linear ramps of ``up_s`` (open)
+    and ``down_s`` (close) (docs/sensors.md section 8): the inverse of a pulse's impulse over thrust from a closed
+    valve, tau - up / 2 + down / 2 once it reaches full thrust (tau >= up), tau^2 (up + down) / (2 up^2) when it
+    closes on the rise. A valve delay shifts the pulse and leaves its impulse alone.
+
+    A pulse of the whole period stays the whole period: back to back, the valve stays open and the thrust full.
+    Between, the inverse is that of an isolated pulse; when the last pulse's tail-off has not ended as this one opens,
+    the pulse delivers a little more (a few percent at the longest on-times below the period).
+    """
+    if effective_s <= 0.0:
+        return 0.0
+    if effective_s >= period_s:
+        return period_s
+    if effective_s >= 0.5 * (up_s + down_s):
+        tau = effective_s + 0.5 * (up_s - down_s)
+    else:
+        tau = up_s * math.sqrt(2.0 * effective_s / (up_s + down_s))
+    return min(max(tau, 0.0), period_s)
+
+
 @njit(cache=True)
 def frame_on_times(on_period_s, frame_index, frame_s, on_frame_out):
     """Slice period on-times into the minor frame ``frame_index`` (pulses start at the period start).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fsw.core.control import N_CHANNELS, N_GROUPS, thruster_control_step
+from fsw.core.control import N_CHANNELS, N_GROUPS, thruster_control_step, valve_on_time
 
 MAX_MODES = 16  # mode codes the per-mode table holds (telemetry.dictionary.MODES; the app checks)
 
@@ -24,6 +24,9 @@ THRUSTER_PARAMS = np.dtype([
     ("authority", "f8", (N_GROUPS,)),        # group authority [N or N m] (fsw.core.control.group_authority)
     ("t_min_s", "f8", (N_GROUPS,)),          # minimum on-time per group
     ("parasitic_Nm", "f8", (6, 3)),          # [N m] torque of each translation group about the known CoM, B
+    ("shaped", "u1"),                        # 1: the valves ramp (below); the on-times sent are the valves'
+    ("ramp_up_s", "f8", (N_GROUPS,)),        # [s] per group: the thrust's linear rise on opening ...
+    ("ramp_down_s", "f8", (N_GROUPS,)),      # ... and its tail-off after closing (control.valve_on_time)
 ], align=True)
 
 #: Thruster control's state between periods and the scratch of the last one.
@@ -83,6 +86,10 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
                                     o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals, p.parasitic_Nm)
         o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / mass  # sum of thrust x on-time / m
+        if p.shaped != 0:  # the on-times above are full-thrust seconds; the valves' give them with their ramps
+            for i in range(group_idx.shape[0]):
+                gi = group_idx[i]
+                a.on_time_s[i] = valve_on_time(s.on_group_s[gi], p.ramp_up_s[gi], p.ramp_down_s[gi], p.period_s)
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]

@@ -117,3 +117,37 @@ def test_frame_on_times_continue_a_pulse_through_consecutive_frames():
     np.testing.assert_allclose(frames[:3, 0], [0.01, 0.01, 0.005])
     np.testing.assert_allclose(frames.sum(axis=0), on, atol=1e-15)
     assert np.all(frames[:, 2] == 0.01)
+
+
+def _pulse_area(tau_s, up_s, down_s, start_level=0.0, dt=1e-6):
+    """Full-thrust seconds of a valve opened for ``tau_s`` with linear ramps, integrated on a fine grid (numpy,
+    independent of the flight's closed form): the level rises at 1 / up while open, falls at 1 / down after."""
+    n = int((tau_s + down_s) / dt) + 2
+    level, area = start_level, 0.0
+    t = (np.arange(n) + 0.5) * dt
+    for is_open in (t < tau_s):
+        level = min(level + dt / up_s, 1.0) if is_open else max(level - dt / down_s, 0.0)
+        area += level * dt
+    return area
+
+
+@pytest.mark.parametrize("up, down", [(0.0125, 0.01875), (0.025, 0.03125)])
+@pytest.mark.parametrize("effective", [0.002, 0.01, 0.02, 0.05, 0.0999])
+def test_the_valve_on_time_delivers_the_full_thrust_seconds_asked(up, down, effective):
+    """docs/sensors.md section 8's ramps (10-90 % rise and tail-off over 0.8): an isolated pulse of the valve on-time
+    delivers the full-thrust seconds asked, both where it closes on the rise and where it reaches full thrust."""
+    from fsw.core.control import valve_on_time
+
+    tau = valve_on_time(effective, up, down, 0.1)
+    assert 0.0 < tau <= 0.1
+    assert _pulse_area(tau, up, down) == pytest.approx(effective, rel=2e-3, abs=2e-6)
+
+
+def test_the_valve_on_time_is_the_full_thrust_time_for_ideal_valves_and_a_whole_period_stays_whole():
+    from fsw.core.control import valve_on_time
+
+    for effective in (0.0, 0.004, 0.05, 0.1):
+        assert valve_on_time(effective, 0.0, 0.0, 0.1) == effective
+    assert valve_on_time(0.1, 0.025, 0.03125, 0.1) == 0.1  # back to back: the valve stays open
+    assert valve_on_time(0.12, 0.025, 0.03125, 0.1) == 0.1
+    assert valve_on_time(0.0, 0.025, 0.03125, 0.1) == 0.0
