@@ -82,10 +82,11 @@ class Vehicle:
     # (3,) the centre of mass as loaded, from the loading manifest the ground uplinks, in the table's B frame (whose
     # origin is the reference load's CoM); positions above are table values: lever arms are ``r - com_B_m``
     com_B_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    # the valves' thrust profile, 10-90 % times [s] (docs/sensors.md section 8): rise and tail-off of the attitude
-    # thrusters, then of the translation thrusters; 0 for ideal valves
+    # the valves' thrust profile [s] (docs/sensors.md section 8): 10-90 % rise and tail-off and the delay from the
+    # command, of the attitude thrusters, then of the translation thrusters; 0 for ideal valves
     rise_s: tuple = (0.0, 0.0)
     tail_s: tuple = (0.0, 0.0)
+    valve_delay_s: tuple = (0.0, 0.0)
 
     def about_com(self, r_B_m) -> np.ndarray:
         """A point of the vehicle table (thruster, port, sensor) w.r.t. the centre of mass as loaded, B [m]."""
@@ -131,4 +132,5 @@ def load_vehicle(path: Path = CONFIG_DIR / "vehicle.toml") -> Vehicle:
         group_idx=np.array(groups, dtype=np.int64),
         rise_s=(prop.float("rise_s", 0.0, 0.05), prop.float("rise_translation_s", 0.0, 0.05)),
         tail_s=(prop.float("tail_s", 0.0, 0.05), prop.float("tail_translation_s", 0.0, 0.05)),
+        valve_delay_s=(prop.float("valve_delay_s", 0.0, 0.05), prop.float("valve_delay_translation_s", 0.0, 0.05)),
     )

@@ -57,5 +57,6 @@ def test_the_flight_knows_the_valves_thrust_profile_the_truth_flies():
     the same figures, or every pulse delivers other than what the flight counts."""
     flight = tomllib.loads((ROOT / "fsw/config/vehicle.toml").read_text())["propulsion"]
     truth = tomllib.loads((ROOT / "sims/scenarios/_vehicle.toml").read_text())["propulsion"]
-    for key in ("rise_s", "tail_s", "rise_translation_s", "tail_translation_s"):
+    for key in ("valve_delay_s", "rise_s", "tail_s", "valve_delay_translation_s", "rise_translation_s",
+                "tail_translation_s"):
         assert flight[key] == truth[key], key

@@ -63,14 +63,17 @@ class ThrusterControl(App):
         p["parasitic_Nm"] = about_com[:6, 3:]
         # The valve's minimum on-time, from the attitude thrusters' minimum impulse bit.
         p["t_min_s"] = vehicle.mib_Ns / float(vehicle.thrust_N[vehicle.group_idx >= 6].min())
-        # The valves' ramps (vehicle.toml rise_s, tail_s): the modulator's on-times are full-thrust seconds, and
-        # each group's valves are sent the on-time that delivers them (control.valve_on_time)
+        # The valves' thrust profile (vehicle.toml valve_delay_s, rise_s, tail_s): the modulator's on-times are
+        # full-thrust seconds, each group's valves are sent the on-time that delivers them (control.valve_on_time),
+        # and THRUSTER_PERIOD reports what the profiles deliver inside each period (propulsion._shaped_period)
         translation = np.arange(N_GROUPS) < 6
         p["ramp_up_s"] = np.where(translation, vehicle.rise_s[1], vehicle.rise_s[0]) * RAMP_OF_10_90
         p["ramp_down_s"] = np.where(translation, vehicle.tail_s[1], vehicle.tail_s[0]) * RAMP_OF_10_90
-        p["shaped"] = bool(np.any(p["ramp_up_s"] > 0.0) or np.any(p["ramp_down_s"] > 0.0))
+        p["delay_s"] = np.where(translation, vehicle.valve_delay_s[1], vehicle.valve_delay_s[0])
+        p["shaped"] = bool(np.any(p["ramp_up_s"] > 0.0) or np.any(p["ramp_down_s"] > 0.0) or np.any(p["delay_s"] > 0.0))
         self.mdot_kg_s = vehicle.thrust_N / (vehicle.isp_s * G0_MPS2)
         self.state = np.zeros(1, pr.THRUSTER_STATE)
+        self.state[0]["pulse"][:, 1:] = -np.inf  # no valve command yet
         self.totals = self.state[0]["totals"]  # propellant used [kg], translation / attitude on-time [s], pulses
         self.out = bus.publish("THRUSTER_PERIOD", name)
         self.prop = bus.publish("PROPULSION", name)

@@ -230,15 +230,7 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
     else:
         sat = thruster_on_times(force_B, torque_B, period_s, authority, t_min_s, group_idx, carry, on_group,
                                 on_thruster_out)
-    for c in range(3):
-        delivered_B[c] = (on_group[2 * c] * authority[2 * c] - on_group[2 * c + 1] * authority[2 * c + 1]) / period_s
-        g = 6 + 2 * c
-        delivered_torque_B[c] = (on_group[g] * authority[g] - on_group[g + 1] * authority[g + 1]) / period_s
-        for t in range(6):
-            delivered_torque_B[c] += on_group[t] * parasitic_Nm[t, c] / period_s
-    k = period_s / mass_kg
-    for j in range(3):
-        dv_L_out[j] = k * (C_BL[0, j] * delivered_B[0] + C_BL[1, j] * delivered_B[1] + C_BL[2, j] * delivered_B[2])
+    period_wrench(on_group, authority, parasitic_Nm, period_s, mass_kg, C_BL, delivered_B, delivered_torque_B, dv_L_out)
     if burning:
         left = 0.0
         along = 0.0
@@ -260,6 +252,75 @@ def thruster_control_step(q_BN, C_LN, accel_L, pending_dv_L, dv_done_mps, torque
                 totals[2] += t
             totals[3] += 1.0
     return sat
+
+
+@njit(cache=True)
+def period_wrench(on_group, authority, parasitic_Nm, period_s, mass_kg, C_BL, delivered_B, delivered_torque_B,
+                  dv_L_out):
+    """The mean force and torque [N, N m] (B) and the delta-v [m/s] (LVLH) of a period whose groups deliver
+    ``on_group`` full-thrust seconds each; the translation groups' torque about the centre of mass included
+    (``parasitic_Nm``, see :func:`thruster_control_step`)."""
+    for c in range(3):
+        delivered_B[c] = (on_group[2 * c] * authority[2 * c] - on_group[2 * c + 1] * authority[2 * c + 1]) / period_s
+        g = 6 + 2 * c
+        delivered_torque_B[c] = (on_group[g] * authority[g] - on_group[g + 1] * authority[g + 1]) / period_s
+        for t in range(6):
+            delivered_torque_B[c] += on_group[t] * parasitic_Nm[t, c] / period_s
+    k = period_s / mass_kg
+    for j in range(3):
+        dv_L_out[j] = k * (C_BL[0, j] * delivered_B[0] + C_BL[1, j] * delivered_B[1] + C_BL[2, j] * delivered_B[2])
+
+
+@njit(cache=True)
+def _ramp(level, h, is_open, up_s, down_s):
+    """(level after, full-thrust seconds) of a thrust level (fraction of full thrust) over ``h`` [s] of open or
+    closed valve: open, it rises at 1 / ``up_s`` up to 1; closed, it falls at 1 / ``down_s`` to 0 (0: a step)."""
+    if h <= 0.0:
+        return level, 0.0
+    if is_open:
+        if level >= 1.0 or up_s <= 0.0:
+            return 1.0, h
+        t_full = (1.0 - level) * up_s
+        if t_full >= h:
+            return level + h / up_s, h * (level + 0.5 * h / up_s)
+        return 1.0, 0.5 * t_full * (level + 1.0) + (h - t_full)
+    if level <= 0.0 or down_s <= 0.0:
+        return 0.0, 0.0
+    t_zero = level * down_s
+    if t_zero >= h:
+        return level - h / down_s, h * (level - 0.5 * h / down_s)
+    return 0.0, 0.5 * t_zero * level
+
+
+@njit(cache=True)
+def period_pulse_areas(valve_s, pulse, delay_s, up_s, down_s, period_s, area_out):
+    """The full-thrust seconds each group's thrust delivers inside this period, given its valve on-times from the
+    period's start (docs/sensors.md section 8: the thrust follows the valve ``delay_s`` later, rising and tailing
+    off linearly over ``up_s`` and ``down_s``).
+
+    A pulse's tail-off (and the delay) carries thrust into the next period, and a valve still open at the period's
+    start (a pulse of the whole period) stays open: ``pulse`` (N_GROUPS, 4), in/out, keeps per group the thrust
+    level and the last closing, the opening and the closing of its valve command [s], relative to the period's
+    start (-inf: none). Per group and period: open until the last closing (delayed), closed to the opening, open to
+    the closing, closed to the period's end.
+    """
+    for g in range(valve_s.shape[0]):
+        level, prev_close, t_open, t_close = pulse[g, 0], pulse[g, 1], pulse[g, 2], pulse[g, 3]
+        tau = valve_s[g]
+        if t_close >= 0.0:  # commanded open at this period's start: the pulse goes on, or ends now
+            t_close = tau
+        elif tau > 0.0:
+            prev_close, t_open, t_close = t_close, 0.0, tau
+        d, P = delay_s[g], period_s
+        b1 = min(max(prev_close + d, 0.0), P)
+        b2 = min(max(t_open + d, 0.0), P)
+        b3 = min(max(t_close + d, 0.0), P)
+        level, a1 = _ramp(level, b1, True, up_s[g], down_s[g])
+        level, a2 = _ramp(level, b2 - b1, False, up_s[g], down_s[g])
+        level, a3 = _ramp(level, b3 - b2, True, up_s[g], down_s[g])
+        level, a4 = _ramp(level, P - b3, False, up_s[g], down_s[g])
+        area_out[g] = a1 + a2 + a3 + a4
+        pulse[g, 0], pulse[g, 1], pulse[g, 2], pulse[g, 3] = level, prev_close - P, t_open - P, t_close - P
 
 
 @njit(cache=True)

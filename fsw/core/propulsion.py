@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fsw.core.control import N_CHANNELS, N_GROUPS, thruster_control_step, valve_on_time
+from fsw.core.control import (
+    N_CHANNELS,
+    N_GROUPS,
+    period_pulse_areas,
+    period_wrench,
+    thruster_control_step,
+    valve_on_time,
+)
 
 MAX_MODES = 16  # mode codes the per-mode table holds (telemetry.dictionary.MODES; the app checks)
 
@@ -26,7 +33,8 @@ THRUSTER_PARAMS = np.dtype([
     ("parasitic_Nm", "f8", (6, 3)),          # [N m] torque of each translation group about the known CoM, B
     ("shaped", "u1"),                        # 1: the valves ramp (below); the on-times sent are the valves'
     ("ramp_up_s", "f8", (N_GROUPS,)),        # [s] per group: the thrust's linear rise on opening ...
-    ("ramp_down_s", "f8", (N_GROUPS,)),      # ... and its tail-off after closing (control.valve_on_time)
+    ("ramp_down_s", "f8", (N_GROUPS,)),      # ... and its tail-off after closing (control.valve_on_time) ...
+    ("delay_s", "f8", (N_GROUPS,)),          # ... after the valve's delay
 ], align=True)
 
 #: Thruster control's state between periods and the scratch of the last one.
@@ -39,6 +47,9 @@ THRUSTER_STATE = np.dtype([
     ("C_BL", "f8", (3, 3)),                  # rotation LVLH -> B of the last period
     ("force_B_N", "f8", (3,)),               # force asked, B
     ("totals", "f8", (4,)),                  # propellant used [kg], translation / attitude on-time [s], pulses
+    ("valve_s", "f8", (N_GROUPS,)),          # shaped valves: the valves' on-time per group of this period ...
+    ("pulse", "f8", (N_GROUPS, 4)),          # ... each group's thrust profile (control.period_pulse_areas) ...
+    ("area_s", "f8", (N_GROUPS,)),           # ... and the full-thrust seconds it delivers inside this period
 ], align=True)
 
 
@@ -75,6 +86,10 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
             o.torque_B_Nm[i] = 0.0
             o.dv_LVLH_mps[i] = 0.0
         o.impulse_sum_mps = 0.0
+        if p.shaped != 0:  # the last pulses' tails end (not counted: a few milliseconds of thrust)
+            for k in range(N_GROUPS):
+                s.valve_s[k] = 0.0
+            period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s)
     else:
         accel = s.accel_L_mps2
         for i in range(3):
@@ -86,10 +101,8 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
                                     o.force_B_N, o.torque_B_Nm, o.dv_LVLH_mps, totals, p.parasitic_Nm)
         o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / mass  # sum of thrust x on-time / m
-        if p.shaped != 0:  # the on-times above are full-thrust seconds; the valves' give them with their ramps
-            for i in range(group_idx.shape[0]):
-                gi = group_idx[i]
-                a.on_time_s[i] = valve_on_time(s.on_group_s[gi], p.ramp_up_s[gi], p.ramp_down_s[gi], p.period_s)
+        if p.shaped != 0:
+            _shaped_period(p, s, group_idx, mdot_kg_s, mass, a, o)
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]
@@ -102,3 +115,22 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
     a.t_ns = t_ns
     a.seq += 1
     return sat
+
+
+@njit(cache=True)
+def _shaped_period(p, s, group_idx, mdot_kg_s, mass_kg, act, out):
+    """Valves with a thrust profile (docs/sensors.md section 8): the allocation's on-times are full-thrust seconds.
+    Each valve is sent the on-time that delivers its group's (control.valve_on_time), and THRUSTER_PERIOD reports
+    what the thrust profiles deliver inside this period (control.period_pulse_areas: the last period's tail-offs
+    in, this period's out), which is what the navigation and the thruster checks compare with the motion."""
+    for g in range(N_GROUPS):
+        s.valve_s[g] = valve_on_time(s.on_group_s[g], p.ramp_up_s[g], p.ramp_down_s[g], p.period_s)
+    for i in range(group_idx.shape[0]):
+        act.on_time_s[i] = s.valve_s[group_idx[i]]
+    period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s)
+    period_wrench(s.area_s, p.authority, p.parasitic_Nm, p.period_s, mass_kg, s.C_BL, out.force_B_N, out.torque_B_Nm,
+                  out.dv_LVLH_mps)
+    impulse = 0.0
+    for i in range(group_idx.shape[0]):
+        impulse += s.area_s[group_idx[i]] * mdot_kg_s[i]
+    out.impulse_sum_mps = impulse * p.exhaust_mps / mass_kg

@@ -151,3 +151,49 @@ def test_the_valve_on_time_is_the_full_thrust_time_for_ideal_valves_and_a_whole_
     assert valve_on_time(0.1, 0.025, 0.03125, 0.1) == 0.1  # back to back: the valve stays open
     assert valve_on_time(0.12, 0.025, 0.03125, 0.1) == 0.1
     assert valve_on_time(0.0, 0.025, 0.03125, 0.1) == 0.0
+
+
+def test_the_flight_thrust_profile_of_each_period_agrees_with_the_truths_frame_by_frame():
+    """The flight's per-period full-thrust seconds (period_pulse_areas: last period's tail in, this one's out, a valve
+    open at the period's start staying open) against the truth's own valve model (sims.core.frame.shaped_pulse,
+    integrated over 10 ms frames), over a seeded sequence of on-times: none, short, long, whole periods back to back."""
+    from fsw.core.control import period_pulse_areas, valve_on_time
+    from sims.core.frame import THRUSTER, shaped_pulse
+
+    period, frame, delay, up, down = 0.1, 0.01, 0.005, 0.025, 0.03125
+    rng = np.random.default_rng(8)
+    taus = rng.choice([0.0, 0.015, 0.02, 0.05, 0.08, 0.097, 0.1], size=200)
+    pulse = np.zeros((1, 4))
+    pulse[0, 1:] = -np.inf
+    truth = np.zeros(1, THRUSTER)[0]
+    truth["thrust_N"], truth["delay_s"], truth["ramp_up_s"], truth["ramp_down_s"] = 1.0, delay, up, down
+    truth["t_min_s"] = valve_on_time(0.01, up, down, period)
+    truth["open_s"] = truth["close_s"] = truth["prev_close_s"] = -np.inf
+    area = np.zeros(1)
+    for tau in taus:
+        period_pulse_areas(np.array([tau]), pulse, np.array([delay]), np.array([up]), np.array([down]), period, area)
+        want = sum(shaped_pulse(truth, k == 0, tau, frame)[0] for k in range(10))
+        assert area[0] == pytest.approx(want, abs=1e-12), tau
+
+
+def test_a_long_pulse_delivers_its_full_thrust_seconds_over_this_period_and_the_next():
+    """One 50 ms valve pulse with the translation thrusters' profile: inside the period, the thrust from the delay
+    to the period's end; the tail-off past it lands in the next; the two add to the pulse's full-thrust seconds."""
+    from fsw.core.control import period_pulse_areas, valve_on_time
+
+    period, delay, up, down = 0.1, 0.005, 0.025, 0.03125
+    tau = valve_on_time(0.05, up, down, period)
+    pulse = np.zeros((1, 4))
+    pulse[0, 1:] = -np.inf
+    a1, a2 = np.zeros(1), np.zeros(1)
+    args = (np.array([delay]), np.array([up]), np.array([down]), period)
+    period_pulse_areas(np.array([tau]), pulse, *args, a1)
+    period_pulse_areas(np.array([0.0]), pulse, *args, a2)
+    assert a1[0] + a2[0] == pytest.approx(0.05, rel=1e-12)
+    # closes at delay + tau = 0.05188 s, the tail-off of 31.25 ms ends at 0.08313 s: all inside the period
+    assert a2[0] == 0.0
+    tau = valve_on_time(0.08, up, down, period)  # closes at 0.08688 s: 18 ms of tail-off in the next period
+    period_pulse_areas(np.array([tau]), pulse, *args, a1)
+    period_pulse_areas(np.array([0.0]), pulse, *args, a2)
+    spill = 0.5 * (delay + tau + down - period) ** 2 / down  # the tail-off's triangle past the period's end
+    assert a2[0] == pytest.approx(spill, rel=1e-12) and a1[0] + a2[0] == pytest.approx(0.08, rel=1e-12)
