@@ -43,6 +43,10 @@ INTERNAL: dict[str, np.dtype] = {
         ("dv_LVLH_mps", "<f8", (3,)),      # [m/s] delta-v the period's pulses give, LVLH (for navigation)
         ("impulse_sum_mps", "<f8"),        # [m/s] the pulses' impulses added as magnitudes, over the mass: what
                                            # execution errors scale with (a couple's two pulses count, not cancel)
+        ("resp_group_force_N", "<f8", (6,)),  # [N] each translation group's mean force as the next step's mean
+                                           # rates see it: this period's thrust weighted 1 - s / period, the last
+                                           # one's s / period (propulsion.response_weights; the thruster checks)
+        ("resp_torque_B_Nm", "<f8", (3,)),  # [N m] the mean torque so weighted, B
     ]),
     # Far-range guidance -> navigation: what the orbit-control engines delivered this period.
     "ENGINE_PERIOD": np.dtype(_HEADER + [

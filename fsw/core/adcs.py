@@ -177,8 +177,8 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
             rates = gyro_ok and f.gyro_ok_prev != 0  # measured now and one step ago
             f.gyro_ok_prev = 1 if gyro_ok else 0
             if rates and not firing and abs(float(t_ns - tp.t_ns) - dt_s * 1e9) < 1e6:  # what fired over this step
-                c.response_ratio = translation_response_check(omega, omega_prev, tp.torque_B_Nm, fB, inertia, dt_s,
-                                                              tr)
+                c.response_ratio = translation_response_check(omega, omega_prev, tp.resp_torque_B_Nm,
+                                                              tp.resp_group_force_N, inertia, dt_s, tr)
         else:
             c.response_ratio = math.nan
         c.t_ns = t_ns

@@ -273,30 +273,34 @@ def period_wrench(on_group, authority, parasitic_Nm, period_s, mass_kg, C_BL, de
 
 @njit(cache=True)
 def _ramp(level, h, is_open, up_s, down_s):
-    """(level after, full-thrust seconds) of a thrust level (fraction of full thrust) over ``h`` [s] of open or
-    closed valve: open, it rises at 1 / ``up_s`` up to 1; closed, it falls at 1 / ``down_s`` to 0 (0: a step)."""
+    """(level after, full-thrust seconds, their first moment about the segment's start [s^2]) of a thrust level
+    (fraction of full thrust) over ``h`` [s] of open or closed valve: open, it rises at 1 / ``up_s`` up to 1;
+    closed, it falls at 1 / ``down_s`` to 0 (0: a step). Over a linear piece L0 + r u, 0 <= u <= T: the area
+    L0 T + r T^2 / 2 and the moment L0 T^2 / 2 + r T^3 / 3."""
     if h <= 0.0:
-        return level, 0.0
+        return level, 0.0, 0.0
     if is_open:
         if level >= 1.0 or up_s <= 0.0:
-            return 1.0, h
+            return 1.0, h, 0.5 * h * h
         t_full = (1.0 - level) * up_s
         if t_full >= h:
-            return level + h / up_s, h * (level + 0.5 * h / up_s)
-        return 1.0, 0.5 * t_full * (level + 1.0) + (h - t_full)
+            return level + h / up_s, h * (level + 0.5 * h / up_s), h * h * (0.5 * level + h / (3.0 * up_s))
+        area = 0.5 * t_full * (level + 1.0) + (h - t_full)
+        moment = t_full * t_full * (0.5 * level + t_full / (3.0 * up_s)) + 0.5 * (h * h - t_full * t_full)
+        return 1.0, area, moment
     if level <= 0.0 or down_s <= 0.0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     t_zero = level * down_s
     if t_zero >= h:
-        return level - h / down_s, h * (level - 0.5 * h / down_s)
-    return 0.0, 0.5 * t_zero * level
+        return level - h / down_s, h * (level - 0.5 * h / down_s), h * h * (0.5 * level - h / (3.0 * down_s))
+    return 0.0, 0.5 * t_zero * level, t_zero * t_zero * (0.5 * level - t_zero / (3.0 * down_s))
 
 
 @njit(cache=True)
-def period_pulse_areas(valve_s, pulse, delay_s, up_s, down_s, period_s, area_out):
-    """The full-thrust seconds each group's thrust delivers inside this period, given its valve on-times from the
-    period's start (docs/sensors.md section 8: the thrust follows the valve ``delay_s`` later, rising and tailing
-    off linearly over ``up_s`` and ``down_s``).
+def period_pulse_areas(valve_s, pulse, delay_s, up_s, down_s, period_s, area_out, moment_out):
+    """The full-thrust seconds each group's thrust delivers inside this period, and their first moment about the
+    period's start [s^2], given its valve on-times from the period's start (docs/sensors.md section 8: the thrust
+    follows the valve ``delay_s`` later, rising and tailing off linearly over ``up_s`` and ``down_s``).
 
     A pulse's tail-off (and the delay) carries thrust into the next period, and a valve still open at the period's
     start (a pulse of the whole period) stays open: ``pulse`` (N_GROUPS, 4), in/out, keeps per group the thrust
@@ -311,15 +315,16 @@ def period_pulse_areas(valve_s, pulse, delay_s, up_s, down_s, period_s, area_out
             t_close = tau
         elif tau > 0.0:
             prev_close, t_open, t_close = t_close, 0.0, tau
-        d, P = delay_s[g], period_s
+        d, P, up, down = delay_s[g], period_s, up_s[g], down_s[g]
         b1 = min(max(prev_close + d, 0.0), P)
         b2 = min(max(t_open + d, 0.0), P)
         b3 = min(max(t_close + d, 0.0), P)
-        level, a1 = _ramp(level, b1, True, up_s[g], down_s[g])
-        level, a2 = _ramp(level, b2 - b1, False, up_s[g], down_s[g])
-        level, a3 = _ramp(level, b3 - b2, True, up_s[g], down_s[g])
-        level, a4 = _ramp(level, P - b3, False, up_s[g], down_s[g])
+        level, a1, m1 = _ramp(level, b1, True, up, down)
+        level, a2, m2 = _ramp(level, b2 - b1, False, up, down)
+        level, a3, m3 = _ramp(level, b3 - b2, True, up, down)
+        level, a4, m4 = _ramp(level, P - b3, False, up, down)
         area_out[g] = a1 + a2 + a3 + a4
+        moment_out[g] = m1 + (m2 + a2 * b1) + (m3 + a3 * b2) + (m4 + a4 * b3)
         pulse[g, 0], pulse[g, 1], pulse[g, 2], pulse[g, 3] = level, prev_close - P, t_open - P, t_close - P
 
 
@@ -447,15 +452,16 @@ def translation_signatures(pos_B_m, dir_B, thrust_N, group_idx, authority, tr):
 
 
 @njit(cache=True)
-def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_B, inertia_B, dt_s, tr):
+def translation_response_check(omega_B, omega_prev_B, torque_prev_B, group_force_N, inertia_B, dt_s, tr):
     """Thrust of each translation thruster relative to nominal, from the torque its group should not make.
 
     Parameters
     ----------
     omega_B, omega_prev_B : (3,) [rad/s] estimated body rate now and one step ago, B.
-    torque_prev_B : (3,) [N m] mean torque the attitude groups were commanded to deliver over that step.
-    force_prev_B : (3,) [N] mean force the translation groups were commanded to deliver over that
-        step (per axis one group of the pair fires: that of the sign), B.
+    torque_prev_B : (3,) [N m] mean torque the thrusters deliver over that step as the rates see it, B.
+    group_force_N : (6,) [N] mean force of each translation group over that step as the rates see it (>= 0): the
+        rates are mean rates over a step, so their difference weighs a thrust at time s of the last period by
+        1 - s / dt and one of the period before by s / dt (``THRUSTER_PERIOD.resp_*``, propulsion.response_weights).
     inertia_B : (3, 3) [kg m^2]. dt_s : [s] the step (the thruster control period).
     tr : TR_CHECK (1,), in/out: parameters, the signature table from :func:`translation_signatures`,
         and the estimator's state (zero at start, ``ratio`` nan, ``weakest`` -1).
@@ -494,8 +500,8 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
     h2 = (inertia_B[2, 0] * d0 + inertia_B[2, 1] * d1 + inertia_B[2, 2] * d2
           - (torque_prev_B[2] - (w0 * L1 - w1 * L0)) * dt_s)
     fired = 0
-    for c in range(3):
-        if force_prev_B[c] != 0.0:
+    for g in range(6):
+        if group_force_N[g] > 0.0:
             fired += 1
     bias = t.bias_Nm
     if fired == 0:
@@ -511,20 +517,16 @@ def translation_response_check(omega_B, omega_prev_B, torque_prev_B, force_prev_
     h1 -= b1 * dt_s
     h2 -= b2 * dt_s
     info_g, num, est = t.info_N2s2, t.num_N2ms2, t.lever_est_m
-    for c in range(3):
-        f = force_prev_B[c]
-        if f == 0.0:
+    for g in range(6):
+        if not group_force_N[g] > 0.0:
             continue
-        g = 2 * c if f > 0.0 else 2 * c + 1
-        J = abs(f) * dt_s
+        J = group_force_N[g] * dt_s
         # what the other fired groups' current estimates do not explain
         r0, r1, r2 = h0, h1, h2
-        for c2 in range(3):
-            f2 = force_prev_B[c2]
-            if c2 == c or f2 == 0.0:
+        for g2 in range(6):
+            if g2 == g or not group_force_N[g2] > 0.0:
                 continue
-            g2 = 2 * c2 if f2 > 0.0 else 2 * c2 + 1
-            J2 = abs(f2) * dt_s
+            J2 = group_force_N[g2] * dt_s
             r0 -= J2 * est[g2, 0]
             r1 -= J2 * est[g2, 1]
             r2 -= J2 * est[g2, 2]

@@ -48,8 +48,12 @@ THRUSTER_STATE = np.dtype([
     ("force_B_N", "f8", (3,)),               # force asked, B
     ("totals", "f8", (4,)),                  # propellant used [kg], translation / attitude on-time [s], pulses
     ("valve_s", "f8", (N_GROUPS,)),          # shaped valves: the valves' on-time per group of this period ...
-    ("pulse", "f8", (N_GROUPS, 4)),          # ... each group's thrust profile (control.period_pulse_areas) ...
-    ("area_s", "f8", (N_GROUPS,)),           # ... and the full-thrust seconds it delivers inside this period
+    ("pulse", "f8", (N_GROUPS, 4)),          # ... each group's thrust profile (control.period_pulse_areas)
+    ("area_s", "f8", (N_GROUPS,)),           # full-thrust seconds per group inside this period ...
+    ("moment_s2", "f8", (N_GROUPS,)),        # ... their first moment about the period's start ...
+    ("moment_prev_s2", "f8", (N_GROUPS,)),   # ... and the last period's
+    ("resp_s", "f8", (N_GROUPS,)),           # full-thrust seconds per group as the next step's rates see them
+    ("scratch", "f8", (2, 3)),
 ], align=True)
 
 
@@ -86,10 +90,14 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
             o.torque_B_Nm[i] = 0.0
             o.dv_LVLH_mps[i] = 0.0
         o.impulse_sum_mps = 0.0
-        if p.shaped != 0:  # the last pulses' tails end (not counted: a few milliseconds of thrust)
-            for k in range(N_GROUPS):
-                s.valve_s[k] = 0.0
-            period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s)
+        for k in range(N_GROUPS):
+            s.valve_s[k] = 0.0
+            s.area_s[k] = 0.0
+            s.moment_s2[k] = 0.0
+        if p.shaped != 0:  # the last pulses' tails end (in the rates' weights only: a few milliseconds of thrust)
+            period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s,
+                               s.moment_s2)
+        response_weights(p, s, p.mass_kg - totals[0], o)
     else:
         accel = s.accel_L_mps2
         for i in range(3):
@@ -103,6 +111,11 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
         o.impulse_sum_mps = (totals[0] - used0) * p.exhaust_mps / mass  # sum of thrust x on-time / m
         if p.shaped != 0:
             _shaped_period(p, s, group_idx, mdot_kg_s, mass, a, o)
+        else:  # ideal valves: each group's thrust is full from the period's start for its on-time
+            for k in range(N_GROUPS):
+                s.area_s[k] = s.on_group_s[k]
+                s.moment_s2[k] = 0.5 * s.on_group_s[k] * s.on_group_s[k]
+        response_weights(p, s, mass, o)
         pr = prop[0]
         pr.prop_used_kg = totals[0]
         pr.trans_on_time_s = totals[1]
@@ -127,10 +140,30 @@ def _shaped_period(p, s, group_idx, mdot_kg_s, mass_kg, act, out):
         s.valve_s[g] = valve_on_time(s.on_group_s[g], p.ramp_up_s[g], p.ramp_down_s[g], p.period_s)
     for i in range(group_idx.shape[0]):
         act.on_time_s[i] = s.valve_s[group_idx[i]]
-    period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s)
+    period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s, s.moment_s2)
     period_wrench(s.area_s, p.authority, p.parasitic_Nm, p.period_s, mass_kg, s.C_BL, out.force_B_N, out.torque_B_Nm,
                   out.dv_LVLH_mps)
     impulse = 0.0
     for i in range(group_idx.shape[0]):
         impulse += s.area_s[group_idx[i]] * mdot_kg_s[i]
     out.impulse_sum_mps = impulse * p.exhaust_mps / mass_kg
+
+
+@njit(cache=True)
+def response_weights(p, s, mass_kg, out):
+    """The period's thrust as the attitude's next step sees it (THRUSTER_PERIOD.resp_*, for the thruster checks).
+
+    The gyro gives mean rates over each step, so the difference of the next two, t_k - t_(k-1) apart, weighs the
+    angular acceleration at time s of the period [t_(k-1), t_k] by 1 - s / P and at time s of the period before by
+    s / P (a triangle). Per group the weighted full-thrust seconds are A - M / P + M_prev / P (A: this period's
+    full-thrust seconds, M: their first moment about its start, M_prev: the last period's). An isolated ideal pulse
+    of tau counts tau - tau^2 / (2 P) in the step after it and tau^2 / (2 P) in the one after that.
+    """
+    P = p.period_s
+    for g in range(N_GROUPS):
+        s.resp_s[g] = s.area_s[g] - s.moment_s2[g] / P + s.moment_prev_s2[g] / P
+        s.moment_prev_s2[g] = s.moment_s2[g]
+    for g in range(6):
+        out.resp_group_force_N[g] = s.resp_s[g] * p.authority[g] / P
+    period_wrench(s.resp_s, p.authority, p.parasitic_Nm, P, mass_kg, s.C_BL, s.scratch[0], out.resp_torque_B_Nm,
+                  s.scratch[1])

@@ -153,27 +153,84 @@ def test_the_valve_on_time_is_the_full_thrust_time_for_ideal_valves_and_a_whole_
     assert valve_on_time(0.0, 0.025, 0.03125, 0.1) == 0.0
 
 
-def test_the_flight_thrust_profile_of_each_period_agrees_with_the_truths_frame_by_frame():
-    """The flight's per-period full-thrust seconds (period_pulse_areas: last period's tail in, this one's out, a valve
-    open at the period's start staying open) against the truth's own valve model (sims.core.frame.shaped_pulse,
-    integrated over 10 ms frames), over a seeded sequence of on-times: none, short, long, whole periods back to back."""
+def _profile(taus, period, delay, up, down, dt=2e-6):
+    """The thrust level (fraction of full) of a valve commanded ``taus[k]`` from each period's start, on a fine grid
+    (numpy, independent of the flight's closed forms): open from delay to tau + delay after each command (a command
+    of the whole period keeps it open into the next), rising at 1 / up while open and falling at 1 / down."""
+    n = int(round(period / dt))
+    t = (np.arange(n * len(taus)) + 0.5) * dt
+    is_open = np.zeros(t.size, bool)
+    for k, tau in enumerate(taus):
+        is_open |= (t >= k * period + delay) & (t < k * period + tau + delay)
+    level = np.zeros(t.size)
+    x = 0.0
+    for i, o in enumerate(is_open):
+        x = min(x + dt / up, 1.0) if o else max(x - dt / down, 0.0)
+        level[i] = x
+    return t, level, n
+
+
+def test_the_flight_thrust_profile_of_each_period_agrees_with_the_truth_and_a_fine_grid():
+    """The flight's per-period full-thrust seconds and their first moment (period_pulse_areas: last period's tail in,
+    this one's out, a valve open at the period's start staying open) against the truth's own valve model
+    (sims.core.frame.shaped_pulse over 10 ms frames) and a fine-grid integration of the profile, over a seeded
+    sequence of on-times: none, short, long, whole periods back to back."""
     from fsw.core.control import period_pulse_areas, valve_on_time
     from sims.core.frame import THRUSTER, shaped_pulse
 
     period, frame, delay, up, down = 0.1, 0.01, 0.005, 0.025, 0.03125
     rng = np.random.default_rng(8)
-    taus = rng.choice([0.0, 0.015, 0.02, 0.05, 0.08, 0.097, 0.1], size=200)
+    taus = rng.choice([0.0, 0.015, 0.02, 0.05, 0.08, 0.097, 0.1], size=60)
+    t, level, n = _profile(taus, period, delay, up, down)
     pulse = np.zeros((1, 4))
     pulse[0, 1:] = -np.inf
     truth = np.zeros(1, THRUSTER)[0]
     truth["thrust_N"], truth["delay_s"], truth["ramp_up_s"], truth["ramp_down_s"] = 1.0, delay, up, down
     truth["t_min_s"] = valve_on_time(0.01, up, down, period)
     truth["open_s"] = truth["close_s"] = truth["prev_close_s"] = -np.inf
-    area = np.zeros(1)
-    for tau in taus:
-        period_pulse_areas(np.array([tau]), pulse, np.array([delay]), np.array([up]), np.array([down]), period, area)
-        want = sum(shaped_pulse(truth, k == 0, tau, frame)[0] for k in range(10))
+    area, moment = np.zeros(1), np.zeros(1)
+    for k, tau in enumerate(taus):
+        period_pulse_areas(np.array([tau]), pulse, np.array([delay]), np.array([up]), np.array([down]), period, area,
+                           moment)
+        want = sum(shaped_pulse(truth, i == 0, tau, frame)[0] for i in range(10))
         assert area[0] == pytest.approx(want, abs=1e-12), tau
+        w = slice(k * n, (k + 1) * n)
+        dt = t[1] - t[0]
+        assert area[0] == pytest.approx(level[w].sum() * dt, abs=2e-6), tau
+        assert moment[0] == pytest.approx((level[w] * (t[w] - k * period)).sum() * dt, abs=2e-7), tau
+
+
+def test_the_thrust_as_the_rates_see_it_is_weighted_by_a_triangle_over_two_periods():
+    """response_weights: the difference of two mean rates, one period apart, weighs thrust at time s of the last
+    period by 1 - s / P and of the one before by s / P. Against a fine-grid integral of a shaped profile, and the
+    closed form of an isolated ideal pulse (tau - tau^2 / 2P, then tau^2 / 2P)."""
+    from fsw.core.control import period_pulse_areas
+    from fsw.core.propulsion import THRUSTER_PARAMS, THRUSTER_STATE, response_weights
+    from fsw.messages import new_message
+
+    period, delay, up, down = 0.1, 0.005, 0.025, 0.03125
+    prm, st, out = np.zeros(1, THRUSTER_PARAMS)[0], np.zeros(1, THRUSTER_STATE)[0], new_message("THRUSTER_PERIOD")
+    prm["period_s"], prm["authority"] = period, 1.0
+    st["pulse"][:, 1:] = -np.inf
+    taus = [0.06, 0.0, 0.1, 0.1, 0.03, 0.0, 0.0]
+    t, level, n = _profile(taus, period, delay, up, down)
+    dt = t[1] - t[0]
+    for k, tau in enumerate(taus):
+        st["valve_s"][:] = tau
+        period_pulse_areas(st["valve_s"], st["pulse"], np.full(12, delay), np.full(12, up), np.full(12, down), period,
+                           st["area_s"], st["moment_s2"])
+        response_weights(prm, st, 5000.0, out)
+        s_rel = t - k * period  # the triangle from the last period's start to this one's end, peak at this one's start
+        weight = np.where((s_rel >= 0) & (s_rel < period), 1.0 - s_rel / period,
+                          np.where((s_rel >= -period) & (s_rel < 0), (s_rel + period) / period, 0.0))
+        assert st["resp_s"][0] == pytest.approx((level * weight).sum() * dt, abs=2e-6), k
+    st["moment_prev_s2"][:], tau = 0.0, 0.03  # ideal valves: an isolated pulse of 30 ms
+    st["area_s"][:], st["moment_s2"][:] = tau, tau * tau / 2
+    response_weights(prm, st, 5000.0, out)
+    assert st["resp_s"][0] == pytest.approx(tau - tau * tau / (2 * period), rel=1e-12)
+    st["area_s"][:], st["moment_s2"][:] = 0.0, 0.0
+    response_weights(prm, st, 5000.0, out)
+    assert st["resp_s"][0] == pytest.approx(tau * tau / (2 * period), rel=1e-12)
 
 
 def test_a_long_pulse_delivers_its_full_thrust_seconds_over_this_period_and_the_next():
@@ -185,15 +242,15 @@ def test_a_long_pulse_delivers_its_full_thrust_seconds_over_this_period_and_the_
     tau = valve_on_time(0.05, up, down, period)
     pulse = np.zeros((1, 4))
     pulse[0, 1:] = -np.inf
-    a1, a2 = np.zeros(1), np.zeros(1)
+    a1, a2, m = np.zeros(1), np.zeros(1), np.zeros(1)
     args = (np.array([delay]), np.array([up]), np.array([down]), period)
-    period_pulse_areas(np.array([tau]), pulse, *args, a1)
-    period_pulse_areas(np.array([0.0]), pulse, *args, a2)
+    period_pulse_areas(np.array([tau]), pulse, *args, a1, m)
+    period_pulse_areas(np.array([0.0]), pulse, *args, a2, m)
     assert a1[0] + a2[0] == pytest.approx(0.05, rel=1e-12)
     # closes at delay + tau = 0.05188 s, the tail-off of 31.25 ms ends at 0.08313 s: all inside the period
     assert a2[0] == 0.0
     tau = valve_on_time(0.08, up, down, period)  # closes at 0.08688 s: 18 ms of tail-off in the next period
-    period_pulse_areas(np.array([tau]), pulse, *args, a1)
-    period_pulse_areas(np.array([0.0]), pulse, *args, a2)
+    period_pulse_areas(np.array([tau]), pulse, *args, a1, m)
+    period_pulse_areas(np.array([0.0]), pulse, *args, a2, m)
     spill = 0.5 * (delay + tau + down - period) ** 2 / down  # the tail-off's triangle past the period's end
     assert a2[0] == pytest.approx(spill, rel=1e-12) and a1[0] + a2[0] == pytest.approx(0.08, rel=1e-12)

@@ -63,8 +63,16 @@ def fire(tr, force_B, torque_unexplained_B, torque_cmd_B=(0.0, 0.0, 0.0)):
     vanishes and I dw = (T_cmd + T_unexplained) dt holds exactly.
     """
     dw = np.linalg.solve(INERTIA, (np.asarray(torque_cmd_B, float) + torque_unexplained_B) * DT)
-    return translation_response_check(dw, np.zeros(3), np.asarray(torque_cmd_B, float), np.asarray(force_B, float),
+    return translation_response_check(dw, np.zeros(3), np.asarray(torque_cmd_B, float), group_forces(force_B),
                                       INERTIA, DT, tr)
+
+
+def group_forces(force_B):
+    """A force per axis as the force of the group of its sign, groups +x, -x, +y, -y, +z, -z [N]."""
+    f = np.zeros(6)
+    for c, v in enumerate(force_B):
+        f[2 * c if v > 0.0 else 2 * c + 1] = abs(v)
+    return f
 
 
 def test_signature_of_a_thruster_is_its_r_cross_f_per_newton_of_its_group(vehicle):
@@ -163,6 +171,8 @@ def test_attitude_step_judges_translation_only_on_steps_measured_at_both_ends(ve
     gyro["valid"], st["q_BN"], orbit["C_LVLH_N"] = 1, [1.0, 0.0, 0.0, 0.0], np.eye(3)
     thr = new_message("THRUSTER_PERIOD")
     thr["force_B_N"] = [0.0, 300.0, 0.0]  # the +y group fired the whole step ...
+    thr["resp_group_force_N"] = group_forces([0.0, 300.0, 0.0])  # (as the rates see it: the weights in
+    # tests/fsw/core/test_control_kernels.py)
     thr["t_ns"] = 0
     gyro["omega_BN_B_rad_s"] = [75.0 / 6800.0 * DT, 0.0, 0.0]  # ... with T5 failed off: T6's 75 N m roll
     results, checks = [], []
