@@ -1,7 +1,9 @@
 """THRUSTER_PERIOD.impulse_sum_mps, from which navigation takes the impulses that cancel in the net delta-v (the
 couples whose execution error no burn carries): every pulse's impulse as a magnitude over the mass, checked
-period by period against the on-times the thrusters were given (ACT_THRUSTERS) and the vehicle table's thrust,
-in a flown final approach (docs/navigation.md)."""
+period by period against the full-thrust seconds each thruster's profile delivers in the period (the valves ramp:
+fsw/core/control.py period_pulse_areas, itself checked against the truth's valve model in
+tests/fsw/core/test_control_kernels.py) and the vehicle table's thrust, in a flown final approach
+(docs/navigation.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ class Probe:
             def observed(t_ns):
                 mass = self.app.mass_kg  # before the period's pulses, as the kernel divides
                 step(t_ns)
-                on = np.asarray(self.app.act["on_time_s"], dtype=float).reshape(-1)[: self.thrust.size]
+                on = np.asarray(self.app.state[0]["area_s"], dtype=float)[self.group]  # full-thrust seconds
                 self.rows.append((float(self.out["impulse_sum_mps"]), float(on @ self.thrust) / mass,
                                   float(np.linalg.norm(self.out["dv_LVLH_mps"]))))
             return observed
@@ -36,6 +38,7 @@ class Probe:
         self.app = flight.apps[TASK]
         self.out = self.app.out
         self.thrust = np.asarray(self.app.v.thrust_N, dtype=float)
+        self.group = np.asarray(self.app.v.group_idx)
 
 
 def test_the_impulse_sum_is_every_pulse_as_a_magnitude_over_the_mass(tmp_path):
