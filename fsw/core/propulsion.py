@@ -53,7 +53,7 @@ THRUSTER_STATE = np.dtype([
     ("moment_s2", "f8", (N_GROUPS,)),        # ... their first moment about the period's start ...
     ("moment_prev_s2", "f8", (N_GROUPS,)),   # ... and the last period's
     ("resp_s", "f8", (N_GROUPS,)),           # full-thrust seconds per group as the next step's rates see them
-    ("scratch", "f8", (2, 3)),
+    ("scratch", "f8", (2, 3)),               # the weighted force and delta-v response_weights does not report
 ], align=True)
 
 
@@ -135,7 +135,8 @@ def _shaped_period(p, s, group_idx, mdot_kg_s, mass_kg, act, out):
     """Valves with a thrust profile (docs/sensors.md section 8): the allocation's on-times are full-thrust seconds.
     Each valve is sent the on-time that delivers its group's (control.valve_on_time), and THRUSTER_PERIOD reports
     what the thrust profiles deliver inside this period (control.period_pulse_areas: the last period's tail-offs
-    in, this period's out), which is what the navigation and the thruster checks compare with the motion."""
+    in, this period's out), which is what the navigation compares with the motion. (A burn's own bookkeeping, the
+    delta-v still to deliver, counts each pulse whole in the period that commands it.)"""
     for g in range(N_GROUPS):
         s.valve_s[g] = valve_on_time(s.on_group_s[g], p.ramp_up_s[g], p.ramp_down_s[g], p.period_s)
     for i in range(group_idx.shape[0]):
@@ -157,7 +158,9 @@ def response_weights(p, s, mass_kg, out):
     angular acceleration at time s of the period [t_(k-1), t_k] by 1 - s / P and at time s of the period before by
     s / P (a triangle). Per group the weighted full-thrust seconds are A - M / P + M_prev / P (A: this period's
     full-thrust seconds, M: their first moment about its start, M_prev: the last period's). An isolated ideal pulse
-    of tau counts tau - tau^2 / (2 P) in the step after it and tau^2 / (2 P) in the one after that.
+    of tau counts tau - tau^2 / (2 P) in the step after it and tau^2 / (2 P) in the one after that. The translation
+    response check fits each step on its own, so it needs these weights; the torque check low-passes its residual
+    over many steps, across which the weights of a pulse add up to 1, so it keeps THRUSTER_PERIOD.torque_B_Nm.
     """
     P = p.period_s
     for g in range(N_GROUPS):
