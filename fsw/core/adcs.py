@@ -171,8 +171,8 @@ def attitude_step(prm, flt, tr, work, gyro, st, orbit, thr, eng, nav, out, torqu
         f.eng_seq = eng[0].seq
         translating = fB[0] != 0.0 or fB[1] != 0.0 or fB[2] != 0.0 or firing
         if gyro_ok:  # without a measured rate the residual keeps its last value
-            c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.torque_B_Nm, translating, inertia,
-                                                         dt_s, p.check_tau_s, f.alpha_resid_rad_s2)
+            c.alpha_resid_rad_s2 = thruster_torque_check(omega, omega_prev, tp.resp_torque_B_Nm, translating,
+                                                         inertia, dt_s, p.check_tau_s, f.alpha_resid_rad_s2)
         if tr[0].n_thrusters > 0:
             rates = gyro_ok and f.gyro_ok_prev != 0  # measured now and one step ago
             f.gyro_ok_prev = 1 if gyro_ok else 0

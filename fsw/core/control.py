@@ -353,7 +353,8 @@ def thruster_torque_check(omega_B, omega_prev_B, torque_prev_B, translating, ine
     Parameters
     ----------
     omega_B, omega_prev_B : (3,) [rad/s] estimated body rate now and one step ago, B.
-    torque_prev_B : (3,) [N m] mean torque the thrusters were commanded to deliver over that step.
+    torque_prev_B : (3,) [N m] mean torque the thrusters deliver over that step as the rates see it
+        (``THRUSTER_PERIOD.resp_torque_B_Nm``, propulsion.response_weights).
     translating : the translation thrusters fired over that step; their torque about the true
         (dispersed, unknown) centre of mass cannot be predicted, so the step counts as no residual
         (:func:`translation_response_check` judges those steps instead).

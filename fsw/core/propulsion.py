@@ -158,9 +158,11 @@ def response_weights(p, s, mass_kg, out):
     angular acceleration at time s of the period [t_(k-1), t_k] by 1 - s / P and at time s of the period before by
     s / P (a triangle). Per group the weighted full-thrust seconds are A - M / P + M_prev / P (A: this period's
     full-thrust seconds, M: their first moment about its start, M_prev: the last period's). An isolated ideal pulse
-    of tau counts tau - tau^2 / (2 P) in the step after it and tau^2 / (2 P) in the one after that. The translation
-    response check fits each step on its own, so it needs these weights; the torque check low-passes its residual
-    over many steps, across which the weights of a pulse add up to 1, so it keeps THRUSTER_PERIOD.torque_B_Nm.
+    of tau counts tau - tau^2 / (2 P) in the step after it and tau^2 / (2 P) in the one after that. Both thruster
+    checks compare the rates' change of one step with these: the translation response check fits each step, and
+    the torque check low-passes its residual over only 0.5 s (fault_thruster_stuck's answer), where a burst of
+    attitude firing weighed at 1 in its own period left a residual above FDIR's stuck-on threshold (a
+    fast_rendezvous case 1.9 s after separation, damping the tip-off).
     """
     P = p.period_s
     for g in range(N_GROUPS):
