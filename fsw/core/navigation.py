@@ -20,6 +20,7 @@ from .estimation import (
     RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
+    port_los_B,
     relnav_predict,
     relnav_predict_accel,
     relnav_predict_biases,
@@ -139,6 +140,7 @@ RELNAV_FILTER = np.dtype([
     ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: the impulses that cancel in the net
                                         # delta-v (couples) per second, low-passed (thrust_level_tau_s)
     ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch)
+    ("los_B_m", "f8", (3,)),            # a laser radar / camera sample's predicted line of sight, B (scratch)
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
 REJECT_SHIFT = 4         # return bit (REJECT_SHIFT + sensor) set: that sensor's measurement was rejected
@@ -331,8 +333,9 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         in_band = False
         if li.valid != 0 and att_ok:
             attitude_at(att, orbit, li.t_ns, f.C_scratch, C_B_LVLH)
-            in_band = _in_band(p.lidar_band_m, _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.reflector_L_m), rng,
-                               math.sqrt(sr * sr + p.lidar_bias_sigma[0] ** 2), p.band_plausible_sigma)
+            predicted = _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.reflector_L_m, f.los_B_m)
+            in_band = _in_band(p.lidar_band_m, predicted, rng, math.sqrt(sr * sr + p.lidar_bias_sigma[0] ** 2),
+                               p.band_plausible_sigma)
         if in_band:
             r0 = p.lidar_angle_near_range_m
             sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
@@ -349,8 +352,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         in_band = False
         if c.valid != 0 and att_ok:
             attitude_at(att, orbit, c.t_ns, f.C_scratch, C_B_LVLH)
-            in_band = _in_band(p.camera_band_m, _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m), rng,
-                               sig[0], p.band_plausible_sigma)
+            predicted = _sensor_range(x, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, f.los_B_m)
+            in_band = _in_band(p.camera_band_m, predicted, rng, sig[0], p.band_plausible_sigma)
         if in_band:
             ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sig,
                                          p.gate_chi2_3dof, work, sample_age_s(now, c.t_ns), n_rad_s)
@@ -391,15 +394,11 @@ def _norm3(a, b, c):
 
 
 @njit(cache=True)
-def _sensor_range(x, C_B_LVLH, sensor_B_m, target_L_m):
+def _sensor_range(x, C_B_LVLH, sensor_B_m, target_L_m, los_B):
     """The range the state predicts from the lidar / camera (``sensor_B_m``, B) to a target on the station
-    (``target_L_m``, w.r.t. the port, LVLH): ``|target - r - C_B_LVLH^T sensor_B|``."""
-    s = 0.0
-    for i in range(3):
-        d = target_L_m[i] - x[i] - (C_B_LVLH[0, i] * sensor_B_m[0] + C_B_LVLH[1, i] * sensor_B_m[1]
-                                    + C_B_LVLH[2, i] * sensor_B_m[2])
-        s += d * d
-    return math.sqrt(s)
+    (``target_L_m``, w.r.t. the port, LVLH): the norm of :func:`estimation.port_los_B` (``los_B``: its scratch)."""
+    port_los_B(x, C_B_LVLH, sensor_B_m, target_L_m, los_B)
+    return _norm3(los_B[0], los_B[1], los_B[2])
 
 
 @njit(cache=True)
