@@ -155,7 +155,7 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
         raise ConfigError("scenario [flight]: station_rv_N (the uplinked station state vector) is required")
     orbit_ref = OrbitReference("orbit_ref", bus, events, gnc, gnc_path, overrides.pop("station_rv_N"), hal)
     navigation = RelativeNavigation("navigation", bus, events, hal, gnc, gnc_path, port_B_m=port_B_m,
-                                    com_B_m=vehicle.com_B_m)
+                                    mass_kg=vehicle.mass_kg, com_B_m=vehicle.com_B_m)
     attitude = AttitudeControl("attitude", bus, events, hal, gnc, gnc_path, vehicle.inertia_kg_m2, vehicle=vehicle)
     chosen = selection(cfg, {"apps": overrides.pop("apps", {})}, str(config_dir / "flight.toml"))
     budgets = {row.task: row.budget_us for row in table.rows}

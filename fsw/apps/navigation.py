@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from fsw.app import App, Bus
+from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
 from fsw.core.estimation import RN_ACCEL, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
 from fsw.core.navigation import (
@@ -25,7 +25,9 @@ from fsw.core.navigation import (
     SENSOR_GNSS_ABS,
     SENSOR_LIDAR,
     attitude_at,
+    drag_sigma_mps2,
     gnss_abs_relative,
+    height_above_station_m,
     relnav_app_step,
 )
 from fsw.dispatch import bind
@@ -48,7 +50,8 @@ class RelativeNavigation(App):
     config_section = "navigation"
     event_names = ("NAV_DOCKED", "NAV_INIT", "NAV_INVALID", "NAV_REJECT", "NAV_RESET", "NAV_VALID")
 
-    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m, com_B_m=(0.0, 0.0, 0.0)):
+    def __init__(self, name: str, bus: Bus, events, hal, gnc: dict, path, *, port_B_m, mass_kg,
+                 com_B_m=(0.0, 0.0, 0.0)):
         super().__init__(name, bus, events)
         nav = Section(gnc, path, "navigation")
         st = Section(gnc, path, "station")
@@ -59,7 +62,15 @@ class RelativeNavigation(App):
         self.prm = np.zeros(1, RELNAV_PARAMS)
         p = self.prm[0]
         p["q_accel_m2_s3"] = nav.float("q_accel_m2_s3", 0.0)
-        p["accel_sigma_mps2"] = nav.array("accel_sigma_mps2", (3,), 0.0)
+        # the differential drag (docs/navigation.md, "The acceleration left out"; fsw.core.navigation.drag_sigma_mps2)
+        speed = nav.float("drag_speed_mps", 0.0)
+        p["drag_pressure_Pa"] = 0.5 * nav.float("drag_density_rms_kg_m3", 0.0) * speed * speed
+        p["drag_scale_height_m"] = nav.float("drag_scale_height_m", 1.0)
+        p["drag_station_cda_m2_kg"] = nav.float("drag_station_cda_m2_kg", 0.0)
+        lo, hi = nav.array("drag_chaser_cd_area_m2", (2,), 0.0)  # a uniform spread, over the loaded mass
+        if hi < lo:
+            raise ConfigError(f"{path}: [navigation] drag_chaser_cd_area_m2 must be [low, high], got {[lo, hi]}")
+        p["drag_chaser_cda_m2_kg"] = (0.5 * (lo + hi) / mass_kg, (hi - lo) / math.sqrt(12.0) / mass_kg)
         p["accel_tau_s"] = nav.array("accel_tau_s", (3,), 1.0)
         p["thrust_level_tau_s"] = nav.float("thrust_level_tau_s", 0.1)
         p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
@@ -166,6 +177,8 @@ class RelativeNavigation(App):
             self.P[3 + i, 3 + i] = sigma_v ** 2 + self.init_sv ** 2
         source = {"GNSS": SENSOR_GNSS, "GNSS_ABS": SENSOR_GNSS_ABS}.get(sensor, 0)
         absolute = source == SENSOR_GNSS_ABS
+        r_s = float(np.linalg.norm(self.orbit["rv_N"][:3]))  # the acceleration left out: the differential drag
+        sigma_a = (0.0, drag_sigma_mps2(self.prm[0], height_above_station_m(self.x, p["port_L_m"], r_s), r_s), 0.0)
         sig_g = p["gnss_abs_bias_sigma_m"] if absolute else p["gnss_bias_sigma_m"]
         sig_c = p["gnss_abs_vbias_sigma_mps"] if absolute else p["gnss_vbias_sigma_mps"]
         for i in range(3):
@@ -173,7 +186,7 @@ class RelativeNavigation(App):
             self.P[g, g] = sig_g[i] ** 2
             self.P[c, c] = sig_c[i] ** 2
             self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
-            self.P[RN_ACCEL + i, RN_ACCEL + i] = p["accel_sigma_mps2"][i] ** 2
+            self.P[RN_ACCEL + i, RN_ACCEL + i] = sigma_a[i] ** 2
             if source:  # started from this sample: its correlated errors are in the state's error too
                 self.P[i, i] += sig_g[i] ** 2
                 self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2

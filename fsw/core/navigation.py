@@ -37,9 +37,15 @@ from .estimation import (
 #: models are those of docs/sensors.md; docs/navigation.md gives the filter's design.
 RELNAV_PARAMS = np.dtype([
     ("q_accel_m2_s3", "f8"),            # process noise PSD of a white acceleration, per axis (a floor)
-    ("accel_sigma_mps2", "f8", (3,)),   # the unmodelled relative acceleration (LVLH): steady-state sigma ...
-    ("accel_tau_s", "f8", (3,)),        # ... and correlation time, a Gauss-Markov state per axis; the thrusters'
-                                        # execution error adds dv_sigma_frac x their sustained level to the sigma
+    ("accel_tau_s", "f8", (3,)),        # the relative acceleration left out (LVLH): correlation time of a
+                                        # Gauss-Markov state per axis, whose sigma is the differential drag's (y,
+                                        # drag_sigma_mps2), the port's (x, z) and dv_sigma_frac x the thrusters'
+                                        # sustained level, in quadrature
+    ("drag_pressure_Pa", "f8"),         # the differential drag: 1/2 v^2 rho_rms, the dynamic pressure at the
+                                        # station's height for the RMS of the density's spread ...
+    ("drag_scale_height_m", "f8"),      # ... the density's scale height ...
+    ("drag_station_cda_m2_kg", "f8"),   # ... Cd A / m of the station ...
+    ("drag_chaser_cda_m2_kg", "f8", (2,)),  # ... and of the chaser: mean and standard deviation (its area's spread)
     ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed with this
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
@@ -229,8 +235,15 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         # the leading sensor resolves it, the camera's millimetres; not GNSS, which measures centre to centre, nor
         # the laser radar, whose noise is above it wherever it leads (8 cm and more beyond the camera's 150 m)
         s_port = p.port_accel_sigma_mps2 if o.sensor == SENSOR_CAMERA else 0.0
+        if f.station_set != 0:
+            r_s = _norm3(f.station_rv_N[0], f.station_rv_N[1], f.station_rv_N[2])
+        elif ob.n_rad_s > 0.0:  # CW: the circular orbit of the reference mean motion
+            r_s = (p.earth[0] / (ob.n_rad_s * ob.n_rad_s)) ** (1.0 / 3.0)
+        else:
+            r_s = p.earth[1]
+        s_drag = drag_sigma_mps2(p, height_above_station_m(x, p.port_L_m, r_s), r_s)
         for i in range(3):
-            s_env = math.sqrt(p.accel_sigma_mps2[i] ** 2 + (s_port * s_port if i != 1 else 0.0))
+            s_env = s_drag if i == 1 else s_port
             f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr)
         relnav_predict_accel(x, P, RN_ACCEL, p.accel_tau_s, f.accel_sigma_mps2, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
@@ -386,6 +399,43 @@ def _in_band(band_m, predicted_m, measured_m, sigma_m, k):
     """
     m = k * sigma_m
     return band_m[0] <= predicted_m <= band_m[1] and band_m[0] - m <= measured_m <= band_m[1] + m
+
+
+@njit(cache=True)
+def height_above_station_m(x, port_L_m, r_s_m):
+    """[m] The chaser's height above the station (a spherical Earth, as the truth's atmosphere): |r_s + r| - r_s,
+    r its position w.r.t. the station's centre of mass in LVLH (x radial), the state ``x`` (w.r.t. the port) plus
+    ``port_L_m``; ``r_s_m`` the station's orbit radius. Along track the curvature counts: 300 km behind at the
+    same radius, the chaser is 6.6 km higher."""
+    a = r_s_m + x[0] + port_L_m[0]
+    b = x[1] + port_L_m[1]
+    c = x[2] + port_L_m[2]
+    return math.sqrt(a * a + b * b + c * c) - r_s_m
+
+
+@njit(cache=True)
+def drag_sigma_mps2(p, dh_m, r_s_m):
+    """[m/s^2] Sigma of the differential drag along track, the chaser ``dh_m`` above the station (below: < 0),
+    whose orbit radius is ``r_s_m``.
+
+    Each vehicle's drag is 1/2 rho v^2 Cd A / m in an exponential atmosphere, rho = rho_s exp(-dh / H) at the
+    chaser (the truth's model, docs/sensors.md s.7), and the chaser's v^2 is the station's times r_s / (r_s + dh)
+    (circular orbits). The density (shared) and the chaser's area (its own) are unknown within their spread, so
+    the sigma is the RMS of the difference over the two: with u the chaser's Cd A / m (mean u_m, sd u_s), w the
+    station's, f = exp(-dh / H) r_s / (r_s + dh) and q = 1/2 v^2 rho_rms,
+
+        sigma^2 = q^2 ((u_m f - w)^2 + (u_s f)^2)
+
+    (the density and the area independent). At the station's height 6.7e-7 m/s^2; 50 km below, 3.5e-6; 190 km
+    below (orbit insertion), 6.6e-5. tests/fsw/core/test_step_kernels.py checks it against the truth's drag
+    over the dispersions. docs/navigation.md, "The acceleration left out".
+    """
+    if p.drag_pressure_Pa == 0.0:  # no drag modelled
+        return 0.0
+    f = math.exp(-dh_m / p.drag_scale_height_m) * r_s_m / (r_s_m + dh_m)
+    u_m, u_s = p.drag_chaser_cda_m2_kg[0], p.drag_chaser_cda_m2_kg[1]
+    d = u_m * f - p.drag_station_cda_m2_kg
+    return p.drag_pressure_Pa * math.sqrt(d * d + u_s * u_s * f * f)
 
 
 @njit(cache=True)

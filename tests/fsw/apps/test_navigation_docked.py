@@ -34,7 +34,7 @@ class Docked:
         self.sensors = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
         hal = type("Hal", (), {"sensor": lambda _, name: self.sensors[name]})()
         self.app = RelativeNavigation("navigation", bus, events, hal, read_toml(GNC_PATH), GNC_PATH,
-                                      port_B_m=PORT_B_M)
+                                      port_B_m=PORT_B_M, mass_kg=5000.0)
         self.app.start()
         self.events = events
         self.t_ns = 0

@@ -42,7 +42,7 @@ class Nav:
         self.hal = FakeHal()
         self.events = events
         self.app = RelativeNavigation("navigation", self.bus, events, self.hal, read_toml(GNC_PATH), GNC_PATH,
-                                      port_B_m=[3.0, 0.0, 0.0])
+                                      port_B_m=[3.0, 0.0, 0.0], mass_kg=5000.0)
         self.app.start()
         self.t_ns = 0
 

@@ -190,11 +190,14 @@ def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over
 
 @pytest.mark.parametrize("sensor", [SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA])
 def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_only_where_it_is_seen(sensor):
-    """sigma_i^2 = environment_i^2 + (port^2 on x and z, with the camera) + (frac x level)^2, the level being the
-    impulses that cancel in the net delta-v (impulse_sum less |net|; couples) per second, low-passed over
-    thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|) adds nothing to it."""
-    prm, flt, thr, out, views = _relnav_setup(accel_sigma_mps2=[1e-7, 7e-7, 2e-7], port_accel_sigma_mps2=5e-6,
-                                              accel_tau_s=150.0, thrust_level_tau_s=10.0, dv_sigma_frac=0.01)
+    """sigma_i^2 = (the differential drag^2 on y) + (port^2 on x and z, with the camera) + (frac x level)^2, the
+    level being the impulses that cancel in the net delta-v (impulse_sum less |net|; couples) per second, low-passed
+    over thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|) adds nothing to it. The drag, the
+    chaser at the station's height: q sqrt((u_mean - w)^2 + u_sd^2) (fsw.core.navigation.drag_sigma_mps2)."""
+    prm, flt, thr, out, views = _relnav_setup(drag_pressure_Pa=2.4e-4, drag_scale_height_m=59e3,
+                                              drag_station_cda_m2_kg=0.012, drag_chaser_cda_m2_kg=[0.011, 0.0025],
+                                              port_accel_sigma_mps2=5e-6, accel_tau_s=150.0, thrust_level_tau_s=10.0,
+                                              dv_sigma_frac=0.01, earth=[3.986004418e14, 6378137.0, 1.08263e-3])
     out["sensor"] = sensor
     dt, level = 0.1, 0.0
     for k in range(50):  # 5 s of pulses whose impulses add to 2e-5 m/s a period: 2e-4 m/s^2
@@ -207,7 +210,8 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     level -= level * dt / 10.0
     assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-9)
     port = 5e-6 if sensor == SENSOR_CAMERA else 0.0
-    env = np.array([1e-7, 7e-7, 2e-7]) ** 2 + np.array([port, 0.0, port]) ** 2
+    drag = 2.4e-4 * math.hypot(0.011 - 0.012, 0.0025)
+    env = np.array([port, drag, port]) ** 2
     np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
 
 
