@@ -41,6 +41,7 @@ from fsw.contract import (
     selection,
 )
 from fsw.downlink import Downlink
+from fsw.executive.clock import cpu_ns
 from fsw.executive.events import EventService, packet_text
 from fsw.executive.executive import Executive
 from fsw.executive.schedule import load_schedule_table
@@ -214,7 +215,8 @@ def build_flight(hal, clock, downlink_sink, *, overrides: dict | None = None, ev
     flush = _overridden(hal, "flush")
     batchable = pre is None and flush is None and getattr(clock, "simulated", False)
     executive = Executive(schedule, clock, events=events, pre_frame=pre, post_frame=_chain(flush, post_frame),
-                          idle_frames=idle_frames if batchable else None, skipped_frames=skipped_frames)
+                          idle_frames=idle_frames if batchable else None, skipped_frames=skipped_frames,
+                          cpu_ns=cpu_ns if getattr(clock, "simulated", False) else None)
     housekeeping.attach(modes, commanding, executive)
     if overrides:
         raise ConfigError(f"scenario [flight]: keys not used by this topology: {sorted(overrides)}")

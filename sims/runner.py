@@ -70,7 +70,8 @@ class CommandScript:
 
 class TaskFaults:
     """The scenario's flight-side faults on scheduled tasks. ``task_overrun``: during its window the
-    target task's call takes ``value`` microseconds longer (busy wait, as a real overrun would).
+    target task's call takes ``value`` microseconds of processor time longer (a busy wait, as a real
+    overrun would use: the executive judges a SIL call on its CPU time).
     ``task_exception``: during its window the target task raises (a software fault) instead of
     running. Simulation knowledge stays here; the flight software sees only what its executive
     measures and catches."""
@@ -106,10 +107,47 @@ class TaskFaults:
             step(t_ns)
             for start, end, extra_s in windows:
                 if extra_s is not None and start <= t_ns < end:
-                    until = time.perf_counter() + extra_s
-                    while time.perf_counter() < until:
+                    until = time.thread_time() + extra_s  # processor time, as a real overrun uses
+                    while time.thread_time() < until:
                         pass
         return faulty
+
+
+class _Collector:
+    """Python's garbage collector during a flight, kept out of the flight software's timed calls.
+
+    Python collects when allocations pass a threshold, inside whichever call made them: on a slow host a
+    young-generation collection took 100-700 us (median 120 us) and a full one ~200 us of the start-up's objects,
+    counted as overruns of the task that tripped it (fdir, 200 us budget, and orbit_ref on every 10 s of
+    `final_approach`), an artefact of the emulator, not of the flight: flight software has no garbage collector.
+    So what start-up built (the flight, the truth, numba's dispatchers) is frozen out of every collection, and an
+    unpaced run (``manual``) collects between mission seconds, outside the executive's calls: the young generations
+    every ``YOUNG_EVERY_S``, everything every ``FULL_EVERY_S``. A paced run keeps Python's own collections (a
+    collection between frames would be frame lateness instead). :meth:`close` puts everything back.
+    """
+
+    YOUNG_EVERY_S = 5
+    FULL_EVERY_S = 600
+
+    def __init__(self, manual: bool):
+        gc.collect()
+        gc.freeze()
+        self.manual = manual and gc.isenabled()
+        if self.manual:
+            gc.disable()
+
+    def between_seconds(self, second: int) -> None:
+        if self.manual:
+            if (second + 1) % self.FULL_EVERY_S == 0:
+                gc.collect()
+            elif (second + 1) % self.YOUNG_EVERY_S == 0:
+                gc.collect(1)
+
+    def close(self) -> None:
+        if self.manual:
+            gc.enable()
+            self.manual = False
+        gc.unfreeze()  # a campaign worker's next run may collect this run's start-up objects
 
 
 class KeepOutWatch:
@@ -322,13 +360,11 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     wall0 = time.perf_counter()
     bar = tqdm(total=total_s, unit="s", desc=f"qz sim {sc.name}", disable=not progress, mininterval=0.5)
     interrupted = False
-    if pace is not None:
-        # a paced run keeps real-time frames: what start-up built is never scanned again by the collector
-        gc.collect()
-        gc.freeze()
+    collector = _Collector(manual=pace is None)
     try:
         for second in range(total_s):
             script.run_until(flight.executive, (second + 1) * NS_PER_S)
+            collector.between_seconds(second)
             bar.update(1)
             watch.update(second + 1.0, int(mode_rec["mode"]) == cam_code, truth.range_m())
             if truth.collided:
@@ -350,6 +386,7 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
         stop_reason = "interrupted"
         interrupted = True
     finally:
+        collector.close()
         wall_s = time.perf_counter() - wall0
         bar.close()
         flight.events.flush_suppressed()  # throttled events not yet reported, with their counts

@@ -20,6 +20,8 @@ from telemetry.units import NS_PER_S
 
 #: [ns] monotonic high-resolution counter, the one time source for execution-time measurement.
 perf_ns = time.perf_counter_ns
+#: [ns] the calling thread's CPU time: what an overrun is judged on when the clock is simulated (executive.py).
+cpu_ns = time.thread_time_ns
 
 
 

@@ -18,6 +18,11 @@ MAX_CATCH_UP_SLOTS = 5
 #: is typically 50-100 us, so 0.5 ms of spin makes the boundary without burning a core.
 SPIN_NS = 500_000
 
+#: [ns] on a simulated clock (software in the loop, faster than real time), a task whose call overran on the wall
+#: clock has its calls timed on the thread's CPU clock too for this long of mission time after its last wall-clock
+#: overrun, and only CPU time over the budget counts [est]: long beside a storm's 3 s, short beside a mission.
+OVERRUN_VERIFY_NS = 10_000_000_000
+
 #: [bits] log-linear histogram resolution: 2**HIST_SUB_BITS sub-bins per power of two, so a reported
 #: percentile is within 2**-(HIST_SUB_BITS + 1) = 3.1 % of the true sample value.
 HIST_SUB_BITS = 4

@@ -17,6 +17,14 @@ Policies
 - Budgets: a call longer than its budget counts an overrun and a throttled warning event. A frame
   whose lateness plus busy time passes the next boundary counts a frame overrun: in SIL that is the
   frame that would slip on a real-time target.
+- Overruns on a simulated clock (``cpu_ns`` given): faster than real time, a call's wall time also holds
+  whatever the host ran meanwhile, so a loaded or throttled host made calls "overrun" and FDIR hold the
+  approach on a storm of them (docs/architecture.md, "Timing budgets"). There the first wall-clock overrun
+  of a task counts, and its calls are then timed on ``cpu_ns`` too (the thread's CPU clock, 1.5 us a read)
+  until ``OVERRUN_VERIFY_NS`` of mission time pass without one; meanwhile only CPU time over the budget
+  counts. A real storm (calls that use the processor) counts as before but for its first call; a host's
+  stalls count at most once per task and window. On a wall clock (real time, HIL, flight) wall time
+  decides: a deadline is a deadline, whoever took the processor.
 - Faults: a task that raises is caught, counted, reported by an error event with the exception text,
   marked failed (bit ``index`` of ``failed_mask``) and not called again until :meth:`Executive.restart`.
 
@@ -103,7 +111,8 @@ class Executive:
                  post_frame: Callable[[int], object] | None = None,
                  perf_ns: Callable[[], int] | None = None, max_catch_up: int = defaults.MAX_CATCH_UP_SLOTS,
                  timeline: int | None = None, idle_frames: Callable[[int, int], object] | None = None,
-                 skipped_frames: Callable[[int, int], object] | None = None):
+                 skipped_frames: Callable[[int, int], object] | None = None,
+                 cpu_ns: Callable[[], int] | None = None):
         if clock.minor_frame_ns != schedule.minor_frame_ns:
             raise ValueError(f"Executive: clock minor frame {clock.minor_frame_ns} ns differs from the "
                              f"schedule's {schedule.minor_frame_ns} ns")
@@ -123,6 +132,9 @@ class Executive:
         self.skipped_frames = skipped_frames
         self.max_catch_up = int(max_catch_up)
         self._perf = _clock.perf_ns if perf_ns is None else perf_ns
+        self._cpu = cpu_ns
+        self._verify_until: dict[int, int] = {}  # task index -> mission time [ns] its CPU-time check lasts until
+        self._stale = False  # a CPU-time check ended in this frame: rebuild the table after it
         self._minor = schedule.minor_frame_ns
         self._n_slots = schedule.n_slots
 
@@ -255,7 +267,7 @@ class Executive:
                     if d > st.max:
                         st.max = d
                     if d > budget:
-                        self._overran(st, d)
+                        self._overran(st, d, t_ns)
                 busy = t1 - f0
                 b = busy.bit_length()
                 if b > _EXACT_BITS:
@@ -276,6 +288,9 @@ class Executive:
                 if busy > self._slot_max_busy[slot]:
                     self._slot_max_busy[slot] = busy
             self._slot_runs[slot] += 1
+            if self._stale:
+                self._stale = False
+                self._rebuild_table()
         if self.post_frame is not None:
             self._hook(self.post_frame, t_ns)
         self.frame_count += 1
@@ -300,7 +315,7 @@ class Executive:
             st.record(d)
             spans.append((index, lateness + t0 - f0, d))
             if d > budget:
-                self._overran(st, d)
+                self._overran(st, d, t_ns)
         busy = t1 - f0
         self.frame_busy.record(busy)
         if lateness + busy > self._minor:
@@ -355,11 +370,37 @@ class Executive:
                                  f"rg {group.name} slip: frame {frame} started {lateness / _NS_PER_US:.0f} us late",
                                  (lateness / _NS_PER_US, frame))
 
-    def _overran(self, st: TaskStats, d: int) -> None:
+    def _overran(self, st: TaskStats, d: int, t_ns: int) -> None:
+        """A call of ``st`` took ``d`` ns of wall time, over its budget, at mission time ``t_ns``."""
+        if self._cpu is not None:  # simulated clock: the CPU time decides (module docstring, "Overruns")
+            verifying = st.index in self._verify_until
+            self._verify_until[st.index] = t_ns + defaults.OVERRUN_VERIFY_NS
+            if verifying:
+                return
+            self._rebuild_table()
+        self._count_overrun(st, d, "")
+
+    def _count_overrun(self, st: TaskStats, d: int, kind: str) -> None:
         st.overruns += 1
         self.events.emit("TASK_OVERRUN", WARNING, st.name,
-                         f"{st.name} took {d / _NS_PER_US:.1f} us, budget {st.budget_ns / _NS_PER_US:.1f} us",
+                         f"{st.name} took {d / _NS_PER_US:.1f} us{kind}, budget {st.budget_ns / _NS_PER_US:.1f} us",
                          (d / _NS_PER_US, st.budget_ns / _NS_PER_US))
+
+    def _cpu_timed(self, step, st: TaskStats):
+        """``step`` timed on the CPU clock: an overrun counts when its CPU time passes the budget; the check ends
+        ``OVERRUN_VERIFY_NS`` after the task's last wall-clock overrun."""
+        cpu, until, budget = self._cpu, self._verify_until, st.budget_ns
+
+        def cpu_timed(t_ns: int) -> None:
+            c0 = cpu()
+            step(t_ns)
+            c = cpu() - c0
+            if c > budget:
+                self._count_overrun(st, c, " of CPU")
+            if t_ns >= until[st.index]:  # the check ends: the table is rebuilt after the frame, not in this call
+                del until[st.index]
+                self._stale = True
+        return cpu_timed
 
     def _task_raised(self, st: TaskStats, exc: Exception) -> None:
         st.errors += 1
@@ -390,7 +431,8 @@ class Executive:
         entries = self.schedule.entries
         for slot, members in enumerate(self.schedule.slots):
             self._table[slot] = tuple(
-                (entries[i].task.step, self._stats[i], self._stats[i].counts, self._stats[i].budget_ns, i)
+                (self._cpu_timed(entries[i].task.step, self._stats[i]) if i in self._verify_until
+                 else entries[i].task.step, self._stats[i], self._stats[i].counts, self._stats[i].budget_ns, i)
                 for i in members if not self.failed_mask >> i & 1)
         # _idle_run[s]: consecutive slots from s on (wrapping) with no task, 0 if slot s has one.
         # In place too: a running loop holds the list.

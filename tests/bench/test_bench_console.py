@@ -73,16 +73,18 @@ def _browser_offset_s(page) -> float:
 
 
 def _live(tmp_path, pace):
-    chromium = need_browser()
     keys = key_file(tmp_path)
     flight = Flight(tmp_path, keys, pace).start()
-    return chromium, keys, flight
+    return keys, flight
 
 
-def _measure_latency(tmp_path):
+# need_browser() is called by each test before benchmark.pedantic, not inside the measured function: a skip raised
+# inside it leaves pytest-benchmark a benchmark without rounds and no error, which its --benchmark-autosave cannot
+# write (make bench then ended in a traceback on every machine without Chromium).
+def _measure_latency(tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
-    chromium, keys, flight = _live(tmp_path, 1)
+    keys, flight = _live(tmp_path, 1)
     console = listener = pw = None
     try:
         listener = RawListener(flight.url)
@@ -121,7 +123,7 @@ def _measure_latency(tmp_path):
 
 
 def test_bench_console_latency_mission_time_to_page_at_pace_1(benchmark, tmp_path):
-    r = benchmark.pedantic(_measure_latency, args=(tmp_path,), rounds=1, iterations=1)
+    r = benchmark.pedantic(_measure_latency, args=(tmp_path, need_browser()), rounds=1, iterations=1)
     benchmark.extra_info.update(r, duration_s=LATENCY_S, pace=1)
     print(f"\nconsole latency at --pace 1, {r['samples']} values over {LATENCY_S:g} s: median {r['median_ms']:.1f} ms, "
           f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms (flight to console: median "
@@ -131,10 +133,10 @@ def test_bench_console_latency_mission_time_to_page_at_pace_1(benchmark, tmp_pat
     assert r["p99_ms"] < P99_TARGET_MS
 
 
-def _measure_plots(tmp_path):
+def _measure_plots(tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
-    chromium, keys, flight = _live(tmp_path, 10)
+    keys, flight = _live(tmp_path, 10)
     console = pw = None
     try:
         console = ConsoleProcess(tmp_path, flight.url, keys)
@@ -170,7 +172,7 @@ def _measure_plots(tmp_path):
 
 
 def test_bench_console_plots_keep_up_with_pace_10(benchmark, tmp_path):
-    r = benchmark.pedantic(_measure_plots, args=(tmp_path,), rounds=1, iterations=1)
+    r = benchmark.pedantic(_measure_plots, args=(tmp_path, need_browser()), rounds=1, iterations=1)
     benchmark.extra_info.update(r, duration_s=PLOTS_S, pace=10)
     print(f"\nconsole plots at --pace 10: {r['redraws_per_plot_per_s']:.2f} redraws per plot per second (4 plots); "
           f"{r['packets_per_s']:.0f} packets/s shown {r['console_to_page_median_ms']:.1f} ms (median), "

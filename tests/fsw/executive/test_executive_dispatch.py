@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fsw.executive import EventService, Executive, Schedule, ScheduleEntry, SimClock, WallClock
+from fsw.executive import EventService, Executive, Schedule, ScheduleEntry, SimClock, WallClock, defaults
 from telemetry.dictionary import TM_BY_NAME, event_id
 
 MS = 1_000_000  # [ns]
@@ -46,6 +46,67 @@ def test_overrun_warnings_are_throttled_but_all_overruns_counted(make_task, perf
     assert ex.stats_by_task["slow"].overruns == 50
     assert len([e for e in sink if e.event_id == event_id("TASK_OVERRUN")]) == ex.events.throttle_after
     assert ex.events.throttled == 50 - ex.events.throttle_after
+
+
+class _Counter:
+    """A fake CPU-time counter, moved by the test."""
+
+    now = 0
+
+    def __call__(self):
+        return self.now
+
+
+def _host_and_task(perf, cpu, stall_calls=(), storm_calls=()):
+    """on_step of a 10 Hz task that uses 50 us of processor time a call (700 us on ``storm_calls``), while the
+    host takes 2 ms of wall time from it on ``stall_calls`` (1-based): the wall counter ``perf`` sees both."""
+    n = [0]
+
+    def on_step(_t_ns):
+        n[0] += 1
+        use = 700 * US if n[0] in storm_calls else 50 * US
+        cpu.now += use
+        perf.now += use + (2 * MS if n[0] in stall_calls else 0)
+    return on_step
+
+
+STALLS = (3, 4, 5, 40, 200)  # calls at 0.2-0.4 s, 3.9 s and 19.9 s of mission time
+
+
+def test_on_a_wall_clock_every_call_over_its_budget_counts_whoever_took_the_time(make_task, perf):
+    task = make_task("gnc", on_step=_host_and_task(perf, _Counter(), stall_calls=STALLS))
+    ex, _ = _executive([ScheduleEntry("gnc", task, 10, 0, 500)], perf_ns=perf)
+    ex.run(n_frames=2500)
+    assert ex.stats_by_task["gnc"].overruns == 5
+
+
+def test_on_a_simulated_clock_a_hosts_stalls_count_once_per_window_and_the_cpu_time_decides(make_task, perf):
+    """The first stall counts (its CPU time was not measured) and starts the CPU-time check; the stalls within
+    10 s of the last one (OVERRUN_VERIFY_NS) do not count, their CPU time being 50 us; the check ends 10 s after
+    the stall at 3.9 s, so the stall at 19.9 s counts again."""
+    cpu = _Counter()
+    task = make_task("gnc", on_step=_host_and_task(perf, cpu, stall_calls=STALLS))
+    ex, sink = _executive([ScheduleEntry("gnc", task, 10, 0, 500)], perf_ns=perf, cpu_ns=cpu)
+    ex.run(n_frames=1000)
+    assert ex.stats_by_task["gnc"].overruns == 1
+    assert ex._verify_until == {0: int(3.9e9) + defaults.OVERRUN_VERIFY_NS}
+    ex.run(n_frames=1500)
+    assert ex.stats_by_task["gnc"].overruns == 2
+    assert len(task.calls) == 250  # the CPU-timed step still ran every call
+    texts = [e.text for e in sink if e.event_id == event_id("TASK_OVERRUN")]
+    assert texts == ["gnc took 2050.0 us, budget 500.0 us"] * 2
+
+
+def test_on_a_simulated_clock_a_real_storm_counts_on_its_cpu_time(make_task, perf):
+    """Calls 10-40 use 700 us of processor time: the first counts on the wall clock, the other 30 on the CPU's."""
+    cpu = _Counter()
+    task = make_task("gnc", on_step=_host_and_task(perf, cpu, storm_calls=range(10, 41)))
+    ex, sink = _executive([ScheduleEntry("gnc", task, 10, 0, 500)], perf_ns=perf, cpu_ns=cpu)
+    ex.run(n_frames=2500)
+    assert ex.stats_by_task["gnc"].overruns == 31
+    texts = [e.text for e in sink if e.event_id == event_id("TASK_OVERRUN")]
+    assert texts[:2] == ["gnc took 700.0 us, budget 500.0 us", "gnc took 700.0 us of CPU, budget 500.0 us"]
+    assert ex._verify_until == {}  # 10 s after the storm's last call the check has ended
 
 
 def test_raising_task_is_caught_counted_and_marked_failed(make_task):
