@@ -134,7 +134,7 @@ class Executive:
         self._perf = _clock.perf_ns if perf_ns is None else perf_ns
         self._cpu = cpu_ns
         self._verify_until: dict[int, int] = {}  # task index -> mission time [ns] its CPU-time check lasts until
-        self._stale = False  # a CPU-time check ended in this frame: rebuild the table after it
+        self._stale = False  # a CPU-time check started or ended in this frame: rebuild the table after it
         self._minor = schedule.minor_frame_ns
         self._n_slots = schedule.n_slots
 
@@ -377,7 +377,7 @@ class Executive:
             self._verify_until[st.index] = t_ns + defaults.OVERRUN_VERIFY_NS
             if verifying:
                 return
-            self._rebuild_table()
+            self._stale = True  # its next call is CPU-timed: the table is rebuilt after this frame
         self._count_overrun(st, d, "")
 
     def _count_overrun(self, st: TaskStats, d: int, kind: str) -> None:
@@ -397,8 +397,9 @@ class Executive:
             c = cpu() - c0
             if c > budget:
                 self._count_overrun(st, c, " of CPU")
-            if t_ns >= until[st.index]:  # the check ends: the table is rebuilt after the frame, not in this call
-                del until[st.index]
+            end = until.get(st.index)
+            if end is None or t_ns >= end:  # the check ends: the table is rebuilt after the frame, not in this call
+                until.pop(st.index, None)
                 self._stale = True
         return cpu_timed
 
