@@ -75,3 +75,26 @@ def test_keep_out_watch_is_silent_without_a_cam():
     watch = KeepOutWatch(200.0)
     watch.update(1.0, in_cam=False, range_m=10.0)
     assert watch.as_dict() is None and math.isinf(watch.min_after_exit_m)
+
+
+def test_an_unpaced_run_collects_garbage_between_seconds_and_puts_the_collector_back(tmp_path, monkeypatch):
+    """Python's collector stays out of the flight's timed calls (sims.runner._Collector): during an unpaced run it is
+    off, start-up's objects frozen, and collections happen between mission seconds; after the run it is on again and
+    nothing stays frozen (a campaign worker flies many runs)."""
+    import gc
+
+    import sims.runner as runner
+
+    seen = []
+    real_collect = gc.collect
+
+    def collect(generation=2):
+        seen.append((generation, gc.isenabled(), gc.get_freeze_count() > 0))
+        return real_collect(generation)
+
+    monkeypatch.setattr(runner.gc, "collect", collect)
+    assert gc.isenabled()
+    run_sil("final_approach", tmp_path / "run", duration_s=12.0, progress=False, keep_telemetry=False)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    # the full collection before freezing, then the young generations after mission seconds 5 and 10, collector off
+    assert seen[-3:] == [(2, True, False), (1, False, True), (1, False, True)]
