@@ -18,13 +18,16 @@ Policies
   whose lateness plus busy time passes the next boundary counts a frame overrun: in SIL that is the
   frame that would slip on a real-time target.
 - Overruns on a simulated clock (``cpu_ns`` given): faster than real time, a call's wall time also holds
-  whatever the host ran meanwhile, so a loaded or throttled host made calls "overrun" and FDIR hold the
-  approach on a storm of them (docs/architecture.md, "Timing budgets"). There the first wall-clock overrun
-  of a task counts, and its calls are then timed on ``cpu_ns`` too (the thread's CPU clock, 1.5 us a read)
-  until ``OVERRUN_VERIFY_NS`` of mission time pass without one; meanwhile only CPU time over the budget
-  counts. A real storm (calls that use the processor) counts as before but for its first call; a host's
-  stalls count at most once per task and window. On a wall clock (real time, HIL, flight) wall time
-  decides: a deadline is a deadline, whoever took the processor.
+  whatever the host ran meanwhile, so a loaded host made calls "overrun" and FDIR hold the approach on a
+  storm of them (docs/architecture.md, "Timing budgets"). There a task's call over its budget on the wall
+  clock is held pending, and the task's calls are timed on ``cpu_ns`` too (the thread's CPU clock, 1.5 us a
+  read) until ``OVERRUN_VERIFY_NS`` of mission time pass without a wall-clock overrun. A call over the
+  budget on the CPU clock counts, and confirms the pending one, which counts with it; a window that ends
+  unconfirmed adds the pending call to the task's ``unconfirmed`` instead. So a real storm (calls that use
+  the processor) counts every call, and a host's stalls count none; an isolated call over its budget, never
+  repeated within the window, is not told from a stall and stays unconfirmed (its time is in the task's
+  maximum). On a wall clock (real time, HIL, flight) wall time decides: a deadline is a deadline, whoever
+  took the processor.
 - Faults: a task that raises is caught, counted, reported by an error event with the exception text,
   marked failed (bit ``index`` of ``failed_mask``) and not called again until :meth:`Executive.restart`.
 
@@ -375,9 +378,10 @@ class Executive:
         if self._cpu is not None:  # simulated clock: the CPU time decides (module docstring, "Overruns")
             verifying = st.index in self._verify_until
             self._verify_until[st.index] = t_ns + defaults.OVERRUN_VERIFY_NS
-            if verifying:
-                return
-            self._stale = True  # its next call is CPU-timed: the table is rebuilt after this frame
+            if not verifying:
+                st.pending_ns = d  # confirmed (counted) by a CPU-timed call over the budget, or not
+                self._stale = True  # its next call is CPU-timed: the table is rebuilt after this frame
+            return
         self._count_overrun(st, d, "")
 
     def _count_overrun(self, st: TaskStats, d: int, kind: str) -> None:
@@ -396,11 +400,17 @@ class Executive:
             step(t_ns)
             c = cpu() - c0
             if c > budget:
+                if st.pending_ns:  # the wall-clock overrun that started the check was the task's own
+                    self._count_overrun(st, st.pending_ns, "")
+                    st.pending_ns = 0
                 self._count_overrun(st, c, " of CPU")
             end = until.get(st.index)
             if end is None or t_ns >= end:  # the check ends: the table is rebuilt after the frame, not in this call
                 until.pop(st.index, None)
                 self._stale = True
+                if st.pending_ns:
+                    st.unconfirmed += 1
+                    st.pending_ns = 0
         return cpu_timed
 
     def _task_raised(self, st: TaskStats, exc: Exception) -> None:

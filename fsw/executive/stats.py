@@ -138,9 +138,14 @@ class TaskStats(LogHistogram):
         Calls whose execution time exceeded the budget.
     errors : int
         Calls that raised.
+    unconfirmed : int
+        On a simulated clock: calls over the budget on the wall clock that no call over it on the CPU clock
+        confirmed (the host took the time; fsw/executive/executive.py, "Overruns on a simulated clock").
+    pending_ns : int
+        [ns] wall time of such a call while its confirmation is awaited (0: none).
     """
 
-    __slots__ = ("name", "index", "rate_hz", "budget_ns", "overruns", "errors")
+    __slots__ = ("name", "index", "rate_hz", "budget_ns", "overruns", "errors", "unconfirmed", "pending_ns")
 
     def __init__(self, name: str, index: int, rate_hz: float, budget_ns: int):
         super().__init__()
@@ -150,6 +155,8 @@ class TaskStats(LogHistogram):
         self.budget_ns = budget_ns
         self.overruns = 0
         self.errors = 0
+        self.unconfirmed = 0
+        self.pending_ns = 0
 
     @property
     def calls(self) -> int:
@@ -157,7 +164,8 @@ class TaskStats(LogHistogram):
         return self.count
 
     def summary(self) -> dict:
-        """``{calls, budget_us, p50_us, p99_us, max_us, mean_us, overruns, errors}`` (JSON-serialisable)."""
+        """``{calls, budget_us, p50_us, p99_us, max_us, mean_us, overruns, unconfirmed_overruns, errors}``
+        (JSON-serialisable)."""
         s = self.summary_us()
         return {
             "calls": s["count"],
@@ -168,6 +176,7 @@ class TaskStats(LogHistogram):
             "max_us": s["max_us"],
             "mean_us": s["mean_us"],
             "overruns": self.overruns,
+            "unconfirmed_overruns": self.unconfirmed,
             "errors": self.errors,
         }
 
