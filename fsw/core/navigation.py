@@ -405,8 +405,8 @@ def _in_band(band_m, predicted_m, measured_m, sigma_m, k):
 def height_above_station_m(x, port_L_m, r_s_m):
     """[m] The chaser's height above the station (a spherical Earth, as the truth's atmosphere): |r_s + r| - r_s,
     r its position w.r.t. the station's centre of mass in LVLH (x radial), the state ``x`` (w.r.t. the port) plus
-    ``port_L_m``; ``r_s_m`` the station's orbit radius. Along track the curvature counts: 300 km behind at the
-    same radius, the chaser is 6.6 km higher."""
+    ``port_L_m``; ``r_s_m`` the station's orbit radius. Along track the Earth's curvature counts: 300 km behind
+    along LVLH y (a straight line, not the orbit's arc), the chaser is 6.6 km higher than the station."""
     a = r_s_m + x[0] + port_L_m[0]
     b = x[1] + port_L_m[1]
     c = x[2] + port_L_m[2]
