@@ -427,7 +427,7 @@ def drag_sigma_mps2(p, dh_m, r_s_m):
         sigma^2 = q^2 ((u_m f - w)^2 + (u_s f)^2)
 
     (the density and the area independent). At the station's height 6.7e-7 m/s^2; 50 km below, 3.5e-6; 190 km
-    below (orbit insertion), 6.6e-5. tests/fsw/core/test_step_kernels.py checks it against the truth's drag
+    below (orbit insertion), 6.6e-5. tests/fsw/apps/test_navigation_drag.py checks it against the truth's drag
     over the dispersions. docs/navigation.md, "The acceleration left out".
     """
     if p.drag_pressure_Pa == 0.0:  # no drag modelled
