@@ -8,8 +8,8 @@ step at which the *true* range (chaser CoM to the port) is below 50 km, 5 km, 40
 last navigation step before the truth's first docking contact. The true range, not the estimated one,
 decides the instant: an instant chosen on the estimate is correlated with its error (the estimate
 crosses early when it is short), which would bias the error sampled there. The estimate and the truth
-are read in the same process at the same time stamp: the navigation task's step is wrapped
-(``sims.runner.run_sil(observer=...)``), and the truth advances only after the frame's tasks.
+are read in the same process at the same time stamp: after each frame in which the navigation task stepped,
+outside the executive's timed calls (``sims.runner.run_sil(observer=...)``), before the truth advances.
 
 For a consistent filter each NEES is chi-square with 6 degrees of freedom, and the average over N
 independent runs, times N, is chi-square with 6N: the average lies in
@@ -181,9 +181,11 @@ def check_gates(gates_m) -> tuple[float, ...]:
 class NeesProbe:
     """Records the filter's position/velocity error and covariance at the range gates of one SIL run.
 
-    ``run_sil(..., observer=probe)`` wraps the navigation task's step with :meth:`_after_step`. There, the
-    filter's state ``x`` and covariance ``P`` (``RELNAV_FILTER``, sizes read from the record) hold the time
-    ``t_prev_ns`` of this step, and the truth has not yet advanced past the frame: its relative state
+    ``run_sil(..., observer=probe)`` calls :meth:`after_frame` after each frame that ran tasks, outside the
+    executive's timed calls: the probe's work never counts against a task's budget, and a run flies the same
+    however slow the host (the navigation task's own output sequence counter says whether it stepped in the
+    frame). There, the filter's state ``x`` and covariance ``P`` (``RELNAV_FILTER``, sizes read from the record)
+    hold the time ``t_prev_ns`` of this step, and the truth has not yet advanced past the frame: its relative state
     (``Truth.reference_state``: the centre of mass of the uplinked loading manifest rel. the port, LVLH, the
     point whose geometry the flight software knows; the true CoM differs by the cargo's placement error and the
     residual offset) is at the same time stamp
@@ -206,19 +208,6 @@ class NeesProbe:
         self._nav = self._truth = None
 
     # the runner's observer protocol
-    def wrap_step(self, inner):
-        def wrap(task, step):
-            if inner is not None:
-                step = inner(task, step)
-            if task != NAV_TASK:
-                return step
-
-            def observed(t_ns: int) -> None:
-                step(t_ns)
-                self._after_step()
-            return observed
-        return wrap
-
     def attach(self, flight, truth) -> None:
         nav = flight.apps[NAV_TASK]
         flt = nav.flt
@@ -227,7 +216,15 @@ class NeesProbe:
             raise ValueError(f"navigation filter record: x {flt.dtype['x'].shape}, P {flt.dtype['P'].shape}; the "
                              f"NEES needs at least {NEES_DOF} states (position, velocity first) and an n x n P")
         self._nav, self._flt, self._out, self._n = nav, flt[0], nav.out, n
+        self._seq = int(nav.out["seq"])
         self._truth = truth
+
+    def after_frame(self, t_ns: int) -> None:
+        seq = int(self._out["seq"])  # every navigation step publishes, valid or not, and counts
+        if seq == self._seq:
+            return
+        self._seq = seq
+        self._after_step()
 
     def _after_step(self) -> None:
         if self._done:

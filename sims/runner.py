@@ -285,10 +285,13 @@ def run_sil(scenario: str | Path, out_dir: str | Path, *, duration_s: float | No
     Carlo case keeps its summary row only; ``qz mc --rerun`` rebuilds any case with its archive).
     ``pace`` X flies at X times real time on the executive's wall clock (lateness and cycle slips as
     in real-time HIL); None flies as fast as it can. ``link`` serves the ground link while it flies
-    (``summary["ground_link"]``). ``observer`` is a ground harness's probe (``qz nees``):
-    ``observer.wrap_step(wrap)`` returns the ``wrap_step`` the flight is built with (``wrap``, the scenario's
-    task faults or None, to compose with), then ``observer.attach(flight, truth)`` before it flies; its
-    wrappers see each task's step with the truth at the task's time (the truth advances after the frame).
+    (``summary["ground_link"]``). ``observer`` is a ground harness's probe (``qz nees``): ``observer.attach(flight,
+    truth)`` is called before it flies, then, if it has one, ``observer.after_frame(t_ns)`` after each frame that
+    ran tasks, outside the executive's timed calls and before the truth advances (the flight's records and the
+    truth are both at the frame's time). An observer that must see inside a step may also have
+    ``observer.wrap_step(wrap)``, returning the ``wrap_step`` the flight is built with (``wrap``, the scenario's
+    task faults or None, to compose with); its work then runs inside the task's timed call and counts against the
+    task's budget, so it is for short flights that check no timing.
     """
     # everything is checked, and the flight built, before the run folder is made or a previous one moved aside
     sc = load_scenario(scenario, overrides=overrides)
@@ -324,8 +327,15 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     step_truth = truth.step
     run_truth = truth.run
 
+    after_frame = getattr(observer, "after_frame", None)
+
     def post_frame(t_ns: int) -> None:  # after a frame that ran tasks: its packets go to the OS, then physics
         flush_archive()
+        step_truth()
+
+    def observed_frame(t_ns: int) -> None:  # the same, with the observer's look before physics
+        flush_archive()
+        after_frame(t_ns)
         step_truth()
 
     def idle_frames(t_ns: int, n: int) -> None:
@@ -334,11 +344,11 @@ def _fly_sil(sc, seed, duration_s, out_dir, progress, timeline, keep_telemetry, 
     overruns = TaskFaults(sc.faults)
     packets, events = DeferredSink(), DeferredSink()
     wrap = overruns.wrap if overruns else None
-    if observer is not None:
+    if hasattr(observer, "wrap_step"):
         wrap = observer.wrap_step(wrap)
     flight = build_flight(hal, clock, packets, overrides=flight_overrides(sc, seed), event_sinks=[events],
-                          post_frame=post_frame, idle_frames=idle_frames, skipped_frames=idle_frames, wrap_step=wrap,
-                          link=setup)
+                          post_frame=post_frame if after_frame is None else observed_frame,
+                          idle_frames=idle_frames, skipped_frames=idle_frames, wrap_step=wrap, link=setup)
     if observer is not None:
         observer.attach(flight, truth)
     script = CommandScript(sc.commands, flight)

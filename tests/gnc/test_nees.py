@@ -134,38 +134,35 @@ def test_gate_summary_averages_crossings_only_and_names_the_verdict():
 
 
 class _Recorder:
-    """An independent recording beside the probe: at every navigation step, the truth's relative state keyed by the
-    truth's own clock, and the filter's own time stamp, state and covariance. Only there: the recording runs inside
-    the task's timed call, and the truth's state at every task's step (80 us on a slow host) made orbit_ref overrun
-    its 100 us budget at every call, an overrun storm, and FDIR held the approach."""
+    """An independent recording beside the probe: after every frame in which navigation stepped (its own output
+    counter, not the probe's), the truth's relative state keyed by the truth's own clock, and the filter's own time
+    stamp, state and covariance. Like the probe, it looks after the frame, outside the executive's timed calls: work
+    inside them counts against the tasks' budgets, and on a slow host it made an overrun storm that held the
+    flight short of the port."""
 
     def __init__(self, probe: NeesProbe):
         self.probe = probe
         self.truth_at: dict[int, tuple] = {}
         self.nav: list[tuple] = []
-
-    def wrap_step(self, inner):
-        probe_wrap = self.probe.wrap_step(inner)
-
-        def wrap(task, step):
-            step = probe_wrap(task, step)
-
-            if task != NAV_TASK:
-                return step
-
-            def logged(t_ns):
-                step(t_ns)
-                self.truth_at[self.truth.t_ns] = self.truth.reference_state()
-                if self.app.initialised:
-                    self.nav.append((int(self.flt["t_prev_ns"]), self.flt["x"].copy(), self.flt["P"].copy()))
-            return logged
-        return wrap
+        self.steps = 0  # frames in which navigation stepped, by its output counter
 
     def attach(self, flight, truth):
         self.probe.attach(flight, truth)
         self.app = flight.apps[NAV_TASK]
         self.flt = self.app.flt[0]
         self.truth = truth
+        self.seq = int(self.app.out["seq"])
+        self.stats = flight.executive.stats_by_task[NAV_TASK]
+
+    def after_frame(self, t_ns):
+        self.probe.after_frame(t_ns)
+        if int(self.app.out["seq"]) == self.seq:
+            return
+        self.seq = int(self.app.out["seq"])
+        self.steps += 1
+        self.truth_at[self.truth.t_ns] = self.truth.reference_state()
+        if self.app.initialised:
+            self.nav.append((int(self.flt["t_prev_ns"]), self.flt["x"].copy(), self.flt["P"].copy()))
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +177,10 @@ def flown(tmp_path_factory):
 
 
 def test_the_flight_docks_and_every_gate_has_a_sample(flown):
-    probe, _, summary = flown
+    probe, rec, summary = flown
     assert summary["docking"]["captured"] and probe.contact_reason == "contact"
+    # the look after each frame saw every navigation step the executive dispatched, and each only once
+    assert rec.steps == rec.stats.calls > 1000
     assert set(probe.samples) == {gate_label(g) for g in GATES_M} | {CONTACT}
     # the run starts inside 50 km and 5 km: those are flagged, not crossings
     assert [probe.samples[lb]["crossed"] for lb in ("50km", "5km", "400m", "20m", CONTACT)] == [0, 0, 1, 1, 1]

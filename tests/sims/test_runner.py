@@ -98,3 +98,32 @@ def test_an_unpaced_run_collects_garbage_between_seconds_and_puts_the_collector_
     assert gc.isenabled() and gc.get_freeze_count() == 0
     # the full collection before freezing, then the young generations after mission seconds 5 and 10, collector off
     assert seen[-3:] == [(2, True, False), (1, False, True), (1, False, True)]
+
+
+def test_an_observers_look_after_each_frame_is_charged_to_no_task(tmp_path):
+    """run_sil(observer=...): after_frame runs after the frame's timed calls, before the truth advances. An observer
+    that spends 30 ms of processor time after each of the first 40 frames that ran tasks (far more than any task's
+    budget or any task's own call) leaves every task's longest call below that: a harness (qz nees) does not put
+    the flight's tasks over their budgets, however slow the host."""
+    import time
+
+    class Busy:
+        frames = 0
+
+        def attach(self, flight, truth):
+            self.truth, self.times = truth, []
+
+        def after_frame(self, t_ns):
+            self.times.append((t_ns, self.truth.t_ns))  # the truth is still at the frame's time
+            if self.frames < 40:
+                self.frames += 1
+                end = time.thread_time_ns() + 30_000_000
+                while time.thread_time_ns() < end:
+                    pass
+
+    busy = Busy()
+    summary = run_sil("final_approach", tmp_path / "run", duration_s=5.0, progress=False, observer=busy,
+                      keep_telemetry=False)
+    assert busy.frames == 40 and all(t == truth_t for t, truth_t in busy.times)
+    for name, task in summary["timing"]["tasks"].items():
+        assert task["max_us"] < 30_000, name
