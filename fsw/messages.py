@@ -54,6 +54,8 @@ INTERNAL: dict[str, np.dtype] = {
         ("dv_N_mps", "<f8", (3,)),         # [m/s] the same, inertial
         ("torque_B_Nm", "<f8", (3,)),      # [N m] the engines' torque over the period as the flight predicts it
                                            # (vehicle table + learned part, fsw/core/engines.py), B
+        ("prop_used_kg", "<f8"),           # [kg] engine propellant used since launch (flight estimate): the mass
+                                           # estimate of thruster control subtracts it as well as the thrusters'
     ]),
     # Far-range guidance -> attitude control: the attitude to hold instead of the docking attitude.
     "ATT_REF": np.dtype(_HEADER + [

@@ -236,6 +236,17 @@ def far_range_summary(sc, far, guidance, truth) -> dict:
     return fr
 
 
+def _propellant_estimate(bus) -> float | None:
+    """The flight's estimate of the propellant used [kg]: the thrusters' (PROPULSION) and the engines'
+    (ENGINE_PERIOD); None in a flight without thruster control."""
+    if "PROPULSION" not in bus:
+        return None
+    used = float(bus.get("PROPULSION", "runner")["prop_used_kg"])
+    if "ENGINE_PERIOD" in bus:
+        used += float(bus.get("ENGINE_PERIOD", "runner")["prop_used_kg"])
+    return used
+
+
 def write_summary(out: Path, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -448,8 +459,7 @@ def build_summary(sc, seed, flight, wall_s: float, stop_reason: str, truth=None)
         "thermal": flight.apps["thermal"].summary() if "thermal" in flight.apps else None,
         "fdir": flight.apps["fdir"].summary() if "fdir" in flight.apps else None,
         "ground_link": flight.apps["ground_link"].summary() if flight.apps["ground_link"].transport else None,
-        "propellant_flight_estimate_kg": float(flight.bus.get("PROPULSION", "runner")["prop_used_kg"])
-        if "PROPULSION" in flight.bus else None,
+        "propellant_flight_estimate_kg": _propellant_estimate(flight.bus),
     }
     summary["initial_orbit"] = initial_orbit(sc.raw)
     far = flight.apps.get("far_range")

@@ -607,6 +607,7 @@ class FarRangeGuidance(App):
         e["dv_N_mps"] = dv_N
         e["dv_LVLH_mps"] = self.orbit["C_LVLH_N"] @ dv_N
         e["torque_B_Nm"] = bn["duty_prev"] @ bn["torque_B_Nm"]
+        e["prop_used_kg"] = self.prop_used
         e["t_ns"] = t_ns
         e["seq"] += 1
         if bn["left"] <= 0.0:

@@ -14,6 +14,7 @@ from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, RAMP_OF_10_90, group_authority, thruster_group_wrench
 from fsw.core.propulsion import thruster_app_step
 from fsw.dispatch import bind
+from fsw.messages import new_message
 from telemetry.dictionary import MODES
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp
@@ -28,7 +29,7 @@ class ThrusterControl(App):
 
     # the app contract (fsw/contract.py, docs/app-contract.md)
     task = "thruster_control"
-    reads = ("ATT_STATE", "GUIDANCE_CMD", "MODE", "ORBIT_REF", "TORQUE_CMD")
+    reads = ("ATT_STATE", "ENGINE_PERIOD", "GUIDANCE_CMD", "MODE", "ORBIT_REF", "TORQUE_CMD")
     writes = ("PROPULSION", "THRUSTER_PERIOD")
 
     def __init__(self, name: str, bus: Bus, events, hal, vehicle, period_s: float):
@@ -80,15 +81,17 @@ class ThrusterControl(App):
 
     def start(self) -> None:
         b = self.bus
+        # the engines' propellant (far-range guidance's estimate): none used in a flight without far-range guidance
+        self.eng = b.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in b else new_message("ENGINE_PERIOD")
         views = (b.get("GUIDANCE_CMD", self.name), b.get("TORQUE_CMD", self.name), b.get("ATT_STATE", self.name),
-                 b.get("ORBIT_REF", self.name), b.get("MODE", self.name), self.act, self.out, self.prop)
+                 b.get("ORBIT_REF", self.name), b.get("MODE", self.name), self.eng, self.act, self.out, self.prop)
         self._step = bind(thruster_app_step, self.prm, self.state, self.v.group_idx, self.mdot_kg_s,
                           *(r.reshape(1) for r in views), sample=(0,))
 
     @property
     def mass_kg(self) -> float:
-        """Mass estimate: loaded mass less the propellant the commanded pulses used."""
-        return self.v.mass_kg - self.totals[0]
+        """Mass estimate: loaded mass less the propellant the commanded pulses and the engines used."""
+        return self.v.mass_kg - self.totals[0] - float(self.eng["prop_used_kg"])
 
     def step(self, t_ns: int) -> None:
         self._step(t_ns)

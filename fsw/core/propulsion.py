@@ -58,15 +58,17 @@ THRUSTER_STATE = np.dtype([
 
 
 @njit(cache=True)
-def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mode, act, out, prop, t_ns):
+def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mode, eng, act, out, prop, t_ns):
     """One control period; returns the saturation bits of the allocation (0 when thrusters are off).
 
     Parameters
     ----------
     prm : THRUSTER_PARAMS (1,). st : THRUSTER_STATE (1,), in/out.
     group_idx, mdot_kg_s : (n,) per thruster: its group, its propellant flow when on [kg/s].
-    gcmd, tcmd, att, orbit, mode : 1-element record views read (GUIDANCE_CMD, TORQUE_CMD, ATT_STATE,
-        ORBIT_REF, MODE). act, out, prop : ACT_THRUSTERS, THRUSTER_PERIOD, PROPULSION written.
+    gcmd, tcmd, att, orbit, mode, eng : 1-element record views read (GUIDANCE_CMD, TORQUE_CMD, ATT_STATE,
+        ORBIT_REF, MODE, ENGINE_PERIOD). act, out, prop : ACT_THRUSTERS, THRUSTER_PERIOD, PROPULSION written.
+    The mass estimate is the loaded mass less the propellant the thrusters' pulses used (``totals[0]``) and the
+    engines' (``ENGINE_PERIOD.prop_used_kg``, far-range guidance's estimate).
     t_ns : mission time [ns].
     """
     p = prm[0]
@@ -97,13 +99,13 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
         if p.shaped != 0:  # the last pulses' tails end (in the rates' weights only: a few milliseconds of thrust)
             period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s,
                                s.moment_s2)
-        response_weights(p, s, p.mass_kg - totals[0], o)
+        response_weights(p, s, p.mass_kg - totals[0] - eng[0].prop_used_kg, o)
     else:
         accel = s.accel_L_mps2
         for i in range(3):
             accel[i] = g.accel_LVLH_mps2[i] if g.translation_enabled != 0 else 0.0
         used0 = totals[0]
-        mass = p.mass_kg - used0  # the flight's mass estimate before this period's pulses
+        mass = p.mass_kg - used0 - eng[0].prop_used_kg  # the flight's mass estimate before this period's pulses
         sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
                                     tcmd[0].torque_B_Nm, mass, p.period_s, p.authority, p.t_min_s,
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
