@@ -25,9 +25,8 @@ from fsw.core.navigation import (
     SENSOR_GNSS_ABS,
     SENSOR_LIDAR,
     attitude_at,
-    drag_sigma_mps2,
+    drag_sigma_at_mps2,
     gnss_abs_relative,
-    height_above_station_m,
     relnav_app_step,
 )
 from fsw.dispatch import bind
@@ -178,7 +177,7 @@ class RelativeNavigation(App):
         source = {"GNSS": SENSOR_GNSS, "GNSS_ABS": SENSOR_GNSS_ABS}.get(sensor, 0)
         absolute = source == SENSOR_GNSS_ABS
         r_s = float(np.linalg.norm(self.orbit["rv_N"][:3]))  # the acceleration left out: the differential drag
-        sigma_a = (0.0, drag_sigma_mps2(self.prm[0], height_above_station_m(self.x, p["port_L_m"], r_s), r_s), 0.0)
+        sigma_a = (0.0, drag_sigma_at_mps2(self.prm[0], self.x, r_s), 0.0)
         sig_g = p["gnss_abs_bias_sigma_m"] if absolute else p["gnss_bias_sigma_m"]
         sig_c = p["gnss_abs_vbias_sigma_mps"] if absolute else p["gnss_vbias_sigma_mps"]
         for i in range(3):

@@ -241,7 +241,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             r_s = (p.earth[0] / (ob.n_rad_s * ob.n_rad_s)) ** (1.0 / 3.0)
         else:
             r_s = p.earth[1]
-        s_drag = drag_sigma_mps2(p, height_above_station_m(x, p.port_L_m, r_s), r_s)
+        s_drag = drag_sigma_at_mps2(p, x, r_s)
         for i in range(3):
             s_env = s_drag if i == 1 else s_port
             f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr)
@@ -436,6 +436,14 @@ def drag_sigma_mps2(p, dh_m, r_s_m):
     u_m, u_s = p.drag_chaser_cda_m2_kg[0], p.drag_chaser_cda_m2_kg[1]
     d = u_m * f - p.drag_station_cda_m2_kg
     return p.drag_pressure_Pa * math.sqrt(d * d + u_s * u_s * f * f)
+
+
+@njit(cache=True)
+def drag_sigma_at_mps2(p, x, r_s_m):
+    """[m/s^2] :func:`drag_sigma_mps2` at the height of the state ``x`` above the station
+    (:func:`height_above_station_m`), the station's orbit radius ``r_s_m``: the filter's initialisation and its
+    every step."""
+    return drag_sigma_mps2(p, height_above_station_m(x, p.port_L_m, r_s_m), r_s_m)
 
 
 @njit(cache=True)
