@@ -60,6 +60,11 @@ class Bus:
                 f"{reader}: input {name!r} is not on the bus (published: {sorted(self._records)})"
             ) from None
 
+    def get_or_blank(self, name: str, reader: str) -> np.ndarray:
+        """:meth:`get`, or a zero record of ``name``'s type, the reader's own, when no app publishes it (a flight
+        without the optional publisher, e.g. without far-range guidance: no engine fired)."""
+        return self.get(name, reader) if name in self._records else new_message(name)
+
     def __contains__(self, name: str) -> bool:
         return name in self._records
 

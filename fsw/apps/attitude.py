@@ -21,7 +21,6 @@ from fsw.core.control import (
 )
 from fsw.core.estimation import WORK_SHAPE
 from fsw.dispatch import bind
-from fsw.messages import new_message
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
@@ -118,10 +117,9 @@ class AttitudeControl(App):
         self._gyro_w = self.gyro["omega_BN_B_rad_s"]
         self._st_q = self.st["q_BN"]
         # the orbit-control engines' firing (published by far-range guidance; a zero record without it)
-        self.eng = self.bus.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in self.bus else new_message(
-            "ENGINE_PERIOD")
+        self.eng = self.bus.get_or_blank("ENGINE_PERIOD", self.name)
         # the station port's attitude seen by the camera (relative navigation; a zero record without it)
-        self.nav = self.bus.get("NAV_STATE", self.name) if "NAV_STATE" in self.bus else new_message("NAV_STATE")
+        self.nav = self.bus.get_or_blank("NAV_STATE", self.name)
         views = tuple(r.reshape(1) for r in (self.gyro, self.st, self.orbit, self.thr, self.eng, self.nav, self.out,
                                              self.torque, self.check))
         self._step = bind(attitude_step, self.prm, self.flt, self.tr, self.work, *views, sample=(0, 0.0, False, False))

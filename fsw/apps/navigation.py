@@ -30,7 +30,6 @@ from fsw.core.navigation import (
     relnav_app_step,
 )
 from fsw.dispatch import bind
-from fsw.messages import new_message
 from telemetry.dictionary import MODES
 from telemetry.units import NS_PER_S
 
@@ -147,8 +146,7 @@ class RelativeNavigation(App):
         self.orbit = self.bus.get("ORBIT_REF", self.name)
         self.thr = self.bus.get("THRUSTER_PERIOD", self.name)
         # the orbit-control engines' delta-v (published by far-range guidance; a zero record without it)
-        self.eng = self.bus.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in self.bus else new_message(
-            "ENGINE_PERIOD")
+        self.eng = self.bus.get_or_blank("ENGINE_PERIOD", self.name)
         self._mode = self.bus.get("MODE", self.name)["mode"].reshape(1)
         # 1-element views: the kernel reads and writes the records' fields in place
         views = tuple(r.reshape(1) for r in (self.att, self.orbit, self.thr, self.eng, self.gnss, self.gabs,

@@ -14,7 +14,6 @@ from fsw.core import propulsion as pr
 from fsw.core.control import N_GROUPS, RAMP_OF_10_90, group_authority, thruster_group_wrench
 from fsw.core.propulsion import thruster_app_step
 from fsw.dispatch import bind
-from fsw.messages import new_message
 from telemetry.dictionary import MODES
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp
@@ -82,7 +81,7 @@ class ThrusterControl(App):
     def start(self) -> None:
         b = self.bus
         # the engines' propellant (far-range guidance's estimate): none used in a flight without far-range guidance
-        self.eng = b.get("ENGINE_PERIOD", self.name) if "ENGINE_PERIOD" in b else new_message("ENGINE_PERIOD")
+        self.eng = b.get_or_blank("ENGINE_PERIOD", self.name)
         views = (b.get("GUIDANCE_CMD", self.name), b.get("TORQUE_CMD", self.name), b.get("ATT_STATE", self.name),
                  b.get("ORBIT_REF", self.name), b.get("MODE", self.name), self.eng, self.act, self.out, self.prop)
         self._step = bind(thruster_app_step, self.prm, self.state, self.v.group_idx, self.mdot_kg_s,

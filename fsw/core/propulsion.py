@@ -84,6 +84,7 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
     o = out[0]
     a = act[0]
     sat = 0
+    mass = p.mass_kg - totals[0] - eng[0].prop_used_kg  # the flight's mass estimate before this period's pulses
     if (0 <= m < MAX_MODES and p.thrusters_off[m] != 0) or att[0].valid == 0:
         for k in range(a.on_time_s.shape[0]):
             a.on_time_s[k] = 0.0
@@ -99,13 +100,12 @@ def thruster_app_step(prm, st, group_idx, mdot_kg_s, gcmd, tcmd, att, orbit, mod
         if p.shaped != 0:  # the last pulses' tails end (in the rates' weights only: a few milliseconds of thrust)
             period_pulse_areas(s.valve_s, s.pulse, p.delay_s, p.ramp_up_s, p.ramp_down_s, p.period_s, s.area_s,
                                s.moment_s2)
-        response_weights(p, s, p.mass_kg - totals[0] - eng[0].prop_used_kg, o)
+        response_weights(p, s, mass, o)
     else:
         accel = s.accel_L_mps2
         for i in range(3):
             accel[i] = g.accel_LVLH_mps2[i] if g.translation_enabled != 0 else 0.0
         used0 = totals[0]
-        mass = p.mass_kg - used0 - eng[0].prop_used_kg  # the flight's mass estimate before this period's pulses
         sat = thruster_control_step(att[0].q_BN, orbit[0].C_LVLH_N, accel, pending_dv, p.dv_done_mps,
                                     tcmd[0].torque_B_Nm, mass, p.period_s, p.authority, p.t_min_s,
                                     group_idx, mdot_kg_s, s.carry, s.on_group_s, a.on_time_s, s.C_BL, s.force_B_N,
