@@ -266,7 +266,8 @@ SCHEMA = {
                            "lateral_misalignment_max_m": NONNEG, "pitch_max_deg": NONNEG, "yaw_max_deg": NONNEG,
                            "roll_max_deg": NONNEG, "angular_rate_max_deg_s": NONNEG}},
     # ideal = true: white noise only (no bias, latency, dropout, blind zone ...; sims.truth), for algorithm work
-    "sensors": {**SENSOR_SCHEMA, "ideal": Opt(Bool(), False)},
+    # target_offset_m: 1-sigma per axis of the station target's calibration error against its docking axis
+    "sensors": {**SENSOR_SCHEMA, "ideal": Opt(Bool(), False), "target_offset_m": Opt(NONNEG, 0.0)},
     "thermal": {"rate_hz": RATE, "substeps": Num(1, integer=True), "solar_flux_W_m2": NONNEG, "albedo": P,
                 "earth_ir_W_m2": NONNEG, "shadow": Str(("cylindrical", "conical")),
                 "beta_deg": Num(-90.0, 90.0), "sun_phase_deg": Num(-360.0, 360.0), "initial_C": Num(-273.15),

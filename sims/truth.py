@@ -426,11 +426,14 @@ class Truth:
 
     def _realise_sensors(self, sc: Scenario, rng: np.random.Generator) -> None:
         """This run's sensor constants, drawn in a fixed order whatever their sigmas: gyro scale-factor errors (3),
-        then the lidar's (3) and the relative GNSS' (6) Gauss-Markov biases in their steady state."""
+        the lidar's (3) and the relative GNSS' (6) Gauss-Markov biases in their steady state, then the station
+        target's calibration error (3, station frame; docs/sensors.md, "The target's calibration")."""
         ideal, sn = sc.sensors.ideal, sc.sensors
         sf, b_lidar, b_gnss = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(6)
+        b_target = rng.standard_normal(3)
         if ideal:
             return
+        self._p["target_S_m"] = b_target * sn.target_offset_m
         self._p["gyro"]["scale_B"] = 1.0 + sf * sn.gyro.scale_factor_ppm * 1e-6
         self._s["lidar"]["bias"] = b_lidar * [sn.lidar.bias_range_m, sn.lidar.bias_angle_deg * DEG_RAD,
                                               sn.lidar.bias_angle_deg * DEG_RAD]

@@ -14,7 +14,15 @@ import numpy as np
 
 from fsw.app import App, Bus, ConfigError
 from fsw.config_loader import Section
-from fsw.core.estimation import RN_ACCEL, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, WORK_SHAPE, sample_age_s
+from fsw.core.estimation import (
+    RN_ACCEL,
+    RN_GNSS_BIAS,
+    RN_GNSS_VBIAS,
+    RN_LIDAR_BIAS,
+    RN_TARGET,
+    WORK_SHAPE,
+    sample_age_s,
+)
 from fsw.core.navigation import (
     F_VALID_CHANGED,
     REJECT_SHIFT,
@@ -90,6 +98,7 @@ class RelativeNavigation(App):
         p["camera_sigma_lateral_frac"] = nav.float("camera_sigma_lateral_frac", 0.0)
         p["camera_sigma_depth_m"] = nav.float("camera_sigma_depth_m", 0.0)
         p["camera_sigma_depth_per_m"] = nav.float("camera_sigma_depth_per_m", 0.0)
+        p["target_sigma_m"] = nav.array("target_sigma_m", (3,), 0.0)
         p["gnss_band_m"], p["lidar_band_m"], p["camera_band_m"] = (self.bands[s] for s in ("gnss", "lidar", "camera"))
         p["gnss_abs_band_m"] = self.bands["gnss_abs"]
         p["band_plausible_sigma"] = nav.float("band_plausible_sigma", 1.0)
@@ -184,6 +193,7 @@ class RelativeNavigation(App):
             self.P[c, c] = sig_c[i] ** 2
             self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
             self.P[RN_ACCEL + i, RN_ACCEL + i] = sigma_a[i] ** 2
+            self.P[RN_TARGET + i, RN_TARGET + i] = p["target_sigma_m"][i] ** 2
             if source:  # started from this sample: its correlated errors are in the state's error too
                 self.P[i, i] += sig_g[i] ** 2
                 self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2

@@ -25,7 +25,7 @@ from .attitude import quat_mult, quat_normalize
 from .ephemeris import ephemeris_step, lvlh_frame_j2
 from .relmotion import cw_propagate, cw_stm
 
-N_MAX = 18  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
+N_MAX = 21  # states a filter may have (the scratch is sized for it; the MEKF uses 6)
 WORK_SHAPE = (8, N_MAX, N_MAX)
 # Slots of the scratch array.
 _H, _R, _K, _S, _A, _T, _KR, _VEC = 0, 1, 2, 3, 4, 5, 6, 7
@@ -181,10 +181,12 @@ def _propagate_cov(P, Phi, T):
 # w.r.t. the station port in LVLH, then the sensors' slowly varying errors as first-order Gauss-Markov
 # states (docs/navigation.md): the GNSS position and velocity errors (LVLH; from absolute GNSS, the
 # station ephemeris' error, which moves as a relative orbit), the laser radar's range / azimuth /
-# elevation bias, and the relative acceleration the dynamics leave out (LVLH: the differential drag, the
-# port's motion as the station holds attitude). The kernels below work on any state size >= 6 with
+# elevation bias, the relative acceleration the dynamics leave out (LVLH: the differential drag, the
+# port's motion as the station holds attitude), and the calibration error of the station's target, which both
+# the laser radar and the camera see (LVLH, a random constant: no time update). The kernels below work on any
+# state size >= 6 with
 # position and velocity first; a measurement names the first of its bias states (-1: none).
-RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_STATES = 0, 3, 6, 9, 12, 15, 18
+RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_TARGET, RN_STATES = 0, 3, 6, 9, 12, 15, 18, 21
 assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navigation filter"
 
 
@@ -576,7 +578,8 @@ def lidar_model(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, h_out, H_out):
 
 @njit(cache=True)
 def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m, target_LVLH_m,
-                        sigma_range_m, sigma_angle_rad, gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1):
+                        sigma_range_m, sigma_angle_rad, gate_chi2, work, lag_s=0.0, n_rad_s=0.0, bias=-1,
+                        target=-1):
     """Lidar (laser rendezvous radar) range/azimuth/elevation update, in place.
 
     Parameters
@@ -589,17 +592,26 @@ def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m
     gate_chi2 : chi-square gate for 3 dof. work : scratch.
     lag_s, n_rad_s : age of the sample [s] and mean motion [rad/s] (:func:`_state_at_measurement`).
     bias : index of the 3 bias states [range m, az rad, el rad] added to the model, -1 without.
+    target : index of the 3 states of the target's calibration error b (LVLH [m]), -1 without: the reflector
+        is at ``target_LVLH_m`` + b, and dh/db = -dh/dr_m (b is a constant: no lag to take back).
 
     Returns
     -------
     (bool, float) : accepted, squared Mahalanobis distance.
     """
     n = x_LVLH.shape[0]
-    H, R = work[_H], work[_R]
+    H, R, Hm = work[_H], work[_R], work[_K]
     h = work[_VEC, 3]
+    tgt = work[_VEC, 5]
+    for i in range(3):
+        tgt[i] = target_LVLH_m[i] + (x_LVLH[target + i] if target >= 0 else 0.0)
     xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
-    lidar_model(xm, C_B_LVLH, sensor_B_m, target_LVLH_m, h, work[_K])
+    lidar_model(xm, C_B_LVLH, sensor_B_m, tgt, h, Hm)
     _chain_jacobian(3, n, work)
+    if target >= 0:
+        for i in range(3):
+            for j in range(3):
+                H[i, target + j] = -Hm[i, j]
     for i in range(3):
         for j in range(3):
             R[i, j] = 0.0
@@ -622,7 +634,7 @@ def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m
 
 @njit(cache=True)
 def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVLH_m, sigma_B_m, gate_chi2,
-                         work, lag_s=0.0, n_rad_s=0.0):
+                         work, lag_s=0.0, n_rad_s=0.0, target=-1):
     """Docking-camera update: station port relative to the chaser port in B (``DEV_CAMERA.r_B_m``).
 
     Parameters
@@ -634,6 +646,7 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
     sigma_B_m : (3,) 1-sigma noise per B axis [m] (depth along the boresight x_B, lateral y_B and z_B).
     gate_chi2 : chi-square gate for 3 dof. work : scratch.
     lag_s, n_rad_s : age of the sample [s] and mean motion [rad/s] (:func:`_state_at_measurement`).
+    target : index of the 3 states of the target's calibration error b (LVLH [m]), -1 without.
 
     Returns
     -------
@@ -641,7 +654,8 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
 
     Notes
     -----
-    h(x) = C_B_LVLH (target - r_m) - sensor_B (linear in r_m), H = [-C_B_LVLH, 0] Phi(-lag).
+    h(x) = C_B_LVLH (target + b - r_m) - sensor_B (linear in r_m and b), H = [-C_B_LVLH Phi(-lag), C_B_LVLH]
+    (b is a constant: no lag to take back).
     """
     n = x_LVLH.shape[0]
     Hm, R = work[_K], work[_R]
@@ -653,8 +667,14 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
             Hm[i, j] = -C_B_LVLH[i, j]
             Hm[i, 3 + j] = 0.0
             R[i, j] = sigma_B_m[i] * sigma_B_m[i] if i == j else 0.0
-        work[_VEC, 0, i] = r_meas_B_m[i] - h[i]
     _chain_jacobian(3, n, work)
+    H = work[_H]
+    for i in range(3):
+        if target >= 0:
+            for j in range(3):
+                H[i, target + j] = C_B_LVLH[i, j]
+                h[i] += C_B_LVLH[i, j] * x_LVLH[target + j]
+        work[_VEC, 0, i] = r_meas_B_m[i] - h[i]
     accepted, d2 = kalman_update(P, 3, gate_chi2, work)
     if accepted:
         _apply_relnav_correction(x_LVLH, work)

@@ -20,6 +20,7 @@ from .estimation import (
     RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
+    RN_TARGET,
     port_los_B,
     relnav_predict,
     relnav_predict_accel,
@@ -66,6 +67,8 @@ RELNAV_PARAMS = np.dtype([
     ("camera_sigma_lateral_frac", "f8"),
     ("camera_sigma_depth_m", "f8"),     # depth (boresight) sigma = floor + coefficient x range^2
     ("camera_sigma_depth_per_m", "f8"),
+    ("target_sigma_m", "f8", (3,)),     # the station target's calibration error (its laser radar reflectors and
+                                        # camera pattern against the docking axis), 1-sigma per LVLH axis: a constant
     ("gnss_abs_sigma_r_m", "f8"),       # absolute GNSS against the station ephemeris, white per axis
     ("gnss_abs_sigma_v_mps", "f8"),
     ("gnss_abs_bias_sigma_m", "f8", (3,)),  # its correlated error (receiver and uplinked ephemeris), per LVLH axis
@@ -107,7 +110,8 @@ N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry
 RELNAV_FILTER = np.dtype([
     ("x", "f8", (RN_STATES,)),          # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH; then the GNSS
                                         # position and velocity errors [m, m/s] (LVLH), the laser radar bias [m,
-                                        # rad, rad] and the acceleration left out [m/s^2] (LVLH); estimation.RN_*
+                                        # rad, rad], the acceleration left out [m/s^2] (LVLH) and the camera
+                                        # station target's calibration error [m] (LVLH); estimation.RN_*
     ("P", "f8", (RN_STATES, RN_STATES)),  # its covariance
     ("t_prev_ns", "i8"),                # time the state holds
     ("last_accept_ns", "i8"),           # last accepted measurement
@@ -353,7 +357,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             r0 = p.lidar_angle_near_range_m
             sa = p.lidar_sigma_angle_rad + p.lidar_sigma_angle_near_rad * r0 / (rng + r0)
             ok, _ = relnav_update_lidar(x, P, rng, li.az_rad, li.el_rad, C_B_LVLH, p.sensor_B_m, p.reflector_L_m, sr,
-                                        sa, p.gate_chi2_3dof, work, sample_age_s(now, li.t_ns), n_rad_s, RN_LIDAR_BIAS)
+                                        sa, p.gate_chi2_3dof, work, sample_age_s(now, li.t_ns), n_rad_s, RN_LIDAR_BIAS,
+                                        RN_TARGET)
             result = _count(o, ok, SENSOR_LIDAR, result)
     c = cam[0]
     if c.seq != f.seq_camera:
@@ -369,7 +374,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             in_band = _in_band(p.camera_band_m, predicted, rng, sig[0], p.band_plausible_sigma)
         if in_band:
             ok, _ = relnav_update_camera(x, P, c.r_B_m, C_B_LVLH, p.sensor_B_m, p.camera_target_L_m, sig,
-                                         p.gate_chi2_3dof, work, sample_age_s(now, c.t_ns), n_rad_s)
+                                         p.gate_chi2_3dof, work, sample_age_s(now, c.t_ns), n_rad_s, RN_TARGET)
             result = _count(o, ok, SENSOR_CAMERA, result)
             if ok and rng <= p.camera_att_range_m:
                 _port_tilt(p, f, c.att_rad, C_B_LVLH, now)

@@ -90,6 +90,8 @@ TRUTH_PARAMS = np.dtype([
     ("station_mass_kg", "f8"),          # [kg]
     ("chaser_cda_m2", "f8"),            # [m^2] chaser Cd*A
     ("port_S_m", "f8", (3,)),           # [m] station docking port rel. station CoM, S
+    ("target_S_m", "f8", (3,)),         # [m] the sensors' target (reflectors, camera pattern) rel. where the flight
+                                        # believes it is, S: this run's calibration error against the docking axis
     ("station_att_on", "i8"),           # 1 when the station's attitude limit cycle moves S (some amplitude > 0)
     ("station_att_amp_rad", "f8", (3,)),    # [rad] limit-cycle amplitude A_i about each axis of L
     ("station_att_rate_rad_s", "f8", (3,)),  # [rad/s] its angular frequency w_i = 2 pi / period

@@ -108,6 +108,17 @@ def _copy_sample_impl(src, dst):
     return scope["impl"]
 
 
+@njit(cache=True, inline="always")
+def target_los_B(tp, g):
+    """[m] The chaser's CoM to the station's sensor target, B: C_BL (C_LS target_S - r_rel), with ``r_rel`` the
+    CoM w.r.t. the port. The target (the laser radar's reflectors and the camera's pattern, one assembly) sits
+    ``tp.target_S_m`` from where the flight believes it is, the run's calibration error fixed in the station
+    (docs/sensors.md, "The target's calibration")."""
+    r, q, qS, tS = g.r_rel_L_m, g.q_BL, g.q_SL, tp.target_S_m
+    t = rot(qS[0], -qS[1], -qS[2], -qS[3], tS[0], tS[1], tS[2])  # C_LS target_S
+    return rot(q[0], q[1], q[2], q[3], t[0] - r[0], t[1] - r[1], t[2] - r[2])
+
+
 CUC_FINE_PER_S = 1 << 16  # the packets' CUC fine time unit, 1/65,536 s (telemetry/headers.py; a test ties the two)
 
 
@@ -412,7 +423,7 @@ LIDAR_ERR_DRAWS = 4  # Gauss-Markov drive (range, azimuth, elevation), burst cha
 
 @njit(cache=True, inline="always", error_model="numpy")
 def lidar(p, s, dev, q, tp, ts, noise, streams):
-    """Laser rendezvous radar (DEV_LIDAR): range and bearing of the reflector at the station port, B.
+    """Laser rendezvous radar (DEV_LIDAR): range and bearing of the reflectors on the station's target, B.
 
     Valid from ``min_range_m`` (the blind zone below it) to ``max_range_m`` inside the field of view;
     white noise (:func:`lidar_sigmas`) plus a Gauss-Markov bias on each output; a sample is lost to
@@ -420,8 +431,8 @@ def lidar(p, s, dev, q, tp, ts, noise, streams):
     """
     if due(p, s, ts.frame):
         drop = dropped(p, s, noise, streams)
-        r, q_, mount, fb, b = ts.geometry.r_rel_L_m, ts.geometry.q_BL, p.mount_B_m, s.fault_bias, s.bias
-        los = rot(q_[0], q_[1], q_[2], q_[3], -r[0], -r[1], -r[2])  # chaser CoM -> station port, B
+        mount, fb, b = p.mount_B_m, s.fault_bias, s.bias
+        los = target_los_B(tp, ts.geometry)  # chaser CoM -> the station's target, B
         lx = los[0] - mount[0]
         ly = los[1] - mount[1]
         lz = los[2] - mount[2]
@@ -479,8 +490,8 @@ def camera(p, s, dev, q, tp, ts, noise, streams):
     """
     if due(p, s, ts.frame):
         drop = dropped(p, s, noise, streams)
-        r, q_, port, fb = ts.geometry.r_rel_L_m, ts.geometry.q_BL, tp.port_B_m, s.fault_bias
-        los = rot(q_[0], q_[1], q_[2], q_[3], -r[0], -r[1], -r[2])
+        port, fb = tp.port_B_m, s.fault_bias
+        los = target_los_B(tp, ts.geometry)
         cx = los[0] - port[0]
         cy = los[1] - port[1]
         cz = los[2] - port[2]

@@ -39,6 +39,7 @@ SILENT = {
     "camera": {"noise_lateral_m": 0.0, "noise_lateral_frac": 0.0, "noise_depth_m": 0.0, "noise_depth_per_m": 0.0,
                "noise_angle_deg": 0.0, "noise_angle_deg_per_m": 0.0, "min_range_m": 0.0, "max_range_m": 250.0,
                "attitude_max_range_m": 250.0, "latency_s": 0.0, "dropout_prob": 0.0},
+    "target_offset_m": 0.0,
 }
 PORT_AHEAD_M = 3.0  # the chaser's docking port (and the lidar) 3 m ahead of its CoM along x_B (_vehicle.toml)
 
@@ -239,6 +240,53 @@ def test_camera_is_valid_inside_its_band_and_field_of_view_only():
     assert int(bench.sample("camera")["valid"]) == 0
 
 
+def _dcm(q) -> np.ndarray:
+    """C(q) of a scalar-first unit quaternion q_BA (A components to B): (q0^2 - |e|^2) I + 2 e e^T - 2 q0 [e x]."""
+    q0, e = q[0], np.asarray(q[1:], float)
+    ex = np.array([[0.0, -e[2], e[1]], [e[2], 0.0, -e[0]], [-e[1], e[0], 0.0]])
+    return (q0 * q0 - e @ e) * np.eye(3) + 2.0 * np.outer(e, e) - 2.0 * q0 * ex
+
+
+def test_laser_radar_and_camera_see_one_target_offset_by_its_calibration_error_fixed_in_the_station():
+    """No noise: a camera sample is C_BL (C_LS b_S - r) - port_B exactly, and the laser radar's range and bearing
+    are those of C_BL (C_LS b_S - r) - mount_B, with b_S the run's target error and the station turned away from
+    LVLH (so the error is carried in the station's frame, not LVLH's)."""
+    bench = Bench({"target_offset_m": 0.003}, seed=7)
+    p = bench.truth._p
+    b_S = p["target_S_m"].copy()
+    assert np.all(b_S != 0.0) and np.all(np.abs(b_S) < 5 * 0.003)
+    bench.place(12.0, lateral_L_m=(0.2, -0.1))
+    g = bench.truth._s["geometry"]
+    half = math.radians(2.0) / 2.0  # the station 2 deg about an oblique axis
+    axis = np.array([1.0, -2.0, 2.0]) / 3.0
+    g["q_SL"] = [math.cos(half), *(math.sin(half) * axis)]
+    C_SL, C_BL = _dcm(g["q_SL"]), _dcm(g["q_BL"])
+    to_target_B = C_BL @ (C_SL.T @ b_S - g["r_rel_L_m"])
+    np.testing.assert_allclose(bench.sample("camera")["r_B_m"], to_target_B - p["port_B_m"], rtol=0, atol=1e-12)
+    los = to_target_B - p["lidar"]["mount_B_m"]
+    rec = bench.sample("lidar")
+    rng_m = np.linalg.norm(los)
+    np.testing.assert_allclose([rec["range_m"], rec["az_rad"], rec["el_rad"]],
+                               [rng_m, math.atan2(los[1], los[0]), math.asin(los[2] / rng_m)], rtol=0, atol=1e-12)
+
+
+def test_the_targets_calibration_error_is_drawn_once_per_run_with_its_sigma():
+    """The runs' target errors: N = 4,000 seeds' draws, each axis' sample sigma within 4 / sqrt(2 N) of 3 mm
+    (relative), its mean within 4 sigma / sqrt(N) of 0, the axes' correlations within 4 / sqrt(N) of 0; ideal
+    sensors have none. A run's error is a constant of its parameters: no model changes it."""
+    t, n = Bench({"target_offset_m": 0.003}, seed=8).truth, 4000
+    draws = np.empty((n, 3))
+    for k, child in enumerate(np.random.SeedSequence(20261207).spawn(n)):
+        t._realise_sensors(t.scenario, np.random.Generator(np.random.PCG64(child)))
+        draws[k] = t._p["target_S_m"]
+    np.testing.assert_allclose(draws.std(axis=0), 0.003, rtol=4 / math.sqrt(2 * n))
+    assert np.all(np.abs(draws.mean(axis=0)) < 4 * 0.003 / math.sqrt(n))
+    corr = np.corrcoef(draws.T)
+    assert np.all(np.abs(corr[np.triu_indices(3, 1)]) < 4 / math.sqrt(n))
+    ideal = make_truth([0.0, -403.0, 0.0], quiet=True, sensors={"target_offset_m": 0.003})
+    assert not ideal._p["target_S_m"].any()
+
+
 # ------------------------------------------------------------------ star tracker
 def test_star_tracker_is_noisier_about_its_boresight_than_across_it():
     """Error rotations of N = 20,000 samples, split along a tilted boresight and across it: sample sigmas
@@ -407,6 +455,7 @@ NEW_TERMS_OFF = {  # the same with every term that ideal sensors drop at zero (t
     "lidar": {"bias_range_m": 0.0, "bias_angle_deg": 0.0, "min_range_m": 0.0, "latency_s": 0.0, "dropout_prob": 0.0,
               "burst_start_prob": 0.0},
     "camera": {"min_range_m": 0.0, "attitude_max_range_m": 250.0, "latency_s": 0.0, "dropout_prob": 0.0},
+    "target_offset_m": 0.0,
 }
 
 

@@ -11,6 +11,7 @@ from fsw.core.estimation import (
     RN_GNSS_VBIAS,
     RN_LIDAR_BIAS,
     RN_STATES,
+    RN_TARGET,
     WORK_SHAPE,
     lidar_model,
     mekf_propagate,
@@ -210,8 +211,9 @@ def _Q_white_accel(q, dt):
 
 
 def test_relnav_predict_with_bias_and_acceleration_states_matches_the_full_transition_in_numpy():
-    """18 states: CW on [r, v], the acceleration states acting on [r, v] over the step, Gauss-Markov on the
-    biases and the accelerations, cross-covariances through all of them."""
+    """21 states: CW on [r, v], the acceleration states acting on [r, v] over the step, Gauss-Markov on the
+    biases and the accelerations, the camera target's constant error left as it is, cross-covariances through
+    all of them."""
     rng = np.random.default_rng(41)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3
@@ -227,19 +229,21 @@ def test_relnav_predict_with_bias_and_acceleration_states_matches_the_full_trans
     relnav_predict_biases(x_k, P_k, RN_LIDAR_BIAS, 3, tau_l, sig_l, dt)
     relnav_predict_biases(x_k, P_k, RN_GNSS_VBIAS, 3, tau_g, sig_c, dt)
     relnav_predict_accel(x_k, P_k, RN_ACCEL, tau_a, sig_a, dt)
-    assert (RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_STATES) == (6, 9, 12, 15, 18)
+    assert (RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_TARGET, RN_STATES) == (
+        6, 9, 12, 15, 18, 21)
     C = np.eye(RN_STATES)  # the dynamics on [r, v]
     cw_stm(N, dt, C[:6, :6])
     F = np.eye(RN_STATES)  # the acceleration over the step: r += a dt^2 / 2, v += a dt
-    F[0:3, RN_ACCEL:] = dt**2 / 2 * np.eye(3)
-    F[3:6, RN_ACCEL:] = dt * np.eye(3)
+    F[0:3, RN_ACCEL:RN_ACCEL + 3] = dt**2 / 2 * np.eye(3)
+    F[3:6, RN_ACCEL:RN_ACCEL + 3] = dt * np.eye(3)
     phi = np.exp(-dt / np.concatenate([tau_g, tau_g, tau_l, tau_a]))
-    D = np.eye(RN_STATES)  # Gauss-Markov decay
-    D[6:, 6:] = np.diag(phi)
+    D = np.eye(RN_STATES)  # Gauss-Markov decay; the camera target's error (the last 3) is a constant
+    D[6:RN_TARGET, 6:RN_TARGET] = np.diag(phi)
     Phi = D @ F @ C
     Q = np.zeros((RN_STATES, RN_STATES))
     Q[:6, :6] = _Q_white_accel(q, dt)
-    Q[6:, 6:] = np.diag(np.concatenate([sig_g, sig_c, sig_l, sig_a]) ** 2 * (1.0 - phi**2))
+    Q[6:RN_TARGET, 6:RN_TARGET] = np.diag(np.concatenate([sig_g, sig_c, sig_l, sig_a]) ** 2
+                                                        * (1.0 - phi**2))
     np.testing.assert_allclose(P_k, Phi @ P @ Phi.T + Q, rtol=1e-11, atol=1e-16)
     np.testing.assert_allclose(x_k, Phi @ x, rtol=1e-12, atol=1e-14)
 
@@ -250,7 +254,7 @@ def test_a_steady_acceleration_state_moves_the_vehicle_as_a_t2_over_2_and_its_va
     uncertain one (sigma_a, nothing else uncertain) gives var r = sigma_a^2 t^4 / 4, var v = sigma_a^2 t^2."""
     x, P = np.zeros(RN_STATES), np.zeros((RN_STATES, RN_STATES))
     a, sig = np.array([2e-6, -7e-7, 5e-6]), np.array([5.7e-6, 7.4e-7, 5.7e-6])
-    x[RN_ACCEL:] = a
+    x[RN_ACCEL:RN_ACCEL + 3] = a
     for i in range(3):
         P[RN_ACCEL + i, RN_ACCEL + i] = sig[i] ** 2
     dt, steps, tau = 0.1, 600, np.full(3, 1e15)
@@ -362,6 +366,68 @@ def test_a_late_lidar_sample_with_bias_states_matches_numpy():
     assert ok
     np.testing.assert_allclose(x_k, x_ref, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(P_k, P_ref, rtol=1e-7, atol=1e-14)
+
+
+def test_a_late_camera_sample_with_the_target_states_matches_numpy():
+    """h = C (target + b - r_m) - sensor with r_m the state taken back over the lag and b the target's calibration
+    error (states RN_TARGET, LVLH, not taken back): the update against numpy's Kalman update."""
+    rng = np.random.default_rng(44)
+    C = _tilted_attitude(rng)
+    A = rng.normal(size=(RN_STATES, RN_STATES))
+    P = A @ A.T * 1e-4 + np.eye(RN_STATES) * 1e-5
+    x = np.zeros(RN_STATES)
+    x[:6] = [0.05, -8.0, -0.03, 0.001, 0.1, 0.0]
+    b = x[RN_TARGET:RN_TARGET + 3] = [0.003, -0.002, 0.004]
+    lag = 0.15
+    Phi_b = np.empty((6, 6))
+    cw_stm(N, -lag, Phi_b)
+    h = C @ (TARGET_L + b - (Phi_b @ x[:6])[:3]) - SENSOR_B
+    z = h + np.array([0.004, -0.001, 0.002])
+    sig = np.array([0.004, 0.0025, 0.0025])
+    x_k, P_k, work = x.copy(), P.copy(), _work()
+    ok, _ = relnav_update_camera(x_k, P_k, z, C, SENSOR_B, TARGET_L, sig, math.inf, work, lag, N, RN_TARGET)
+    H = np.zeros((3, RN_STATES))
+    H[:, :6] = np.hstack([-C, np.zeros((3, 3))]) @ Phi_b
+    H[:, RN_TARGET:RN_TARGET + 3] = C
+    x_ref, P_ref = _numpy_update(x, P, H, np.diag(sig**2), z - h)
+    assert ok
+    np.testing.assert_allclose(x_k, x_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(P_k, P_ref, rtol=1e-7, atol=1e-15)
+
+
+def test_a_late_lidar_sample_with_the_target_states_matches_numpy_and_central_differences():
+    """The reflector at target + b (b: states RN_TARGET, LVLH): h = lidar_model at that target, and dh/db = -dh/dr_m
+    (central differences in b); the update against numpy's."""
+    rng = np.random.default_rng(45)
+    C = _tilted_attitude(rng)
+    A = rng.normal(size=(RN_STATES, RN_STATES))
+    P = A @ A.T * 1e-4 + np.eye(RN_STATES) * 1e-5
+    x = np.zeros(RN_STATES)
+    x[:6] = [0.05, -8.0, -0.03, 0.001, 0.1, 0.0]
+    b = x[RN_TARGET:RN_TARGET + 3] = [0.003, -0.002, 0.004]
+    lag = 0.2
+    Phi_b = np.empty((6, 6))
+    cw_stm(N, -lag, Phi_b)
+    h, Hm, dummy = np.empty(3), np.empty((3, 6)), np.empty((3, 6))
+    lidar_model(Phi_b @ x[:6], C, SENSOR_B, TARGET_L + b, h, Hm)
+    step, fd = 1e-4, np.zeros((3, 3))
+    for j in range(3):
+        hp, hm, db = np.empty(3), np.empty(3), np.eye(3)[j] * step
+        lidar_model(Phi_b @ x[:6], C, SENSOR_B, TARGET_L + b + db, hp, dummy)
+        lidar_model(Phi_b @ x[:6], C, SENSOR_B, TARGET_L + b - db, hm, dummy)
+        fd[:, j] = (hp - hm) / (2.0 * step)
+    z = h + np.array([0.02, 3e-4, -2e-4])
+    x_k, P_k, work = x.copy(), P.copy(), _work()
+    ok, _ = relnav_update_lidar(x_k, P_k, *z, C, SENSOR_B, TARGET_L, 0.03, 5e-4, math.inf, work, lag, N, -1,
+                                RN_TARGET)
+    np.testing.assert_allclose(work[0, :3, RN_TARGET:RN_TARGET + 3], fd, rtol=1e-6, atol=1e-9)
+    H = np.zeros((3, RN_STATES))
+    H[:, :6] = Hm @ Phi_b
+    H[:, RN_TARGET:RN_TARGET + 3] = -Hm[:, :3]
+    x_ref, P_ref = _numpy_update(x, P, H, np.diag([0.03**2, 5e-4**2, 5e-4**2]), z - h)
+    assert ok
+    np.testing.assert_allclose(x_k, x_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(P_k, P_ref, rtol=1e-7, atol=1e-15)
 
 
 def test_filter_with_late_biased_gnss_is_consistent_on_linear_gaussian_truth():
