@@ -66,10 +66,13 @@ def test_bench_cam_select_4x3_candidates_2_orbits(benchmark):
 
 @pytest.fixture
 def relnav():
-    """The flight filter's size: position, velocity, GNSS bias (3), laser radar bias (3)."""
+    """The flight filter's size (estimation.RN_STATES): position, velocity, GNSS position and velocity errors,
+    laser radar bias, the acceleration left out, the target's calibration error."""
     x = np.zeros(estimation.RN_STATES)
     x[:6] = [0.5, -80.0, -0.3, 0.0, 0.1, 0.0]
-    P = np.diag([1.0, 1.0, 1.0, 1e-4, 1e-4, 1e-4, 2.25, 2.25, 2.25, 0.0049, 2.7e-7, 2.7e-7])
+    P = np.diag([1.0, 1.0, 1.0, 1e-4, 1e-4, 1e-4, 2.25, 2.25, 2.25, 2.5e-5, 2.5e-5, 2.5e-5, 0.0049, 2.7e-7, 2.7e-7,
+                 1.6e-11, 4.5e-13, 1.6e-11, 9e-6, 9e-6, 9e-6])
+    assert P.shape[0] == estimation.RN_STATES
     return x, P, np.zeros(estimation.WORK_SHAPE)
 
 
@@ -89,7 +92,7 @@ def test_bench_relnav_update_lidar(benchmark, relnav):
     h, H = np.empty(3), np.empty((3, 6))
     estimation.lidar_model(x, C_DOCK, SENSOR_B, np.zeros(3), h, H)
     _timed(benchmark, estimation.relnav_update_lidar, x, P, h[0], h[1], h[2], C_DOCK, SENSOR_B, np.zeros(3),
-           0.03, math.radians(0.05), math.inf, work, 0.2, N, estimation.RN_LIDAR_BIAS)
+           0.03, math.radians(0.05), math.inf, work, 0.2, N, estimation.RN_LIDAR_BIAS, estimation.RN_TARGET)
 
 
 def test_bench_relnav_update_camera(benchmark, relnav):
@@ -97,7 +100,7 @@ def test_bench_relnav_update_camera(benchmark, relnav):
     los = np.empty(3)
     estimation.port_los_B(x, C_DOCK, SENSOR_B, np.zeros(3), los)
     _timed(benchmark, estimation.relnav_update_camera, x, P, los, C_DOCK, SENSOR_B, np.zeros(3),
-           np.array([0.005, 0.02, 0.02]), math.inf, work, 0.15, N)
+           np.array([0.005, 0.02, 0.02]), math.inf, work, 0.15, N, estimation.RN_TARGET)
 
 
 @pytest.fixture
