@@ -167,7 +167,8 @@ class RelativeNavigation(App):
     def _initialise(self, r_LVLH, v_LVLH, sigma_r, sigma_v, sensor, t_ns) -> None:
         """Start the filter from one sample: position and velocity with the sample's noise, the biases at
         their steady-state sigma (a GNSS start's position error holds that GNSS' correlated error, so the
-        two are correlated: r - r_true = b + n, b_est - b = -b)."""
+        two are correlated: r - r_true = b + n, b_est - b = -b; a laser radar or camera start's holds the
+        target's calibration error likewise)."""
         if self._v_prior is not None and sensor not in ("GNSS", "GNSS_ABS"):  # a position-only fix after a reset
             v_LVLH, sigma_prior = self._v_prior
             sigma_v = max(sigma_v, sigma_prior)
@@ -193,7 +194,11 @@ class RelativeNavigation(App):
             self.P[c, c] = sig_c[i] ** 2
             self.P[li, li] = p["lidar_bias_sigma"][i] ** 2
             self.P[RN_ACCEL + i, RN_ACCEL + i] = sigma_a[i] ** 2
-            self.P[RN_TARGET + i, RN_TARGET + i] = p["target_sigma_m"][i] ** 2
+            t, sig_t = RN_TARGET + i, p["target_sigma_m"][i]
+            self.P[t, t] = sig_t ** 2
+            if sensor in ("LIDAR", "CAMERA"):  # a fix on the target: r - r_true = -b, b_est - b = -b
+                self.P[i, i] += sig_t ** 2
+                self.P[i, t] = self.P[t, i] = sig_t ** 2
             if source:  # started from this sample: its correlated errors are in the state's error too
                 self.P[i, i] += sig_g[i] ** 2
                 self.P[i, g] = self.P[g, i] = -sig_g[i] ** 2

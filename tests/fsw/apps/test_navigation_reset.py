@@ -98,3 +98,21 @@ def test_inside_the_camera_band_it_waits_for_the_camera(nav):
     assert nav.app.initialised
     assert nav.texts("navigation initialised") == ["navigation initialised from LIDAR",
                                                      "navigation initialised from CAMERA"]
+
+
+def test_a_fix_on_the_target_holds_the_targets_calibration_error_in_the_position(nav):
+    """A camera start measures the position against the target, r - b: its error and the target states' are one
+    error (r - r_true = -b, b_est - b = -b), so each axis' position variance holds sigma_t^2 and its covariance with
+    the target state is +sigma_t^2, while r - b keeps the sample's own variance (no sigma_t in it)."""
+    from fsw.core.estimation import RN_TARGET
+
+    nav.camera([20.0, 0.0, 0.0])
+    nav.step()
+    assert nav.texts("navigation initialised") == ["navigation initialised from CAMERA"]
+    P, sig_t = nav.app.P, nav.app.prm[0]["target_sigma_m"]
+    assert np.all(sig_t > 0.0)
+    for i in range(3):
+        t = RN_TARGET + i
+        assert P[t, t] == pytest.approx(sig_t[i] ** 2, rel=1e-12)
+        assert P[i, t] == pytest.approx(sig_t[i] ** 2, rel=1e-12)
+        assert P[i, i] - 2.0 * P[i, t] + P[t, t] == pytest.approx(nav.app.cam_s ** 2 + nav.app.init_sr ** 2, rel=1e-9)

@@ -277,7 +277,7 @@ def _free_flight(dt):
 
 def test_ephemeris_error_states_move_as_a_relative_orbit_with_their_cross_covariances():
     """The station ephemeris' error (GNSS bias and velocity-error states) under the CW transition, the
-    vehicle's own states under theirs: the full 18-state transition and process noise built in numpy."""
+    vehicle's own states under theirs: the full 21-state transition and process noise built in numpy."""
     rng = np.random.default_rng(45)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-2 + np.eye(RN_STATES) * 1e-3
