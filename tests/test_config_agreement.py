@@ -60,3 +60,14 @@ def test_the_flight_knows_the_valves_thrust_profile_the_truth_flies():
     for key in ("valve_delay_s", "rise_s", "tail_s", "valve_delay_translation_s", "rise_translation_s",
                 "tail_translation_s"):
         assert flight[key] == truth[key], key
+
+
+def test_the_flight_carries_the_target_calibration_error_the_truth_draws():
+    """The filter's target states (fsw/config/gnc.toml [navigation] target_sigma_m, per LVLH axis) hold the sigma
+    the shipped truth draws the station target's calibration error with (sims/scenarios/_defaults.toml [sensors]
+    target_offset_m, per axis): a filter told less would be optimistic at contact by that much (docs/sensors.md
+    section 11)."""
+    flight = tomllib.loads((ROOT / "fsw/config/gnc.toml").read_text())["navigation"]["target_sigma_m"]
+    truth = tomllib.loads((ROOT / "sims/scenarios/_defaults.toml").read_text())["sensors"]["target_offset_m"]
+    assert truth > 0.0
+    assert flight == [truth] * 3
