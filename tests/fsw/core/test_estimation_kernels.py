@@ -368,19 +368,25 @@ def test_a_late_lidar_sample_with_bias_states_matches_numpy():
     np.testing.assert_allclose(P_k, P_ref, rtol=1e-7, atol=1e-14)
 
 
-def test_a_late_camera_sample_with_the_target_states_matches_numpy():
-    """h = C (target + b - r_m) - sensor with r_m the state taken back over the lag and b the target's calibration
-    error (states RN_TARGET, LVLH, not taken back): the update against numpy's Kalman update."""
-    rng = np.random.default_rng(44)
+def _target_case(seed, lag):
+    """A filter 8 m out with the target states set: (C_B_LVLH, P, x, b, Phi(-lag)) for the target-state tests."""
+    rng = np.random.default_rng(seed)
     C = _tilted_attitude(rng)
     A = rng.normal(size=(RN_STATES, RN_STATES))
     P = A @ A.T * 1e-4 + np.eye(RN_STATES) * 1e-5
     x = np.zeros(RN_STATES)
     x[:6] = [0.05, -8.0, -0.03, 0.001, 0.1, 0.0]
     b = x[RN_TARGET:RN_TARGET + 3] = [0.003, -0.002, 0.004]
-    lag = 0.15
     Phi_b = np.empty((6, 6))
     cw_stm(N, -lag, Phi_b)
+    return C, P, x, b, Phi_b
+
+
+def test_a_late_camera_sample_with_the_target_states_matches_numpy():
+    """h = C (target + b - r_m) - sensor with r_m the state taken back over the lag and b the target's calibration
+    error (states RN_TARGET, LVLH, not taken back): the update against numpy's Kalman update."""
+    lag = 0.15
+    C, P, x, b, Phi_b = _target_case(44, lag)
     h = C @ (TARGET_L + b - (Phi_b @ x[:6])[:3]) - SENSOR_B
     z = h + np.array([0.004, -0.001, 0.002])
     sig = np.array([0.004, 0.0025, 0.0025])
@@ -398,16 +404,8 @@ def test_a_late_camera_sample_with_the_target_states_matches_numpy():
 def test_a_late_lidar_sample_with_the_target_states_matches_numpy_and_central_differences():
     """The reflector at target + b (b: states RN_TARGET, LVLH): h = lidar_model at that target, and dh/db = -dh/dr_m
     (central differences in b); the update against numpy's."""
-    rng = np.random.default_rng(45)
-    C = _tilted_attitude(rng)
-    A = rng.normal(size=(RN_STATES, RN_STATES))
-    P = A @ A.T * 1e-4 + np.eye(RN_STATES) * 1e-5
-    x = np.zeros(RN_STATES)
-    x[:6] = [0.05, -8.0, -0.03, 0.001, 0.1, 0.0]
-    b = x[RN_TARGET:RN_TARGET + 3] = [0.003, -0.002, 0.004]
     lag = 0.2
-    Phi_b = np.empty((6, 6))
-    cw_stm(N, -lag, Phi_b)
+    C, P, x, b, Phi_b = _target_case(45, lag)
     h, Hm, dummy = np.empty(3), np.empty((3, 6)), np.empty((3, 6))
     lidar_model(Phi_b @ x[:6], C, SENSOR_B, TARGET_L + b, h, Hm)
     step, fd = 1e-4, np.zeros((3, 3))
