@@ -184,8 +184,7 @@ def _propagate_cov(P, Phi, T):
 # elevation bias, the relative acceleration the dynamics leave out (LVLH: the differential drag, the
 # port's motion as the station holds attitude), and the calibration error of the station's target, which both
 # the laser radar and the camera see (LVLH, a random constant: no time update). The kernels below work on any
-# state size >= 6 with
-# position and velocity first; a measurement names the first of its bias states (-1: none).
+# state size >= 6 with position and velocity first; a measurement names the first of its bias states (-1: none).
 RN_R, RN_V, RN_GNSS_BIAS, RN_GNSS_VBIAS, RN_LIDAR_BIAS, RN_ACCEL, RN_TARGET, RN_STATES = 0, 3, 6, 9, 12, 15, 18, 21
 assert RN_STATES <= N_MAX, "the scratch (WORK_SHAPE) must hold the relative-navigation filter"
 

@@ -110,8 +110,8 @@ N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry
 RELNAV_FILTER = np.dtype([
     ("x", "f8", (RN_STATES,)),          # [r m, v m/s] chaser CoM w.r.t. the station port, LVLH; then the GNSS
                                         # position and velocity errors [m, m/s] (LVLH), the laser radar bias [m,
-                                        # rad, rad], the acceleration left out [m/s^2] (LVLH) and the camera
-                                        # station target's calibration error [m] (LVLH); estimation.RN_*
+                                        # rad, rad], the acceleration left out [m/s^2] (LVLH) and the station
+                                        # target's calibration error [m] (LVLH); estimation.RN_*
     ("P", "f8", (RN_STATES, RN_STATES)),  # its covariance
     ("t_prev_ns", "i8"),                # time the state holds
     ("last_accept_ns", "i8"),           # last accepted measurement
