@@ -16,6 +16,7 @@ import pytest
 from fsw.app import Bus
 from fsw.apps.navigation import RelativeNavigation
 from fsw.config_loader import read_toml
+from fsw.core.estimation import RN_TARGET
 from hal.devices import new_record
 
 GNC_PATH = Path(__file__).resolve().parents[3] / "fsw" / "config" / "gnc.toml"
@@ -104,8 +105,6 @@ def test_a_fix_on_the_target_holds_the_targets_calibration_error_in_the_position
     """A camera start measures the position against the target, r - b: its error and the target states' are one
     error (r - r_true = -b, b_est - b = -b), so each axis' position variance holds sigma_t^2 and its covariance with
     the target state is +sigma_t^2, while r - b keeps the sample's own variance (no sigma_t in it)."""
-    from fsw.core.estimation import RN_TARGET
-
     nav.camera([20.0, 0.0, 0.0])
     nav.step()
     assert nav.texts("navigation initialised") == ["navigation initialised from CAMERA"]

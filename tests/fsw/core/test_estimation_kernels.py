@@ -212,7 +212,7 @@ def _Q_white_accel(q, dt):
 
 def test_relnav_predict_with_bias_and_acceleration_states_matches_the_full_transition_in_numpy():
     """21 states: CW on [r, v], the acceleration states acting on [r, v] over the step, Gauss-Markov on the
-    biases and the accelerations, the camera target's constant error left as it is, cross-covariances through
+    biases and the accelerations, the station target's constant error left as it is, cross-covariances through
     all of them."""
     rng = np.random.default_rng(41)
     A = rng.normal(size=(RN_STATES, RN_STATES))
@@ -237,7 +237,7 @@ def test_relnav_predict_with_bias_and_acceleration_states_matches_the_full_trans
     F[0:3, RN_ACCEL:RN_ACCEL + 3] = dt**2 / 2 * np.eye(3)
     F[3:6, RN_ACCEL:RN_ACCEL + 3] = dt * np.eye(3)
     phi = np.exp(-dt / np.concatenate([tau_g, tau_g, tau_l, tau_a]))
-    D = np.eye(RN_STATES)  # Gauss-Markov decay; the camera target's error (the last 3) is a constant
+    D = np.eye(RN_STATES)  # Gauss-Markov decay; the station target's error (the last 3) is a constant
     D[6:RN_TARGET, 6:RN_TARGET] = np.diag(phi)
     Phi = D @ F @ C
     Q = np.zeros((RN_STATES, RN_STATES))
