@@ -388,6 +388,8 @@ def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_se
                       "error": r.get("error"), "gates": {lb: s for lb, s in gates.items() if s is not None}})
     summary = {lb: gate_summary([c["gates"].get(lb) for c in cases], confidence) for lb in labels}
     cmd = f"qz nees {scenario} --runs {len(rows)} --seed {campaign_seed}"
+    if tuple(gates_m) != GATES_M:
+        cmd += " --gates " + ",".join(f"{g:g}" for g in gates_m)
     if duration_s is not None:
         cmd += f" --duration {duration_s:g}"
     return {"scenario": scenario, "campaign_seed": int(campaign_seed), "runs": len(rows),
@@ -629,7 +631,8 @@ def register(sub) -> None:
                                     "dispersed campaign",
                        description="Fly N dispersed runs of SCENARIO (a resumable Monte Carlo campaign, as qz mc) "
                                    "and record the relative navigation's NEES (position + velocity, 6 dof) at the "
-                                   "true ranges 50 km, 5 km, 400 m, 20 m and at the last step before contact; judge "
+                                   "true ranges 50 km, 5 km, 400 m, 20 m (or --gates) and at the last step before "
+                                   "contact; judge "
                                    "the average against the two-sided 95 % chi-square bounds. Writes OUT/nees.json, "
                                    "nees.csv, nees.md, nees.png, nees_errors.png (and the campaign's own files).")
     p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="SCENARIO",
@@ -641,11 +644,25 @@ def register(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=count, default=None, help="local Dask worker processes (default: CPU count)")
     g.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
+    p.add_argument("--gates", type=gates_arg, default=GATES_M, metavar="M,M,...",
+                   help="true ranges [m] to judge at, decreasing, comma-separated (default "
+                        + ",".join(f"{g:g}" for g in GATES_M) + "); contact is always judged. A campaign folder "
+                        "keeps its gates")
     p.add_argument("--duration", type=positive_seconds, default=None, help="mission-time limit per run [s]")
     p.add_argument("--retries", type=nonneg_count, default=2, help="further attempts of a run that raises (default 2)")
     p.add_argument("--undispersed", action="store_true", help="fly a scenario without [dispersions]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_nees_cmd)
+
+
+def gates_arg(text: str) -> tuple[float, ...]:
+    """``--gates 400,300,20``: the gates as :func:`check_gates` returns them (argparse's one-line error otherwise)."""
+    import argparse
+
+    try:
+        return check_gates(text.split(","))
+    except NeesError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _interrupt(signum, frame):
@@ -660,7 +677,7 @@ def _nees_cmd(args) -> int:
     try:
         result = run_nees(args.scenario, args.runs, out, seed=args.seed, workers=args.workers,
                           scheduler=args.scheduler, duration_s=args.duration, retries=args.retries,
-                          progress=not args.no_progress, undispersed=args.undispersed)
+                          progress=not args.no_progress, undispersed=args.undispersed, gates_m=args.gates)
     except KeyboardInterrupt:
         print(f"qz nees: interrupted; finished runs are kept in {out}/cases.jsonl: run the same command to resume",
               file=sys.stderr)

@@ -165,6 +165,9 @@ ROWS = [
     # qz nees
     ("nees-runs-zero", ["nees", "--runs", "0"], "argument --runs: expected an integer >= 1"),
     ("nees-seed-negative", ["nees", "--seed", "-1"], "argument --seed"),
+    ("nees-gates-not-numbers", ["nees", "--gates", "400,twenty"], "argument --gates: gates must be ranges in metres"),
+    ("nees-gates-increasing", ["nees", "--gates", "20,400"], "argument --gates: gates must be finite ranges > 0 m in "
+                                                             "decreasing order, got [20.0, 400.0]"),
     ("nees-workers-and-scheduler", ["nees", "--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with argument"),
     ("nees-unknown-scenario", ["nees", "no_such", "--out", "{tmp}/nees"], "no shipped scenario"),
     ("nees-undispersed", ["nees", "thermal_hot", "--out", "{tmp}/nees"], "--undispersed"),
