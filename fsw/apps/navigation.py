@@ -79,6 +79,7 @@ class RelativeNavigation(App):
         p["drag_chaser_cda_m2_kg"] = (0.5 * (lo + hi) / mass_kg, (hi - lo) / math.sqrt(12.0) / mass_kg)
         p["accel_tau_s"] = nav.array("accel_tau_s", (3,), 1.0)
         p["thrust_level_tau_s"] = nav.float("thrust_level_tau_s", 0.1)
+        p["thrust_net_tau_s"] = nav.float("thrust_net_tau_s", 0.1)
         p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
         p["gate_chi2_6dof"] = nav.float("gate_chi2_6dof", 0.0)
         p["gnss_sigma_r_m"] = self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)

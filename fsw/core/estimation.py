@@ -519,6 +519,28 @@ def relnav_update_gnss(x_LVLH, P, r_meas_LVLH_m, v_meas_LVLH_mps, port_L_m, sigm
 
 
 @njit(cache=True)
+def _target_at(x_LVLH, target_LVLH_m, target, work):
+    """The station target where the state puts it: ``target_LVLH_m`` + b (the calibration error, states
+    ``target``..``target + 2``; none when ``target`` < 0), in ``work[_VEC, 5, :3]``; returns that view."""
+    tgt = work[_VEC, 5]
+    for i in range(3):
+        tgt[i] = target_LVLH_m[i] + (x_LVLH[target + i] if target >= 0 else 0.0)
+    return tgt
+
+
+@njit(cache=True)
+def _target_columns(target, work):
+    """H's columns on the target's calibration error b: the model sees the chaser's position relative to the
+    target, r_m - b, so dh/db = -dh/dr_m (``work[_K, :3, :3]``, the model's own Jacobian); b is a constant, so
+    no lag is taken back. Nothing when ``target`` < 0."""
+    if target >= 0:
+        H, Hm = work[_H], work[_K]
+        for i in range(3):
+            for j in range(3):
+                H[i, target + j] = -Hm[i, j]
+
+
+@njit(cache=True)
 def port_los_B(x_LVLH, C_B_LVLH, sensor_B_m, target_LVLH_m, los_B_out):
     """Line of sight from a sensor on the chaser to a target on the station, B frame.
 
@@ -601,16 +623,11 @@ def relnav_update_lidar(x_LVLH, P, range_m, az_rad, el_rad, C_B_LVLH, sensor_B_m
     n = x_LVLH.shape[0]
     H, R, Hm = work[_H], work[_R], work[_K]
     h = work[_VEC, 3]
-    tgt = work[_VEC, 5]
-    for i in range(3):
-        tgt[i] = target_LVLH_m[i] + (x_LVLH[target + i] if target >= 0 else 0.0)
+    tgt = _target_at(x_LVLH, target_LVLH_m, target, work)
     xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
     lidar_model(xm, C_B_LVLH, sensor_B_m, tgt, h, Hm)
     _chain_jacobian(3, n, work)
-    if target >= 0:
-        for i in range(3):
-            for j in range(3):
-                H[i, target + j] = -Hm[i, j]
+    _target_columns(target, work)
     for i in range(3):
         for j in range(3):
             R[i, j] = 0.0
@@ -659,20 +676,17 @@ def relnav_update_camera(x_LVLH, P, r_meas_B_m, C_B_LVLH, sensor_B_m, target_LVL
     n = x_LVLH.shape[0]
     Hm, R = work[_K], work[_R]
     h = work[_VEC, 3]
+    tgt = _target_at(x_LVLH, target_LVLH_m, target, work)
     xm = _state_at_measurement(x_LVLH, lag_s, n_rad_s, work)
-    port_los_B(xm, C_B_LVLH, sensor_B_m, target_LVLH_m, h)
+    port_los_B(xm, C_B_LVLH, sensor_B_m, tgt, h)
     for i in range(3):
         for j in range(3):
             Hm[i, j] = -C_B_LVLH[i, j]
             Hm[i, 3 + j] = 0.0
             R[i, j] = sigma_B_m[i] * sigma_B_m[i] if i == j else 0.0
     _chain_jacobian(3, n, work)
-    H = work[_H]
+    _target_columns(target, work)
     for i in range(3):
-        if target >= 0:
-            for j in range(3):
-                H[i, target + j] = C_B_LVLH[i, j]
-                h[i] += C_B_LVLH[i, j] * x_LVLH[target + j]
         work[_VEC, 0, i] = r_meas_B_m[i] - h[i]
     accepted, d2 = kalman_update(P, 3, gate_chi2, work)
     if accepted:

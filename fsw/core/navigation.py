@@ -47,7 +47,11 @@ RELNAV_PARAMS = np.dtype([
     ("drag_scale_height_m", "f8"),      # ... the density's scale height ...
     ("drag_station_cda_m2_kg", "f8"),   # ... Cd A / m of the station ...
     ("drag_chaser_cda_m2_kg", "f8", (2,)),  # ... and of the chaser: mean and standard deviation (its area's spread)
-    ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed with this
+    ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed with this,
+                                        # and the thrusters' net delta-v per second (a vector) too ...
+    ("thrust_net_tau_s", "f8"),         # ... which counts only while the same low-pass over this shorter time still
+                                        # sees it: a sustained thrust (a burn that has ended is the burn's error);
+                                        # 0: the term is off
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
     ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
@@ -149,6 +153,8 @@ RELNAV_FILTER = np.dtype([
     ("thrust_dv_mps", "f8", (3,)),
     ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: the impulses that cancel in the net
                                         # delta-v (couples) per second, low-passed (thrust_level_tau_s)
+    ("thrust_net_mps2", "f8", (2, 3)),  # the thrusters' net delta-v per second, LVLH, low-passed over
+                                        # thrust_level_tau_s (row 0) and thrust_net_tau_s (row 1)
     ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch)
     ("los_B_m", "f8", (3,)),            # a laser radar / camera sample's predicted line of sight, B (scratch)
 ], align=True)
@@ -198,7 +204,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         dv[i] = 0.0
     t = thr[0]
     impulses = 0.0
-    if t.seq != f.seq_thr:
+    thr_new = t.seq != f.seq_thr
+    if thr_new:
         f.seq_thr = t.seq
         for i in range(3):
             dv[i] = t.dv_LVLH_mps[i]
@@ -235,6 +242,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         gain = min(1.0, dt_s / p.thrust_level_tau_s) if p.thrust_level_tau_s > 0.0 else 1.0
         f.thrust_level_mps2 += (impulses / dt_s - f.thrust_level_mps2) * gain
         s_thr = p.dv_sigma_frac * f.thrust_level_mps2
+        _sustained_thrust(p, f, t.dv_LVLH_mps, 1.0 if thr_new else 0.0, dt_s, gain)
         # the state is w.r.t. the port, which moves as the station holds attitude (centimetres): it matters where
         # the leading sensor resolves it, the camera's millimetres; not GNSS, which measures centre to centre, nor
         # the laser radar, whose noise is above it wherever it leads (8 cm and more beyond the camera's 150 m)
@@ -248,7 +256,8 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         s_drag = drag_sigma_at_mps2(p, x, r_s)
         for i in range(3):
             s_env = s_drag if i == 1 else s_port
-            f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr)
+            s_net = f.accel_sigma_mps2[i]  # _sustained_thrust's
+            f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr + s_net * s_net)
         relnav_predict_accel(x, P, RN_ACCEL, p.accel_tau_s, f.accel_sigma_mps2, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
@@ -388,6 +397,41 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         o.sigma_r_m[i] = math.sqrt(max(P[i, i], 0.0))
         o.sigma_v_mps[i] = math.sqrt(max(P[3 + i, 3 + i], 0.0))
     return result
+
+
+@njit(cache=True)
+def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
+    """The execution error of a sustained net thrust, as the acceleration states' sigma per LVLH axis, in
+    ``f.accel_sigma_mps2`` (the caller adds the other terms in quadrature).
+
+    A thrust held for minutes (the radial thrust that keeps a V-bar approach straight against the Coriolis
+    acceleration, 2 n v: 9e-4 m/s^2 at 0.4 m/s) is often pulsed a second or more apart: the burn's model
+    (``burn_dv_mps``) lets it fade between pulses and counts each as its own, while the thrusters' error is the
+    same for all of them, an acceleration of 1-2 % of the thrust. The net delta-v per second (``dv_thr``, the
+    last thruster period's delta-v, times ``new``: 1 when that period is new at this step, else 0) is low-passed
+    over ``thrust_level_tau_s`` (``gain``) and over ``thrust_net_tau_s``; the slow level counts in proportion as
+    the fast one still holds it, min(1, |fast| / |slow|) (a burn that has ended drops out within
+    ``thrust_net_tau_s``: its error is the burn's, in the velocity). Its error is ``dv_sigma_along_frac`` along
+    it and ``dv_sigma_across_frac`` across: docs/navigation.md, "The acceleration left out" and "Between the
+    gates"."""
+    lvl = f.thrust_net_mps2
+    if p.thrust_net_tau_s <= 0.0:  # the term is off
+        for i in range(3):
+            f.accel_sigma_mps2[i] = 0.0
+        return
+    g_fast = min(1.0, dt_s / p.thrust_net_tau_s)
+    for i in range(3):
+        a = new * dv_thr[i] / dt_s
+        lvl[0, i] += (a - lvl[0, i]) * gain
+        lvl[1, i] += (a - lvl[1, i]) * g_fast
+    slow = _norm3(lvl[0, 0], lvl[0, 1], lvl[0, 2])
+    fast = _norm3(lvl[1, 0], lvl[1, 1], lvl[1, 2])
+    k = min(1.0, fast / slow) if slow > 0.0 else 0.0
+    al = p.dv_sigma_along_frac * k
+    ac = p.dv_sigma_across_frac * k
+    for i in range(3):
+        a = lvl[0, i]
+        f.accel_sigma_mps2[i] = math.sqrt(al * al * a * a + ac * ac * max(slow * slow - a * a, 0.0))
 
 
 @njit(cache=True)

@@ -215,6 +215,57 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
 
 
+def _net_levels(steps, dt, taus):
+    """numpy reference of the two low-passes of the net delta-v per second: ``steps`` is a list of (dv or None)."""
+    lv = np.zeros((2, 3))
+    for dv in steps:
+        a = np.zeros(3) if dv is None else np.asarray(dv, float) / dt
+        for row, tau in enumerate(taus):
+            lv[row] += (a - lv[row]) * min(1.0, dt / tau)
+    return lv
+
+
+@pytest.mark.parametrize("quiet_s", [0.0, 30.0])
+def test_a_sustained_net_thrust_carries_its_execution_error_as_an_acceleration(quiet_s):
+    """A net thrust held for minutes (pulses 0.4 s apart: 8e-4 m/s^2 radial, 2.5e-4 along-track) gives the
+    acceleration states a sigma of its level a (low-passed over thrust_level_tau_s) x the along fraction on its own
+    direction and the across fraction on the others: sigma_i^2 = al^2 a_i^2 + ac^2 (|a|^2 - a_i^2). Once it stops, it
+    drops out with the short low-pass (thrust_net_tau_s): the level is weighted by min(1, |fast| / |slow|). Every
+    pulse's impulse adds to the net (impulse_sum = |dv|), so the couples' term stays 0."""
+    al, ac, dt = 0.02, 0.01, 0.1
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, thrust_level_tau_s=100.0,
+                                            thrust_net_tau_s=10.0, accel_tau_s=150.0)
+    pulse = np.array([-3.2e-4, 1.0e-4, 0.0])
+    steps = [pulse if k % 4 == 0 else None for k in range(6000)] + [None] * int(round(quiet_s / dt))
+    seq = 0
+    for dv in steps:
+        if dv is not None:
+            seq += 1
+            thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+    lv = _net_levels(steps, dt, (100.0, 10.0))
+    np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
+    assert flt[0]["thrust_level_mps2"] == pytest.approx(0.0, abs=1e-15)
+    a = lv[0]
+    k = min(1.0, np.linalg.norm(lv[1]) / np.linalg.norm(a))
+    want = k * np.sqrt(al**2 * a**2 + ac**2 * (a @ a - a**2))
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], want, rtol=1e-9)
+    if quiet_s == 0.0:  # held for 10 min: the level is the thrust's mean, 0.25 % short of it after 6 tau
+        assert k > 0.9
+        np.testing.assert_allclose(a, pulse / (4 * dt), rtol=0.01)
+    else:  # 30 s after it stopped: exp(-3) of the short low-pass against exp(-0.3) of the long one
+        assert k == pytest.approx(math.exp(-3.0 + 0.3), rel=0.1)
+
+
+def test_the_sustained_thrust_term_is_off_with_no_short_time_constant():
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01,
+                                            thrust_level_tau_s=100.0)
+    for k in range(100):
+        thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, [1e-4, 0.0, 0.0], 1e-4
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 0.1)
+    np.testing.assert_array_equal(flt[0]["accel_sigma_mps2"], 0.0)
+
+
 def quat_to_dcm_np(q):
     C = np.zeros((3, 3))
     quat_to_dcm(np.asarray(q, float), C)
