@@ -175,6 +175,9 @@ def check_gates(gates_m) -> tuple[float, ...]:
         raise NeesError(f"gates must be ranges in metres, got {gates_m!r}") from None
     if not g or any(not (0.0 < x < math.inf) for x in g) or any(b >= a for a, b in zip(g, g[1:], strict=False)):
         raise NeesError(f"gates must be finite ranges > 0 m in decreasing order, got {list(g)}")
+    labels = [gate_label(x) for x in g]
+    if len(set(labels)) < len(labels):  # rows, files and plots name a gate by its label
+        raise NeesError(f"gates must differ in their first 6 digits (their names: {labels}), got {list(g)}")
     return g
 
 
@@ -389,7 +392,7 @@ def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_se
     summary = {lb: gate_summary([c["gates"].get(lb) for c in cases], confidence) for lb in labels}
     cmd = f"qz nees {scenario} --runs {len(rows)} --seed {campaign_seed}"
     if tuple(gates_m) != GATES_M:
-        cmd += " --gates " + ",".join(f"{g:g}" for g in gates_m)
+        cmd += " --gates " + ",".join(f"{g:.12g}" for g in gates_m)
     if duration_s is not None:
         cmd += f" --duration {duration_s:g}"
     return {"scenario": scenario, "campaign_seed": int(campaign_seed), "runs": len(rows),

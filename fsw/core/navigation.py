@@ -410,10 +410,13 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     same for all of them, an acceleration of 1-2 % of the thrust. The net delta-v per second (``dv_thr``, the
     last thruster period's delta-v, times ``new``: 1 when that period is new at this step, else 0) is low-passed
     over ``thrust_level_tau_s`` (``gain``) and over ``thrust_net_tau_s``; the slow level counts in proportion as
-    the fast one still holds it, min(1, |fast| / |slow|) (a burn that has ended drops out within
-    ``thrust_net_tau_s``: its error is the burn's, in the velocity). Its error is ``dv_sigma_along_frac`` along
-    it and ``dv_sigma_across_frac`` across: docs/navigation.md, "The acceleration left out" and "Between the
-    gates"."""
+    the fast one still holds it, min(1, |fast| / |slow|). After a short burn (whose error is the burn's, in the
+    velocity) the ratio starts at tau_level / tau_net and falls as exp(-t (1 / tau_net - 1 / tau_level)): with
+    10 s and 100 s the burn is counted here too for ~26 s, then fades with an e-fold time of 11 s. Its error is
+    ``dv_sigma_along_frac`` along it and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration
+    states' noise is diagonal: the cross terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns
+    about within the slow window averages out of the vector mean and is carried by neither this term nor the
+    couples'. docs/navigation.md, "The acceleration left out" and "Between the gates"."""
     lvl = f.thrust_net_mps2
     if p.thrust_net_tau_s <= 0.0:  # the term is off
         for i in range(3):

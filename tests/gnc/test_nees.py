@@ -17,6 +17,7 @@ from ground.nees import (
     NAV_TASK,
     NeesError,
     NeesProbe,
+    check_gates,
     chi2_cdf,
     chi2_ppf,
     gate_label,
@@ -128,6 +129,20 @@ def test_gate_summary_averages_crossings_only_and_names_the_verdict():
     assert s["mean_nees"] == pytest.approx(6.0) and s["inside"] and s["bounds"] == list(nees_bounds(9))
     assert gate_summary([_sample(60.0)] * 9)["verdict"].startswith("above")
     assert gate_summary([_sample(0.6)] * 9)["verdict"].startswith("below")
+
+
+@pytest.mark.parametrize(("gates", "tail"), [(GATES_M, ""), ((400.0, 20.0), " --gates 400,20"),
+                                              ((1234.5678901, 20.0), " --gates 1234.5678901,20")])
+def test_the_reproduce_command_names_the_gates_unless_they_are_the_default(gates, tail):
+    row = {"case": 0, "seed": 1, "stop_reason": "docked", "nees.resets": 0, "nees.contact_reason": "contact"}
+    result = nees_result([row], gates, scenario="final_approach", campaign_seed=7)
+    assert result["reproduce"] == "qz nees final_approach --runs 1 --seed 7" + tail
+    assert result["gate_labels"] == [gate_label(g) for g in gates] + [CONTACT]
+
+
+def test_gates_whose_names_coincide_are_refused():
+    with pytest.raises(NeesError, match="first 6 digits"):
+        check_gates([400.0, 399.99999999])
 
 
 # ------------------------------------------------------------------------------------------------ a real flight

@@ -166,6 +166,8 @@ ROWS = [
     ("nees-runs-zero", ["nees", "--runs", "0"], "argument --runs: expected an integer >= 1"),
     ("nees-seed-negative", ["nees", "--seed", "-1"], "argument --seed"),
     ("nees-gates-not-numbers", ["nees", "--gates", "400,twenty"], "argument --gates: gates must be ranges in metres"),
+    ("nees-gates-same-name", ["nees", "--gates", "400,399.9999999"], "argument --gates: gates must differ in their "
+                                                                    "first 6 digits"),
     ("nees-gates-increasing", ["nees", "--gates", "20,400"], "argument --gates: gates must be finite ranges > 0 m in "
                                                              "decreasing order, got [20.0, 400.0]"),
     ("nees-workers-and-scheduler", ["nees", "--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with argument"),

@@ -190,14 +190,17 @@ def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over
 
 @pytest.mark.parametrize("sensor", [SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA])
 def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_only_where_it_is_seen(sensor):
-    """sigma_i^2 = (the differential drag^2 on y) + (port^2 on x and z, with the camera) + (frac x level)^2, the
-    level being the impulses that cancel in the net delta-v (impulse_sum less |net|; couples) per second, low-passed
-    over thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|) adds nothing to it. The drag, the
-    chaser at the station's height: q sqrt((u_mean - w)^2 + u_sd^2) (fsw.core.navigation.drag_sigma_mps2)."""
+    """sigma_i^2 = (the differential drag^2 on y) + (port^2 on x and z, with the camera) + (frac x level)^2 + (the
+    sustained net thrust's)^2, the level being the impulses that cancel in the net delta-v (impulse_sum less |net|;
+    couples) per second, low-passed over thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|)
+    adds nothing to it, but to the net thrust's term. The drag, the chaser at the station's height:
+    q sqrt((u_mean - w)^2 + u_sd^2) (fsw.core.navigation.drag_sigma_mps2)."""
     prm, flt, thr, out, views = _relnav_setup(drag_pressure_Pa=2.4e-4, drag_scale_height_m=59e3,
                                               drag_station_cda_m2_kg=0.012, drag_chaser_cda_m2_kg=[0.011, 0.0025],
                                               port_accel_sigma_mps2=5e-6, accel_tau_s=150.0, thrust_level_tau_s=10.0,
-                                              dv_sigma_frac=0.01, earth=[3.986004418e14, 6378137.0, 1.08263e-3])
+                                              thrust_net_tau_s=5.0, dv_sigma_along_frac=0.02,
+                                              dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
+                                              earth=[3.986004418e14, 6378137.0, 1.08263e-3])
     out["sensor"] = sensor
     dt, level = 0.1, 0.0
     for k in range(50):  # 5 s of pulses whose impulses add to 2e-5 m/s a period: 2e-4 m/s^2
@@ -212,7 +215,11 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     port = 5e-6 if sensor == SENSOR_CAMERA else 0.0
     drag = 2.4e-4 * math.hypot(0.011 - 0.012, 0.0025)
     env = np.array([port, drag, port]) ** 2
-    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
+    slow, fast = _net_levels([None] * 50 + [np.array([0.0, 3e-5, 4e-5])], dt, (10.0, 5.0))
+    a = slow * min(1.0, np.linalg.norm(fast) / np.linalg.norm(slow))  # one period: fast / slow = 2, k = 1
+    net = 0.02**2 * a**2 + 0.01**2 * (a @ a - a**2)
+    assert np.all(net > 0.0)
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2 + net), rtol=1e-12)
 
 
 def _net_levels(steps, dt, taus):
