@@ -3,18 +3,11 @@ without sensor data, until the vehicle leaves DOCKED."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from fsw.app import Bus
-from fsw.apps.navigation import RelativeNavigation
-from fsw.config_loader import read_toml
-from hal.devices import new_record
 from telemetry.dictionary import MODES
 
-GNC_PATH = Path(__file__).resolve().parents[3] / "fsw" / "config" / "gnc.toml"
 STEP_NS = 100_000_000
 PORT_B_M = [3.0, 0.0, 0.0]
 CODE = {name: code for code, name in MODES.items()}
@@ -23,20 +16,11 @@ CODE = {name: code for code, name in MODES.items()}
 class Docked:
     """The navigation app on a bus of its own, fed no sensor data after a first camera fix."""
 
-    def __init__(self, events):
-        bus = Bus()
-        att = bus.publish("ATT_STATE", "test")
-        att["valid"], att["q_BN"] = 1, [1.0, 0.0, 0.0, 0.0]
-        orbit = bus.publish("ORBIT_REF", "test")
-        orbit["C_LVLH_N"], orbit["n_rad_s"] = np.eye(3), 1.1339e-3
-        bus.publish("THRUSTER_PERIOD", "test")
-        self.mode = bus.publish("MODE", "test")
-        self.sensors = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
-        hal = type("Hal", (), {"sensor": lambda _, name: self.sensors[name]})()
-        self.app = RelativeNavigation("navigation", bus, events, hal, read_toml(GNC_PATH), GNC_PATH,
-                                      port_B_m=PORT_B_M, mass_kg=5000.0)
+    def __init__(self, bench):
+        self.app, self.sensors = bench.app, bench.sensors
+        self.mode = bench.rec["MODE"]
         self.app.start()
-        self.events = events
+        self.events = bench.app.events
         self.t_ns = 0
         cam = self.sensors["DEV_CAMERA"]
         cam["r_B_m"], cam["valid"], cam["seq"] = [0.5, 0.0, 0.0], 1, 1
@@ -54,8 +38,8 @@ class Docked:
 
 
 @pytest.fixture
-def docked(events):
-    return Docked(events)
+def docked(navigation_bench):
+    return Docked(navigation_bench(port_B_m=PORT_B_M, attitude=True))
 
 
 def test_docked_navigation_publishes_the_port_geometry_valid_at_rest(docked):

@@ -15,11 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fsw.app import Bus
-from fsw.apps.navigation import RelativeNavigation
 from fsw.config_loader import read_toml
 from fsw.core.navigation import drag_sigma_mps2, height_above_station_m
-from hal.devices import new_record
 from sims.core.orbit import drag
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,18 +41,7 @@ def _truth():
                 rho=(disp["density"]["lo"], disp["density"]["hi"]))
 
 
-def _params(events):
-    bus = Bus()
-    for name in ("ATT_STATE", "ORBIT_REF", "THRUSTER_PERIOD", "ENGINE_PERIOD", "MODE"):
-        bus.publish(name, "test")
-    sensors = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
-    hal = type("Hal", (), {"sensor": lambda _, name: sensors[name]})()
-    app = RelativeNavigation("navigation", bus, events, hal, read_toml(GNC_PATH), GNC_PATH, port_B_m=[3.0, 0.0, 0.0],
-                             mass_kg=MASS_KG)
-    return app.prm[0]
-
-
-def test_the_flights_drag_figures_are_the_truths_tables(events):
+def test_the_flights_drag_figures_are_the_truths_tables(navigation_bench):
     """Scale height, the station's Cd A / m, the chaser's Cd A spread and the density's RMS over its spread (uniform:
     sqrt(mean^2 + width^2 / 12)), and the speed through the co-rotating air, sqrt(mu / r) - omega_E r cos i."""
     t, gnc = _truth(), read_toml(GNC_PATH)["navigation"]
@@ -67,7 +53,7 @@ def test_the_flights_drag_figures_are_the_truths_tables(events):
     assert gnc["drag_chaser_cd_area_m2"] == pytest.approx([t["cd"] * a for a in t["area"]], rel=1e-12)
     r = t["re"] + t["alt"]
     assert gnc["drag_speed_mps"] == pytest.approx(math.sqrt(t["mu"] / r) - t["we"] * r * math.cos(t["inc"]), rel=1e-4)
-    p = _params(events)
+    p = navigation_bench(mass_kg=MASS_KG).app.prm[0]
     assert p["drag_pressure_Pa"] == pytest.approx(0.5 * gnc["drag_density_rms_kg_m3"] * gnc["drag_speed_mps"] ** 2)
     u = np.array(gnc["drag_chaser_cd_area_m2"]) / MASS_KG
     np.testing.assert_allclose(p["drag_chaser_cda_m2_kg"], [u.mean(), (u[1] - u[0]) / math.sqrt(12)], rtol=1e-12)
@@ -82,7 +68,8 @@ def _circular(t, r, u_rad):
 
 @pytest.mark.parametrize("dh_m, behind_m", [(0.0, 0.0), (-5e3, 0.0), (-50e3, 0.0), (-50e3, 300e3), (-190e3, 0.0),
                                             (0.0, 300e3)])
-def test_the_drag_sigma_is_the_rms_of_the_truths_differential_drag_over_its_dispersions(events, dh_m, behind_m):
+def test_the_drag_sigma_is_the_rms_of_the_truths_differential_drag_over_its_dispersions(navigation_bench, dh_m,
+                                                                                        behind_m):
     """The truth's drag (Vallado eq. 8-28, co-rotating exponential atmosphere) on the chaser less the station's,
     along the station's LVLH y, drawn over the uniform density and chaser area spreads: its RMS (exact per draw:
     the drag is linear in rho0 and in Cd A / m; 400,000 seeded draws, sampling error ~0.2 %) against the flight's
@@ -108,7 +95,7 @@ def test_the_drag_sigma_is_the_rms_of_the_truths_differential_drag_over_its_disp
     want = math.sqrt(np.mean(diff**2))
     # the chaser in the station's LVLH (x radial, z orbit normal), w.r.t. the port (the filter's state)
     C_LN = np.array([rs / np.linalg.norm(rs), y_hat, x_L / np.linalg.norm(x_L)])
-    p = _params(events)
+    p = navigation_bench(mass_kg=MASS_KG).app.prm[0]
     x = np.zeros(18)
     x[:3] = C_LN @ (rc - rs) - p["port_L_m"]
     dh = height_above_station_m(x, p["port_L_m"], r_s)

@@ -8,52 +8,28 @@ Between 150 and 200 m the laser radar is the only sensor, so it restarts from it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from fsw.app import Bus
-from fsw.apps.navigation import RelativeNavigation
-from fsw.config_loader import read_toml
 from fsw.core.estimation import RN_TARGET
-from hal.devices import new_record
 
-GNC_PATH = Path(__file__).resolve().parents[3] / "fsw" / "config" / "gnc.toml"
 STEP_NS = 100_000_000
 
 
-class FakeHal:
-    def __init__(self):
-        self.records = {n: new_record(n) for n in ("DEV_GNSS_REL", "DEV_GNSS_ABS", "DEV_LIDAR", "DEV_CAMERA")}
-
-    def sensor(self, name):
-        return self.records[name]
-
-
 class Nav:
-    def __init__(self, events):
-        self.bus = Bus()
-        att = self.bus.publish("ATT_STATE", "test")
-        att["valid"], att["q_BN"] = 1, [1.0, 0.0, 0.0, 0.0]
-        orbit = self.bus.publish("ORBIT_REF", "test")
-        orbit["C_LVLH_N"], orbit["n_rad_s"] = np.eye(3), 1.1339e-3
-        self.bus.publish("THRUSTER_PERIOD", "test")
-        self.bus.publish("MODE", "test")
-        self.hal = FakeHal()
-        self.events = events
-        self.app = RelativeNavigation("navigation", self.bus, events, self.hal, read_toml(GNC_PATH), GNC_PATH,
-                                      port_B_m=[3.0, 0.0, 0.0], mass_kg=5000.0)
+    def __init__(self, bench):
+        self.bench = bench
+        self.app, self.events = bench.app, bench.app.events
         self.app.start()
         self.t_ns = 0
 
     def lidar(self, range_m):
-        rec = self.hal.records["DEV_LIDAR"]
+        rec = self.bench.sensors["DEV_LIDAR"]
         rec["range_m"], rec["az_rad"], rec["el_rad"], rec["valid"] = range_m, 0.0, 0.0, 1
         rec["seq"] += 1
 
     def camera(self, r_B_m):
-        rec = self.hal.records["DEV_CAMERA"]
+        rec = self.bench.sensors["DEV_CAMERA"]
         rec["r_B_m"], rec["valid"] = r_B_m, 1
         rec["seq"] += 1
 
@@ -76,8 +52,8 @@ class Nav:
 
 
 @pytest.fixture
-def nav(events):
-    return Nav(events)
+def nav(navigation_bench):
+    return Nav(navigation_bench(attitude=True))
 
 
 def test_between_the_gnss_and_camera_bands_it_restarts_from_the_laser_radar_at_once(nav):
