@@ -426,6 +426,18 @@ def format_run_timing(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _bars_outline(bins, floor: float) -> tuple[list[float], list[float]]:
+    """The outline of a histogram's bars as one polygon, (x [us], y): each bin ([lo_ns, hi_ns, count], in
+    increasing order) up from ``floor`` (the log axis' bottom) to its count and back; a gap between bins is on
+    the floor."""
+    x, y = [], []
+    for lo, hi, count in bins:
+        lo_us, hi_us = lo / _NS_PER_US, hi / _NS_PER_US
+        x += [lo_us, lo_us, hi_us, hi_us]
+        y += [floor, count, count, floor]
+    return x, y
+
+
 def group_figures(report: dict) -> list[tuple[str, object]]:
     """(rate group, matplotlib Figure) per rate group: each task's execution-time histogram with its budget.
 
@@ -446,10 +458,10 @@ def group_figures(report: dict) -> list[tuple[str, object]]:
                 bins = hist[r["task"]]
                 color = f"C{k % 10}"
                 if bins:
-                    # log-linear bins have equal widths on a log axis, so raw counts compare fairly
-                    ax.bar([b[0] / _NS_PER_US for b in bins], [b[2] for b in bins],
-                           width=[(b[1] - b[0]) / _NS_PER_US for b in bins], align="edge", alpha=0.5, color=color,
-                           label=f"{r['task']} (p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us)")
+                    # log-linear bins have equal widths on a log axis, so raw counts compare fairly; each task's
+                    # bars are one outline (a patch per bar took 1.6 s of a report's 14 s at 10 tasks)
+                    ax.fill(*_bars_outline(bins, floor=0.5), alpha=0.5, color=color, lw=0,
+                            label=f"{r['task']} (p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us)")
                 ax.axvline(r["budget_us"], color=color, ls="--", lw=1)
             ax.set_xscale("log")
             ax.set_yscale("log")

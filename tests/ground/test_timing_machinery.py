@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fsw.downlink import Downlink
@@ -299,3 +300,14 @@ def test_bench_plugin_prints_the_budget_table_and_fails_the_session_on_a_failed_
     assert "1 passed" in proc.stdout
     assert "benchmark names task 'ghost', which is not in the schedule table" in proc.stdout
     assert "NOT MEASURED" in proc.stdout  # the real table's tasks, none benchmarked here
+
+
+def test_a_histograms_bars_are_drawn_as_one_outline_of_the_same_area():
+    """_bars_outline: bins [lo_ns, hi_ns, count] (a gap between the second and third) as one polygon in us whose
+    area above the floor (shoelace) is the bars' sum of width x (count - floor), with the gap on the floor."""
+    bins = [[1000, 2000, 5], [2000, 3000, 2], [5000, 7000, 9]]
+    x, y = map(np.array, timing._bars_outline(bins, floor=0.5))
+    area = 0.5 * abs(np.dot(x, np.roll(y - 0.5, -1)) - np.dot(y - 0.5, np.roll(x, -1)))
+    assert area == pytest.approx(sum((hi - lo) / 1e3 * (c - 0.5) for lo, hi, c in bins))
+    assert y[3] == y[4] == 0.5 and y[7] == y[8] == 0.5  # back on the floor between bars and across the gap
+    assert x[0] == 1.0 and x[-1] == 7.0
