@@ -5,6 +5,9 @@ Beyond ``transfer_max_range_m`` a segment is a CW two-impulse transfer with mid-
 re-targeting; inside it, a closing law follows the speed profile down the docking axis. At each
 hold the vehicle station-keeps, then a go/no-go check decides: go on, or retreat to the previous
 hold and retry (a bounded number of times). Ground HOLD / RESUME / RETREAT / ABORT work at any time.
+A ground HOLD is lifted by the ground only (RESUME, RETREAT, ABORT): while it stands, fault protection's
+autonomous RETRY and RETREAT are refused, with their reason in the event log (fsw/config/fdir.toml,
+recoveries).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ _IDLE_MODES = {code for code, name in MODES.items() if name in ("STANDBY", "SAFE
 _P_IDLE, _P_TRANSFER, _P_STATION_KEEP = PHASE["IDLE"], PHASE["TRANSFER"], PHASE["STATION_KEEP"]
 _P_CLOSING, _P_FINAL, _P_RETREAT = PHASE["CLOSING"], PHASE["FINAL"], PHASE["RETREAT"]
 _P_CAM, _P_DOCKED = PHASE["CAM"], PHASE["DOCKED"]
+GROUND_HOLD_REFUSAL = "ground HOLD: waits for RESUME"  # FDIR's event text holds 48 characters
 
 
 class ApproachGuidance(App):
@@ -132,6 +136,7 @@ class ApproachGuidance(App):
         self.hold_arrival_log: dict[int, float] = {}  # [s] mission time of the first arrival at each hold
         self.cam_trigger = TRIGGER["NONE"]
         self._holding_by_command = False
+        self._ground_hold = False      # a ground HOLD stands: only a ground command moves the vehicle on
         self.far_range = False         # far-range guidance flies from insertion to the first hold (hands over)
         modes.on_change(self._on_mode_change)
         if commanding is not None:
@@ -274,6 +279,7 @@ class ApproachGuidance(App):
         """SAFE (set by FDIR or the ground) stops the approach: hold where the vehicle is, for the ground."""
         if new == "SAFE" and self.phase not in (PHASE["CAM"], PHASE["DOCKED"], PHASE["IDLE"]):
             self._saved = None
+            self._ground_hold = False  # SAFE replaces any hold: the ground leaves SAFE by a mode command
             self.hold_target_r = self._r.copy()
             self.phase = PHASE["STATION_KEEP"]
             self._phase_t0 = t_ns
@@ -294,14 +300,18 @@ class ApproachGuidance(App):
         self._holding_by_command = True
         return True, "ok"
 
-    def retreat(self, t_ns: int) -> tuple[bool, str]:
-        """Go back to the nearest hold point behind the vehicle (ground RETREAT or FDIR)."""
+    def retreat(self, t_ns: int, ground: bool = False) -> tuple[bool, str]:
+        """Go back to the nearest hold point behind the vehicle (ground RETREAT, or FDIR unless the ground
+        holds the approach)."""
         if self.phase in (PHASE["CAM"], PHASE["DOCKED"]):
             return False, "no RETREAT after CAM or docking"
+        if self._ground_hold and not ground:
+            return False, GROUND_HOLD_REFUSAL
         back = self._previous_hold()
         if back is None:
             return False, "no hold point behind the vehicle"
         self._saved = None
+        self._ground_hold = False
         self._holding_by_command = False
         self.hold_index = back
         self._start_segment(back, t_ns, retreat=True)
@@ -315,6 +325,8 @@ class ApproachGuidance(App):
             return False, "no retry after CAM or docking"
         if self._saved is None or self.modes.mode != "HOLD":
             return False, "not holding"
+        if self._ground_hold:
+            return False, GROUND_HOLD_REFUSAL
         if self._previous_hold() is None:
             self._cmd_resume(None, t_ns)
             self.emit("PHASE", "INFO", f"retry: resume at hold {self.hold_index}", (float(self.hold_index), 0.0))
@@ -328,12 +340,14 @@ class ApproachGuidance(App):
         ok, reason = self.hold(t_ns)
         if not ok:
             raise CommandRejected("ILLEGAL_IN_MODE", reason)
+        self._ground_hold = True
 
     def _cmd_resume(self, args, t_ns):
         if self._saved is None:
             raise CommandRejected("ILLEGAL_IN_MODE", "nothing to resume")
         phase, target, mode = self._saved
         self._saved = None
+        self._ground_hold = False
         self._holding_by_command = False
         if phase == PHASE["STATION_KEEP"]:
             self._set_mode(mode, t_ns)
@@ -344,7 +358,7 @@ class ApproachGuidance(App):
             self._start_segment(target, t_ns, retreat=phase == PHASE["RETREAT"])
 
     def _cmd_retreat(self, args, t_ns):
-        ok, reason = self.retreat(t_ns)
+        ok, reason = self.retreat(t_ns, ground=True)
         if not ok:
             raise CommandRejected("ILLEGAL_IN_MODE", reason)
 
