@@ -103,13 +103,22 @@ class Flight:
         self.proc = None
         self.runs = 0
 
+    @property
+    def out(self) -> Path:
+        """The run folder of the flight started last."""
+        return self.folder / f"run{self.runs}"
+
+    @property
+    def events_log(self) -> Path:
+        return self.out / "events.log"
+
     def start(self) -> Flight:
         self.runs += 1
         log = self.folder / f"flight{self.runs}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ground.cli", "sim", "--scenario", self.scenario, "--pace", str(self.pace),
              "--duration", "5400", "--link", self.url, "--key-file", str(self.keys), "--out",
-             str(self.folder / f"run{self.runs}"), "--no-report", "--no-progress"],
+             str(self.out), "--no-report", "--no-progress"],
             stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - a file, closed with the process
             preexec_fn=_flight_priority)
         _wait_listening(self.port, self.proc, log)

@@ -14,12 +14,16 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("commands") / "run"
-    summary = run_sil("final_approach", out, progress=False, overrides={"commands": COMMANDS})
+def _fly(scenario: str, out, commands: list[dict]):
+    """Fly SCENARIO against the truth with the ground's COMMANDS: its summary and its events as (t, source, text)."""
+    summary = run_sil(scenario, out, progress=False, overrides={"commands": commands})
     events = [line.split(None, 3) for line in (out / "events.log").read_text().splitlines()]
     return summary, [(float(t), src, text) for t, _sev, src, text in events]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return _fly("final_approach", tmp_path_factory.mktemp("commands") / "run", COMMANDS)
 
 
 def mode_changes(events):
@@ -60,12 +64,10 @@ RESUME_AT_S = 650.0
 
 @pytest.fixture(scope="module", params=sorted(GROUND_HOLD_AT_S))
 def held_by_the_ground(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ground_hold") / "run"
     commands = [{"time_s": GROUND_HOLD_AT_S[request.param], "name": "APPROACH_HOLD"},
                 {"time_s": RESUME_AT_S, "name": "APPROACH_RESUME"}]
-    summary = run_sil("fault_attitude_error_hold", out, progress=False, overrides={"commands": commands})
-    events = [line.split(None, 3) for line in (out / "events.log").read_text().splitlines()]
-    return request.param, summary, [(float(t), src, text) for t, _sev, src, text in events]
+    out = tmp_path_factory.mktemp("ground_hold") / "run"
+    return (request.param, *_fly("fault_attitude_error_hold", out, commands))
 
 
 def test_fdir_retry_waits_for_the_grounds_resume_and_the_vehicle_docks(held_by_the_ground):

@@ -81,14 +81,14 @@ def _approaching(pg, flight) -> str:
     pg.goto(pg.url.split("#")[0] + "#overview")
     pg.wait_for_function("document.querySelector('#ov-mode').dataset.mode !== undefined")
     mode = pg.text_content("#ov-mode")
-    assert mode in APPROACH_MODES, (f"the flight is in {mode}, not approaching: see {flight.folder}/run"
-                                    f"{flight.runs}/events.log (cycle slips at --pace {PACE:g}?)")
+    assert mode in APPROACH_MODES, (f"the flight is in {mode}, not approaching: see {flight.events_log}"
+                                    f" (cycle slips at --pace {PACE:g}?)")
     return mode
 
 
 def _with_events(text: str, flight, lines: int = 15) -> str:
     """A command row's text and the last lines of the flight's events.log: what the flight did meanwhile."""
-    log = flight.folder / f"run{flight.runs}" / "events.log"
+    log = flight.events_log
     tail = log.read_text().splitlines()[-lines:] if log.exists() else [f"(no {log})"]
     return "\n".join([text, f"last events of {log}:", *tail])
 
