@@ -89,7 +89,7 @@ RELNAV_PARAMS = np.dtype([
     ("dv_sigma_across_frac", "f8"),     # ... and across it (misalignment), per axis
     ("burn_gap_tau_s", "f8"),           # a burn's accumulated delta-v fades with this over quiet periods (0: ends)
     ("port_accel_sigma_mps2", "f8"),    # the port's acceleration (station attitude), x and z, while navigation
-                                        # rests on the camera, which resolves the port's motion
+                                        # rests on a sensor that measures the port (the laser radar, the camera)
     ("earth", "f8", (3,)),              # mu [m^3/s^2], equatorial radius [m], J2: the relative motion's gravity
     ("port_L_m", "f8", (3,)),           # station port w.r.t. the station CoM, LVLH (relative GNSS measures CoMs)
     ("sensor_B_m", "f8", (3,)),         # lidar / camera w.r.t. the chaser CoM, B
@@ -153,9 +153,13 @@ RELNAV_FILTER = np.dtype([
     ("thrust_dv_mps", "f8", (3,)),
     ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: the impulses that cancel in the net
                                         # delta-v (couples) per second, low-passed (thrust_level_tau_s)
-    ("thrust_net_mps2", "f8", (2, 3)),  # the thrusters' net delta-v per second, LVLH, low-passed over
-                                        # thrust_level_tau_s (row 0) and thrust_net_tau_s (row 1)
-    ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch)
+    ("thrust_net_mps2", "f8", (3, 3)),  # the thrusters' net delta-v per second, LVLH, low-passed over
+                                        # thrust_level_tau_s (row 0) and thrust_net_tau_s (row 1); row 2: the
+                                        # share of it no burn's model carries, over thrust_level_tau_s
+    ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch) ...
+    ("thrust_var_mps2", "f8", (3,)),    # ... the thrusters' part of its square (scratch) ...
+    ("thrust_admitted_mps2", "f8", (3,)),  # ... and the variance the states' process has admitted of that part:
+                                        # topped up to it at once when it rises (_top_up_thrust) [m^2/s^4]
     ("los_B_m", "f8", (3,)),            # a laser radar / camera sample's predicted line of sight, B (scratch)
 ], align=True)
 SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA, SENSOR_GNSS_ABS = 1, 2, 3, 4
@@ -243,10 +247,10 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         f.thrust_level_mps2 += (impulses / dt_s - f.thrust_level_mps2) * gain
         s_thr = p.dv_sigma_frac * f.thrust_level_mps2
         _sustained_thrust(p, f, t.dv_LVLH_mps, 1.0 if thr_new else 0.0, dt_s, gain)
-        # the state is w.r.t. the port, which moves as the station holds attitude (centimetres): it matters where
-        # the leading sensor resolves it, the camera's millimetres; not GNSS, which measures centre to centre, nor
-        # the laser radar, whose noise is above it wherever it leads (8 cm and more beyond the camera's 150 m)
-        s_port = p.port_accel_sigma_mps2 if o.sensor == SENSOR_CAMERA else 0.0
+        # the state is w.r.t. the port, which moves as the station holds attitude (0.4 mm/s RMS across track): it
+        # counts wherever the leading sensor measures the port, the laser radar's reflectors and the camera's
+        # pattern; not with GNSS, which measures centre to centre (docs/navigation.md, "The 5 km gate, traced")
+        s_port = p.port_accel_sigma_mps2 if o.sensor == SENSOR_CAMERA or o.sensor == SENSOR_LIDAR else 0.0
         if f.station_set != 0:
             r_s = _norm3(f.station_rv_N[0], f.station_rv_N[1], f.station_rv_N[2])
         elif ob.n_rad_s > 0.0:  # CW: the circular orbit of the reference mean motion
@@ -257,8 +261,10 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         for i in range(3):
             s_env = s_drag if i == 1 else s_port
             s_net = f.accel_sigma_mps2[i]  # _sustained_thrust's
-            f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + s_thr * s_thr + s_net * s_net)
+            f.thrust_var_mps2[i] = s_thr * s_thr + s_net * s_net
+            f.accel_sigma_mps2[i] = math.sqrt(s_env * s_env + f.thrust_var_mps2[i])
         relnav_predict_accel(x, P, RN_ACCEL, p.accel_tau_s, f.accel_sigma_mps2, dt_s)
+        _top_up_thrust(p, f, P, dt_s)
         # Thrust magnitude and direction errors (thruster tolerance, misalignment, the loaded mass): the
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
         # so its sigma grows with the burn's accumulated delta-v S (variance frac^2 S^2), not as a random
@@ -409,10 +415,12 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     (``burn_dv_mps``) lets it fade between pulses and counts each as its own, while the thrusters' error is the
     same for all of them, an acceleration of 1-2 % of the thrust. The net delta-v per second (``dv_thr``, the
     last thruster period's delta-v, times ``new``: 1 when that period is new at this step, else 0) is low-passed
-    over ``thrust_level_tau_s`` (``gain``) and over ``thrust_net_tau_s``; the slow level counts in proportion as
-    the fast one still holds it, min(1, |fast| / |slow|). After a short burn (whose error is the burn's, in the
-    velocity) the ratio starts at tau_level / tau_net and falls as exp(-t (1 / tau_net - 1 / tau_level)): with
-    10 s and 100 s the burn is counted here too for ~26 s, then fades with an e-fold time of 11 s. Its error is
+    over ``thrust_level_tau_s`` (``gain``) and over ``thrust_net_tau_s``; the level that counts is the slow
+    low-pass of the share of each period's delta-v the burn's model does not carry (row 2: a burn that thrusts
+    every period, a transfer or a hold's departure, adds nothing, its error is the burn's, in the velocity; before
+    the share it was counted here too, for ~26 s, and the states remembered it for their tau), in proportion as the
+    fast low-pass still holds the thrust, min(1, |fast| / |slow|): a sustained thrust that stopped drops out with an
+    e-fold time of 11 s (10 s and 100 s). Its error is
     ``dv_sigma_along_frac`` along it and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration
     states' noise is diagonal: the cross terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns
     about within the slow window averages out of the vector mean and is carried by neither this term nor the
@@ -429,12 +437,44 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
         lvl[1, i] += (a - lvl[1, i]) * g_fast
     slow = _norm3(lvl[0, 0], lvl[0, 1], lvl[0, 2])
     fast = _norm3(lvl[1, 0], lvl[1, 1], lvl[1, 2])
+    # the share of this period's delta-v that the burn's model does not carry: S, the burn's accumulated delta-v,
+    # against W, the slow window's (|slow| x thrust_level_tau_s). A burn that thrusts every period (a transfer, a
+    # hold's departure) has S + |dv| >= W and adds nothing: its error is the burn's, in the velocity. A pulsed
+    # thrust's S fades between pulses (burn_gap_tau_s) to a few pulses' worth, and almost all of it counts
+    mag = new * _norm3(dv_thr[0], dv_thr[1], dv_thr[2])
+    window = slow * p.thrust_level_tau_s
+    share = max(0.0, 1.0 - (f.burn_dv_mps + mag) / window) if window > 0.0 else 0.0
+    for i in range(3):
+        lvl[2, i] += (share * new * dv_thr[i] / dt_s - lvl[2, i]) * gain
+    held = _norm3(lvl[2, 0], lvl[2, 1], lvl[2, 2])
     k = min(1.0, fast / slow) if slow > 0.0 else 0.0
     al = p.dv_sigma_along_frac * k
     ac = p.dv_sigma_across_frac * k
     for i in range(3):
-        a = lvl[0, i]
-        f.accel_sigma_mps2[i] = math.sqrt(al * al * a * a + ac * ac * max(slow * slow - a * a, 0.0))
+        a = lvl[2, i]
+        f.accel_sigma_mps2[i] = math.sqrt(al * al * a * a + ac * ac * max(held * held - a * a, 0.0))
+
+
+@njit(cache=True)
+def _top_up_thrust(p, f, P, dt_s):
+    """The thrusters' part of the acceleration states' variance (``f.thrust_var_mps2``), admitted at once.
+
+    A Gauss-Markov state of correlation time tau admits a new sigma^2 only as 1 - exp(-2 t / tau): 57 % after
+    250 s along track (600 s). A thrust's execution error is there in full from its first pulse. So the variance
+    the process has admitted of the thrusters' part is followed (``f.thrust_admitted_mps2``: it decays as the
+    states' own variance and takes (1 - phi^2) of the part each step, as relnav_predict_accel does), and when the
+    part rises above it the difference is added to the state's variance at once: the prior is topped up to the
+    part, never beyond it. A learnt state keeps what it learnt: only the diagonal grows. When the thrust stops,
+    the part falls and nothing is taken back (the state forgets with tau, as before). docs/navigation.md, "The
+    5 km gate, traced"."""
+    for i in range(3):
+        phi2 = math.exp(-2.0 * dt_s / p.accel_tau_s[i]) if p.accel_tau_s[i] > 0.0 else 0.0  # 0: white
+        want = f.thrust_var_mps2[i]
+        admitted = f.thrust_admitted_mps2[i] * phi2 + (1.0 - phi2) * want
+        if want > admitted:
+            P[RN_ACCEL + i, RN_ACCEL + i] += want - admitted
+            admitted = want
+        f.thrust_admitted_mps2[i] = admitted
 
 
 @njit(cache=True)

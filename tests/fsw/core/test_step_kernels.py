@@ -16,7 +16,7 @@ from fsw.core.control import (
     thruster_group_wrench,
     thruster_torque_check,
 )
-from fsw.core.estimation import RN_LIDAR_BIAS, RN_STATES, WORK_SHAPE, relnav_predict, relnav_update_lidar
+from fsw.core.estimation import RN_ACCEL, RN_LIDAR_BIAS, RN_STATES, WORK_SHAPE, relnav_predict, relnav_update_lidar
 from fsw.core.navigation import (
     RELNAV_FILTER,
     RELNAV_PARAMS,
@@ -190,7 +190,8 @@ def test_a_pulsed_burn_stays_one_systematic_error_across_its_gaps_and_fades_over
 
 @pytest.mark.parametrize("sensor", [SENSOR_GNSS, SENSOR_LIDAR, SENSOR_CAMERA])
 def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_only_where_it_is_seen(sensor):
-    """sigma_i^2 = (the differential drag^2 on y) + (port^2 on x and z, with the camera) + (frac x level)^2 + (the
+    """sigma_i^2 = (the differential drag^2 on y) + (port^2 on x and z, with the laser radar or the camera, which
+    measure the port; not with GNSS, which measures centre to centre) + (frac x level)^2 + (the
     sustained net thrust's)^2, the level being the impulses that cancel in the net delta-v (impulse_sum less |net|;
     couples) per second, low-passed over thrust_level_tau_s; a period whose pulses all add up (impulse_sum = |net|)
     adds nothing to it, but to the net thrust's term. The drag, the chaser at the station's height:
@@ -212,23 +213,33 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
     level -= level * dt / 10.0
     assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-9)
-    port = 5e-6 if sensor == SENSOR_CAMERA else 0.0
+    port = 5e-6 if sensor in (SENSOR_CAMERA, SENSOR_LIDAR) else 0.0
     drag = 2.4e-4 * math.hypot(0.011 - 0.012, 0.0025)
     env = np.array([port, drag, port]) ** 2
-    slow, fast = _net_levels([None] * 50 + [np.array([0.0, 3e-5, 4e-5])], dt, (10.0, 5.0))
-    a = slow * min(1.0, np.linalg.norm(fast) / np.linalg.norm(slow))  # one period: fast / slow = 2, k = 1
-    net = 0.02**2 * a**2 + 0.01**2 * (a @ a - a**2)
-    assert np.all(net > 0.0)
-    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2 + net), rtol=1e-12)
+    # one period alone is a burn: its error is the burn's (in the velocity), none of it the sustained thrust's
+    lv = _net_levels([None] * 50 + [np.array([0.0, 3e-5, 4e-5])], dt, (10.0, 5.0))
+    assert np.linalg.norm(lv[0]) > 0.0 and np.all(lv[2] == 0.0)
+    np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
 
 
-def _net_levels(steps, dt, taus):
-    """numpy reference of the two low-passes of the net delta-v per second: ``steps`` is a list of (dv or None)."""
-    lv = np.zeros((2, 3))
+def _net_levels(steps, dt, taus, gap_s=0.0):
+    """numpy reference of the low-passes of the net delta-v per second (rows 0 and 1, over ``taus``) and of the
+    share of it no burn's model carries (row 2, over ``taus[0]``): ``steps`` is a list of (dv or None). The burn's
+    accumulated delta-v S fades over quiet periods with ``gap_s`` (0: a quiet period ends the burn)."""
+    lv, burn = np.zeros((3, 3)), 0.0
     for dv in steps:
         a = np.zeros(3) if dv is None else np.asarray(dv, float) / dt
         for row, tau in enumerate(taus):
             lv[row] += (a - lv[row]) * min(1.0, dt / tau)
+        mag = 0.0 if dv is None else float(np.linalg.norm(dv))
+        window = np.linalg.norm(lv[0]) * taus[0]
+        share = max(0.0, 1.0 - (burn + mag) / window) if window > 0.0 else 0.0
+        lv[2] += (share * a - lv[2]) * min(1.0, dt / taus[0])
+        if dv is not None:
+            burn += mag
+        else:
+            burn = burn * math.exp(-dt / gap_s) if gap_s > 0.0 else 0.0
     return lv
 
 
@@ -239,9 +250,9 @@ def test_a_sustained_net_thrust_carries_its_execution_error_as_an_acceleration(q
     direction and the across fraction on the others: sigma_i^2 = al^2 a_i^2 + ac^2 (|a|^2 - a_i^2). Once it stops, it
     drops out with the short low-pass (thrust_net_tau_s): the level is weighted by min(1, |fast| / |slow|). Every
     pulse's impulse adds to the net (impulse_sum = |dv|), so the couples' term stays 0."""
-    al, ac, dt = 0.02, 0.01, 0.1
+    al, ac, dt, gap = 0.02, 0.01, 0.1, 2.0
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, thrust_level_tau_s=100.0,
-                                            thrust_net_tau_s=10.0, accel_tau_s=150.0)
+                                            thrust_net_tau_s=10.0, accel_tau_s=150.0, burn_gap_tau_s=gap)
     pulse = np.array([-3.2e-4, 1.0e-4, 0.0])
     steps = [pulse if k % 4 == 0 else None for k in range(6000)] + [None] * int(round(quiet_s / dt))
     seq = 0
@@ -250,18 +261,77 @@ def test_a_sustained_net_thrust_carries_its_execution_error_as_an_acceleration(q
             seq += 1
             thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
-    lv = _net_levels(steps, dt, (100.0, 10.0))
+    lv = _net_levels(steps, dt, (100.0, 10.0), gap)
     np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
     assert flt[0]["thrust_level_mps2"] == pytest.approx(0.0, abs=1e-15)
-    a = lv[0]
-    k = min(1.0, np.linalg.norm(lv[1]) / np.linalg.norm(a))
+    a = lv[2]  # the share the burn's model does not carry
+    k = min(1.0, np.linalg.norm(lv[1]) / np.linalg.norm(lv[0]))
     want = k * np.sqrt(al**2 * a**2 + ac**2 * (a @ a - a**2))
     np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], want, rtol=1e-9)
     if quiet_s == 0.0:  # held for 10 min: the level is the thrust's mean, 0.25 % short of it after 6 tau
         assert k > 0.9
-        np.testing.assert_allclose(a, pulse / (4 * dt), rtol=0.01)
+        np.testing.assert_allclose(lv[0], pulse / (4 * dt), rtol=0.01)
+        np.testing.assert_allclose(a, 0.967 * pulse / (4 * dt), rtol=0.002)  # S ~ 7 pulses of the window's 250
     else:  # 30 s after it stopped: exp(-3) of the short low-pass against exp(-0.3) of the long one
         assert k == pytest.approx(math.exp(-3.0 + 0.3), rel=0.1)
+
+
+def test_a_burn_thrust_in_every_period_is_the_burns_error_alone_not_the_sustained_thrusts():
+    """A transfer burn (0.05 m/s^2 for 60 s, every period) carries its execution error in the velocity (the burn's
+    model); the sustained thrust's level takes none of it (S + |dv| >= W at every period), so it is not counted twice.
+    Pulses 0.4 s apart that follow it count again at once (their S, a few pulses' worth, against the window of
+    the burn's level)."""
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01,
+                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
+                                            burn_gap_tau_s=2.0)
+    dt, burn = 0.1, np.array([0.0, 0.005, 0.0])
+    steps = [burn] * 600
+    for k, dv in enumerate(steps):
+        thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, dv, float(np.linalg.norm(dv))
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+    assert np.linalg.norm(flt[0]["thrust_net_mps2"][0]) == pytest.approx(0.05 * (1.0 - math.exp(-0.6)), rel=1e-3)
+    np.testing.assert_array_equal(flt[0]["thrust_net_mps2"][2], 0.0)
+    np.testing.assert_array_equal(flt[0]["accel_sigma_mps2"], 0.0)
+    pulse, seq = np.array([1e-4, 0.0, 0.0]), len(steps)
+    pulses = [pulse if k % 4 == 0 else None for k in range(100)]
+    for dv in pulses:
+        if dv is not None:
+            seq += 1
+            thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+    lv = _net_levels(steps + pulses, dt, (100.0, 10.0), 2.0)
+    np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
+    assert lv[2][0] > 0.0 and np.all(flt[0]["accel_sigma_mps2"] > 0.0)
+
+
+def test_the_thrusters_part_of_the_acceleration_variance_is_there_at_once_and_fades_with_tau():
+    """A Gauss-Markov state admits a new sigma^2 only as 1 - exp(-2 t / tau); a thrust's error is there from its
+    first pulse. With the port's part stationary (sigma_port^2 already in P), couples start (impulses that cancel,
+    2e-5 m/s a period: a level low-passed over 10 s): at every step the state's variance is sigma_port^2 + (frac x
+    level)^2, the thrusters' part in full. Once they stop nothing is taken back: the excess over the port's
+    decays with the state's own tau, exp(-2 t / tau)."""
+    tau, frac, port, dt = 150.0, 0.01, 5e-6, 0.1
+    prm, flt, thr, out, views = _relnav_setup(port_accel_sigma_mps2=port, accel_tau_s=tau, thrust_level_tau_s=10.0,
+                                              dv_sigma_frac=frac)
+    out["sensor"] = SENSOR_CAMERA
+    a = RN_ACCEL  # x: the port's part and the couples' (no drag on x)
+    flt[0]["P"][a, a] = port**2
+    level, gm = 0.0, port**2  # gm: what the state alone would hold
+    for k in range(300):
+        thr["seq"], thr["impulse_sum_mps"] = k + 1, 2e-5
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        level += (2e-5 / dt - level) * dt / 10.0
+        phi2 = math.exp(-2.0 * dt / tau)
+        gm = phi2 * gm + (1.0 - phi2) * (port**2 + (frac * level) ** 2)
+        assert flt[0]["P"][a, a] == pytest.approx(port**2 + (frac * level) ** 2, rel=1e-9)
+    assert gm < port**2 + 0.25 * (frac * level) ** 2  # a Gauss-Markov state alone: a fifth of the part after 30 s
+    top = flt[0]["P"][a, a]
+    for _ in range(600):  # 60 s with no pulse: the level falls, and the excess decays with tau
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        level -= level * dt / 10.0
+    excess = (top - port**2) * math.exp(-2.0 * 60.0 / tau)
+    floor = flt[0]["P"][a, a] - port**2 - excess  # what the process admitted of the falling level meanwhile
+    assert 0.0 <= floor < 0.1 * excess
 
 
 def test_the_sustained_thrust_term_is_off_with_no_short_time_constant():
