@@ -522,7 +522,10 @@ def _range_axis(ax, xs: dict[str, float]) -> None:
 
     ax.set_xscale("log")
     ax.set_xlim(max(xs.values()) * 2.0, min(xs.values()) / 2.0)
-    ax.set_xticks(list(xs.values()), [f"{lb}\n({x:.3g} m)" if lb == CONTACT else lb for lb, x in xs.items()])
+    at = sorted(xs.values())
+    crowded = len(xs) > 6  # neighbours' tick labels on two lines
+    ax.set_xticks(list(xs.values()), [f"{lb}\n({x:.3g} m)" if lb == CONTACT else
+                                      ("\n" + lb if crowded and at.index(x) % 2 else lb) for lb, x in xs.items()])
     ax.xaxis.set_minor_locator(NullLocator())
 
 
@@ -542,8 +545,18 @@ def nees_figure(result: dict):
                label=f"one run's {100 * result['confidence']:g} % interval, chi-square(6)")
     ax.axhline(NEES_DOF, color="0.4", ls=":", lw=1, label="expected value 6")
     mean_x, mean_y = [], []
+    # many gates (``--gates``) sit close on the log axis: narrower bands, and short labels in three rows above
+    # every run's point
+    crowded = len(result["gate_labels"]) > 6
+    at = sorted(xs.values())
+    highest = max([c["gates"][lb]["nees"] for c in result["cases"] for lb in c["gates"]
+                   if c["gates"][lb]["crossed"] and c["gates"][lb]["nees"] is not None
+                   and math.isfinite(c["gates"][lb]["nees"])] or [NEES_DOF])
     for i, lb in enumerate(result["gate_labels"]):
         x = xs[lb]
+        k = at.index(x)
+        near = min([at[j] / at[j - 1] for j in (k, k + 1) if 0 < j < len(at)] or [2.25])
+        half = min(1.5, near ** 0.45)  # the band's half-width, a factor on the log axis
         vals = [c["gates"][lb]["nees"] for c in result["cases"] if lb in c["gates"] and c["gates"][lb]["crossed"]]
         vals = np.array([v for v in vals if v is not None and math.isfinite(v)], float)
         if len(vals):
@@ -554,14 +567,18 @@ def nees_figure(result: dict):
         if not s.get("n"):
             continue
         lo, hi = s["bounds"]
-        ax.fill_between([x / 1.5, x * 1.5], lo, hi, color="C2", alpha=0.35, ec="C2", lw=1.2,
+        ax.fill_between([x / half, x * half], lo, hi, color="C2", alpha=0.35, ec="C2", lw=1.2,
                         label=f"{100 * result['confidence']:g} % bounds of the average" if not mean_x else None)
         mean_x.append(x)
         mean_y.append(s["mean_nees"])
         top = max(s["mean_nees"], hi, float(vals.max()) if len(vals) else hi)  # above the runs' points
-        ax.annotate(f"{s['mean_nees']:.3g}, {'inside' if s['inside'] else 'OUTSIDE'}\n[{lo:.2f}, {hi:.2f}] n={s['n']}",
-                    (x, top), textcoords="offset points", xytext=(0, 6), ha="center",
-                    fontsize=8, color="C2" if s["inside"] else "C3")
+        if crowded:
+            top = max(top, highest)
+        verdict = "inside" if s["inside"] else "OUTSIDE"
+        text = (f"{s['mean_nees']:.3g}\n{verdict}" if crowded else
+                f"{s['mean_nees']:.3g}, {verdict}\n[{lo:.2f}, {hi:.2f}] n={s['n']}")
+        ax.annotate(text, (x, top), textcoords="offset points", xytext=(0, 6 + (22 * (k % 3) if crowded else 0)),
+                    ha="center", fontsize=8, color="C2" if s["inside"] else "C3")
     if mean_x:
         ax.plot(mean_x, mean_y, "-", color="k", lw=1)
         ax.scatter(mean_x, mean_y, s=60, marker="D", color=["C2" if result["summary"][lb]["inside"] else "C3"
@@ -571,7 +588,7 @@ def nees_figure(result: dict):
     _range_axis(ax, xs)
     ax.set_yscale("log")
     lo_y, hi_y = ax.get_ylim()
-    ax.set_ylim(lo_y, hi_y * 8.0)  # room for the labels above the highest point
+    ax.set_ylim(lo_y, hi_y * (20.0 if crowded else 8.0))  # room for the labels above the highest point
     ax.set_xlabel("gate: true range, chaser CoM to the station port (log; contact: the runs' median range at "
                   "the last navigation step before contact)")
     ax.set_ylabel("NEES, position + velocity (6 dof)")
