@@ -516,6 +516,9 @@ def _gate_x(result: dict) -> dict[str, float]:
     return x
 
 
+CROWDED_GATES = 6  # a figure with more gates than this (``--gates``) packs its labels: shorter, in rows
+
+
 def _range_axis(ax, xs: dict[str, float]) -> None:
     """A log range axis, decreasing to the right (the approach reads left to right), ticked at the gates."""
     from matplotlib.ticker import NullLocator
@@ -523,7 +526,7 @@ def _range_axis(ax, xs: dict[str, float]) -> None:
     ax.set_xscale("log")
     ax.set_xlim(max(xs.values()) * 2.0, min(xs.values()) / 2.0)
     at = sorted(xs.values())
-    crowded = len(xs) > 6  # neighbours' tick labels on two lines
+    crowded = len(xs) > CROWDED_GATES  # neighbours' tick labels on two lines
     ax.set_xticks(list(xs.values()), [f"{lb}\n({x:.3g} m)" if lb == CONTACT else
                                       ("\n" + lb if crowded and at.index(x) % 2 else lb) for lb, x in xs.items()])
     ax.xaxis.set_minor_locator(NullLocator())
@@ -547,7 +550,7 @@ def nees_figure(result: dict):
     mean_x, mean_y = [], []
     # many gates (``--gates``) sit close on the log axis: narrower bands, and short labels in three rows above
     # every run's point
-    crowded = len(result["gate_labels"]) > 6
+    crowded = len(result["gate_labels"]) > CROWDED_GATES
     at = sorted(xs.values())
     highest = max([c["gates"][lb]["nees"] for c in result["cases"] for lb in c["gates"]
                    if c["gates"][lb]["crossed"] and c["gates"][lb]["nees"] is not None
