@@ -227,6 +227,11 @@ def _net_levels(steps, dt, taus, gap_s=0.0):
     """numpy reference of the low-passes of the net delta-v per second (rows 0 and 1, over ``taus``) and of the
     share of it no burn's model carries (row 2, over ``taus[0]``): ``steps`` is a list of (dv or None). The burn's
     accumulated delta-v S fades over quiet periods with ``gap_s`` (0: a quiet period ends the burn)."""
+    return list(_net_level_steps(steps, dt, taus, gap_s))[-1]
+
+
+def _net_level_steps(steps, dt, taus, gap_s=0.0):
+    """:func:`_net_levels` after each step (a copy per step)."""
     lv, burn = np.zeros((3, 3)), 0.0
     for dv in steps:
         a = np.zeros(3) if dv is None else np.asarray(dv, float) / dt
@@ -240,7 +245,7 @@ def _net_levels(steps, dt, taus, gap_s=0.0):
             burn += mag
         else:
             burn = burn * math.exp(-dt / gap_s) if gap_s > 0.0 else 0.0
-    return lv
+        yield lv.copy()
 
 
 @pytest.mark.parametrize("quiet_s", [0.0, 30.0])
@@ -304,34 +309,56 @@ def test_a_burn_thrust_in_every_period_is_the_burns_error_alone_not_the_sustaine
     assert lv[2][0] > 0.0 and np.all(flt[0]["accel_sigma_mps2"] > 0.0)
 
 
-def test_the_thrusters_part_of_the_acceleration_variance_is_there_at_once_and_fades_with_tau():
+def test_the_sustained_thrusts_part_of_the_acceleration_variance_is_there_at_once_and_fades_with_tau():
     """A Gauss-Markov state admits a new sigma^2 only as 1 - exp(-2 t / tau); a thrust's error is there from its
-    first pulse. With the port's part stationary (sigma_port^2 already in P), couples start (impulses that cancel,
-    2e-5 m/s a period: a level low-passed over 10 s): at every step the state's variance is sigma_port^2 + (frac x
-    level)^2, the thrusters' part in full. Once they stop nothing is taken back: the excess over the port's
-    decays with the state's own tau, exp(-2 t / tau)."""
-    tau, frac, port, dt = 150.0, 0.01, 5e-6, 0.1
-    prm, flt, thr, out, views = _relnav_setup(port_accel_sigma_mps2=port, accel_tau_s=tau, thrust_level_tau_s=10.0,
-                                              dv_sigma_frac=frac)
+    first pulse. With the port's part stationary (sigma_port^2 already in P), a radial thrust pulsed 0.4 s apart
+    starts (8e-4 m/s^2) for 5 min, then stops for 1 min. Its part of the state's variance, want = (k al a_x)^2
+    (numpy reference of the levels), is admitted at once: the state holds sigma_port^2 + adm at every step, adm
+    decaying as the state's own variance, (1 - phi^2) of want added, and never below want. Once it stops
+    nothing is taken back: adm decays with tau."""
+    tau, al, ac, port, dt, gap = 150.0, 0.02, 0.01, 5e-6, 0.1, 2.0
+    prm, flt, thr, out, views = _relnav_setup(port_accel_sigma_mps2=port, accel_tau_s=tau, thrust_level_tau_s=100.0,
+                                              thrust_net_tau_s=10.0, dv_sigma_along_frac=al,
+                                              dv_sigma_across_frac=ac, burn_gap_tau_s=gap)
     out["sensor"] = SENSOR_CAMERA
-    a = RN_ACCEL  # x: the port's part and the couples' (no drag on x)
-    flt[0]["P"][a, a] = port**2
-    level, gm = 0.0, port**2  # gm: what the state alone would hold
+    x = RN_ACCEL  # x: the port's part and the thrust's (no drag on x)
+    flt[0]["P"][x, x] = port**2
+    pulse = np.array([3.2e-4, 0.0, 0.0])
+    steps = [pulse if k % 4 == 0 else None for k in range(3000)] + [None] * 600
+    phi2 = math.exp(-2.0 * dt / tau)
+    adm = gm = top = 0.0  # gm: what the state alone would hold of the part
+    seq = 0
+    for k, (dv, lv) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
+        if dv is not None:
+            seq += 1
+            thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        slow = np.linalg.norm(lv[0])
+        want = (min(1.0, np.linalg.norm(lv[1]) / slow) * al * lv[2][0]) ** 2 if slow > 0.0 else 0.0
+        adm = max(phi2 * adm + (1.0 - phi2) * want, want)
+        gm = phi2 * gm + (1.0 - phi2) * want
+        assert flt[0]["P"][x, x] == pytest.approx(port**2 + adm, rel=1e-9, abs=1e-24)
+        if k == 2996:  # the last pulse: its part in full, where the state alone would hold less of it
+            assert want > 0.0 and adm == want and gm < 0.9 * want
+        if k == 2999:
+            top = adm
+    decay = math.exp(-2.0 * 60.0 / tau)  # stopped: nothing taken back, it decays with tau (plus what the falling
+    assert top * decay <= adm < 1.1 * top * decay  # part still added in its first seconds)
+
+
+def test_the_couples_part_of_the_acceleration_variance_is_not_topped_up():
+    """The couples' term (impulses that cancel in the net delta-v) over-bounds already (a coherent error of every
+    group; docs/navigation.md): it enters as a Gauss-Markov state admits it, 1 - exp(-2 t / tau), not at once."""
+    tau, frac, dt = 150.0, 0.01, 0.1
+    prm, flt, thr, _, views = _relnav_setup(accel_tau_s=tau, thrust_level_tau_s=10.0, dv_sigma_frac=frac)
+    level, gm, phi2 = 0.0, 0.0, math.exp(-2.0 * dt / tau)
     for k in range(300):
         thr["seq"], thr["impulse_sum_mps"] = k + 1, 2e-5
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
         level += (2e-5 / dt - level) * dt / 10.0
-        phi2 = math.exp(-2.0 * dt / tau)
-        gm = phi2 * gm + (1.0 - phi2) * (port**2 + (frac * level) ** 2)
-        assert flt[0]["P"][a, a] == pytest.approx(port**2 + (frac * level) ** 2, rel=1e-9)
-    assert gm < port**2 + 0.25 * (frac * level) ** 2  # a Gauss-Markov state alone: a fifth of the part after 30 s
-    top = flt[0]["P"][a, a]
-    for _ in range(600):  # 60 s with no pulse: the level falls, and the excess decays with tau
-        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
-        level -= level * dt / 10.0
-    excess = (top - port**2) * math.exp(-2.0 * 60.0 / tau)
-    floor = flt[0]["P"][a, a] - port**2 - excess  # what the process admitted of the falling level meanwhile
-    assert 0.0 <= floor < 0.1 * excess
+        gm = phi2 * gm + (1.0 - phi2) * (frac * level) ** 2
+        assert flt[0]["P"][RN_ACCEL, RN_ACCEL] == pytest.approx(gm, rel=1e-9)
+    assert gm < 0.25 * (frac * level) ** 2
 
 
 def test_the_sustained_thrust_term_is_off_with_no_short_time_constant():
