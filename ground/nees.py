@@ -532,6 +532,12 @@ def _range_axis(ax, xs: dict[str, float]) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+def _crossed_nees(result: dict, label: str) -> np.ndarray:
+    """The finite NEES of the runs that crossed gate ``label``."""
+    vals = [c["gates"][label]["nees"] for c in result["cases"] if label in c["gates"] and c["gates"][label]["crossed"]]
+    return np.array([v for v in vals if v is not None and math.isfinite(v)], float)
+
+
 def nees_figure(result: dict):
     """Mean NEES per gate with its 95 % band on a log range axis, every run's NEES as a point."""
     import matplotlib
@@ -552,16 +558,14 @@ def nees_figure(result: dict):
     # every run's point
     crowded = len(result["gate_labels"]) > CROWDED_GATES
     at = sorted(xs.values())
-    highest = max([c["gates"][lb]["nees"] for c in result["cases"] for lb in c["gates"]
-                   if c["gates"][lb]["crossed"] and c["gates"][lb]["nees"] is not None
-                   and math.isfinite(c["gates"][lb]["nees"])] or [NEES_DOF])
+    runs = {lb: _crossed_nees(result, lb) for lb in result["gate_labels"]}  # every run's NEES at each gate
+    highest = max((float(v.max()) for v in runs.values() if len(v)), default=NEES_DOF)
     for i, lb in enumerate(result["gate_labels"]):
         x = xs[lb]
         k = at.index(x)
         near = min([at[j] / at[j - 1] for j in (k, k + 1) if 0 < j < len(at)] or [2.25])
         half = min(1.5, near ** 0.45)  # the band's half-width, a factor on the log axis
-        vals = [c["gates"][lb]["nees"] for c in result["cases"] if lb in c["gates"] and c["gates"][lb]["crossed"]]
-        vals = np.array([v for v in vals if v is not None and math.isfinite(v)], float)
+        vals = runs[lb]
         if len(vals):
             jitter = x * np.exp(rng.uniform(-0.12, 0.12, len(vals)))
             ax.scatter(jitter, np.maximum(vals, 1e-3), s=9, color="C0", alpha=0.45, lw=0,
