@@ -108,6 +108,8 @@ RELNAV_PARAMS = np.dtype([
 ], align=True)
 
 DV_HIST = 16   # steps of delta-v kept (1.6 s at 10 Hz): more than a GNSS sample's 0.5 s latency
+NET_DV_FLOOR_MPS = 1e-9  # [m/s] a period's net delta-v below this is the rounding of pulses that cancel (couples),
+                         # not a burn's thrust: a translation thruster's shortest pulse gives 3e-4 m/s
 N_SENSORS = 5  # sensor codes 0 (none), GNSS, LIDAR, CAMERA, GNSS_ABS (telemetry.dictionary.NAV_SENSORS)
 
 #: The filter: its state, covariance and bookkeeping between steps.
@@ -131,6 +133,7 @@ RELNAV_FILTER = np.dtype([
                                         # laser radar or camera sample (attitude_at)
     ("dv_L_mps", "f8", (3,)),           # the thruster delta-v of the period
     ("burn_dv_mps", "f8"),              # |delta-v| accumulated over the burn in progress (fading between burns)
+    ("burn_couples_mps", "f8"),         # ... and the impulses that cancel in its net delta-v (couples) it carries
     ("thrust_ns", "i8"),                # the last thrust acted until this time [ns] ...
     ("thrust_acc_mps2", "f8"),          # ... at this acceleration (its period's mean)
     ("seq_gnss_abs", "i8"),             # seq of the last absolute GNSS sample and engine period used
@@ -244,9 +247,16 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         # thrusters' pulses that cancel in the net delta-v (couples: a systematic error per thruster, the same
         # over minutes of pulses, which no burn's delta-v carries; docs/navigation.md)
         gain = min(1.0, dt_s / p.thrust_level_tau_s) if p.thrust_level_tau_s > 0.0 else 1.0
-        f.thrust_level_mps2 += (impulses / dt_s - f.thrust_level_mps2) * gain
+        share = _sustained_thrust(p, f, t.dv_LVLH_mps, 1.0 if thr_new else 0.0, dt_s, gain)
+        # The couples that fire with a burn's thrust (holding attitude against the burn's torque: a transfer's
+        # 7 s) are the burn's in the share its model carries: their error is a velocity error at once, like the
+        # burn's (below), not an acceleration held for the level's 100 s and the states' tau after the burn
+        # ended. A pulsed sustained thrust's and a limit cycle's couples stay in the level (docs/navigation.md,
+        # "The couples of a burn")
+        dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
+        burn_couples = impulses * (1.0 - share) if dv2 > NET_DV_FLOOR_MPS * NET_DV_FLOOR_MPS else 0.0
+        f.thrust_level_mps2 += ((impulses - burn_couples) / dt_s - f.thrust_level_mps2) * gain
         s_thr = p.dv_sigma_frac * f.thrust_level_mps2
-        _sustained_thrust(p, f, t.dv_LVLH_mps, 1.0 if thr_new else 0.0, dt_s, gain)
         # the state is w.r.t. the port, which moves as the station holds attitude (0.4 mm/s RMS across track): it
         # counts wherever the leading sensor measures the port, the laser radar's reflectors and the camera's
         # pattern; not with GNSS, which measures centre to centre (docs/navigation.md, "The 5 km gate, traced")
@@ -269,7 +279,6 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         # executed delta-v is uncertain in proportion to its size, and the error is systematic over a burn,
         # so its sigma grows with the burn's accumulated delta-v S (variance frac^2 S^2), not as a random
         # walk of independent periods (which, over a 6 m/s burn of 0.1 s periods, understated it 30-fold).
-        dv2 = dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]
         if dv2 > 0.0:
             k = f.dv_hist_next % DV_HIST
             f.dv_hist_next += 1
@@ -284,13 +293,21 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
             # along the burn (the thrust's error) and across it (the thrusters' misalignment)
             va = p.dv_sigma_along_frac * p.dv_sigma_along_frac * grow
             vc = p.dv_sigma_across_frac * p.dv_sigma_across_frac * grow
+            # its couples: one systematic error over the burn as well, dv_sigma_frac per axis (their direction
+            # is every attitude group's)
+            c = f.burn_couples_mps
+            f.burn_couples_mps = c + burn_couples
+            vq = p.dv_sigma_frac * p.dv_sigma_frac * ((c + burn_couples) * (c + burn_couples) - c * c)
             for i in range(3):
                 for j in range(3):
-                    P[3 + i, 3 + j] += (va - vc) * dv[i] * dv[j] / dv2 + (vc if i == j else 0.0)
+                    P[3 + i, 3 + j] += (va - vc) * dv[i] * dv[j] / dv2 + (vc + vq if i == j else 0.0)
         elif p.burn_gap_tau_s > 0.0:  # a quiet period: the burn fades (a pulsed burn's gaps do not end it)
-            f.burn_dv_mps *= math.exp(-dt_s / p.burn_gap_tau_s)
+            fade = math.exp(-dt_s / p.burn_gap_tau_s)
+            f.burn_dv_mps *= fade
+            f.burn_couples_mps *= fade
         else:
             f.burn_dv_mps = 0.0
+            f.burn_couples_mps = 0.0
     if ob.seq != 0:  # an ephemeris is published: from now on the relative motion is that of the two orbits
         for i in range(6):
             f.station_rv_N[i] = ob.rv_N[i]
@@ -424,12 +441,15 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     ``dv_sigma_along_frac`` along it and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration
     states' noise is diagonal: the cross terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns
     about within the slow window averages out of the vector mean and is carried by neither this term nor the
-    couples'. docs/navigation.md, "The acceleration left out" and "Between the gates"."""
+    couples'. docs/navigation.md, "The acceleration left out" and "Between the gates".
+
+    Returns the share (0-1; 1 with the term off), which also splits the couples that fire with the period's
+    thrust between the burn and the couples' level (relnav_step)."""
     lvl = f.thrust_net_mps2
-    if p.thrust_net_tau_s <= 0.0:  # the term is off
+    if p.thrust_net_tau_s <= 0.0:  # the term is off: no share is computed, every couple stays in the level
         for i in range(3):
             f.accel_sigma_mps2[i] = 0.0
-        return
+        return 1.0
     g_fast = min(1.0, dt_s / p.thrust_net_tau_s)
     for i in range(3):
         a = new * dv_thr[i] / dt_s
@@ -453,6 +473,7 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     for i in range(3):
         a = lvl[2, i]
         f.accel_sigma_mps2[i] = math.sqrt(al * al * a * a + ac * ac * max(held * held - a * a, 0.0))
+    return share
 
 
 @njit(cache=True)

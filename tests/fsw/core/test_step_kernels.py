@@ -227,11 +227,11 @@ def _net_levels(steps, dt, taus, gap_s=0.0):
     """numpy reference of the low-passes of the net delta-v per second (rows 0 and 1, over ``taus``) and of the
     share of it no burn's model carries (row 2, over ``taus[0]``): ``steps`` is a list of (dv or None). The burn's
     accumulated delta-v S fades over quiet periods with ``gap_s`` (0: a quiet period ends the burn)."""
-    return list(_net_level_steps(steps, dt, taus, gap_s))[-1]
+    return list(_net_level_steps(steps, dt, taus, gap_s))[-1][0]
 
 
 def _net_level_steps(steps, dt, taus, gap_s=0.0):
-    """:func:`_net_levels` after each step (a copy per step)."""
+    """:func:`_net_levels` after each step (a copy per step), with that step's share."""
     lv, burn = np.zeros((3, 3)), 0.0
     for dv in steps:
         a = np.zeros(3) if dv is None else np.asarray(dv, float) / dt
@@ -245,7 +245,7 @@ def _net_level_steps(steps, dt, taus, gap_s=0.0):
             burn += mag
         else:
             burn = burn * math.exp(-dt / gap_s) if gap_s > 0.0 else 0.0
-        yield lv.copy()
+        yield lv.copy(), share
 
 
 @pytest.mark.parametrize("quiet_s", [0.0, 30.0])
@@ -328,7 +328,7 @@ def test_the_sustained_thrusts_part_of_the_acceleration_variance_is_there_at_onc
     phi2 = math.exp(-2.0 * dt / tau)
     adm = gm = top = 0.0  # gm: what the state alone would hold of the part
     seq = 0
-    for k, (dv, lv) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
+    for k, (dv, (lv, _)) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
         if dv is not None:
             seq += 1
             thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
@@ -359,6 +359,70 @@ def test_the_couples_part_of_the_acceleration_variance_is_not_topped_up():
         gm = phi2 * gm + (1.0 - phi2) * (frac * level) ** 2
         assert flt[0]["P"][RN_ACCEL, RN_ACCEL] == pytest.approx(gm, rel=1e-9)
     assert gm < 0.25 * (frac * level) ** 2
+
+
+def test_the_couples_that_fire_with_a_burns_thrust_are_the_burns_error_in_the_velocity_not_the_level():
+    """A transfer burn thrusts every period (0.005 m/s along y) while the attitude thrusters hold against its torque
+    (couples: 0.002 m/s a period of impulses that cancel). The burn's model carries the whole thrust (its share is
+    0), so it carries its couples too: one systematic error over the burn, dv_sigma_frac per axis of their sum,
+    in the velocity at once; the couples' level takes none of it. (Steps of 1 ns: no dynamics, no fading.)"""
+    al, ac, fc = 0.02, 0.01, 0.01
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, dv_sigma_frac=fc,
+                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
+                                            burn_gap_tau_s=2.0)
+    for k in range(50):
+        thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, [0.0, 0.005, 0.0], 0.005 + 0.002
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
+    S, C = 50 * 0.005, 50 * 0.002
+    assert flt[0]["thrust_level_mps2"] == 0.0
+    assert flt[0]["burn_couples_mps"] == pytest.approx(C, rel=1e-12)
+    want = np.diag([ac**2, al**2, ac**2]) * S**2 + np.eye(3) * (fc * C) ** 2
+    np.testing.assert_allclose(flt[0]["P"][3:6, 3:6], want, rtol=1e-6, atol=1e-12)  # 50 ns of CW: 7e-16 off-diagonal
+    relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 4.0)  # quiet: the burn and its couples fade alike
+    assert flt[0]["burn_couples_mps"] == pytest.approx(C * math.exp(-2.0), rel=1e-12)
+    assert flt[0]["burn_dv_mps"] == pytest.approx(S * math.exp(-2.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("residual", [0.0, 1e-20])
+def test_a_limit_cycles_couples_stay_in_the_level_whatever_the_rounding_of_their_net(residual):
+    """Couples alone (no thrust; their net delta-v 0, or the 1e-20 m/s a float sum of opposed pulses may leave)
+    are the couples' level, low-passed over thrust_level_tau_s, and nothing of the burn's."""
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
+                                            thrust_level_tau_s=10.0, thrust_net_tau_s=5.0, burn_gap_tau_s=2.0)
+    dt, level = 0.1, 0.0
+    for k in range(100):
+        thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, [residual, 0.0, 0.0], 2e-5
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        level += ((2e-5 - residual) / dt - level) * dt / 10.0
+    assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-12)
+    assert flt[0]["burn_couples_mps"] == 0.0
+
+
+def test_a_pulsed_thrusts_couples_split_by_the_share_between_its_burn_and_the_level():
+    """A radial thrust pulsed 0.4 s apart, couples firing in every period (1e-5 m/s of impulses that cancel): in a
+    pulse's period they are the burn's in the share its model carries (1 - share, a few percent once the thrust
+    is sustained), the rest and every quiet period's go to the level (numpy reference of the share, the level and
+    the burn's couples, which fade as its delta-v between pulses)."""
+    dt, gap, c = 0.1, 2.0, 1e-5
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
+                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
+                                            burn_gap_tau_s=gap)
+    pulse = np.array([3.2e-4, 0.0, 0.0])
+    steps = [pulse if k % 4 == 0 else None for k in range(3000)]
+    level = burn_c = 0.0
+    shares = []
+    for k, (dv, (_, share)) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
+        thr["seq"], thr["impulse_sum_mps"] = k + 1, c + (0.0 if dv is None else float(np.linalg.norm(dv)))
+        thr["dv_LVLH_mps"] = np.zeros(3) if dv is None else dv
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        to_burn = c * (1.0 - share) if dv is not None else 0.0
+        level += ((c - to_burn) / dt - level) * dt / 100.0
+        burn_c = burn_c + to_burn if dv is not None else burn_c * math.exp(-dt / gap)
+        if dv is not None:
+            shares.append(share)
+    assert flt[0]["thrust_level_mps2"] == pytest.approx(level, rel=1e-9)
+    assert flt[0]["burn_couples_mps"] == pytest.approx(burn_c, rel=1e-9)
+    assert shares[0] == 0.0 and shares[-1] > 0.95  # the first pulse is a burn alone; sustained, almost all counts
 
 
 def test_the_sustained_thrust_term_is_off_with_no_short_time_constant():
