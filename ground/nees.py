@@ -21,7 +21,8 @@ The runs are a campaign of ``ground.campaign`` (its dispersion draws, seeds, Das
 resumable ``cases.jsonl`` and its outputs); each case's row carries the gate samples as ``nees.*``
 columns. ``OUT/nees.json`` (every gate of every run, the summary, the bounds and what reproduces it),
 ``OUT/nees.csv`` (one line per run and gate), ``OUT/nees.md``, ``OUT/nees.png`` and
-``OUT/nees_errors.png`` are written from those rows.
+``OUT/nees_errors.png`` are written from those rows; with ``--every S`` the NEES through time as well
+(``ground.nees_series``: ``OUT/nees_time.csv``, ``OUT/nees_time.png``).
 """
 
 from __future__ import annotations
@@ -167,6 +168,19 @@ def gate_label(gate_m: float) -> str:
     return f"{gate_m / 1000.0:g}km" if gate_m >= 1000.0 else f"{gate_m:g}m"
 
 
+def check_every(every_s) -> float | None:
+    """``--every``: None (no series) or a finite number of seconds above 0, as a float."""
+    if every_s is None:
+        return None
+    try:
+        v = float(every_s)
+    except (TypeError, ValueError):
+        raise NeesError(f"every_s: a number of seconds above 0, got {every_s!r}") from None
+    if not (math.isfinite(v) and v > 0.0):
+        raise NeesError(f"every_s: a number of seconds above 0, got {every_s!r}")
+    return v
+
+
 def check_gates(gates_m) -> tuple[float, ...]:
     """Gates as a strictly decreasing tuple of positive, finite ranges [m]."""
     try:
@@ -194,11 +208,16 @@ class NeesProbe:
     residual offset) is at the same time stamp
     (``dt_truth_ns`` records the difference, 0 by construction).
     A gate a run starts inside has no crossing: its sample (the first step after initialisation) is kept
-    with ``resets`` etc. but flagged ``crossed = 0`` and left out of the averages.
+    with ``resets`` etc. but flagged ``crossed = 0`` and left out of the averages. With ``every_s``, the first
+    initialised step at or after each multiple of it is kept too (``series``: time, true range, NEES and its
+    parts; ``ground.nees_series``).
     """
 
-    def __init__(self, gates_m=GATES_M):
+    def __init__(self, gates_m=GATES_M, every_s: float | None = None):
         self.gates_m = check_gates(gates_m)
+        self.every_s = check_every(every_s)
+        self.series: list[tuple[float, float, float, float, float]] = []  # ground.nees_series.SERIES_KEYS
+        self._next_t_s = 0.0
         self.labels = [gate_label(g) for g in self.gates_m] + [CONTACT]
         self.samples: dict[str, dict] = {}
         self.contact_reason = "no contact"
@@ -260,6 +279,12 @@ class NeesProbe:
             self._last = self._sample(rng)
             self._last["crossed"] = 1
         self._first = False
+        if self.every_s is not None:
+            t_s = int(self._flt["t_prev_ns"]) * 1e-9
+            if t_s >= self._next_t_s:
+                s = self._sample(rng)
+                self.series.append((t_s, rng, s["nees"], s["nees_r"], s["nees_v"]))
+                self._next_t_s = (math.floor(t_s / self.every_s) + 1.0) * self.every_s
 
     def _sample(self, range_m: float) -> dict:
         f, truth = self._flt, self._truth
@@ -279,6 +304,11 @@ class NeesProbe:
         """The gate samples as flat ``nees.<gate>.<key>`` columns (vectors as ``key[i]``) of a campaign row."""
         out = {"nees.gates": " ".join([f"{g:g}" for g in self.gates_m] + [CONTACT]),
                "nees.resets": self.resets, "nees.contact_reason": self.contact_reason}
+        if self.every_s is not None:
+            from ground.nees_series import series_json
+
+            out["nees.every_s"] = self.every_s
+            out["nees.series"] = series_json(self.series)
         for label, s in self.samples.items():
             for k, v in s.items():
                 if isinstance(v, list):
@@ -305,7 +335,7 @@ def gate_key(gates_m) -> str:
 # ------------------------------------------------------------------------------------------------ one case
 
 
-def nees_case(spec: dict, gates_m=GATES_M) -> dict:
+def nees_case(spec: dict, gates_m=GATES_M, every_s: float | None = None) -> dict:
     """Fly one campaign case (``ground.campaign.case_spec``) with a :class:`NeesProbe`; return its row: the
     campaign row of ``ground.campaign.row_from_summary`` plus the probe's ``nees.*`` columns."""
     from sims.runner import run_sil
@@ -315,7 +345,7 @@ def nees_case(spec: dict, gates_m=GATES_M) -> dict:
     sc = load_scenario(spec["scenario"])
     overrides, draws = draw_dispersions(sc, spec["campaign_seed"], spec["case"])
     seed = case_seed(spec["campaign_seed"], spec["case"])
-    probe = NeesProbe(gates_m)
+    probe = NeesProbe(gates_m, every_s)
     tmp = tempfile.mkdtemp(prefix=f"qz-nees-{spec['case']}-")
     try:
         summary = run_sil(spec["scenario"], tmp, duration_s=spec["duration_s"], seed=seed, progress=False,
@@ -331,9 +361,9 @@ def nees_case(spec: dict, gates_m=GATES_M) -> dict:
 # ------------------------------------------------------------------------------------------------ the campaign
 
 
-def check_nees_folder(out: Path, gates_m) -> None:
-    """Refuse (read only) a folder whose stored rows are not NEES rows of these gates: a ``qz mc`` campaign, or
-    a NEES campaign of other gates, would mix with this one."""
+def check_nees_folder(out: Path, gates_m, every_s: float | None = None) -> None:
+    """Refuse (read only) a folder whose stored rows are not NEES rows of these gates and this ``--every``: a
+    ``qz mc`` campaign, or a NEES campaign of other gates or another series, would mix with this one."""
     key = gate_key(gates_m)
     for case, row in read_rows(out).items():
         if row.get("error"):
@@ -344,12 +374,17 @@ def check_nees_folder(out: Path, gates_m) -> None:
         if row["nees.gates"] != key:
             raise NeesError(f"--out {out}: holds a NEES campaign of gates {row['nees.gates']!r}, not {key!r}; "
                             f"choose another --out")
+        if row.get("nees.every_s") != every_s:
+            had = f"--every {row['nees.every_s']:g}" if row.get("nees.every_s") is not None else "no --every"
+            want = f"--every {every_s:g}" if every_s is not None else "none"
+            raise NeesError(f"--out {out}: holds a NEES campaign flown with {had}, not {want}; fly it with the same "
+                            f"option or choose another --out")
 
 
 def run_nees(scenario: str = DEFAULT_SCENARIO, runs: int = 100, out_dir: str | Path | None = None, *,
              seed: int | None = None, workers: int | None = None, scheduler: str | None = None,
              duration_s: float | None = None, retries: int = 2, progress: bool = True, undispersed: bool = False,
-             gates_m=GATES_M, confidence: float = CONFIDENCE,
+             gates_m=GATES_M, confidence: float = CONFIDENCE, every_s: float | None = None,
              connect_timeout_s: float = SCHEDULER_TIMEOUT_S) -> dict:
     """Fly ``runs`` dispersed cases of ``scenario`` with the NEES probe (a resumable ``ground.campaign``
     campaign in ``out_dir``) and write the NEES outputs; return the content of ``nees.json``.
@@ -360,28 +395,29 @@ def run_nees(scenario: str = DEFAULT_SCENARIO, runs: int = 100, out_dir: str | P
     from ground.campaign.run import run_campaign
 
     gates_m = check_gates(gates_m)
+    every_s = check_every(every_s)
     if not (isinstance(confidence, float) and 0.0 < confidence < 1.0):
         raise NeesError(f"confidence must be in (0, 1), got {confidence!r}")
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"nees-{Path(scenario).stem}"
     if out.is_dir():
-        check_nees_folder(out, gates_m)
+        check_nees_folder(out, gates_m, every_s)
     campaign = run_campaign(scenario, runs, out, seed=seed, workers=workers, scheduler=scheduler,
                             duration_s=duration_s, retries=retries, progress=progress, undispersed=undispersed,
                             connect_timeout_s=connect_timeout_s,
-                            case_fn=functools.partial(nees_case, gates_m=gates_m))
+                            case_fn=functools.partial(nees_case, gates_m=gates_m, every_s=every_s))
     stored = read_rows(out)
     rows = [stored[c] for c in range(runs) if c in stored]
     result = nees_result(rows, gates_m, scenario=campaign["scenario"], campaign_seed=campaign["campaign_seed"],
-                         confidence=confidence, duration_s=duration_s)
+                         confidence=confidence, duration_s=duration_s, every_s=every_s)
     result["run"] = {k: v for k, v in campaign["run"].items() if k != "done_at_s"}
     write_nees_outputs(out, result)
     return result
 
 
 def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_seed: int,
-                confidence: float = CONFIDENCE, duration_s: float | None = None) -> dict:
+                confidence: float = CONFIDENCE, duration_s: float | None = None, every_s: float | None = None) -> dict:
     """The content of ``nees.json``: per gate the average NEES against its bounds (runs that crossed the gate),
-    and every run's gate samples."""
+    and every run's gate samples; with ``every_s``, the NEES through time (``series``)."""
     labels = [gate_label(g) for g in gates_m] + [CONTACT]
     cases = []
     for r in rows:
@@ -395,7 +431,9 @@ def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_se
         cmd += " --gates " + ",".join(f"{g:.12g}" for g in gates_m)
     if duration_s is not None:
         cmd += f" --duration {duration_s:g}"
-    return {"scenario": scenario, "campaign_seed": int(campaign_seed), "runs": len(rows),
+    if every_s is not None:
+        cmd += f" --every {every_s:g}"
+    result = {"scenario": scenario, "campaign_seed": int(campaign_seed), "runs": len(rows),
             "errors": sum(1 for c in cases if c["error"]), "dof": NEES_DOF, "confidence": confidence,
             "gates_m": list(gates_m) + [CONTACT], "gate_labels": labels,
             "definition": "NEES = e^T P^-1 e over the first 6 filter states (chaser CoM rel. the station port, "
@@ -405,6 +443,11 @@ def nees_result(rows: list[dict], gates_m=GATES_M, *, scenario: str, campaign_se
                           "gate are left out of its average",
             "bounds": "average NEES of N runs: [chi2.ppf((1-c)/2, 6N)/N, chi2.ppf((1+c)/2, 6N)/N]",
             "reproduce": cmd, "summary": summary, "cases": cases}
+    if every_s is not None:
+        from ground.nees_series import series_summary
+
+        result["series"] = series_summary(rows, every_s, confidence)
+    return result
 
 
 def gate_summary(samples: list[dict | None], confidence: float = CONFIDENCE) -> dict:
@@ -470,6 +513,10 @@ def write_nees_outputs(out: Path, result: dict) -> list[Path]:
     paths[2].write_text(nees_markdown(result))
     nees_figure(result).savefig(paths[3], dpi=100)
     errors_figure(result).savefig(paths[4], dpi=90)
+    if result.get("series") is not None:
+        from ground.nees_series import write_series_outputs
+
+        paths += write_series_outputs(out, result)
     return paths
 
 
@@ -505,6 +552,10 @@ def nees_markdown(result: dict) -> str:
         lines += ["", "Runs left out: " + "; ".join(notes) + "."]
     if result.get("errors"):
         lines += ["", f"{result['errors']} case(s) raised and have no samples (cases.jsonl)."]
+    if result.get("series") is not None:
+        from ground.nees_series import series_markdown
+
+        lines += ["", series_markdown(result["series"])]
     return "\n".join(lines) + "\n"
 
 
@@ -661,7 +712,8 @@ def register(sub) -> None:
                                    "true ranges 50 km, 5 km, 400 m, 20 m (or --gates) and at the last step before "
                                    "contact; judge "
                                    "the average against the two-sided 95 % chi-square bounds. Writes OUT/nees.json, "
-                                   "nees.csv, nees.md, nees.png, nees_errors.png (and the campaign's own files).")
+                                   "nees.csv, nees.md, nees.png, nees_errors.png (and the campaign's own files); "
+                                   "with --every, the NEES through time too: nees_time.csv, nees_time.png.")
     p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="SCENARIO",
                    help=f"scenario name or TOML path, with [dispersions] (default {DEFAULT_SCENARIO})")
     p.add_argument("--runs", type=count, default=100, help="dispersed runs (default 100)")
@@ -676,6 +728,10 @@ def register(sub) -> None:
                         + ",".join(f"{g:g}" for g in GATES_M) + "); contact is always judged. A campaign folder "
                         "keeps its gates")
     p.add_argument("--duration", type=positive_seconds, default=None, help="mission-time limit per run [s]")
+    p.add_argument("--every", type=positive_seconds, default=None, metavar="SECONDS",
+                   help="also the NEES through time: each run's first navigation step at or after every multiple "
+                        "of SECONDS of mission time, averaged instant by instant (nees_time.csv, nees_time.png). "
+                        "A campaign folder keeps its --every")
     p.add_argument("--retries", type=nonneg_count, default=2, help="further attempts of a run that raises (default 2)")
     p.add_argument("--undispersed", action="store_true", help="fly a scenario without [dispersions]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -704,7 +760,8 @@ def _nees_cmd(args) -> int:
     try:
         result = run_nees(args.scenario, args.runs, out, seed=args.seed, workers=args.workers,
                           scheduler=args.scheduler, duration_s=args.duration, retries=args.retries,
-                          progress=not args.no_progress, undispersed=args.undispersed, gates_m=args.gates)
+                          progress=not args.no_progress, undispersed=args.undispersed, gates_m=args.gates,
+                          every_s=args.every)
     except KeyboardInterrupt:
         print(f"qz nees: interrupted; finished runs are kept in {out}/cases.jsonl: run the same command to resume",
               file=sys.stderr)
@@ -713,5 +770,8 @@ def _nees_cmd(args) -> int:
     print(f"{run['submitted']} runs flown ({run['skipped']} already done, {run['errors']} errors) in "
           f"{run['elapsed_s']:.1f} s")
     print(nees_markdown(result).split("\n\n", 1)[1].rstrip())
-    print(f"NEES folder {out}: nees.png, nees.md, nees.json, nees.csv, nees_errors.png")
+    files = "nees.png, nees.md, nees.json, nees.csv, nees_errors.png"
+    if args.every is not None:
+        files += ", nees_time.png, nees_time.csv"
+    print(f"NEES folder {out}: {files}")
     return 0

@@ -245,7 +245,7 @@ def relnav_step(prm, flt, work, att, orbit, thr, eng, gnss, gabs, lidar, cam, ou
         relnav_predict_biases(x, P, RN_LIDAR_BIAS, 3, p.lidar_bias_tau_s, p.lidar_bias_sigma, dt_s)
         # The acceleration left out: the environment's (accel_sigma_mps2), and the execution error of the
         # thrusters' pulses that cancel in the net delta-v (couples: a systematic error per thruster, the same
-        # over minutes of pulses, which no burn's delta-v carries; docs/navigation.md)
+        # over minutes of pulses) but those a burn carries (below; docs/navigation.md)
         gain = min(1.0, dt_s / p.thrust_level_tau_s) if p.thrust_level_tau_s > 0.0 else 1.0
         share = _sustained_thrust(p, f, t.dv_LVLH_mps, 1.0 if thr_new else 0.0, dt_s, gain)
         # The couples that fire with a burn's thrust (holding attitude against the burn's torque: a transfer's

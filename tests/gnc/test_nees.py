@@ -28,6 +28,7 @@ from ground.nees import (
     nees_result,
     write_nees_outputs,
 )
+from ground.nees_series import outside_spans, series_json, series_markdown, series_summary
 from sims.runner import run_sil
 
 # ------------------------------------------------------------------------------------------------ statistics
@@ -158,6 +159,7 @@ class _Recorder:
     def __init__(self, probe: NeesProbe):
         self.probe = probe
         self.truth_at: dict[int, tuple] = {}
+        self.range_at: dict[int, float] = {}
         self.nav: list[tuple] = []
         self.steps = 0  # frames in which navigation stepped, by its output counter
 
@@ -176,15 +178,19 @@ class _Recorder:
         self.seq = int(self.app.out["seq"])
         self.steps += 1
         self.truth_at[self.truth.t_ns] = self.truth.reference_state()
+        self.range_at[self.truth.t_ns] = self.truth.range_m()
         if self.app.initialised:
             self.nav.append((int(self.flt["t_prev_ns"]), self.flt["x"].copy(), self.flt["P"].copy()))
 
 
+EVERY_S = 60.0  # the flown probe's series (qz nees --every)
+
+
 @pytest.fixture(scope="module")
 def flown(tmp_path_factory):
-    """final_approach (the 400 m hold to docking, undispersed: it starts 403 m out) with the probe and the
-    recorder: ~2,700 s of mission time, a few seconds of CPU."""
-    probe = NeesProbe(GATES_M)
+    """final_approach (the 400 m hold to docking, undispersed: it starts 403 m out) with the probe (its series
+    every 60 s) and the recorder: ~2,700 s of mission time, a few seconds of CPU."""
+    probe = NeesProbe(GATES_M, every_s=EVERY_S)
     rec = _Recorder(probe)
     summary = run_sil("final_approach", tmp_path_factory.mktemp("nees") / "run", progress=False, observer=rec,
                       keep_telemetry=False)
@@ -233,16 +239,72 @@ def test_the_contact_sample_is_the_last_navigation_step_before_the_truths_contac
     assert t < t_contact <= later[0]
 
 
+def test_the_series_is_the_first_navigation_step_at_or_after_each_multiple_of_every_s(flown):
+    """One sample per 60 s of mission time from the filter's initialisation to contact, each at the first step
+    the independent recording has at or after its multiple, its NEES recomputed from that recording."""
+    probe, rec, summary = flown
+    times = np.array(sorted(t for t, _, _ in rec.nav)) * 1e-9
+    want = [times[times >= k * EVERY_S][0] for k in range(int(times[-1] // EVERY_S) + 1)
+            if np.any((times >= k * EVERY_S) & (times < (k + 1) * EVERY_S))]
+    got = [s[0] for s in probe.series]
+    assert len(got) > 40 and got == pytest.approx(want, abs=1e-12)
+    assert got[-1] < summary["docking"]["time_s"]
+    by_t = {t: (x, P) for t, x, P in rec.nav}
+    for t_s, rng, n, n_r, n_v in probe.series[::7]:
+        t_ns = int(round(t_s * 1e9))
+        x, P = by_t[t_ns]
+        r, v = rec.truth_at[t_ns]
+        e = np.concatenate((x[:3] - r, x[3:6] - v))
+        assert n == pytest.approx(e @ np.linalg.inv(P[:6, :6]) @ e, rel=1e-9)
+        assert n_r == pytest.approx(e[:3] @ np.linalg.inv(P[:3, :3]) @ e[:3], rel=1e-9)
+        assert n_v == pytest.approx(e[3:] @ np.linalg.inv(P[3:6, 3:6]) @ e[3:], rel=1e-9)
+        assert rng == rec.range_at[t_ns]  # the truth's range, chaser CoM to the port, at the same time stamp
+
+
+def _series_row(case: int, samples: list[tuple]) -> dict:
+    return {"case": case, "nees.every_s": 10.0, "nees.series": series_json(samples)}
+
+
+def test_the_series_averages_each_instant_over_the_runs_that_have_a_finite_sample_there():
+    """Instant k holds the samples of [10 k, 10 k + 10) s: run 0 has three, run 1 two (it ended), run 2 a
+    non-positive-definite one (NaN) at 20 s. Each average is judged against the bounds of its own number of
+    runs."""
+    rows = [_series_row(0, [(0.1, 500.0, 6.0, 3.0, 3.0), (10.1, 400.0, 30.0, 15.0, 15.0), (20.2, 300.0, 1.0, .5, .5)]),
+            _series_row(1, [(0.2, 520.0, 8.0, 4.0, 4.0), (10.0, 410.0, 40.0, 20.0, 20.0)]),
+            _series_row(2, [(20.05, 290.0, float("nan"), 1.0, 1.0)]),
+            {"case": 3, "error": "raised"}]
+    s = series_summary(rows, 10.0, 0.95)
+    assert s["t_s"] == [0.0, 10.0, 20.0] and s["runs"] == [2, 2, 1]
+    assert s["mean_nees"] == pytest.approx([7.0, 35.0, 1.0]) and s["mean_nees_v"] == pytest.approx([3.5, 17.5, 0.5])
+    assert s["median_range_m"] == pytest.approx([510.0, 405.0, 300.0])
+    assert s["bounds"] == [list(nees_bounds(2)), list(nees_bounds(2)), list(nees_bounds(1))]
+    assert s["verdict"] == ["inside", "above", "below"]  # one run's 1.0 is under chi-square(6)'s 2.5 % quantile
+    assert outside_spans(s) == [("above", 10.0, 10.0), ("below", 20.0, 20.0)]
+    text = series_markdown(s)
+    assert "3 instants, 1 above the bounds (optimistic), 1 below" in text and "in a row" not in text
+
+
+def test_spans_outside_join_consecutive_instants_of_one_side_only():
+    s = {"every_s": 100.0, "t_s": [0.0, 100.0, 200.0, 300.0, 500.0, 600.0],
+         "verdict": ["below", "below", "above", "inside", "below", "below"]}
+    assert outside_spans(s) == [("below", 0.0, 100.0), ("above", 200.0, 200.0), ("below", 500.0, 600.0)]
+    assert "0-100 s below, 500-600 s below" in series_markdown({**s, "mean_nees": [0.0] * 6})
+
+
 def test_the_outputs_of_a_campaign_of_rows_read_back(flown, tmp_path):
     probe, _, _ = flown
     row = {"case": 0, "seed": 1, "stop_reason": "docked", **probe.row()}
     assert gate_sample(row, "20m")["nees"] == probe.samples["20m"]["nees"]
-    result = nees_result([row, {**row, "case": 1}], scenario="final_approach", campaign_seed=400)
+    result = nees_result([row, {**row, "case": 1}], scenario="final_approach", campaign_seed=400, every_s=EVERY_S)
     assert result["summary"]["20m"]["n"] == 2 and result["summary"]["50km"]["started_inside"] == 2
+    assert result["reproduce"].endswith(" --every 60") and result["series"]["runs"][0] == 2
     paths = write_nees_outputs(tmp_path, result)
+    assert [p.name for p in paths[5:]] == ["nees_time.csv", "nees_time.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     assert json.loads(paths[0].read_text())["summary"]["20m"]["mean_nees"] == probe.samples["20m"]["nees"]
     assert len(paths[1].read_text().splitlines()) == 1 + 2 * 5
+    assert len(paths[5].read_text().splitlines()) == 1 + len(probe.series)
+    assert "NEES through time (`--every 60`)" in (tmp_path / "nees.md").read_text()
 
 
 def test_a_nees_case_flies_the_campaign_case_unchanged_and_adds_its_gates():
@@ -274,6 +336,8 @@ def _refused(capsys, argv, expect: str) -> None:
     (["--workers", "0"], "argument --workers"),
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "not allowed with argument --workers"),
     (["--duration", "nan"], "argument --duration"),
+    (["--every", "0"], "argument --every"),
+    (["--every", "nan"], "argument --every"),
     (["no_such_scenario"], "no_such_scenario"),
     (["thermal_hot"], "has no [dispersions]"),
 ])
@@ -306,6 +370,24 @@ def test_a_folder_holding_nees_rows_of_other_gates_is_refused(capsys, tmp_path):
     (out / "campaign.json").write_text(json.dumps({"scenario": "far_approach", "seed": 1}))
     (out / "cases.jsonl").write_text(json.dumps({"case": 0, "error": None, "nees.gates": "300 contact"}) + "\n")
     _refused(capsys, ["--runs", "2", "--out", str(out)], "of gates '300 contact'")
+
+
+def test_a_folder_holding_nees_rows_flown_with_another_every_is_refused(capsys, tmp_path):
+    out = tmp_path / "nees"
+    out.mkdir()
+    (out / "campaign.json").write_text(json.dumps({"scenario": "far_approach", "seed": 1}))
+    gates = " ".join([f"{g:g}" for g in GATES_M] + [CONTACT])
+    (out / "cases.jsonl").write_text(json.dumps({"case": 0, "error": None, "nees.gates": gates}) + "\n")
+    _refused(capsys, ["--runs", "2", "--every", "100", "--out", str(out)], "flown with no --every, not --every 100")
+    (out / "cases.jsonl").write_text(json.dumps({"case": 0, "error": None, "nees.gates": gates,
+                                                 "nees.every_s": 50.0}) + "\n")
+    _refused(capsys, ["--runs", "2", "--out", str(out)], "flown with --every 50, not none")
+
+
+@pytest.mark.parametrize("every", [0.0, -1.0, float("inf"), "ten"])
+def test_a_probe_refuses_an_every_that_is_not_seconds_above_zero(every):
+    with pytest.raises(NeesError, match="every_s: a number of seconds above 0"):
+        NeesProbe(GATES_M, every_s=every)
 
 
 def test_gates_must_decrease(tmp_path):
