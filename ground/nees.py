@@ -770,8 +770,8 @@ def _nees_cmd(args) -> int:
     print(f"{run['submitted']} runs flown ({run['skipped']} already done, {run['errors']} errors) in "
           f"{run['elapsed_s']:.1f} s")
     print(nees_markdown(result).split("\n\n", 1)[1].rstrip())
-    files = "nees.png, nees.md, nees.json, nees.csv, nees_errors.png"
-    if args.every is not None:
-        files += ", nees_time.png, nees_time.csv"
-    print(f"NEES folder {out}: {files}")
+    from ground.nees_series import SERIES_FILES
+
+    files = FILES + (SERIES_FILES if args.every is not None else ())
+    print(f"NEES folder {out}: {', '.join(files)}")
     return 0
