@@ -685,7 +685,8 @@ def errors_figure(result: dict):
                 line_y.append(3.0 * math.sqrt(np.mean(np.square([s[sk][axis] for s in got]))))
             ax.plot(line_x, line_y, "-o", color="C3", ms=4, label="RMS 3-sigma of the filter")
             _range_axis(ax, xs)
-            ax.set_yscale("log")
+            if line_y:  # a log axis needs data: a campaign too short to cross any gate has none
+                ax.set_yscale("log")
             ax.grid(alpha=0.3)
             ax.set_title(f"{what} error, LVLH {'xyz'[axis]}", fontsize=9)
             if axis == 0:

@@ -307,6 +307,21 @@ def test_the_outputs_of_a_campaign_of_rows_read_back(flown, tmp_path):
     assert "NEES through time (`--every 60`)" in (tmp_path / "nees.md").read_text()
 
 
+def test_a_campaign_too_short_to_cross_a_gate_or_sample_the_series_still_writes_every_output(tmp_path):
+    """Runs that started inside 50 km and stopped before any other gate, with an empty series (the filter not
+    initialised yet at the end): the figures have nothing to draw on their log axes, and are written empty."""
+    probe = NeesProbe(GATES_M, every_s=10.0)
+    probe.samples["50km"] = {**_sample(5.0, crossed=0), "range_est_m": 10.0, "sensor": 1, "n_states": 21,
+                             "resets": 0}
+    row = {"case": 0, "seed": 1, "stop_reason": "duration", **probe.row()}
+    result = nees_result([row], scenario="far_approach", campaign_seed=1, every_s=10.0)
+    assert result["summary"]["50km"]["started_inside"] == 1 and result["series"]["t_s"] == []
+    paths = write_nees_outputs(tmp_path, result)
+    assert [p.name for p in paths] == ["nees.json", "nees.csv", "nees.md", "nees.png", "nees_errors.png",
+                                       "nees_time.csv", "nees_time.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
 def test_a_nees_case_flies_the_campaign_case_unchanged_and_adds_its_gates():
     """The worker function of qz nees against qz mc's on the same case (dispersions, seed): every column of the
     campaign row is the same (the probe does not perturb the flight), plus the nees.* columns."""
