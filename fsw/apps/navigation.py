@@ -79,10 +79,14 @@ class RelativeNavigation(App):
         p["drag_chaser_cda_m2_kg"] = (0.5 * (lo + hi) / mass_kg, (hi - lo) / math.sqrt(12.0) / mass_kg)
         p["accel_tau_s"] = nav.array("accel_tau_s", (3,), 1.0)
         p["thrust_level_tau_s"] = nav.float("thrust_level_tau_s", 0.1)
+        p["thrust_share_tau_s"] = nav.float("thrust_share_tau_s", 0.1)
         p["thrust_net_tau_s"] = nav.float("thrust_net_tau_s", 0.0)  # 0: the sustained net thrust's term is off
-        if p["thrust_net_tau_s"] >= p["thrust_level_tau_s"]:
+        if p["thrust_share_tau_s"] > p["thrust_level_tau_s"]:
+            raise ConfigError(f"{path}: [navigation] thrust_share_tau_s ({p['thrust_share_tau_s']:g} s) must not be "
+                              f"longer than thrust_level_tau_s ({p['thrust_level_tau_s']:g} s)")
+        if p["thrust_net_tau_s"] >= p["thrust_share_tau_s"]:
             raise ConfigError(f"{path}: [navigation] thrust_net_tau_s ({p['thrust_net_tau_s']:g} s) must be shorter "
-                              f"than thrust_level_tau_s ({p['thrust_level_tau_s']:g} s), or 0 (the term off)")
+                              f"than thrust_share_tau_s ({p['thrust_share_tau_s']:g} s), or 0 (the term off)")
         p["gate_chi2_3dof"] = nav.float("gate_chi2_3dof", 0.0)
         p["gate_chi2_6dof"] = nav.float("gate_chi2_6dof", 0.0)
         p["gnss_sigma_r_m"] = self.gnss_sr = nav.float("gnss_sigma_r_m", 0.0)

@@ -48,10 +48,11 @@ RELNAV_PARAMS = np.dtype([
     ("drag_station_cda_m2_kg", "f8"),   # ... Cd A / m of the station ...
     ("drag_chaser_cda_m2_kg", "f8", (2,)),  # ... and of the chaser: mean and standard deviation (its area's spread)
     ("thrust_level_tau_s", "f8"),       # the sustained level: (impulse_sum - |net dv|) / period, low-passed with this,
-                                        # and the thrusters' net delta-v per second (a vector) too ...
+                                        # and the thrusters' net delta-v per second (a vector) too, the window
+                                        # against which a period's share no burn's model carries is judged ...
+    ("thrust_share_tau_s", "f8"),       # ... that share, low-passed over this: a sustained net thrust's level ...
     ("thrust_net_tau_s", "f8"),         # ... which counts only while the same low-pass over this shorter time still
-                                        # sees it: a sustained thrust (a burn that has ended is the burn's error);
-                                        # 0: the term is off
+                                        # sees it (a thrust that stopped drops out); 0: the term is off
     ("gate_chi2_3dof", "f8"),           # innovation gates
     ("gate_chi2_6dof", "f8"),
     ("gnss_sigma_r_m", "f8"),           # relative GNSS white noise per axis, far from the station ...
@@ -157,8 +158,8 @@ RELNAV_FILTER = np.dtype([
     ("thrust_level_mps2", "f8"),        # the thrusters' sustained level: the impulses that cancel in the net
                                         # delta-v (couples) per second, low-passed (thrust_level_tau_s)
     ("thrust_net_mps2", "f8", (3, 3)),  # the thrusters' net delta-v per second, LVLH, low-passed over
-                                        # thrust_level_tau_s (row 0) and thrust_net_tau_s (row 1); row 2: the
-                                        # share of it no burn's model carries, over thrust_level_tau_s
+                                        # thrust_level_tau_s (row 0); the share of it no burn's model carries,
+                                        # over thrust_share_tau_s (row 1) and thrust_net_tau_s (row 2)
     ("accel_sigma_mps2", "f8", (3,)),   # the acceleration states' sigma of this step (scratch) ...
     ("thrust_var_m2_s4", "f8", (3,)),   # ... the sustained net thrust's part of its square (scratch) ...
     ("thrust_admitted_m2_s4", "f8", (3,)),  # ... and the variance the states' process has admitted of that part:
@@ -432,16 +433,18 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     (``burn_dv_mps``) lets it fade between pulses and counts each as its own, while the thrusters' error is the
     same for all of them, an acceleration of 1-2 % of the thrust. The net delta-v per second (``dv_thr``, the
     last thruster period's delta-v, times ``new``: 1 when that period is new at this step, else 0) is low-passed
-    over ``thrust_level_tau_s`` (``gain``) and over ``thrust_net_tau_s``; the level that counts is the slow
-    low-pass of the share of each period's delta-v the burn's model does not carry (row 2: a burn that thrusts
-    every period, a transfer or a hold's departure, adds nothing, its error is the burn's, in the velocity; before
-    the share it was counted here too, for ~26 s, and the states remembered it for their tau), in proportion as the
-    fast low-pass still holds the thrust, min(1, |fast| / |slow|): a sustained thrust that stopped drops out with an
-    e-fold time of 11 s (10 s and 100 s). Its error is
-    ``dv_sigma_along_frac`` along it and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration
-    states' noise is diagonal: the cross terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns
-    about within the slow window averages out of the vector mean and is carried by neither this term nor the
-    couples'. docs/navigation.md, "The acceleration left out" and "Between the gates".
+    over ``thrust_level_tau_s`` (``gain``, row 0): the window W = |row 0| x thrust_level_tau_s against which each
+    period's delta-v is judged. The share of it that the burn's model does not carry, 1 - (S + |dv|) / W (a burn
+    that thrusts every period, a transfer or a hold's departure, has S + |dv| >= W and adds nothing: its error is
+    the burn's, in the velocity), is low-passed over ``thrust_share_tau_s`` (row 1, the level that counts: a
+    thrust that starts counts in full within about that time, where the 100 s window took minutes and left the
+    legs after a hold's departure optimistic; docs/navigation.md, "The rise of a sustained thrust") and over
+    ``thrust_net_tau_s`` (row 2), in proportion as which still holds it, min(1, |row 2| / |row 1|): a sustained
+    thrust that stopped drops out within about the shorter time. Its error is ``dv_sigma_along_frac`` along it
+    and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration states' noise is diagonal: the cross
+    terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns about within the share's window
+    averages out of the vector mean and is carried by neither this term nor the couples'. docs/navigation.md,
+    "The acceleration left out" and "Between the gates".
 
     Returns the share (0-1; 1 with the term off), which also splits the couples that fire with the period's
     thrust between the burn and the couples' level (relnav_step)."""
@@ -450,28 +453,26 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
         for i in range(3):
             f.accel_sigma_mps2[i] = 0.0
         return 1.0
+    for i in range(3):
+        lvl[0, i] += (new * dv_thr[i] / dt_s - lvl[0, i]) * gain
+    # the share of this period's delta-v that the burn's model does not carry: S, the burn's accumulated delta-v,
+    # against W, the slow window's (|row 0| x thrust_level_tau_s). A pulsed thrust's S fades between pulses
+    # (burn_gap_tau_s) to a few pulses' worth, and almost all of it counts
+    mag = new * _norm3(dv_thr[0], dv_thr[1], dv_thr[2])
+    window = _norm3(lvl[0, 0], lvl[0, 1], lvl[0, 2]) * p.thrust_level_tau_s
+    share = max(0.0, 1.0 - (f.burn_dv_mps + mag) / window) if window > 0.0 else 0.0
+    g_share = min(1.0, dt_s / p.thrust_share_tau_s)
     g_fast = min(1.0, dt_s / p.thrust_net_tau_s)
     for i in range(3):
-        a = new * dv_thr[i] / dt_s
-        lvl[0, i] += (a - lvl[0, i]) * gain
-        lvl[1, i] += (a - lvl[1, i]) * g_fast
-    slow = _norm3(lvl[0, 0], lvl[0, 1], lvl[0, 2])
-    fast = _norm3(lvl[1, 0], lvl[1, 1], lvl[1, 2])
-    # the share of this period's delta-v that the burn's model does not carry: S, the burn's accumulated delta-v,
-    # against W, the slow window's (|slow| x thrust_level_tau_s). A burn that thrusts every period (a transfer, a
-    # hold's departure) has S + |dv| >= W and adds nothing: its error is the burn's, in the velocity. A pulsed
-    # thrust's S fades between pulses (burn_gap_tau_s) to a few pulses' worth, and almost all of it counts
-    mag = new * _norm3(dv_thr[0], dv_thr[1], dv_thr[2])
-    window = slow * p.thrust_level_tau_s
-    share = max(0.0, 1.0 - (f.burn_dv_mps + mag) / window) if window > 0.0 else 0.0
-    for i in range(3):
-        lvl[2, i] += (share * new * dv_thr[i] / dt_s - lvl[2, i]) * gain
-    held = _norm3(lvl[2, 0], lvl[2, 1], lvl[2, 2])
-    k = min(1.0, fast / slow) if slow > 0.0 else 0.0
+        a = share * new * dv_thr[i] / dt_s
+        lvl[1, i] += (a - lvl[1, i]) * g_share
+        lvl[2, i] += (a - lvl[2, i]) * g_fast
+    held = _norm3(lvl[1, 0], lvl[1, 1], lvl[1, 2])
+    k = min(1.0, _norm3(lvl[2, 0], lvl[2, 1], lvl[2, 2]) / held) if held > 0.0 else 0.0
     al = p.dv_sigma_along_frac * k
     ac = p.dv_sigma_across_frac * k
     for i in range(3):
-        a = lvl[2, i]
+        a = lvl[1, i]
         f.accel_sigma_mps2[i] = math.sqrt(al * al * a * a + ac * ac * max(held * held - a * a, 0.0))
     return share
 

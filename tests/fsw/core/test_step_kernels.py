@@ -199,7 +199,7 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     prm, flt, thr, out, views = _relnav_setup(drag_pressure_Pa=2.4e-4, drag_scale_height_m=59e3,
                                               drag_station_cda_m2_kg=0.012, drag_chaser_cda_m2_kg=[0.011, 0.0025],
                                               port_accel_sigma_mps2=5e-6, accel_tau_s=150.0, thrust_level_tau_s=10.0,
-                                              thrust_net_tau_s=5.0, dv_sigma_along_frac=0.02,
+                                              thrust_share_tau_s=8.0, thrust_net_tau_s=5.0, dv_sigma_along_frac=0.02,
                                               dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
                                               earth=[3.986004418e14, 6378137.0, 1.08263e-3])
     out["sensor"] = sensor
@@ -217,16 +217,16 @@ def test_the_acceleration_states_sigma_follows_the_thrusters_level_and_the_port_
     drag = 2.4e-4 * math.hypot(0.011 - 0.012, 0.0025)
     env = np.array([port, drag, port]) ** 2
     # one period alone is a burn: its error is the burn's (in the velocity), none of it the sustained thrust's
-    lv = _net_levels([None] * 50 + [np.array([0.0, 3e-5, 4e-5])], dt, (10.0, 5.0))
-    assert np.linalg.norm(lv[0]) > 0.0 and np.all(lv[2] == 0.0)
+    lv = _net_levels([None] * 50 + [np.array([0.0, 3e-5, 4e-5])], dt, (10.0, 8.0, 5.0))
+    assert np.linalg.norm(lv[0]) > 0.0 and np.all(lv[1:] == 0.0)
     np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-12, atol=1e-18)
     np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], np.sqrt(env + (0.01 * level) ** 2), rtol=1e-12)
 
 
 def _net_levels(steps, dt, taus, gap_s=0.0):
-    """numpy reference of the low-passes of the net delta-v per second (rows 0 and 1, over ``taus``) and of the
-    share of it no burn's model carries (row 2, over ``taus[0]``): ``steps`` is a list of (dv or None). The burn's
-    accumulated delta-v S fades over quiet periods with ``gap_s`` (0: a quiet period ends the burn)."""
+    """numpy reference of the low-pass of the net delta-v per second (row 0, over ``taus[0]``) and of the share of it
+    no burn's model carries (rows 1 and 2, over ``taus[1]`` and ``taus[2]``): ``steps`` is a list of (dv or None).
+    The burn's accumulated delta-v S fades over quiet periods with ``gap_s`` (0: a quiet period ends the burn)."""
     return list(_net_level_steps(steps, dt, taus, gap_s))[-1][0]
 
 
@@ -235,12 +235,12 @@ def _net_level_steps(steps, dt, taus, gap_s=0.0):
     lv, burn = np.zeros((3, 3)), 0.0
     for dv in steps:
         a = np.zeros(3) if dv is None else np.asarray(dv, float) / dt
-        for row, tau in enumerate(taus):
-            lv[row] += (a - lv[row]) * min(1.0, dt / tau)
+        lv[0] += (a - lv[0]) * min(1.0, dt / taus[0])
         mag = 0.0 if dv is None else float(np.linalg.norm(dv))
         window = np.linalg.norm(lv[0]) * taus[0]
         share = max(0.0, 1.0 - (burn + mag) / window) if window > 0.0 else 0.0
-        lv[2] += (share * a - lv[2]) * min(1.0, dt / taus[0])
+        for row in (1, 2):
+            lv[row] += (share * a - lv[row]) * min(1.0, dt / taus[row])
         if dv is not None:
             burn += mag
         else:
@@ -248,16 +248,26 @@ def _net_level_steps(steps, dt, taus, gap_s=0.0):
         yield lv.copy(), share
 
 
+def _sustained_sigma(lv, al, ac):
+    """numpy reference of the sustained thrust's sigma per axis from the levels: the share's level a (row 1), in
+    proportion min(1, |row 2| / |row 1|), al along it and ac across."""
+    a, held = lv[1], np.linalg.norm(lv[1])
+    k = min(1.0, np.linalg.norm(lv[2]) / held) if held > 0.0 else 0.0
+    return k * np.sqrt(al**2 * a**2 + ac**2 * (held**2 - a**2))
+
+
 @pytest.mark.parametrize("quiet_s", [0.0, 30.0])
 def test_a_sustained_net_thrust_carries_its_execution_error_as_an_acceleration(quiet_s):
     """A net thrust held for minutes (pulses 0.4 s apart: 8e-4 m/s^2 radial, 2.5e-4 along-track) gives the
-    acceleration states a sigma of its level a (low-passed over thrust_level_tau_s) x the along fraction on its own
-    direction and the across fraction on the others: sigma_i^2 = al^2 a_i^2 + ac^2 (|a|^2 - a_i^2). Once it stops, it
-    drops out with the short low-pass (thrust_net_tau_s): the level is weighted by min(1, |fast| / |slow|). Every
-    pulse's impulse adds to the net (impulse_sum = |dv|), so the couples' term stays 0."""
+    acceleration states a sigma of its level a (the share no burn carries, low-passed over thrust_share_tau_s) x the
+    along fraction on its own direction and the across fraction on the others: sigma_i^2 = al^2 a_i^2 + ac^2 (|a|^2 -
+    a_i^2). Once it stops, it drops out with the short low-pass (thrust_net_tau_s): the level is weighted by
+    min(1, |fast| / |level|). Every pulse's impulse adds to the net (impulse_sum = |dv|), so the couples' term
+    stays 0."""
     al, ac, dt, gap = 0.02, 0.01, 0.1, 2.0
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, thrust_level_tau_s=100.0,
-                                            thrust_net_tau_s=10.0, accel_tau_s=150.0, burn_gap_tau_s=gap)
+                                            thrust_share_tau_s=30.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
+                                            burn_gap_tau_s=gap)
     pulse = np.array([-3.2e-4, 1.0e-4, 0.0])
     steps = [pulse if k % 4 == 0 else None for k in range(6000)] + [None] * int(round(quiet_s / dt))
     seq = 0
@@ -266,19 +276,43 @@ def test_a_sustained_net_thrust_carries_its_execution_error_as_an_acceleration(q
             seq += 1
             thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
-    lv = _net_levels(steps, dt, (100.0, 10.0), gap)
+    lv = _net_levels(steps, dt, (100.0, 30.0, 10.0), gap)
     np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
     assert flt[0]["thrust_level_mps2"] == pytest.approx(0.0, abs=1e-15)
-    a = lv[2]  # the share the burn's model does not carry
-    k = min(1.0, np.linalg.norm(lv[1]) / np.linalg.norm(lv[0]))
-    want = k * np.sqrt(al**2 * a**2 + ac**2 * (a @ a - a**2))
-    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], want, rtol=1e-9)
-    if quiet_s == 0.0:  # held for 10 min: the level is the thrust's mean, 0.25 % short of it after 6 tau
-        assert k > 0.9
-        np.testing.assert_allclose(lv[0], pulse / (4 * dt), rtol=0.01)
-        np.testing.assert_allclose(a, 0.967 * pulse / (4 * dt), rtol=0.002)  # S ~ 7 pulses of the window's 250
-    else:  # 30 s after it stopped: exp(-3) of the short low-pass against exp(-0.3) of the long one
-        assert k == pytest.approx(math.exp(-3.0 + 0.3), rel=0.1)
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], _sustained_sigma(lv, al, ac), rtol=1e-9)
+    k = np.linalg.norm(lv[2]) / np.linalg.norm(lv[1])
+    if quiet_s == 0.0:  # held for 10 min: the level is the thrust's mean less the share of a few pulses that the
+        assert k > 0.9  # burn's model carries (S ~ 7 pulses of the window's 250): 0.967 of it, within the 1 % a
+        np.testing.assert_allclose(lv[0], pulse / (4 * dt), rtol=0.01)  # pulse every 4 periods moves a 30 s
+        np.testing.assert_allclose(lv[1], 0.967 * pulse / (4 * dt), rtol=0.01)  # low-pass by (3 x 0.1 / 30)
+    else:  # 30 s after it stopped: exp(-3) of the short low-pass against exp(-1) of the share's level
+        assert k == pytest.approx(math.exp(-3.0 + 1.0), rel=0.1)
+
+
+def test_a_sustained_thrust_that_starts_after_a_burn_counts_in_full_within_the_shares_time():
+    """A hold's departure (0.2 m/s thrust in every period for 10 s) and then the radial thrust of the approach, pulsed
+    0.4 s apart (8e-4 m/s^2): the burn is the burn's error alone, and the radial thrust's level counts at once, not
+    as the departure's window fades. 60 s after the pulses start, two of thrust_share_tau_s, its sigma is
+    (1 - exp(-2)) of al x the pulses' mean less the few percent of the share the burn's model carries, with
+    nothing taken off for the departure still in the 100 s window; the level over thrust_level_tau_s, the form
+    flown up to 8b12c28, held 1 - exp(-0.6) = 45 % of it, and less again in proportion to the departure's window."""
+    al, ac, dt, gap = 0.02, 0.01, 0.1, 2.0
+    prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, thrust_level_tau_s=100.0,
+                                            thrust_share_tau_s=30.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
+                                            burn_gap_tau_s=gap)
+    pulse = np.array([3.2e-4, 0.0, 0.0])
+    steps = [np.array([0.0, 0.002, 0.0])] * 100 + [pulse if k % 4 == 0 else None for k in range(600)]
+    for seq, dv in enumerate(steps, start=1):
+        if dv is not None:
+            thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
+        relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
+        if seq == 100:  # the departure: the burn's, none of it the sustained thrust's
+            np.testing.assert_array_equal(flt[0]["accel_sigma_mps2"], 0.0)
+    lv = _net_levels(steps, dt, (100.0, 30.0, 10.0), gap)
+    np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(flt[0]["accel_sigma_mps2"], _sustained_sigma(lv, al, ac), rtol=1e-9)
+    assert flt[0]["accel_sigma_mps2"][0] > 0.8 * al * 8e-4  # 0.865 x the share, 0.96-0.98 here
+    assert flt[0]["accel_sigma_mps2"][0] < al * 8e-4 * (1.0 - math.exp(-2.0)) * 1.01
 
 
 def test_a_burn_thrust_in_every_period_is_the_burns_error_alone_not_the_sustained_thrusts():
@@ -287,15 +321,15 @@ def test_a_burn_thrust_in_every_period_is_the_burns_error_alone_not_the_sustaine
     Pulses 0.4 s apart that follow it count again at once (their S, a few pulses' worth, against the window of
     the burn's level)."""
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01,
-                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
-                                            burn_gap_tau_s=2.0)
+                                            thrust_level_tau_s=100.0, thrust_share_tau_s=30.0, thrust_net_tau_s=10.0,
+                                            accel_tau_s=150.0, burn_gap_tau_s=2.0)
     dt, burn = 0.1, np.array([0.0, 0.005, 0.0])
     steps = [burn] * 600
     for k, dv in enumerate(steps):
         thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, dv, float(np.linalg.norm(dv))
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
     assert np.linalg.norm(flt[0]["thrust_net_mps2"][0]) == pytest.approx(0.05 * (1.0 - math.exp(-0.6)), rel=1e-3)
-    np.testing.assert_array_equal(flt[0]["thrust_net_mps2"][2], 0.0)
+    np.testing.assert_array_equal(flt[0]["thrust_net_mps2"][1:], 0.0)
     np.testing.assert_array_equal(flt[0]["accel_sigma_mps2"], 0.0)
     pulse, seq = np.array([1e-4, 0.0, 0.0]), len(steps)
     pulses = [pulse if k % 4 == 0 else None for k in range(100)]
@@ -304,9 +338,9 @@ def test_a_burn_thrust_in_every_period_is_the_burns_error_alone_not_the_sustaine
             seq += 1
             thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
-    lv = _net_levels(steps + pulses, dt, (100.0, 10.0), 2.0)
+    lv = _net_levels(steps + pulses, dt, (100.0, 30.0, 10.0), 2.0)
     np.testing.assert_allclose(flt[0]["thrust_net_mps2"], lv, rtol=1e-9, atol=1e-15)
-    assert lv[2][0] > 0.0 and np.all(flt[0]["accel_sigma_mps2"] > 0.0)
+    assert lv[1][0] > 0.0 and np.all(flt[0]["accel_sigma_mps2"] > 0.0)
 
 
 def test_the_sustained_thrusts_part_of_the_acceleration_variance_is_there_at_once_and_fades_with_tau():
@@ -318,7 +352,7 @@ def test_the_sustained_thrusts_part_of_the_acceleration_variance_is_there_at_onc
     nothing is taken back: adm decays with tau."""
     tau, al, ac, port, dt, gap = 150.0, 0.02, 0.01, 5e-6, 0.1, 2.0
     prm, flt, thr, out, views = _relnav_setup(port_accel_sigma_mps2=port, accel_tau_s=tau, thrust_level_tau_s=100.0,
-                                              thrust_net_tau_s=10.0, dv_sigma_along_frac=al,
+                                              thrust_share_tau_s=30.0, thrust_net_tau_s=10.0, dv_sigma_along_frac=al,
                                               dv_sigma_across_frac=ac, burn_gap_tau_s=gap)
     out["sensor"] = SENSOR_CAMERA
     x = RN_ACCEL  # x: the port's part and the thrust's (no drag on x)
@@ -328,18 +362,17 @@ def test_the_sustained_thrusts_part_of_the_acceleration_variance_is_there_at_onc
     phi2 = math.exp(-2.0 * dt / tau)
     adm = gm = top = 0.0  # gm: what the state alone would hold of the part
     seq = 0
-    for k, (dv, (lv, _)) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
+    for k, (dv, (lv, _)) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 30.0, 10.0), gap), strict=True)):
         if dv is not None:
             seq += 1
             thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = seq, dv, float(np.linalg.norm(dv))
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
-        slow = np.linalg.norm(lv[0])
-        want = (min(1.0, np.linalg.norm(lv[1]) / slow) * al * lv[2][0]) ** 2 if slow > 0.0 else 0.0
+        want = _sustained_sigma(lv, al, ac)[0] ** 2
         adm = max(phi2 * adm + (1.0 - phi2) * want, want)
         gm = phi2 * gm + (1.0 - phi2) * want
         assert flt[0]["P"][x, x] == pytest.approx(port**2 + adm, rel=1e-9, abs=1e-24)
-        if k == 2996:  # the last pulse: its part in full, where the state alone would hold less of it
-            assert want > 0.0 and adm == want and gm < 0.9 * want
+        if k == 296:  # a pulse 30 s in: its part in full, where the state alone would hold less than half of it
+            assert want > 0.0 and adm == want and gm < 0.5 * want
         if k == 2999:
             top = adm
     decay = math.exp(-2.0 * 60.0 / tau)  # stopped: nothing taken back, it decays with tau (plus what the falling
@@ -368,8 +401,8 @@ def test_the_couples_that_fire_with_a_burns_thrust_are_the_burns_error_in_the_ve
     in the velocity at once; the couples' level takes none of it. (Steps of 1 ns: no dynamics, no fading.)"""
     al, ac, fc = 0.02, 0.01, 0.01
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=al, dv_sigma_across_frac=ac, dv_sigma_frac=fc,
-                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
-                                            burn_gap_tau_s=2.0)
+                                            thrust_level_tau_s=100.0, thrust_share_tau_s=30.0, thrust_net_tau_s=10.0,
+                                            accel_tau_s=150.0, burn_gap_tau_s=2.0)
     for k in range(50):
         thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, [0.0, 0.005, 0.0], 0.005 + 0.002
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, 1e-9)
@@ -388,7 +421,8 @@ def test_a_limit_cycles_couples_stay_in_the_level_whatever_the_rounding_of_their
     """Couples alone (no thrust; their net delta-v 0, or the 1e-20 m/s a float sum of opposed pulses may leave)
     are the couples' level, low-passed over thrust_level_tau_s, and nothing of the burn's."""
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
-                                            thrust_level_tau_s=10.0, thrust_net_tau_s=5.0, burn_gap_tau_s=2.0)
+                                            thrust_level_tau_s=10.0, thrust_share_tau_s=8.0, thrust_net_tau_s=5.0,
+                                            burn_gap_tau_s=2.0)
     dt, level = 0.1, 0.0
     for k in range(100):
         thr["seq"], thr["dv_LVLH_mps"], thr["impulse_sum_mps"] = k + 1, [residual, 0.0, 0.0], 2e-5
@@ -405,13 +439,14 @@ def test_a_pulsed_thrusts_couples_split_by_the_share_between_its_burn_and_the_le
     the burn's couples, which fade as its delta-v between pulses)."""
     dt, gap, c = 0.1, 2.0, 1e-5
     prm, flt, thr, _, views = _relnav_setup(dv_sigma_along_frac=0.02, dv_sigma_across_frac=0.01, dv_sigma_frac=0.01,
-                                            thrust_level_tau_s=100.0, thrust_net_tau_s=10.0, accel_tau_s=150.0,
-                                            burn_gap_tau_s=gap)
+                                            thrust_level_tau_s=100.0, thrust_share_tau_s=30.0, thrust_net_tau_s=10.0,
+                                            accel_tau_s=150.0, burn_gap_tau_s=gap)
     pulse = np.array([3.2e-4, 0.0, 0.0])
     steps = [pulse if k % 4 == 0 else None for k in range(3000)]
     level = burn_c = 0.0
     shares = []
-    for k, (dv, (_, share)) in enumerate(zip(steps, _net_level_steps(steps, dt, (100.0, 10.0), gap), strict=True)):
+    levels = _net_level_steps(steps, dt, (100.0, 30.0, 10.0), gap)
+    for k, (dv, (_, share)) in enumerate(zip(steps, levels, strict=True)):
         thr["seq"], thr["impulse_sum_mps"] = k + 1, c + (0.0 if dv is None else float(np.linalg.norm(dv)))
         thr["dv_LVLH_mps"] = np.zeros(3) if dv is None else dv
         relnav_step(prm, flt, np.zeros(WORK_SHAPE), *views, dt)
