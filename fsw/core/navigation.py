@@ -439,12 +439,12 @@ def _sustained_thrust(p, f, dv_thr, new, dt_s, gain):
     the burn's, in the velocity), is low-passed over ``thrust_share_tau_s`` (row 1, the level that counts: a
     thrust that starts counts in full within about that time, where the 100 s window took minutes and left the
     legs after a hold's departure optimistic; docs/navigation.md, "The rise of a sustained thrust") and over
-    ``thrust_net_tau_s`` (row 2), in proportion as which still holds it, min(1, |row 2| / |row 1|): a sustained
-    thrust that stopped drops out within about the shorter time. Its error is ``dv_sigma_along_frac`` along it
-    and ``dv_sigma_across_frac`` across, per LVLH axis (the acceleration states' noise is diagonal: the cross
-    terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust that turns about within the share's window
-    averages out of the vector mean and is carried by neither this term nor the couples'. docs/navigation.md,
-    "The acceleration left out" and "Between the gates".
+    ``thrust_net_tau_s`` (row 2); the level counts in proportion as the shorter low-pass still holds it,
+    min(1, |row 2| / |row 1|): a sustained thrust that stopped drops out within about the shorter time. Its
+    error is ``dv_sigma_along_frac`` along it and ``dv_sigma_across_frac`` across, per LVLH axis (the
+    acceleration states' noise is diagonal: the cross terms (al^2 - ac^2) a_i a_j / |a|^2 are left out). A thrust
+    that turns about within the share's window averages out of the vector mean and is carried by neither this term
+    nor the couples'. docs/navigation.md, "The acceleration left out" and "Between the gates".
 
     Returns the share (0-1; 1 with the term off), which also splits the couples that fire with the period's
     thrust between the burn and the couples' level (relnav_step)."""
